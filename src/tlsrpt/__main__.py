@@ -1,0 +1,3 @@
+from tlsrpt.cli import main
+
+raise SystemExit(main())

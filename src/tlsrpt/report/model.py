@@ -1,0 +1,124 @@
+"""The RFC 8460 §4 report model, normalized.
+
+These types are what every other part of tlsrpt sees: the parser fills them
+in from whatever a sender sent (see `tlsrpt.report.parse`), the serializer
+writes them back as RFC-conformant JSON. Field names follow the §4.4 JSON
+template (E2 in the spec checklist: the template keys, never the prose ones).
+
+Normalization rules (spec checklist §6.5):
+- every date-time is timezone-aware UTC;
+- `policy-string`, `mx-host` and `failure-details` are always lists;
+- members whose value is unknown are `None`, never empty strings.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import msgspec
+
+# RFC 8460 §4.4 policy-type values.
+POLICY_TYPES: frozenset[str] = frozenset({"tlsa", "sts", "no-policy-found"})
+
+# RFC 8460 §4.3 / IANA "STARTTLS Validation Result Types", in IANA order.
+RESULT_TYPES: tuple[str, ...] = (
+    "starttls-not-supported",
+    "certificate-host-mismatch",
+    "certificate-expired",
+    "tlsa-invalid",
+    "dnssec-invalid",
+    "dane-required",
+    "certificate-not-trusted",
+    "sts-policy-invalid",
+    "sts-webpki-invalid",
+    "validation-failure",
+    "sts-policy-fetch-error",
+)
+RESULT_TYPE_SET: frozenset[str] = frozenset(RESULT_TYPES)
+
+# Result types about the policy as a whole, reported without MX or IP
+# (RFC 8460 §4.3.2; real senders omit those members, checklist D5/M2).
+POLICY_LEVEL_RESULT_TYPES: frozenset[str] = frozenset(
+    {"sts-policy-fetch-error", "sts-policy-invalid", "sts-webpki-invalid", "dnssec-invalid"}
+)
+
+
+class DateRange(msgspec.Struct, rename="kebab", gc=False):
+    start_datetime: datetime
+    end_datetime: datetime
+
+    @property
+    def end_exclusive(self) -> datetime:
+        """R8460-4.1-b: an end of hh:mm:59 means up to the next second."""
+        end = self.end_datetime
+        if end.second == 59 and end.microsecond == 0:
+            return end + timedelta(seconds=1)
+        return end
+
+
+class Policy(msgspec.Struct, rename="kebab", gc=False):
+    policy_type: str
+    policy_string: list[str] = []
+    policy_domain: str | None = None
+    mx_host: list[str] = []
+
+
+class Summary(msgspec.Struct, rename="kebab", gc=False):
+    total_successful_session_count: int
+    total_failure_session_count: int
+
+
+class FailureDetail(msgspec.Struct, rename="kebab", gc=False):
+    result_type: str
+    failed_session_count: int
+    sending_mta_ip: str | None = None
+    receiving_mx_hostname: str | None = None
+    receiving_mx_helo: str | None = None
+    receiving_ip: str | None = None
+    additional_information: str | None = None
+    failure_reason_code: str | None = None
+
+
+class PolicyResult(msgspec.Struct, rename="kebab", gc=False):
+    policy: Policy
+    summary: Summary
+    failure_details: list[FailureDetail] = []
+
+
+class Report(msgspec.Struct, rename="kebab", gc=False):
+    organization_name: str
+    date_range: DateRange
+    contact_info: str | None
+    report_id: str
+    policies: list[PolicyResult]
+
+    @property
+    def successful_sessions(self) -> int:
+        return sum(p.summary.total_successful_session_count for p in self.policies)
+
+    @property
+    def failed_sessions(self) -> int:
+        return sum(p.summary.total_failure_session_count for p in self.policies)
+
+    @property
+    def policy_domains(self) -> list[str]:
+        """Distinct policy domains in order of appearance (missing ones left out)."""
+        seen: dict[str, None] = {}
+        for p in self.policies:
+            if p.policy.policy_domain:
+                seen.setdefault(p.policy.policy_domain, None)
+        return list(seen)
+
+
+class Deviation(msgspec.Struct, frozen=True, gc=False):
+    """Something the parser accepted that the RFC does not allow (or flags).
+
+    `violation` is True when RFC 8460 forbids it: strict mode rejects those.
+    False marks things that are legal but worth knowing (an unregistered
+    result type, say).
+    """
+
+    code: str
+    path: str
+    message: str
+    violation: bool = True
