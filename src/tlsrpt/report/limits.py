@@ -1,0 +1,76 @@
+"""Limits against hostile input, with safe defaults (RFC 8460 §5.2, §7)."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+from tlsrpt.report.errors import ReportError
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Every limit the parsers enforce. RFC 8460 §5.2 sets none; it notes
+    that receivers commonly refuse about 10 MB (R8460-5.2-b)."""
+
+    max_input_bytes: int = 10 * 1024 * 1024
+    max_decompressed_bytes: int = 20 * 1024 * 1024
+    max_depth: int = 32
+    max_policies: int = 10_000
+    max_failure_details: int = 100_000
+    max_message_bytes: int = 25 * 1024 * 1024
+    max_mime_parts: int = 100
+
+
+DEFAULT_LIMITS = Limits()
+
+_CHUNK = 64 * 1024
+
+
+def is_gzip(data: bytes) -> bool:
+    """RFC 1952 magic bytes; the only test used, never a name or a type."""
+    return data[:2] == GZIP_MAGIC
+
+
+def gunzip(data: bytes, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """Inflate gzip (multi-member too) as a stream, stopping at the limit.
+
+    A gzip bomb is never inflated in full: at most `max_decompressed_bytes`
+    plus one chunk is ever produced.
+    """
+    if len(data) > limits.max_input_bytes:
+        raise ReportError(
+            "too-large", f"{len(data)} bytes compressed, limit {limits.max_input_bytes}"
+        )
+    cap = limits.max_decompressed_bytes
+    out: list[bytes] = []
+    total = 0
+    rest = data
+    while rest:
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        pending = rest
+        try:
+            while pending and not inflater.eof:
+                chunk = inflater.decompress(pending, _CHUNK)
+                pending = inflater.unconsumed_tail
+                total += len(chunk)
+                if total > cap:
+                    raise ReportError(
+                        "decompressed-too-large",
+                        f"more than {cap} bytes once decompressed (gzip bomb?)",
+                    )
+                out.append(chunk)
+        except zlib.error as exc:
+            raise ReportError("gzip-invalid", f"corrupt gzip data: {exc}") from exc
+        if not inflater.eof:
+            raise ReportError("gzip-truncated", "gzip stream ends before its end marker")
+        rest = inflater.unused_data
+        if rest and not is_gzip(rest):
+            # Trailing bytes that are not another member: ignore padding zeros,
+            # refuse anything else so nothing is silently dropped.
+            if rest.strip(b"\x00"):
+                raise ReportError("gzip-invalid", f"{len(rest)} bytes of garbage after gzip data")
+            break
+    return b"".join(out)
