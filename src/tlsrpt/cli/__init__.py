@@ -16,8 +16,7 @@ from tlsrpt.cli.output import UsageError, err_console
 
 # Each module defines `register(subparsers)`; the parser it adds sets `func`,
 # a callable taking the parsed namespace and returning the exit status.
-COMMAND_MODULES: list[str] = [
-]
+COMMAND_MODULES: list[str] = []
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -57,9 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # no traceback ever reaches a user
-        err_console.print(
-            f"error: {type(exc).__name__}: {exc}", markup=False, highlight=False
-        )
+        err_console.print(f"error: {type(exc).__name__}: {exc}", markup=False, highlight=False)
         return EXIT_USAGE
 
 

@@ -11,6 +11,7 @@ as the whole body) — and parses each. Content is recognised by its bytes
 from __future__ import annotations
 
 import binascii
+import contextlib
 import email.parser
 import email.policy
 from email.header import decode_header, make_header
@@ -86,10 +87,9 @@ def _header(msg: Message, name: str) -> str | None:
         return None
     text = str(raw)
     if "=?" in text:
-        try:
+        # keep the undecoded text when decoding fails: never drop a header
+        with contextlib.suppress(UnicodeError, LookupError, binascii.Error, ValueError):
             text = str(make_header(decode_header(text)))
-        except (UnicodeError, LookupError, binascii.Error, ValueError):
-            pass  # keep the undecoded text: never drop a header
     return " ".join(text.split()) or None
 
 
@@ -165,7 +165,9 @@ def parse_message(
     if not data:
         raise ReportError("empty-input", "no bytes to parse")
     if len(data) > limits.max_message_bytes:
-        raise ReportError("too-large", f"message of {len(data)} bytes, limit {limits.max_message_bytes}")
+        raise ReportError(
+            "too-large", f"message of {len(data)} bytes, limit {limits.max_message_bytes}"
+        )
     msg = _parser.parsebytes(data)
     meta = _meta(msg)
     devs: list[Deviation] = []
@@ -174,7 +176,9 @@ def parse_message(
             Deviation("mime-defects", "message", "; ".join(type(d).__name__ for d in msg.defects))
         )
     if meta.content_type != "multipart/report":
-        devs.append(Deviation("mime-not-multipart-report", "message", f"top-level {meta.content_type}"))
+        devs.append(
+            Deviation("mime-not-multipart-report", "message", f"top-level {meta.content_type}")
+        )
     elif (meta.report_type or "").lower() != "tlsrpt":
         devs.append(Deviation("mime-report-type", "message", "report-type is not tlsrpt"))
     if meta.tls_report_domain is None:  # R8460-5.3-c
@@ -232,8 +236,10 @@ def _consistency(meta: MailMeta, parsed: ParsedReport, location: str) -> list[De
     """Header/body agreement (R8460-5.3-e, R8460-5.6-a: the body wins)."""
     out: list[Deviation] = []
     report = parsed.report
-    if meta.tls_report_domain and report.policy_domains and (
-        meta.tls_report_domain not in report.policy_domains
+    if (
+        meta.tls_report_domain
+        and report.policy_domains
+        and (meta.tls_report_domain not in report.policy_domains)
     ):
         out.append(
             Deviation(

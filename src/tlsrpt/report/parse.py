@@ -44,9 +44,7 @@ from tlsrpt.report.wire import (
 BOM = b"\xef\xbb\xbf"
 MAX_IJSON_INT = 2**53 - 1  # RFC 7493 §2.2
 
-_RFC3339 = re.compile(
-    r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(?:\.\d+)?(?:[Zz]|[+-]\d\d:\d\d)"
-)
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(?:\.\d+)?(?:[Zz]|[+-]\d\d:\d\d)")
 _VALIDATION_AT = re.compile(r"^(?P<reason>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.S)
 
 
@@ -246,10 +244,7 @@ class _Normalizer:
         end = self.when(end_text, "$.date-range.end-datetime")
         if end < start:
             self.dev("date-range-inverted", "$.date-range", "end-datetime is before start-datetime")
-        elif (
-            end.hour == end.minute == end.second == 0
-            and end - start == timedelta(days=1)
-        ):
+        elif end.hour == end.minute == end.second == 0 and end - start == timedelta(days=1):
             # R8460-4.1-b: legal reading of "24:00", but not the App. B form.
             self.dev(
                 "end-datetime-next-midnight",
@@ -343,9 +338,7 @@ class _Normalizer:
         domain = w.policy_domain
         if domain is UNSET or domain is None or not domain:
             # checklist O2: Postfix/libtlsrpt omits it for no-policy-found
-            self.dev(
-                "policy-domain-missing", f"{path}.policy-domain", "policy-domain is missing"
-            )
+            self.dev("policy-domain-missing", f"{path}.policy-domain", "policy-domain is missing")
             domain = None
         else:
             domain = domain.strip().rstrip(".").lower()
@@ -444,9 +437,7 @@ class _Normalizer:
             )
         return FailureDetail(
             result_type=rtype,
-            failed_session_count=self.count(
-                w.failed_session_count, f"{path}.failed-session-count"
-            ),
+            failed_session_count=self.count(w.failed_session_count, f"{path}.failed-session-count"),
             sending_mta_ip=self.ip(w.sending_mta_ip, f"{path}.sending-mta-ip", "sending-mta-ip"),
             receiving_mx_hostname=self.optional(
                 w.receiving_mx_hostname, f"{path}.receiving-mx-hostname", "receiving-mx-hostname"

@@ -51,7 +51,7 @@ class WireFailureDetail(msgspec.Struct, rename="kebab", gc=False):
 class WirePolicyResult(msgspec.Struct, rename="kebab", gc=False):
     policy: WirePolicy
     summary: WireSummary
-    failure_details: list[WireFailureDetail] | None | UnsetType = UNSET
+    failure_details: list[WireFailureDetail] | UnsetType | None = UNSET
 
 
 class WireReport(msgspec.Struct, rename="kebab", gc=False):
