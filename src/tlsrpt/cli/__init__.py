@@ -16,7 +16,10 @@ from tlsrpt.cli.output import UsageError, err_console
 
 # Each module defines `register(subparsers)`; the parser it adds sets `func`,
 # a callable taking the parsed namespace and returning the exit status.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = [
+    "parse",
+    "lint",
+]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 

@@ -1,0 +1,77 @@
+"""Build RFC 8460 §5.3 report e-mails and §5.1 file names (sending side).
+
+DKIM signing (RFC 8460 §3, R8460-3-t) is applied to the bytes this returns
+by whoever sends it; the headers it must cover are listed in
+`DKIM_HEADERS`.
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from tlsrpt.report.model import Report
+from tlsrpt.report.serialize import to_gzip, to_json
+
+# R8460-5.3-d: the TLS-Report-* headers should be covered by DKIM.
+DKIM_HEADERS = (
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "TLS-Report-Domain",
+    "TLS-Report-Submitter",
+    "Content-Type",
+)
+
+
+def report_filename(
+    report: Report, submitter: str, *, gzip: bool = True, unique_id: str = ""
+) -> str:
+    """R8460-5.1-a: sender!policy-domain!begin!end[!unique-id].json[.gz]."""
+    domain = report.policy_domains[0] if report.policy_domains else "unknown"
+    begin = int(report.date_range.start_datetime.timestamp())
+    end = int(report.date_range.end_datetime.timestamp())
+    uid = "".join(ch for ch in unique_id if ch.isalnum())  # R8460-5.1-d
+    name = f"{submitter}!{domain}!{begin}!{end}" + (f"!{uid}" if uid else "")
+    return name + (".json.gz" if gzip else ".json")
+
+
+def compose_message(
+    report: Report,
+    *,
+    submitter: str,
+    from_address: str,
+    to_address: str,
+    gzip: bool = True,
+    unique_id: str = "",
+) -> EmailMessage:
+    """A multipart/report; report-type="tlsrpt" message (RFC 8460 §5.3)."""
+    domain = report.policy_domains[0] if report.policy_domains else "unknown"
+    msg = EmailMessage()
+    msg["From"] = from_address
+    msg["To"] = to_address
+    # R8460-5.3-f: Report Domain: ... Submitter: ... Report-ID: <msg-id form>
+    rid = report.report_id if "@" in report.report_id else f"{report.report_id}@{submitter}"
+    msg["Subject"] = f"Report Domain: {domain} Submitter: {submitter} Report-ID: <{rid}>"
+    msg["Date"] = format_datetime(report.date_range.end_exclusive)
+    msg["Message-ID"] = make_msgid(domain=submitter)
+    msg["TLS-Report-Domain"] = domain  # R8460-5.3-c
+    msg["TLS-Report-Submitter"] = submitter
+    msg["MIME-Version"] = "1.0"
+    msg.set_content(
+        f"This is an aggregate TLS report from {submitter} for {domain} "
+        f"covering {report.date_range.start_datetime:%Y-%m-%d}.\n"
+    )
+    payload = to_gzip(report) if gzip else to_json(report)
+    subtype = "tlsrpt+gzip" if gzip else "tlsrpt+json"
+    msg.add_attachment(
+        payload,
+        maintype="application",
+        subtype=subtype,
+        filename=report_filename(report, submitter, gzip=gzip, unique_id=unique_id),
+    )
+    msg.replace_header("Content-Type", "multipart/report")
+    msg.set_param("report-type", "tlsrpt")
+    return msg

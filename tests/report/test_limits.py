@@ -1,0 +1,112 @@
+"""Hostile input: limits, gzip bombs, malformed bytes (R8460-5.2-b, R8460-7-a)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import tracemalloc
+import zlib
+
+import pytest
+
+from tlsrpt.report import Limits, ReportError, parse_report
+from tlsrpt.report.limits import gunzip
+
+
+def test_gzip_bomb_is_never_inflated_in_full():
+    bomb = gzip.compress(b"{" + b" " * (200 * 1024 * 1024), compresslevel=9)
+    assert len(bomb) < 300_000
+    limits = Limits(max_decompressed_bytes=1024 * 1024)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ReportError) as info:
+            parse_report(bomb, limits=limits)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert info.value.code == "decompressed-too-large"
+    assert peak < 8 * 1024 * 1024  # far below the 200 MiB it would inflate to
+
+
+def test_compressed_size_limit(minimal):
+    data = json.dumps(minimal).encode()
+    with pytest.raises(ReportError) as info:
+        parse_report(data, limits=Limits(max_input_bytes=100))
+    assert info.value.code == "too-large"
+
+
+def test_truncated_gzip(minimal):
+    data = gzip.compress(json.dumps(minimal).encode())
+    with pytest.raises(ReportError) as info:
+        parse_report(data[: len(data) // 2])
+    assert info.value.code == "gzip-truncated"
+
+
+def test_corrupt_gzip():
+    data = b"\x1f\x8b\x08\x00" + b"\xff" * 40
+    with pytest.raises(ReportError) as info:
+        parse_report(data)
+    assert info.value.code in {"gzip-invalid", "gzip-truncated"}
+
+
+def test_garbage_after_gzip(minimal):
+    data = gzip.compress(json.dumps(minimal).encode()) + b"trailing junk"
+    with pytest.raises(ReportError) as info:
+        parse_report(data)
+    assert info.value.code == "gzip-invalid"
+    # zero padding (seen from some archivers) is fine
+    assert gunzip(gzip.compress(b"{}") + b"\x00\x00") == b"{}"
+
+
+def test_zlib_stream_is_not_gzip():
+    with pytest.raises(ReportError) as info:
+        parse_report(zlib.compress(b'{"a":1}'))
+    assert info.value.code == "json-invalid"
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b"", "empty-input"),
+        (b"{", "json-invalid"),
+        (b"[]", "schema"),
+        (b"null", "schema"),
+        (b'{"organization-name": "\xff\xfe"}', "not-utf8"),
+        (b"\x00\x01\x02", "json-invalid"),
+    ],
+)
+def test_malformed(data, code):
+    with pytest.raises(ReportError) as info:
+        parse_report(data)
+    assert info.value.code == code
+
+
+def test_depth_limit():
+    deep = b'{"x":' + b"[" * 100 + b"]" * 100 + b"}"
+    with pytest.raises(ReportError) as info:
+        parse_report(deep, limits=Limits(max_depth=32))
+    assert info.value.code == "too-deep"
+    # brackets inside strings do not count
+    inside = b'{"x":"' + b"[" * 100 + b'"}'
+    with pytest.raises(ReportError) as info:
+        parse_report(inside, limits=Limits(max_depth=32))
+    assert info.value.code == "schema"
+
+
+def test_very_deep_input_never_recurses():
+    deep = b"[" * 200_000 + b"]" * 200_000
+    with pytest.raises(ReportError) as info:
+        parse_report(deep)
+    assert info.value.code == "too-deep"
+
+
+def test_policy_and_failure_row_limits(minimal):
+    minimal["policies"] = minimal["policies"] * 5
+    data = json.dumps(minimal).encode()
+    with pytest.raises(ReportError) as info:
+        parse_report(data, limits=Limits(max_policies=4))
+    assert info.value.code == "too-many-policies"
+    with pytest.raises(ReportError) as info:
+        parse_report(data, limits=Limits(max_failure_details=4))
+    assert info.value.code == "too-many-failure-details"
+    assert len(parse_report(data).report.policies) == 5
