@@ -1,0 +1,132 @@
+"""The `Store`: one engine, read and write transactions, the same on SQLite
+and PostgreSQL.
+
+Writers are serialized per database, which keeps duplicate detection exact
+and deadlock-free with any number of concurrent importers and receivers:
+SQLite takes its write lock at `BEGIN IMMEDIATE`; PostgreSQL takes a
+transaction-scoped advisory lock. Readers are never blocked (WAL on SQLite,
+MVCC on PostgreSQL). SQLite runs with `synchronous=FULL` so that a commit is
+on disk when it returns: receivers may answer 2xx right after it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Engine
+
+from tlsrpt.store.url import StoreError, display_url, normalize_url, resolve_url
+
+SQLITE_BUSY_TIMEOUT_S = 60.0
+# pg_advisory_xact_lock key serializing writers ("tlsrpt" in ASCII).
+PG_WRITE_LOCK = 0x746C7372707400
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock up front: no deadlock on lock upgrade.
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def _postgres_engine(url: URL) -> Engine:
+    return sa.create_engine(
+        url,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 10, "application_name": "tlsrpt"},
+    )
+
+
+class Store:
+    """A database holding tlsrpt data. Thread-safe; create one per process."""
+
+    def __init__(self, url: URL | str) -> None:
+        self.url = normalize_url(url) if isinstance(url, str) else url
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.engine = _sqlite_engine(self.url) if self.is_sqlite else _postgres_engine(self.url)
+        self._write_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Store({display_url(self.url)!r})"
+
+    @property
+    def display_url(self) -> str:
+        return display_url(self.url)
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction: committed when the block exits normally,
+        rolled back on any exception. Only one writer at a time."""
+        with self._write_lock, self._connect() as conn:
+            conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                if not self.is_sqlite:
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(PG_WRITE_LOCK)))
+                yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """One read-only snapshot transaction."""
+        with self._connect() as conn, conn.begin():
+            yield conn
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        try:
+            conn = self.engine.connect()
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"cannot open database {self.display_url}: {_reason(exc)}") from exc
+        with conn:
+            yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def _reason(exc: sa.exc.DBAPIError) -> str:
+    text = str(exc.orig).strip() or type(exc.orig).__name__
+    return text.splitlines()[0]
+
+
+def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
+    """Open the database named by `url` (or the environment / default) and
+    bring its schema to the current revision."""
+    from tlsrpt.store.migrate import ensure_current
+
+    store = Store(resolve_url(url))
+    try:
+        if migrate:
+            ensure_current(store)
+    except sa.exc.DBAPIError as exc:
+        store.close()
+        raise StoreError(f"database {store.display_url}: {_reason(exc)}") from exc
+    except BaseException:
+        store.close()
+        raise
+    return store

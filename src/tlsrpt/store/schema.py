@@ -1,0 +1,160 @@
+"""The database schema (SQLAlchemy Core), identical on SQLite and PostgreSQL.
+
+Tables:
+- `raw_inputs`: every input as received, compressed, with its source and
+  outcome (accepted, duplicate, quarantined). Nothing is ever deleted.
+- `reports`, `policy_results`, `failure_details`: the parsed RFC 8460 §4
+  report, every field kept. Policy and failure rows carry the attributed
+  policy domain and UTC day so per-domain time ranges are index scans.
+- `report_duplicates`: later arrivals of an already stored report, with
+  `conflict` set when the content differs (R8460-5.3-k).
+- `daily_domains`, `daily_results`: roll-ups kept current by the ingest
+  transaction. `daily_results` is keyed by (domain, day, organization,
+  policy type, result type); the row with `result_type = ''` (`SUMMARY`)
+  holds the policy summary counts, the other rows the failed sessions per
+  RFC 8460 §4.3 result type. `daily_domains` counts each report once per
+  domain (a report may carry several policies for one domain).
+
+Migrations live in `tlsrpt/store/migrations`; a test checks they produce
+exactly this metadata.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+# Integer surrogate keys: BIGINT on PostgreSQL, the rowid alias on SQLite.
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Count = sa.BigInteger()
+
+# result_type of the roll-up row holding a policy's summary counts.
+SUMMARY = ""
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+raw_inputs = sa.Table(
+    "raw_inputs",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("codec", sa.String(8), nullable=False),  # "zlib" or "none" (already gzip)
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("kind", sa.String(8)),  # json, gzip, email; set once parsed
+    sa.Column("source_kind", sa.String(16), nullable=False),  # file, http, smtp, imap
+    sa.Column("source_detail", sa.Text, nullable=False),
+    sa.Column("content_type", sa.Text),
+    sa.Column("source_meta", sa.Text),  # JSON object, e.g. a DKIM verdict
+    sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Column("processed_at", sa.DateTime),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("reason_code", sa.String(40)),
+    sa.Column("reason", sa.Text),
+    sa.Column("notes", sa.Text),  # JSON list: per-part errors of partly good messages
+    sa.Index(None, "outcome", "id"),
+)
+
+reports = sa.Table(
+    "reports",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("raw_id", Id, sa.ForeignKey("raw_inputs.id"), nullable=False, index=True),
+    sa.Column("dedup_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("content_sha256", sa.String(64), nullable=False),
+    sa.Column("organization", sa.Text, nullable=False),
+    sa.Column("contact_info", sa.Text),
+    sa.Column("report_id", sa.Text, nullable=False),
+    sa.Column("start_at", sa.DateTime, nullable=False),
+    sa.Column("end_at", sa.DateTime, nullable=False),
+    sa.Column("day", sa.Date, nullable=False, index=True),
+    sa.Column("submitter", sa.Text),  # TLS-Report-Submitter, when mailed
+    sa.Column("header_domain", sa.Text),  # TLS-Report-Domain, when mailed
+    sa.Column("deviations", sa.Text, nullable=False),  # JSON list
+    sa.Column("successful_sessions", Count, nullable=False),
+    sa.Column("failed_sessions", Count, nullable=False),
+    sa.Column("received_at", sa.DateTime, nullable=False),
+)
+
+policy_results = sa.Table(
+    "policy_results",
+    metadata,
+    sa.Column("report_pk", Id, sa.ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("ordinal", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("policy_type", sa.Text, nullable=False),
+    sa.Column("policy_domain", sa.Text),  # as written in the report
+    sa.Column("domain", sa.Text, nullable=False),  # attributed ("" when unknown)
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("policy_strings", sa.Text, nullable=False),  # JSON list
+    sa.Column("mx_hosts", sa.Text, nullable=False),  # JSON list
+    sa.Column("successful_sessions", Count, nullable=False),
+    sa.Column("failed_sessions", Count, nullable=False),
+    sa.Index(None, "domain", "day"),
+)
+
+failure_details = sa.Table(
+    "failure_details",
+    metadata,
+    sa.Column("report_pk", Id, primary_key=True),
+    sa.Column("policy_ordinal", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("ordinal", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("domain", sa.Text, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("result_type", sa.Text, nullable=False),
+    sa.Column("failed_session_count", Count, nullable=False),
+    sa.Column("sending_mta_ip", sa.Text),
+    sa.Column("receiving_mx_hostname", sa.Text),
+    sa.Column("receiving_mx_helo", sa.Text),
+    sa.Column("receiving_ip", sa.Text),
+    sa.Column("additional_information", sa.Text),
+    sa.Column("failure_reason_code", sa.Text),
+    sa.ForeignKeyConstraint(
+        ["report_pk", "policy_ordinal"],
+        ["policy_results.report_pk", "policy_results.ordinal"],
+        ondelete="CASCADE",
+    ),
+    sa.Index(None, "domain", "day"),
+)
+
+report_duplicates = sa.Table(
+    "report_duplicates",
+    metadata,
+    sa.Column("raw_id", Id, sa.ForeignKey("raw_inputs.id"), primary_key=True),
+    sa.Column("report_pk", Id, sa.ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("conflict", sa.Boolean, nullable=False),
+    sa.Column("content_sha256", sa.String(64), nullable=False),
+    sa.Index(None, "report_pk"),
+)
+
+daily_domains = sa.Table(
+    "daily_domains",
+    metadata,
+    sa.Column("domain", sa.Text, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("organization", sa.Text, primary_key=True),
+    sa.Column("reports", Count, nullable=False),
+    sa.Column("successful_sessions", Count, nullable=False),
+    sa.Column("failed_sessions", Count, nullable=False),
+)
+
+daily_results = sa.Table(
+    "daily_results",
+    metadata,
+    sa.Column("domain", sa.Text, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("organization", sa.Text, primary_key=True),
+    sa.Column("policy_type", sa.Text, primary_key=True),
+    sa.Column("result_type", sa.Text, primary_key=True),
+    sa.Column("reports", Count, nullable=False),
+    sa.Column("successful_sessions", Count, nullable=False),
+    sa.Column("failed_sessions", Count, nullable=False),
+)
+
+ROLLUP_TABLES = (daily_domains, daily_results)
