@@ -60,6 +60,7 @@ def parse_sts_policy(data: str | bytes, *, strict: bool = False) -> Parsed[StsPo
     values: dict[str, str] = {}
     positions: dict[str, int] = {}
     mx: list[str] = []
+    saw_mx = False
     extensions: dict[str, str] = {}
     lines = text.split("\n")
     if lines[-1] == "":
@@ -73,6 +74,7 @@ def parse_sts_policy(data: str | bytes, *, strict: bool = False) -> Parsed[StsPo
             continue
         key, value, at = parsed
         if key == "mx":
+            saw_mx = True
             pattern = _check_mx(value, at, mx, problems)
             if pattern is not None:
                 mx.append(pattern)
@@ -88,7 +90,7 @@ def parse_sts_policy(data: str | bytes, *, strict: bool = False) -> Parsed[StsPo
             _check_extension(key, value, start, at, problems)
             extensions[key] = value
     mode = _check_fields(values, positions, problems)
-    if not mx and mode != "none":
+    if not saw_mx and mode != "none":
         problems.error(
             "sts-policy-mx-missing",
             "no 'mx:' line; at least one is required unless the mode is none (RFC 8461 §3.2)",
