@@ -95,7 +95,7 @@ class Store:
         try:
             conn = self.engine.connect()
         except sa.exc.OperationalError as exc:
-            raise StoreError(f"cannot open database {self.display_url}: {_reason(exc)}") from exc
+            raise StoreError(f"cannot open database {self.display_url}: {db_reason(exc)}") from exc
         with conn:
             yield conn
 
@@ -109,7 +109,7 @@ class Store:
         self.close()
 
 
-def _reason(exc: sa.exc.DBAPIError) -> str:
+def db_reason(exc: sa.exc.DBAPIError) -> str:
     text = str(exc.orig).strip() or type(exc.orig).__name__
     return text.splitlines()[0]
 
@@ -125,7 +125,7 @@ def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
             ensure_current(store)
     except sa.exc.DBAPIError as exc:
         store.close()
-        raise StoreError(f"database {store.display_url}: {_reason(exc)}") from exc
+        raise StoreError(f"database {store.display_url}: {db_reason(exc)}") from exc
     except BaseException:
         store.close()
         raise

@@ -65,5 +65,5 @@ def normalize_url(text: str) -> URL:
 
 
 def display_url(url: URL) -> str:
-    """The URL with any password hidden, for messages."""
-    return url.render_as_string(hide_password=True)
+    """The URL as a user writes it (no driver name), any password hidden."""
+    return url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)

@@ -1,0 +1,64 @@
+"""What goes into the ingest pipeline and what comes out of it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Outcome = Literal["accepted", "duplicate", "quarantined"]
+OUTCOMES: tuple[Outcome, ...] = ("accepted", "duplicate", "quarantined")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """Where an input came from; stored with its raw bytes.
+
+    kind: "file", "http", "smtp", "imap" (free text, at most 16 characters).
+    detail: the file path (and message number in an mbox), the HTTP peer,
+      the SMTP envelope, the IMAP folder and UID.
+    content_type: the declared media type, if any (never trusted for
+      parsing: content is recognised by its bytes).
+    meta: anything else worth keeping, JSON-serializable (e.g. the DKIM
+      verdict of a mailed report, R8460-3-u).
+    received_at: when it arrived (aware or naive UTC); now if None.
+    """
+
+    kind: str
+    detail: str
+    content_type: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RawInput:
+    """One input to ingest. `hold`, when set, quarantines the input with that
+    reason without parsing it (e.g. a mailed report failing DKIM)."""
+
+    data: bytes
+    source: SourceInfo
+    hold: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """The committed outcome of one input.
+
+    accepted: at least one new report was stored (report_ids lists every
+      report the input carried, new or already stored).
+    duplicate: nothing new: the same bytes, or reports already stored
+      (same organization, report-id and start, R8460-5.3-k). `conflict` is
+      True when a stored report has that id but different content.
+    quarantined: no report could be stored; `reason` says why. The bytes
+      are kept under `raw_id` (`tlsrpt quarantine show|retry|export`).
+    """
+
+    outcome: Outcome
+    raw_id: int
+    reason: str | None = None
+    reason_code: str | None = None
+    report_ids: tuple[int, ...] = ()
+    conflict: bool = False
+    warnings: tuple[str, ...] = ()

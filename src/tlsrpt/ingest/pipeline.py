@@ -1,0 +1,429 @@
+"""The one ingest pipeline every source uses (files, HTTP, SMTP, IMAP).
+
+`ingest(store, data, source)` stores one input and returns its committed
+outcome; `ingest_batch(store, inputs)` does the same for many inputs in one
+transaction (what `tlsrpt import` uses). Both are synchronous and safe to
+call from any number of threads and processes at once.
+
+In one write transaction, per input:
+1. the raw bytes are stored (compressed) — unless the same bytes are already
+   stored, which makes the input a duplicate before any parsing;
+2. the bytes are parsed (`tlsrpt.report.parse_input`);
+3. the report, policy and failure rows are stored, and the daily roll-ups
+   incremented — or, when nothing usable was found, the raw input is marked
+   quarantined with the reason;
+4. the transaction commits.
+
+Durability contract for receivers: when `ingest()` returns, the raw bytes
+and their outcome are committed (SQLite `synchronous=FULL`, PostgreSQL
+commit), so answering 2xx / 250 after it returns is safe; if it raises, the
+input is not stored and the receiver must answer with a temporary failure
+(5xx / 4xx SMTP) so the sender retries. Nothing is stored in part.
+
+De-duplication (R8460-5.3-k): the same bytes, or a report with the same
+organization, report-id and start (`tlsrpt.ingest.rows.dedup_key`), is
+never counted twice. The same key with different content is recorded as a
+conflict (`report_duplicates.conflict`); the first stored report stands.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import PurePath
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tlsrpt.ingest.model import IngestResult, Outcome, RawInput, SourceInfo
+from tlsrpt.ingest.rows import (
+    DomainHints,
+    ReportRows,
+    Unstorable,
+    build_rows,
+    clean_text,
+    naive_utc,
+)
+from tlsrpt.report import DEFAULT_LIMITS, Deviation, Limits, ParsedInput, ReportError, parse_input
+from tlsrpt.report.names import parse_filename
+from tlsrpt.store import blobs, writer
+from tlsrpt.store.engine import Store
+
+# Deviations of a message that belong to no particular MIME part.
+_MESSAGE_PATHS = frozenset({"message", "header"})
+
+
+@dataclass(slots=True)
+class _Item:
+    """One input on its way through a batch."""
+
+    source: SourceInfo
+    sha256: str
+    data: bytes | None = None
+    hold: str | None = None
+    raw_id: int | None = None
+    kind: str | None = None
+    outcome: Outcome | None = None
+    reason_code: str | None = None
+    reason: str | None = None
+    rows: list[ReportRows] = field(default_factory=list)
+    report_ids: list[int] = field(default_factory=list)
+    new_reports: int = 0
+    conflict: bool = False
+    notes: list[dict[str, Any]] = field(default_factory=list)
+
+    def decide(self, outcome: Outcome, code: str | None = None, reason: str | None = None) -> None:
+        self.outcome, self.reason_code, self.reason = outcome, code, reason
+
+    def result(self) -> IngestResult:
+        assert self.outcome is not None
+        assert self.raw_id is not None
+        return IngestResult(
+            outcome=self.outcome,
+            raw_id=self.raw_id,
+            reason=self.reason,
+            reason_code=self.reason_code,
+            report_ids=tuple(self.report_ids),
+            conflict=self.conflict,
+            warnings=tuple(f"{n['code']} at {n['path']}: {n['reason']}" for n in self.notes),
+        )
+
+
+def ingest(
+    store: Store,
+    data: bytes,
+    source: SourceInfo,
+    *,
+    hold: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> IngestResult:
+    """Store one input; returns once its outcome is committed."""
+    return ingest_batch(store, [RawInput(data, source, hold)], limits=limits)[0]
+
+
+def ingest_batch(
+    store: Store, inputs: Sequence[RawInput], *, limits: Limits = DEFAULT_LIMITS
+) -> list[IngestResult]:
+    """Store many inputs in one transaction; results in input order.
+
+    If the database refuses the batch (a value it cannot hold, say), each
+    input is retried in a transaction of its own, and one that still fails
+    is quarantined with the database's reason: one bad input never loses
+    the others. Errors of the database itself (unreachable, disk full)
+    propagate.
+    """
+    items = [
+        _Item(source=i.source, sha256=hashlib.sha256(i.data).hexdigest(), data=i.data, hold=i.hold)
+        for i in inputs
+    ]
+    try:
+        with store.write() as conn:
+            _Batch(conn, limits).run_new(items)
+    except sa.exc.DBAPIError as exc:
+        if not _is_data_error(exc):
+            raise
+        if len(inputs) == 1:
+            return [_quarantine_unstorable(store, inputs[0], exc)]
+        return [r for i in inputs for r in ingest_batch(store, [i], limits=limits)]
+    return [item.result() for item in items]
+
+
+def reprocess(
+    store: Store, raw_ids: Sequence[int], *, limits: Limits = DEFAULT_LIMITS
+) -> list[IngestResult]:
+    """Run the pipeline again over stored quarantined inputs (after a parser
+    upgrade, or to release held ones). Inputs not quarantined are returned
+    unchanged."""
+    with store.write() as conn:
+        rows = writer.load_raw(conn, raw_ids)
+        missing = set(raw_ids) - {r.id for r in rows}
+        if missing:
+            raise KeyError(f"no raw input {min(missing)}")
+        items: list[_Item] = []
+        done: list[_Item] = []
+        for row in rows:
+            item = _Item(
+                source=SourceInfo(
+                    row.source_kind,
+                    row.source_detail,
+                    row.content_type,
+                    orjson.loads(row.source_meta) if row.source_meta else {},
+                ),
+                sha256=row.sha256,
+                data=blobs.unpack(row.codec, row.data),
+                raw_id=row.id,
+            )
+            if row.outcome == "quarantined":
+                items.append(item)
+            else:
+                item.decide(row.outcome, row.reason_code, row.reason)
+                done.append(item)
+        _Batch(conn, limits).process(items)
+        for raw_id, ids in writer.report_ids_of_raw(conn, [i.raw_id for i in done]).items():
+            next(i for i in done if i.raw_id == raw_id).report_ids = ids
+    by_id = {i.raw_id: i for i in items + done}
+    return [by_id[raw_id].result() for raw_id in raw_ids]
+
+
+def _is_data_error(exc: sa.exc.DBAPIError) -> bool:
+    return isinstance(exc, sa.exc.DataError | sa.exc.IntegrityError) or (
+        isinstance(exc.orig, OverflowError | ValueError | UnicodeError)
+    )
+
+
+def _quarantine_unstorable(store: Store, raw: RawInput, exc: sa.exc.DBAPIError) -> IngestResult:
+    reason = f"the database refused the parsed rows: {str(exc.orig).splitlines()[0]}"
+    item = _Item(source=raw.source, sha256=hashlib.sha256(raw.data).hexdigest(), data=raw.data)
+    with store.write() as conn:
+        stored = writer.find_raw(conn, [item.sha256]).get(item.sha256)
+        if stored is not None:  # stored meanwhile by another writer
+            ids = writer.report_ids_of_raw(conn, [stored.id]).get(stored.id, [])
+            _same_bytes(item, stored.id, stored.outcome, stored.reason, ids)
+        else:
+            batch = _Batch(conn, DEFAULT_LIMITS)
+            batch.insert_raw([item])
+            item.decide("quarantined", "database-refused", reason)
+            batch.finish([item])
+    return item.result()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _hints(parsed: ParsedInput, index: int, source: SourceInfo) -> tuple[DomainHints, str | None]:
+    """Fallbacks for a missing policy-domain, and the submitter header."""
+    filename = None
+    mail = parsed.mail
+    if mail is not None:
+        part = mail.reports[index].part
+        if part.filename_parts is not None:
+            filename = part.filename_parts.policy_domain
+    elif source.kind == "file":
+        name = parse_filename(PurePath(source.detail.split("#", 1)[0]).name)
+        filename = name.policy_domain if name else None
+    if mail is None:
+        return DomainHints(filename=filename), None
+    meta = mail.meta
+    subject = meta.subject_parts.policy_domain if meta.subject_parts else None
+    return DomainHints(meta.tls_report_domain, subject, filename), meta.tls_report_submitter
+
+
+def _message_deviations(parsed: ParsedInput, index: int) -> list[Deviation]:
+    if parsed.mail is None:
+        return []
+    location = parsed.mail.reports[index].part.location
+    return [d for d in parsed.deviations if d.path in _MESSAGE_PATHS or d.path == location]
+
+
+class _Batch:
+    """The steps of one ingest transaction."""
+
+    def __init__(self, conn: Connection, limits: Limits) -> None:
+        self.conn = conn
+        self.limits = limits
+
+    def run_new(self, items: list[_Item]) -> None:
+        """Inputs as received: store the bytes of those not seen before and
+        process them; settle the others as copies of the stored input."""
+        stored = writer.find_raw(self.conn, [i.sha256 for i in items])
+        fresh: dict[str, _Item] = {}
+        copies: list[_Item] = []
+        for item in items:
+            if item.sha256 in stored or item.sha256 in fresh:
+                copies.append(item)
+            else:
+                fresh[item.sha256] = item
+        self.insert_raw(list(fresh.values()))
+        self.process(list(fresh.values()))
+        earlier = [stored[i.sha256].id for i in copies if i.sha256 in stored]
+        report_ids = writer.report_ids_of_raw(self.conn, earlier)
+        for item in copies:
+            if item.sha256 in stored:
+                row = stored[item.sha256]
+                _same_bytes(item, row.id, row.outcome, row.reason, report_ids.get(row.id, []))
+            else:
+                first = fresh[item.sha256]
+                assert first.raw_id is not None
+                assert first.outcome is not None
+                _same_bytes(item, first.raw_id, first.outcome, first.reason, first.report_ids)
+
+    def insert_raw(self, items: list[_Item]) -> None:
+        """Step 1: the bytes, compressed, with their source; outcome pending."""
+        now = _now()
+        rows = []
+        for item in items:
+            assert item.data is not None
+            codec, blob = blobs.pack(item.data)
+            src = item.source
+            meta = orjson.dumps(dict(src.meta), default=str).decode() if src.meta else None
+            rows.append(
+                {
+                    "sha256": item.sha256,
+                    "size": len(item.data),
+                    "codec": codec,
+                    "data": blob,
+                    "source_kind": clean_text(src.kind)[:16],
+                    "source_detail": clean_text(src.detail),
+                    "content_type": clean_text(src.content_type) if src.content_type else None,
+                    "source_meta": clean_text(meta) if meta else None,
+                    "received_at": naive_utc(src.received_at) if src.received_at else now,
+                    "outcome": "pending",
+                }
+            )
+        for item, raw_id in zip(items, writer.insert_raw(self.conn, rows), strict=True):
+            item.raw_id = raw_id
+
+    def process(self, items: list[_Item]) -> None:
+        """Steps 2-3 for stored, undecided raw inputs."""
+        for item in items:
+            self._parse(item)
+        self._store_reports([i for i in items if i.outcome is None])
+        self.finish(items)
+
+    def _parse(self, item: _Item) -> None:
+        if item.hold:
+            item.decide("quarantined", "held", item.hold)
+            return
+        assert item.data is not None
+        try:
+            parsed = parse_input(item.data, limits=self.limits)
+        except ReportError as exc:
+            item.decide("quarantined", exc.code, f"{exc.reason} (at {exc.path})")
+            return
+        except Exception as exc:  # a parser bug must not lose the input
+            reason = f"parser failed: {type(exc).__name__}: {exc}"
+            item.decide("quarantined", "internal-error", reason)
+            return
+        item.kind = parsed.kind
+        item.notes.extend(error.as_dict() for error in parsed.errors)
+        for index, report in enumerate(parsed.reports):
+            hints, submitter = _hints(parsed, index, item.source)
+            try:
+                rows = build_rows(
+                    report,
+                    hints=hints,
+                    extra_deviations=_message_deviations(parsed, index),
+                    submitter=submitter,
+                )
+            except Unstorable as exc:
+                item.notes.append({"code": exc.code, "path": "$", "reason": exc.reason})
+                continue
+            item.rows.append(rows)
+        if not item.rows:
+            first = item.notes.pop(0) if item.notes else {"code": "no-report", "reason": "empty"}
+            item.decide("quarantined", first["code"], first["reason"])
+
+    def _store_reports(self, items: list[_Item]) -> None:
+        candidates = [(item, rows) for item in items for rows in item.rows]
+        stored = {
+            key: (row.id, row.content_sha256)
+            for key, row in writer.find_reports(
+                self.conn, list({r.dedup_key for _, r in candidates})
+            ).items()
+        }
+        new: dict[str, tuple[_Item, ReportRows]] = {}
+        later: list[tuple[_Item, ReportRows]] = []
+        for item, rows in candidates:
+            if rows.dedup_key in stored or rows.dedup_key in new:
+                later.append((item, rows))
+            else:
+                new[rows.dedup_key] = (item, rows)
+        now = _now()
+        ids = writer.insert_reports(
+            self.conn,
+            [
+                {
+                    **rows.report,
+                    "dedup_key": rows.dedup_key,
+                    "content_sha256": rows.content_sha256,
+                    "raw_id": item.raw_id,
+                    "received_at": now,
+                }
+                for item, rows in new.values()
+            ],
+            [rows.policies for _, rows in new.values()],
+            [rows.failures for _, rows in new.values()],
+        )
+        domains: dict[Any, list[int]] = {}
+        results: dict[Any, list[int]] = {}
+        for (item, rows), pk in zip(new.values(), ids, strict=True):
+            stored[rows.dedup_key] = (pk, rows.content_sha256)
+            item.report_ids.append(pk)
+            item.new_reports += 1
+            _merge(domains, rows.domains)
+            _merge(results, rows.results)
+        duplicates: dict[tuple[int, int], dict[str, Any]] = {}
+        for item, rows in later:
+            pk, content = stored[rows.dedup_key]
+            conflict = content != rows.content_sha256
+            item.report_ids.append(pk)
+            item.conflict |= conflict
+            assert item.raw_id is not None
+            seen = duplicates.get((item.raw_id, pk))
+            duplicates[(item.raw_id, pk)] = {
+                "raw_id": item.raw_id,
+                "report_pk": pk,
+                "conflict": conflict or bool(seen and seen["conflict"]),
+                "content_sha256": rows.content_sha256,
+            }
+        writer.insert_duplicates(self.conn, list(duplicates.values()))
+        writer.add_rollups(self.conn, domains, results)
+        for item in items:
+            if item.new_reports:
+                item.decide("accepted")
+            elif item.conflict:
+                item.decide(
+                    "duplicate",
+                    "conflict",
+                    "a stored report has the same organization, report-id and start "
+                    "but different content; the first one stands",
+                )
+            else:
+                item.decide("duplicate", "same-report", "the report is already stored")
+
+    def finish(self, items: list[_Item]) -> None:
+        """Step 3 for every item: record the outcome on the raw input."""
+        now = _now()
+        writer.set_outcomes(
+            self.conn,
+            [
+                {
+                    "raw_id": item.raw_id,
+                    "outcome": item.outcome,
+                    "kind": item.kind,
+                    "reason_code": item.reason_code,
+                    "reason": item.reason,
+                    "notes": orjson.dumps(item.notes).decode() if item.notes else None,
+                    "processed_at": now,
+                }
+                for item in items
+            ],
+        )
+
+
+def _same_bytes(
+    item: _Item, raw_id: int, outcome: str, reason: str | None, report_ids: list[int]
+) -> None:
+    """Same bytes as a stored input: that input's outcome stands. A copy of a
+    quarantined input is still quarantined; anything else is a duplicate."""
+    item.raw_id = raw_id
+    item.report_ids = list(report_ids)
+    if outcome == "quarantined":
+        item.decide(
+            "quarantined", "same-bytes", f"same bytes as quarantined input {raw_id}: {reason}"
+        )
+    else:
+        item.decide("duplicate", "same-bytes", f"same bytes as raw input {raw_id}")
+
+
+def _merge(into: dict[Any, list[int]], deltas: dict[Any, list[int]]) -> None:
+    for key, (n, ok, failed) in deltas.items():
+        counts = into.setdefault(key, [0, 0, 0])
+        counts[0] += n
+        counts[1] += ok
+        counts[2] += failed

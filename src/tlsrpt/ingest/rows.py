@@ -1,0 +1,294 @@
+"""Parsed report -> database rows and roll-up increments. Pure functions.
+
+Decisions taken here (and tested in tests/ingest):
+- De-duplication key (R8460-5.3-k): the organization (organization-name,
+  case-folded, whitespace collapsed; the contact-info domain when empty),
+  the report-id and the start of the date range, hashed to a fixed width.
+- Content identity: the SHA-256 of the normalized report, so the same report
+  pretty-printed, gzipped or mailed is the same content.
+- Attribution day: the UTC day holding the midpoint of the date range, which
+  is the day meant whether a sender writes 23:59:59Z, the next 00:00:00Z or
+  a local offset (R8460-4.1-a, R8460-4.1-b).
+- Attribution domain: the report's policy-domain (the body is authoritative,
+  R8460-5.6-a); when a policy lacks one (Postfix/libtlsrpt for
+  no-policy-found) the TLS-Report-Domain header, else the Subject, else the
+  RFC 8460 §5.1 file name; else "" (unknown). The choice is recorded as a
+  deviation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import msgspec
+import orjson
+
+from tlsrpt.report import (
+    DateRange,
+    Deviation,
+    FailureDetail,
+    ParsedReport,
+    Policy,
+    PolicyResult,
+    Report,
+    Summary,
+)
+
+# RFC 7493 §2.2: integers beyond this are not interoperable (and overflow
+# the 64-bit columns once summed).
+MAX_COUNT = 2**53 - 1
+
+DomainKey = tuple[str, date, str]
+ResultKey = tuple[str, date, str, str, str]
+
+
+class Unstorable(Exception):
+    """A report that parsed but cannot be stored faithfully."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class DomainHints:
+    """Where else a policy domain can be read when the report omits it."""
+
+    header: str | None = None  # TLS-Report-Domain (RFC 8460 §5.3)
+    subject: str | None = None  # the Subject's "Report Domain:"
+    filename: str | None = None  # RFC 8460 §5.1 file name
+
+
+@dataclass(slots=True)
+class ReportRows:
+    dedup_key: str
+    content_sha256: str
+    report: dict[str, Any]
+    policies: list[dict[str, Any]]
+    failures: list[dict[str, Any]]
+    domains: dict[DomainKey, list[int]] = field(default_factory=dict)
+    results: dict[ResultKey, list[int]] = field(default_factory=dict)
+
+
+def clean_text(text: str) -> str:
+    """Text any database accepts: no NUL, no lone surrogates (header bytes
+    and file names decoded with surrogateescape)."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    fixed = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return fixed.replace("\x00", "\ufffd")
+
+
+def naive_utc(moment: datetime) -> datetime:
+    """Columns hold UTC as naive timestamps on every database."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def attribution_day(report: Report) -> date:
+    start = report.date_range.start_datetime
+    try:
+        end = report.date_range.end_exclusive
+    except OverflowError:
+        return start.astimezone(UTC).date()
+    if end <= start:
+        return start.astimezone(UTC).date()
+    return (start + (end - start) / 2).astimezone(UTC).date()
+
+
+def organization_name(report: Report) -> str:
+    return " ".join(report.organization_name.split())
+
+
+def dedup_key(report: Report) -> str:
+    org = organization_name(report).casefold()
+    if not org and report.contact_info:
+        org = report.contact_info.rpartition("@")[2].strip().casefold()
+    start = naive_utc(report.date_range.start_datetime).isoformat()
+    return hashlib.sha256(f"{org}\x00{report.report_id}\x00{start}".encode()).hexdigest()
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    return value
+
+
+def _storable(report: Report, devs: list[Deviation]) -> tuple[Report, bytes]:
+    """The report as it will be stored, and its canonical encoding."""
+    encoded = msgspec.json.encode(report)
+    if b"\\u0000" in encoded:  # PostgreSQL text cannot hold NUL
+        report = msgspec.convert(_scrub(msgspec.to_builtins(report)), Report)
+        encoded = msgspec.json.encode(report)
+        devs.append(Deviation("nul-character", "$", "NUL characters replaced by U+FFFD"))
+    for policy in report.policies:
+        counts = [policy.summary.total_successful_session_count]
+        counts.append(policy.summary.total_failure_session_count)
+        counts.extend(d.failed_session_count for d in policy.failure_details)
+        if max(counts) > MAX_COUNT:
+            raise Unstorable(
+                "count-too-large", f"a session count exceeds 2^53-1 (RFC 7493 §2.2): {max(counts)}"
+            )
+    return report, encoded
+
+
+def _domain(hints: DomainHints, ordinal: int) -> tuple[str, Deviation]:
+    path = f"$.policies[{ordinal}].policy.policy-domain"
+    for source, value in (
+        ("TLS-Report-Domain header", hints.header),
+        ("Subject", hints.subject),
+        ("file name", hints.filename),
+    ):
+        if value:
+            domain = clean_text(value.strip().rstrip(".").lower())
+            return domain, Deviation(
+                "policy-domain-inferred", path, f"policy-domain taken from the {source}", False
+            )
+    return "", Deviation("policy-domain-unknown", path, "no policy-domain anywhere", False)
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def deviations_json(devs: list[Deviation]) -> str:
+    return _json([msgspec.structs.asdict(d) for d in devs])
+
+
+def build_rows(
+    parsed: ParsedReport,
+    *,
+    hints: DomainHints = DomainHints(),
+    extra_deviations: list[Deviation] | None = None,
+    submitter: str | None = None,
+) -> ReportRows:
+    """Rows for one report (without database keys) plus its roll-up
+    increments. Raises Unstorable."""
+    devs = list(parsed.deviations)
+    devs.extend(extra_deviations or ())
+    report, encoded = _storable(parsed.report, devs)
+    day = attribution_day(report)
+    org = organization_name(report)
+    policies: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    domains: dict[DomainKey, list[int]] = {}
+    results: dict[ResultKey, list[int]] = {}
+    for i, result in enumerate(report.policies):
+        pol = result.policy
+        domain = pol.policy_domain
+        if not domain:
+            domain, dev = _domain(hints, i)
+            devs.append(dev)
+        ok = result.summary.total_successful_session_count
+        failed = result.summary.total_failure_session_count
+        policies.append(
+            {
+                "ordinal": i,
+                "policy_type": pol.policy_type,
+                "policy_domain": pol.policy_domain,
+                "domain": domain,
+                "day": day,
+                "policy_strings": _json(pol.policy_string),
+                "mx_hosts": _json(pol.mx_host),
+                "successful_sessions": ok,
+                "failed_sessions": failed,
+            }
+        )
+        counts = domains.setdefault((domain, day, org), [1, 0, 0])
+        counts[1] += ok
+        counts[2] += failed
+        counts = results.setdefault((domain, day, org, pol.policy_type, ""), [1, 0, 0])
+        counts[1] += ok
+        counts[2] += failed
+        for j, detail in enumerate(result.failure_details):
+            failures.append(
+                {
+                    "policy_ordinal": i,
+                    "ordinal": j,
+                    "domain": domain,
+                    "day": day,
+                    "result_type": detail.result_type,
+                    "failed_session_count": detail.failed_session_count,
+                    "sending_mta_ip": detail.sending_mta_ip,
+                    "receiving_mx_hostname": detail.receiving_mx_hostname,
+                    "receiving_mx_helo": detail.receiving_mx_helo,
+                    "receiving_ip": detail.receiving_ip,
+                    "additional_information": detail.additional_information,
+                    "failure_reason_code": detail.failure_reason_code,
+                }
+            )
+            key = (domain, day, org, pol.policy_type, detail.result_type)
+            results.setdefault(key, [1, 0, 0])[2] += detail.failed_session_count
+    row = {
+        "organization": org,
+        "contact_info": report.contact_info,
+        "report_id": report.report_id,
+        "start_at": naive_utc(report.date_range.start_datetime),
+        "end_at": naive_utc(report.date_range.end_datetime),
+        "day": day,
+        "submitter": clean_text(submitter) if submitter else None,
+        "header_domain": clean_text(hints.header) if hints.header else None,
+        "deviations": deviations_json(devs),
+        "successful_sessions": sum(p["successful_sessions"] for p in policies),
+        "failed_sessions": sum(p["failed_sessions"] for p in policies),
+    }
+    return ReportRows(
+        dedup_key=dedup_key(report),
+        content_sha256=hashlib.sha256(encoded).hexdigest(),
+        report=row,
+        policies=policies,
+        failures=failures,
+        domains=domains,
+        results=results,
+    )
+
+
+def report_from_rows(
+    report: dict[str, Any], policies: list[dict[str, Any]], failures: list[dict[str, Any]]
+) -> Report:
+    """The model back from stored rows: the inverse of `build_rows` (the
+    organization name keeps its collapsed whitespace)."""
+    details: dict[int, list[FailureDetail]] = {}
+    for f in failures:
+        details.setdefault(f["policy_ordinal"], []).append(
+            FailureDetail(
+                result_type=f["result_type"],
+                failed_session_count=f["failed_session_count"],
+                sending_mta_ip=f["sending_mta_ip"],
+                receiving_mx_hostname=f["receiving_mx_hostname"],
+                receiving_mx_helo=f["receiving_mx_helo"],
+                receiving_ip=f["receiving_ip"],
+                additional_information=f["additional_information"],
+                failure_reason_code=f["failure_reason_code"],
+            )
+        )
+    return Report(
+        organization_name=report["organization"],
+        date_range=DateRange(
+            report["start_at"].replace(tzinfo=UTC), report["end_at"].replace(tzinfo=UTC)
+        ),
+        contact_info=report["contact_info"],
+        report_id=report["report_id"],
+        policies=[
+            PolicyResult(
+                policy=Policy(
+                    policy_type=p["policy_type"],
+                    policy_string=orjson.loads(p["policy_strings"]),
+                    policy_domain=p["policy_domain"],
+                    mx_host=orjson.loads(p["mx_hosts"]),
+                ),
+                summary=Summary(int(p["successful_sessions"]), int(p["failed_sessions"])),
+                failure_details=details.get(p["ordinal"], []),
+            )
+            for p in sorted(policies, key=lambda p: p["ordinal"])
+        ],
+    )

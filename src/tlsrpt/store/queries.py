@@ -1,0 +1,220 @@
+"""Read-side queries. Per-domain, per-day questions are answered from the
+daily roll-ups and the (domain, day) indexes; nothing here scans a table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tlsrpt.store.schema import (
+    SUMMARY,
+    daily_domains,
+    daily_results,
+    failure_details,
+    policy_results,
+    raw_inputs,
+    report_duplicates,
+    reports,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Policy domain and inclusive UTC day range; None means unbounded."""
+
+    domain: str | None = None
+    since: date | None = None
+    until: date | None = None
+
+    def where(self, table: sa.Table) -> list[sa.ColumnElement[bool]]:
+        clauses: list[sa.ColumnElement[bool]] = []
+        if self.domain is not None:
+            clauses.append(table.c.domain == self.domain)
+        if self.since is not None:
+            clauses.append(table.c.day >= self.since)
+        if self.until is not None:
+            clauses.append(table.c.day <= self.until)
+        return clauses
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryRows:
+    """Aggregates per domain, as `tlsrpt.analysis.summary` takes them."""
+
+    totals: list[tuple[Any, ...]]  # domain, reports, organizations, successful, failed
+    by_result: list[tuple[Any, ...]]  # domain, result type, failed sessions
+    mx_hosts: list[tuple[Any, ...]]  # domain, receiving MX hostname, failed sessions
+    sending_ips: list[tuple[Any, ...]]  # domain, sending MTA IP, failed sessions
+
+
+def _tuples(conn: Connection, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in conn.execute(query)]
+
+
+def summary_rows(conn: Connection, window: Window) -> SummaryRows:
+    d, r, f = daily_domains, daily_results, failure_details
+    totals = (
+        sa.select(
+            d.c.domain,
+            sa.func.sum(d.c.reports),
+            sa.func.count(sa.distinct(d.c.organization)),
+            sa.func.sum(d.c.successful_sessions),
+            sa.func.sum(d.c.failed_sessions),
+        )
+        .where(*window.where(d))
+        .group_by(d.c.domain)
+    )
+    by_result = (
+        sa.select(r.c.domain, r.c.result_type, sa.func.sum(r.c.failed_sessions))
+        .where(r.c.result_type != SUMMARY, *window.where(r))
+        .group_by(r.c.domain, r.c.result_type)
+    )
+
+    def failed_by(column: sa.Column[Any]) -> sa.Select[Any]:
+        return (
+            sa.select(f.c.domain, column, sa.func.sum(f.c.failed_session_count))
+            .where(column.is_not(None), *window.where(f))
+            .group_by(f.c.domain, column)
+        )
+
+    return SummaryRows(
+        totals=_tuples(conn, totals),
+        by_result=_tuples(conn, by_result),
+        mx_hosts=_tuples(conn, failed_by(f.c.receiving_mx_hostname)),
+        sending_ips=_tuples(conn, failed_by(f.c.sending_mta_ip)),
+    )
+
+
+def list_reports(conn: Connection, window: Window, limit: int) -> list[dict[str, Any]]:
+    """Newest first, with the domains each report covers."""
+    query = sa.select(
+        reports.c.id,
+        reports.c.day,
+        reports.c.organization,
+        reports.c.report_id,
+        reports.c.start_at,
+        reports.c.end_at,
+        reports.c.successful_sessions,
+        reports.c.failed_sessions,
+    )
+    if window.domain is not None:
+        p = policy_results
+        covering = sa.select(p.c.report_pk).where(*window.where(p))
+        query = query.where(reports.c.id.in_(covering))
+    if window.since is not None:
+        query = query.where(reports.c.day >= window.since)
+    if window.until is not None:
+        query = query.where(reports.c.day <= window.until)
+    query = query.order_by(reports.c.day.desc(), reports.c.id.desc()).limit(limit)
+    rows = [dict(row._mapping) for row in conn.execute(query)]
+    domains = _domains_of(conn, [row["id"] for row in rows])
+    for row in rows:
+        row["domains"] = domains.get(row["id"], [])
+    return rows
+
+
+def _domains_of(conn: Connection, ids: Sequence[int]) -> dict[int, list[str]]:
+    p = policy_results
+    query = (
+        sa.select(p.c.report_pk, p.c.domain)
+        .where(p.c.report_pk.in_(ids))
+        .order_by(p.c.report_pk, p.c.ordinal)
+    )
+    out: dict[int, list[str]] = {}
+    for pk, domain in conn.execute(query):
+        names = out.setdefault(pk, [])
+        if domain not in names:
+            names.append(domain)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReport:
+    report: dict[str, Any]
+    policies: list[dict[str, Any]]
+    failures: list[dict[str, Any]]
+    raw: dict[str, Any]
+    duplicates: list[dict[str, Any]]
+
+
+_RAW_META = (
+    raw_inputs.c.id,
+    raw_inputs.c.sha256,
+    raw_inputs.c.size,
+    raw_inputs.c.kind,
+    raw_inputs.c.source_kind,
+    raw_inputs.c.source_detail,
+    raw_inputs.c.content_type,
+    raw_inputs.c.source_meta,
+    raw_inputs.c.received_at,
+    raw_inputs.c.processed_at,
+    raw_inputs.c.outcome,
+    raw_inputs.c.reason_code,
+    raw_inputs.c.reason,
+    raw_inputs.c.notes,
+)
+
+
+def get_report(conn: Connection, pk: int) -> StoredReport | None:
+    row = conn.execute(sa.select(reports).where(reports.c.id == pk)).first()
+    if row is None:
+        return None
+    p, f, dup = policy_results, failure_details, report_duplicates
+    policies = conn.execute(sa.select(p).where(p.c.report_pk == pk).order_by(p.c.ordinal))
+    failures = conn.execute(
+        sa.select(f).where(f.c.report_pk == pk).order_by(f.c.policy_ordinal, f.c.ordinal)
+    )
+    duplicates = conn.execute(
+        sa.select(
+            dup.c.raw_id,
+            dup.c.conflict,
+            raw_inputs.c.source_kind,
+            raw_inputs.c.source_detail,
+            raw_inputs.c.received_at,
+        )
+        .join(raw_inputs, raw_inputs.c.id == dup.c.raw_id)
+        .where(dup.c.report_pk == pk)
+        .order_by(dup.c.raw_id)
+    )
+    raw = conn.execute(sa.select(*_RAW_META).where(raw_inputs.c.id == row.raw_id)).one()
+    return StoredReport(
+        report=dict(row._mapping),
+        policies=[dict(r._mapping) for r in policies],
+        failures=[dict(r._mapping) for r in failures],
+        raw=dict(raw._mapping),
+        duplicates=[dict(r._mapping) for r in duplicates],
+    )
+
+
+def list_raw(conn: Connection, outcome: str, limit: int | None = None) -> list[dict[str, Any]]:
+    query = (
+        sa.select(*_RAW_META)
+        .where(raw_inputs.c.outcome == outcome)
+        .order_by(raw_inputs.c.id)
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def raw_ids(conn: Connection, outcome: str) -> list[int]:
+    query = sa.select(raw_inputs.c.id).where(raw_inputs.c.outcome == outcome)
+    return list(conn.scalars(query.order_by(raw_inputs.c.id)))
+
+
+def get_raw(conn: Connection, raw_id: int) -> dict[str, Any] | None:
+    row = conn.execute(
+        sa.select(*_RAW_META, raw_inputs.c.codec, raw_inputs.c.data).where(
+            raw_inputs.c.id == raw_id
+        )
+    ).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def outcome_counts(conn: Connection) -> dict[str, int]:
+    query = sa.select(raw_inputs.c.outcome, sa.func.count()).group_by(raw_inputs.c.outcome)
+    return {outcome: n for outcome, n in conn.execute(query)}
