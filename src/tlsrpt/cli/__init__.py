@@ -19,6 +19,11 @@ from tlsrpt.cli.output import UsageError, err_console
 COMMAND_MODULES: list[str] = [
     "parse",
     "lint",
+    "import_",
+    "summary",
+    "reports",
+    "quarantine",
+    "db",
 ]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2

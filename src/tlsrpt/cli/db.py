@@ -1,0 +1,75 @@
+"""`tlsrpt db upgrade [--db URL] [--json]`, and the `--db` option every
+storing command shares."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+
+from tlsrpt.cli.output import UsageError, console, print_json_line
+from tlsrpt.store.engine import Store, db_reason, open_store
+from tlsrpt.store.url import ENV_VAR, StoreError, default_database_path
+
+
+def add_db_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help=(
+            f"database: sqlite:///PATH or postgresql://USER@HOST/DB (default: ${ENV_VAR}, "
+            f"else {default_database_path()})"
+        ),
+    )
+
+
+@contextlib.contextmanager
+def opened_store(args: argparse.Namespace, *, migrate: bool = True) -> Iterator[Store]:
+    """The database of `--db`, migrated to the current schema. Database
+    trouble is an environment error (exit 2), with the reason."""
+    try:
+        store = open_store(args.db, migrate=migrate)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from exc
+    try:
+        yield store
+    except StoreError as exc:
+        raise UsageError(str(exc)) from exc
+    except sa.exc.DBAPIError as exc:
+        raise UsageError(f"database {store.display_url}: {db_reason(exc)}") from exc
+    finally:
+        store.close()
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("db", help="database maintenance", description="Database maintenance.")
+    verbs = p.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
+    up = verbs.add_parser(
+        "upgrade",
+        help="create or migrate the database schema to this version of tlsrpt",
+        description="Create the database or migrate its schema (every command also does this).",
+    )
+    add_db_argument(up)
+    up.add_argument("--json", action="store_true", help="print the result as JSON")
+    up.set_defaults(func=run_upgrade)
+
+
+def run_upgrade(args: argparse.Namespace) -> int:
+    from tlsrpt.store.migrate import upgrade
+
+    with opened_store(args, migrate=False) as store:
+        try:
+            before, after = upgrade(store)
+        except StoreError as exc:
+            raise UsageError(str(exc)) from exc
+        if args.json:
+            print_json_line({"database": store.display_url, "from": before, "to": after})
+        elif before == after:
+            console.print(f"{store.display_url}: schema already at revision {after}", markup=False)
+        else:
+            console.print(
+                f"{store.display_url}: schema {before or 'empty'} -> {after}", markup=False
+            )
+    return 0

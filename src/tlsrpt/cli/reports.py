@@ -1,0 +1,171 @@
+"""`tlsrpt reports list|show ID`: the stored reports."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import orjson
+from rich.markup import escape
+from rich.table import Table
+
+from tlsrpt.cli.db import add_db_argument, opened_store
+from tlsrpt.cli.output import console, err_console, print_json_line
+from tlsrpt.cli.summary import add_window_arguments, window_from_args
+from tlsrpt.ingest.rows import report_from_rows
+from tlsrpt.report import report_to_dict
+from tlsrpt.store.queries import StoredReport, get_report, list_reports
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("reports", help="list and show stored reports")
+    verbs = p.add_subparsers(dest="reports_command", metavar="COMMAND", required=True)
+
+    ls = verbs.add_parser("list", help="stored reports, newest first")
+    add_window_arguments(ls)
+    ls.add_argument("--limit", type=int, default=50, metavar="N", help="at most N (default 50)")
+    add_db_argument(ls)
+    ls.add_argument("--json", action="store_true", help='print {"reports": [...]}')
+    ls.set_defaults(func=run_list)
+
+    show = verbs.add_parser("show", help="one stored report, every field")
+    show.add_argument("id", type=int, metavar="ID", help="report number (from `reports list`)")
+    add_db_argument(show)
+    show.add_argument("--json", action="store_true", help="print the report and its metadata")
+    show.set_defaults(func=run_show)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    with opened_store(args) as store, store.read() as conn:
+        rows = list_reports(conn, window_from_args(args), max(args.limit, 0))
+    if args.json:
+        print_json_line({"reports": rows})
+        return 0
+    if not rows:
+        console.print("no reports stored")
+        return 0
+    table = Table()
+    for name in ("id", "day", "organization", "policy domains", "successful", "failed"):
+        table.add_column(
+            name, justify="right" if name in ("id", "successful", "failed") else "left"
+        )
+    table.add_column("report-id", overflow="fold")
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            row["day"].isoformat(),
+            escape(row["organization"]),
+            escape(", ".join(d or "(none)" for d in row["domains"])),
+            f"{row['successful_sessions']:,}",
+            f"{row['failed_sessions']:,}",
+            escape(row["report_id"]),
+        )
+    console.print(table)
+    return 0
+
+
+def _as_json(stored: StoredReport) -> dict[str, Any]:
+    r, raw = stored.report, stored.raw
+    return {
+        "id": r["id"],
+        "day": r["day"],
+        "received_at": r["received_at"],
+        "submitter": r["submitter"],
+        "header_domain": r["header_domain"],
+        "domains": list(dict.fromkeys(p["domain"] for p in stored.policies)),
+        "deviations": orjson.loads(r["deviations"]),
+        "raw_input": {
+            "id": raw["id"],
+            "source_kind": raw["source_kind"],
+            "source_detail": raw["source_detail"],
+            "kind": raw["kind"],
+            "sha256": raw["sha256"],
+            "size": raw["size"],
+        },
+        "received_again": [
+            {
+                "raw_id": d["raw_id"],
+                "conflict": d["conflict"],
+                "source_kind": d["source_kind"],
+                "source_detail": d["source_detail"],
+                "received_at": d["received_at"],
+            }
+            for d in stored.duplicates
+        ],
+        "report": report_to_dict(report_from_rows(r, stored.policies, stored.failures)),
+    }
+
+
+def run_show(args: argparse.Namespace) -> int:
+    with opened_store(args) as store, store.read() as conn:
+        stored = get_report(conn, args.id)
+    if stored is None:
+        err_console.print(f"no report {args.id}")
+        return 1
+    data = _as_json(stored)
+    if args.json:
+        print_json_line(data)
+        return 0
+    r = data["report"]
+    dr = r["date-range"]
+    lines = [
+        f"report {data['id']}: {r['organization-name']}  report-id {r['report-id']}",
+        f"  date range {dr['start-datetime']} .. {dr['end-datetime']} (UTC day {data['day']})",
+        f"  contact {r.get('contact-info') or '-'}",
+        f"  from raw input {data['raw_input']['id']} ({data['raw_input']['source_kind']}: "
+        f"{data['raw_input']['source_detail']}), received {data['received_at']:%Y-%m-%d %H:%M}",
+    ]
+    if data["submitter"] or data["header_domain"]:
+        lines.append(
+            f"  TLS-Report-Submitter {data['submitter'] or '-'}, "
+            f"TLS-Report-Domain {data['header_domain'] or '-'}"
+        )
+    for again in data["received_again"]:
+        what = "CONFLICTING copy" if again["conflict"] else "received again"
+        lines.append(
+            f"  {what}: raw input {again['raw_id']} "
+            f"({again['source_kind']}: {again['source_detail']})"
+        )
+    for line in lines:
+        console.print(escape(line))
+    for policy, row in zip(r["policies"], stored.policies, strict=True):
+        _print_policy(policy, row["domain"])
+    if data["deviations"]:
+        console.print("deviations:")
+        for dev in data["deviations"]:
+            console.print(escape(f"  {dev['code']} at {dev['path']}: {dev['message']}"))
+    return 0
+
+
+def _print_policy(policy: dict[str, Any], attributed: str) -> None:
+    p, s = policy["policy"], policy["summary"]
+    domain = p.get("policy-domain") or f"(no policy-domain; counted for {attributed or '-'})"
+    console.print(
+        escape(
+            f"policy {p['policy-type']} {domain}: "
+            f"{s['total-successful-session-count']:,} successful, "
+            f"{s['total-failure-session-count']:,} failed"
+        ),
+        style="bold",
+    )
+    for text in p.get("policy-string", []):
+        console.print(escape(f"  | {text}"))
+    if p.get("mx-host"):
+        console.print(escape(f"  mx-host: {', '.join(p['mx-host'])}"))
+    details = policy.get("failure-details", [])
+    if not details:
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    columns = (
+        "result-type",
+        "failed-session-count",
+        "sending-mta-ip",
+        "receiving-mx-hostname",
+        "receiving-ip",
+        "failure-reason-code",
+    )
+    for name in columns:
+        table.add_column(name, overflow="fold")
+    for d in details:
+        table.add_row(*(escape(str(d.get(c, "") or "")) for c in columns))
+    console.print(table)
