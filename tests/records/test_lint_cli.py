@@ -172,6 +172,7 @@ def test_sts_policy_human_output_gives_line_and_column(capsys):
         ["lint", "sts-policy", "@/nonexistent/policy.txt"],
         ["lint", "tlsrpt-record", '"unterminated'],
         ["lint", "tlsrpt-record", '"' + "a" * 300 + '"'],
+        ["lint", "sts-record", "v=STSv1; id=a", "--domain", "example.com"],
     ],
 )
 def test_usage_errors_exit_2(capsys, args):
@@ -188,8 +189,11 @@ def test_empty_file_is_a_usage_error(capsys, tmp_path):
 
 
 def test_bad_arguments_exit_2(capsys):
-    for args in (["lint", "bogus", "x"], ["lint", "sts-policy"], ["lint", "sts-policy", "x",
-                 "--strict", "--lenient"]):
+    for args in (
+        ["lint", "bogus", "x"],
+        ["lint", "sts-policy"],
+        ["lint", "sts-policy", "x", "--strict", "--lenient"],
+    ):
         with pytest.raises(SystemExit) as exc:
             main(args)
         assert exc.value.code == 2

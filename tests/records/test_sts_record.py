@@ -53,7 +53,10 @@ def test_r8461_3_1_c_other_fields_in_any_order():
 def test_r8461_3_1_d_id_is_1_to_32_alphanumerics(value):
     record, problems = parse_sts_record(f"v=STSv1; id={value}")
     assert record is None
-    assert codes(problems, "error")[0] in ("sts-record-id-invalid", "sts-record-trailing-whitespace")
+    assert codes(problems, "error")[0] in (
+        "sts-record-id-invalid",
+        "sts-record-trailing-whitespace",
+    )
     if value and " " not in value:
         assert problems[0].position == 12
 

@@ -218,6 +218,9 @@ def test_r8460_3_h_no_usable_uri_means_no_destination():
         "mailto:a@x.test,,mailto:b@x.test",
         "mailto:a@x.test,",
         "mailto:a@x.test\\",
+        "https://x.test/a[b]",
+        "mailto:a[b]@x.test",
+        "https://[x]/",
     ],
 )
 def test_r8460_3_i_unparsable_uri_invalidates_strictly(value):
@@ -247,7 +250,9 @@ def test_r8460_3_i_lenient_with_nothing_usable_is_invalid():
     assert codes(problems, "error") == ["tlsrpt-rua-no-usable-uri"]
 
 
-@pytest.mark.parametrize("field", ["x_y.z-1=abc", "9=1", "a" * 32 + "=v", "x=!\"#$%&'()*+,-./:<>?@"])
+@pytest.mark.parametrize(
+    "field", ["x_y.z-1=abc", "9=1", "a" * 32 + "=v", "x=!\"#$%&'()*+,-./:<>?@"]
+)
 def test_r8460_3_j_valid_extensions(field):
     record, problems = parse_tlsrpt_record(f"v=TLSRPTv1;{field};rua=mailto:a@x.test")
     assert record is not None, problems

@@ -85,6 +85,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.domain is not None and args.kind != "tlsrpt-record":
+        raise UsageError("--domain only applies to tlsrpt-record")
     strict = args.strict if args.strict is not None else args.kind != "sts-policy"
     data = _read(args.input)
     result: Parsed[Any] | Selected[Any]
@@ -175,9 +177,7 @@ def _location(kind: str, text: str | None, position: int | None) -> str:
     return f"line {line} col {column}"
 
 
-def _print_human(
-    kind: str, value: Any, problems: tuple[Problem, ...], text: str | None
-) -> None:
+def _print_human(kind: str, value: Any, problems: tuple[Problem, ...], text: str | None) -> None:
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     valid = value is not None

@@ -78,18 +78,26 @@ def match_mx(host: str, patterns: Iterable[str]) -> MxMatch:
     for pattern in patterns:
         wanted = _normalize(pattern)
         if mx_pattern_error(wanted):
-            near = near or MxMatch(False, pattern, f"pattern {pattern!r} is not valid and "
-                                   "matches nothing")
+            near = near or MxMatch(
+                False, pattern, f"pattern {pattern!r} is not valid and matches nothing"
+            )
             continue
         if wanted.startswith("*."):
             suffix = wanted[2:]
             first, dot, rest = name.partition(".")
             if dot and rest == suffix:
-                return MxMatch(True, pattern, f"{pattern!r} covers {host!r}: '*' stands for "
-                               f"the single label {first!r}")
+                return MxMatch(
+                    True,
+                    pattern,
+                    f"{pattern!r} covers {host!r}: '*' stands for the single label {first!r}",
+                )
             if name == suffix:
-                near = near or MxMatch(False, pattern, f"{pattern!r} does not cover {host!r} "
-                                       "itself: '*' must stand for exactly one label")
+                near = near or MxMatch(
+                    False,
+                    pattern,
+                    f"{pattern!r} does not cover {host!r} "
+                    "itself: '*' must stand for exactly one label",
+                )
             elif name.endswith("." + suffix):
                 extra = name[: -len(suffix) - 1]
                 near = near or MxMatch(

@@ -129,8 +129,9 @@ def _decode(data: str | bytes, problems: ProblemList) -> str | None:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         problems.error(
-            "sts-policy-encoding", f"byte 0x{raw[exc.start]:02X} at offset {exc.start} is not "
-            "UTF-8", len(raw[: exc.start].decode("utf-8"))
+            "sts-policy-encoding",
+            f"byte 0x{raw[exc.start]:02X} at offset {exc.start} is not UTF-8",
+            len(raw[: exc.start].decode("utf-8")),
         )
         return None
 
@@ -308,8 +309,10 @@ def generate_sts_policy(
         if key in ("version", "mode", "max_age", "mx") or not EXT_NAME.match(key):
             raise ValueError(f"{key!r} cannot be an extension key")
         if not _EXT_VALUE.match(value):
-            raise ValueError(f"extension {key!r} value {value!r} is empty or has control "
-                             "characters or surrounding spaces")
+            raise ValueError(
+                f"extension {key!r} value {value!r} is empty or has control "
+                "characters or surrounding spaces"
+            )
     lines = [
         "version: STSv1",
         f"mode: {mode}",

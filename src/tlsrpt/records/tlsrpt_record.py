@@ -30,6 +30,17 @@ MANY_RUA = 5
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _URI_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*\Z")
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# "[" and "]" may only enclose an IP-literal host (RFC 3986 §3.2.2).
+_IP_LITERAL_URI = re.compile(
+    r"""[^:]*://
+        (?:[^/?\#\[\]@]*@)?      # userinfo
+        \[[^/?\#\[\]]*\]         # [IP-literal]
+        [^/?\#\[\]]*             # :port
+        (?:[/?\#][^\[\]]*)?\Z   # path, query, fragment
+    """,
+    re.VERBOSE,
+)
+_SPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +182,8 @@ def _check_uri(uri: str, position: int, problems: ProblemList) -> str | None:
         reason = "'%' must be followed by two hex digits"
     elif uri.count("#") > 1:
         reason = "it has more than one '#'"
+    elif ("[" in uri or "]" in uri) and not _IP_LITERAL_URI.match(uri):
+        reason = "'[' and ']' may only enclose an IP address as the host"
     if reason:
         problems.relaxable(
             "tlsrpt-rua-uri-invalid", f"{uri!r} is not a valid URI: {reason}", position
@@ -212,7 +225,7 @@ def _valid_mailto(uri: str) -> bool:
     local, at, host = _mailto_to(uri).rpartition("@")
     if not (at and local.strip() and host):
         return False
-    return not any(c.isspace() for c in host) and not host.startswith(".") and ".." not in host
+    return not _SPACE.search(host) and not host.startswith(".") and ".." not in host
 
 
 def _valid_https(uri: str) -> bool:
@@ -286,9 +299,7 @@ def check_tlsrpt_name(name: str) -> tuple[str | None, tuple[Problem, ...]]:
     return None, ()
 
 
-def generate_tlsrpt_record(
-    rua: Sequence[str], extensions: Mapping[str, str] | None = None
-) -> str:
+def generate_tlsrpt_record(rua: Sequence[str], extensions: Mapping[str, str] | None = None) -> str:
     """A valid record, e.g. `v=TLSRPTv1;rua=mailto:tlsrpt@example.com`.
 
     Each rua entry is one mailto: or https: URI with ',', '!' and ';'
@@ -300,8 +311,7 @@ def generate_tlsrpt_record(
         for char in ",;! \t":
             if char in uri:
                 raise ValueError(
-                    f"rua URI {uri!r} contains {char!r}; percent-encode it "
-                    f"(%{ord(char):02X})"
+                    f"rua URI {uri!r} contains {char!r}; percent-encode it (%{ord(char):02X})"
                 )
     extensions = dict(extensions or {})
     for name, value in extensions.items():
@@ -309,9 +319,7 @@ def generate_tlsrpt_record(
             raise ValueError(f"{name!r} cannot be an extension name")
         if not EXT_VALUE.match(value):
             raise ValueError(f"extension {name!r} value {value!r} has forbidden characters")
-    text = ";".join(
-        [VERSION, "rua=" + ",".join(rua), *(f"{k}={v}" for k, v in extensions.items())]
-    )
+    text = ";".join([VERSION, "rua=" + ",".join(rua), *(f"{k}={v}" for k, v in extensions.items())])
     record, problems = parse_tlsrpt_record(text)
     errors = [p.message for p in problems if p.severity == "error"]
     if record is None or record.ignored_rua or len(record.rua) != len(rua):

@@ -29,6 +29,9 @@ WSP = " \t"
 EXT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}\Z")
 EXT_VALUE = re.compile(r"[\x21-\x3a\x3c\x3e-\x7e]+\Z")
 _BAD_CHAR = re.compile(r"[^\x20-\x7e\t]")
+# Misspelt versions seen in the wild (spec-checklist O6: a published guide
+# told people to write v=TSLRPTv1).
+_TYPOS = {"v=TLSRPTv1": "v=TSLRPTv1"}
 
 # One TXT RR as callers hold it: already concatenated text, raw bytes, or the
 # list of character-strings dnspython returns in `rdata.strings`.
@@ -61,9 +64,7 @@ def describe_char(char: str) -> str:
     return f"character U+{code:04X}"
 
 
-def split_fields(
-    text: str, version: str, prefix: str, problems: ProblemList
-) -> list[Field] | None:
+def split_fields(text: str, version: str, prefix: str, problems: ProblemList) -> list[Field] | None:
     """Check the version and split the rest into fields. Reports grammar
     problems with codes `<prefix>-…`; returns the well-formed fields, or
     None when the characters or the version already rule the record out."""
@@ -94,9 +95,7 @@ def split_fields(
             )
             break
         if text[pos] != ";":  # only possible right after the version
-            problems.error(
-                f"{prefix}-version-invalid", f"'{version}' must be followed by ';'", pos
-            )
+            problems.error(f"{prefix}-version-invalid", f"'{version}' must be followed by ';'", pos)
             return None
         pos += 1
         while pos < end and text[pos] in WSP:
@@ -133,10 +132,13 @@ def _check_version(text: str, version: str, prefix: str, problems: ProblemList) 
             code, "the record starts with a double quote; give the value without DNS quoting", 0
         )
     elif text.lower().startswith(version.lower()):
-        problems.error(code, f"the version is case-sensitive: expected '{version}', "
-                       f"found {text[: len(version)]!r}", 0)
-    elif text.lower().startswith("v=tslrptv1") and version == "v=TLSRPTv1":
-        problems.error(code, "'v=TSLRPTv1' is a typo: the version is 'v=TLSRPTv1'", 0)
+        problems.error(
+            code,
+            f"the version is case-sensitive: expected '{version}', found {text[: len(version)]!r}",
+            0,
+        )
+    elif version in _TYPOS and text.lower().startswith(_TYPOS[version].lower()):
+        problems.error(code, f"'{_TYPOS[version]}' is a typo: the version is '{version}'", 0)
     else:
         problems.error(code, f"the record must start with '{version}', found {shown!r}", 0)
     return False
@@ -206,11 +208,11 @@ def select(
             chosen.append(index)
             continue
         folded = text.lstrip(WSP + '"').lower()
-        if version == "v=TLSRPTv1" and folded.startswith("v=tslrptv1"):
+        if version in _TYPOS and folded.startswith(_TYPOS[version].lower()):
             problems.warning(
-                "tlsrpt-version-typo",
-                f"TXT record {index + 1} starts with the typo 'v=TSLRPTv1', so senders ignore "
-                "it; the version is 'v=TLSRPTv1'",
+                f"{prefix.split('-')[0]}-version-typo",
+                f"TXT record {index + 1} starts with the typo '{_TYPOS[version]}', so senders "
+                f"ignore it; the version is '{version}'",
             )
         elif folded.startswith(version.lower()):
             problems.warning(
