@@ -81,23 +81,32 @@ def test_malformed(data, code):
     assert info.value.code == code
 
 
-def test_depth_limit():
-    deep = b'{"x":' + b"[" * 100 + b"]" * 100 + b"}"
+def test_depth_limit_before_untyped_decode(minimal):
+    """Strict mode decodes without a schema (I-JSON check): depth is bounded first."""
+    minimal["x-ext"] = json.loads("[" * 100 + "]" * 100)
+    data = json.dumps(minimal).encode()
     with pytest.raises(ReportError) as info:
-        parse_report(deep, limits=Limits(max_depth=32))
+        parse_report(data, strict=True, limits=Limits(max_depth=32))
     assert info.value.code == "too-deep"
+    # the typed decode keeps nothing from the unknown member: accepted
+    assert parse_report(data).report.report_id == "r-1"
     # brackets inside strings do not count
-    inside = b'{"x":"' + b"[" * 100 + b'"}'
-    with pytest.raises(ReportError) as info:
-        parse_report(inside, limits=Limits(max_depth=32))
-    assert info.value.code == "schema"
+    minimal["x-ext"] = "[" * 100
+    assert parse_report(json.dumps(minimal).encode(), strict=True, limits=Limits(max_depth=32))
 
 
 def test_very_deep_input_never_recurses():
     deep = b"[" * 200_000 + b"]" * 200_000
     with pytest.raises(ReportError) as info:
-        parse_report(deep)
+        parse_report(deep, strict=True)
     assert info.value.code == "too-deep"
+    with pytest.raises(ReportError) as info:
+        parse_report(deep)
+    assert info.value.code == "schema"  # the typed decoder stops at the first "["
+    member = b'{"organization-name": "x", "x": ' + deep + b"}"
+    with pytest.raises(ReportError) as info:
+        parse_report(member)
+    assert info.value.code == "too-deep"  # skipped under msgspec's recursion guard
 
 
 def test_policy_and_failure_row_limits(minimal):

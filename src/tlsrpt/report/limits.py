@@ -17,7 +17,7 @@ class Limits:
 
     max_input_bytes: int = 10 * 1024 * 1024
     max_decompressed_bytes: int = 20 * 1024 * 1024
-    max_depth: int = 32
+    max_depth: int = 32  # for untyped decoding (strict mode's I-JSON pass)
     max_policies: int = 10_000
     max_failure_details: int = 100_000
     max_message_bytes: int = 25 * 1024 * 1024

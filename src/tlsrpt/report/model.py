@@ -14,8 +14,16 @@ Normalization rules (spec checklist §6.5):
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Annotated
 
 import msgspec
+
+# RFC 8460 §4.4 counts are integers; I-JSON (RFC 7493 §2.2) bounds them.
+MAX_IJSON_INT = 2**53 - 1
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_IJSON_INT)]
+# Optional text is absent or non-empty; an empty string is a deviation that
+# the lenient decoder turns into None.
+Text = Annotated[str, msgspec.Meta(min_length=1)]
 
 # RFC 8460 §4.4 policy-type values.
 POLICY_TYPES: frozenset[str] = frozenset({"tlsa", "sts", "no-policy-found"})
@@ -64,19 +72,19 @@ class Policy(msgspec.Struct, rename="kebab", gc=False):
 
 
 class Summary(msgspec.Struct, rename="kebab", gc=False):
-    total_successful_session_count: int
-    total_failure_session_count: int
+    total_successful_session_count: Count
+    total_failure_session_count: Count
 
 
 class FailureDetail(msgspec.Struct, rename="kebab", gc=False):
     result_type: str
-    failed_session_count: int
-    sending_mta_ip: str | None = None
-    receiving_mx_hostname: str | None = None
-    receiving_mx_helo: str | None = None
-    receiving_ip: str | None = None
-    additional_information: str | None = None
-    failure_reason_code: str | None = None
+    failed_session_count: Count
+    sending_mta_ip: Text | None = None
+    receiving_mx_hostname: Text | None = None
+    receiving_mx_helo: Text | None = None
+    receiving_ip: Text | None = None
+    additional_information: Text | None = None
+    failure_reason_code: Text | None = None
 
 
 class PolicyResult(msgspec.Struct, rename="kebab", gc=False):

@@ -1,11 +1,16 @@
-"""What senders actually put on the wire: permissive types for decoding.
+"""Decoding types: what senders put on the wire.
 
-msgspec decodes and type-checks a report against these in C. They admit
-every real-world variant we accept (spec checklist §6.5, peers.md §8): a
-string or array `mx-host`, the prose key `mx-host-pattern`, numbers as
-strings, `null` members, absent members (`UNSET`), a bare policy object in
-place of the `policies` array. `tlsrpt.report.parse` then turns them into
-the normalized model, recording each quirk as a deviation.
+Two tiers, both decoded and type-checked by msgspec in C:
+
+- `Fast*`: the RFC shape, with the model's own `DateRange`, `Summary` and
+  `FailureDetail` for the bulk of the data. Absent members are `UNSET`, so
+  the semantic pass can tell "missing" from "empty". Most real reports
+  decode at this tier at about the cost of a plain JSON decode.
+- `Loose*`: admits every type-level variant we accept (spec checklist §6.5,
+  peers.md §8): a string or array `mx-host`, the prose keys `mx-host-pattern`
+  and `additional-info-uri`, numbers as strings, `null` members, a bare
+  policy object in place of the `policies` array. `tlsrpt.report.coerce`
+  turns these into the `Fast*` shape, recording each quirk.
 """
 
 from __future__ import annotations
@@ -13,17 +18,54 @@ from __future__ import annotations
 import msgspec
 from msgspec import UNSET, UnsetType
 
-Count = int | float | str
+from tlsrpt.report.model import DateRange, FailureDetail, Summary
+
+# ---- tier 1: the RFC shape ------------------------------------------------
+
+
+class FastPolicy(msgspec.Struct, rename="kebab", gc=False):
+    policy_type: str
+    policy_string: list[str] | UnsetType = UNSET
+    policy_domain: str | UnsetType | None = UNSET  # None: was null, already flagged
+    mx_host: list[str] | UnsetType = UNSET
+
+
+class FastPolicyResult(msgspec.Struct, rename="kebab", gc=False):
+    policy: FastPolicy
+    summary: Summary
+    failure_details: list[FailureDetail] | UnsetType = UNSET
+
+
+class FastReport(msgspec.Struct, rename="kebab", gc=False):
+    organization_name: str
+    date_range: DateRange
+    report_id: str
+    policies: list[FastPolicyResult]
+    contact_info: str | UnsetType | None = UNSET  # None: was null, already flagged
+
+
+fast_decoder = msgspec.json.Decoder(FastReport)
+
+
+def needs_loose_tier(body: bytes) -> bool:
+    """Member names and values the fast tier cannot represent (it would
+    ignore unknown keys and reject null): found by C substring searches."""
+    return b"null" in body or b'"additional-info-uri"' in body or b'"mx-host-pattern"' in body
+
+
+# ---- tier 2: everything we accept ----------------------------------------
+
+LooseCount = int | float | str
 OptStr = str | None | UnsetType
 StrOrList = list[str] | str | None | UnsetType
 
 
-class WireDateRange(msgspec.Struct, rename="kebab", gc=False):
+class LooseDateRange(msgspec.Struct, rename="kebab", gc=False):
     start_datetime: str
     end_datetime: str
 
 
-class WirePolicy(msgspec.Struct, rename="kebab", gc=False):
+class LoosePolicy(msgspec.Struct, rename="kebab", gc=False):
     policy_type: str
     policy_string: StrOrList = UNSET
     policy_domain: OptStr = UNSET
@@ -31,14 +73,14 @@ class WirePolicy(msgspec.Struct, rename="kebab", gc=False):
     mx_host_pattern: StrOrList = UNSET  # RFC 8460 §4.4 prose name (E2)
 
 
-class WireSummary(msgspec.Struct, rename="kebab", gc=False):
-    total_successful_session_count: Count | UnsetType = UNSET
-    total_failure_session_count: Count | UnsetType = UNSET
+class LooseSummary(msgspec.Struct, rename="kebab", gc=False):
+    total_successful_session_count: LooseCount | UnsetType = UNSET
+    total_failure_session_count: LooseCount | UnsetType = UNSET
 
 
-class WireFailureDetail(msgspec.Struct, rename="kebab", gc=False):
+class LooseFailureDetail(msgspec.Struct, rename="kebab", gc=False):
     result_type: str
-    failed_session_count: Count
+    failed_session_count: LooseCount
     sending_mta_ip: OptStr = UNSET
     receiving_mx_hostname: OptStr = UNSET
     receiving_mx_helo: OptStr = UNSET
@@ -48,18 +90,18 @@ class WireFailureDetail(msgspec.Struct, rename="kebab", gc=False):
     failure_reason_code: OptStr = UNSET
 
 
-class WirePolicyResult(msgspec.Struct, rename="kebab", gc=False):
-    policy: WirePolicy
-    summary: WireSummary
-    failure_details: list[WireFailureDetail] | UnsetType | None = UNSET
+class LoosePolicyResult(msgspec.Struct, rename="kebab", gc=False):
+    policy: LoosePolicy
+    summary: LooseSummary
+    failure_details: list[LooseFailureDetail] | UnsetType | None = UNSET
 
 
-class WireReport(msgspec.Struct, rename="kebab", gc=False):
+class LooseReport(msgspec.Struct, rename="kebab", gc=False):
     organization_name: str
-    date_range: WireDateRange
+    date_range: LooseDateRange
     report_id: str | int
-    policies: list[WirePolicyResult] | WirePolicyResult
+    policies: list[LoosePolicyResult] | LoosePolicyResult
     contact_info: OptStr = UNSET
 
 
-decoder = msgspec.json.Decoder(WireReport)
+loose_decoder = msgspec.json.Decoder(LooseReport)

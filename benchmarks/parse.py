@@ -1,0 +1,181 @@
+"""Report parsing throughput, as ratios against references in the same run.
+
+    .venv/bin/python benchmarks/parse.py [--reports 20000] [--emails 2000]
+
+References: `json.loads` and `orjson.loads` (+ gunzip for gzip inputs) on the
+same bytes — the limit of any parser that also validates — and parsedmarc's
+`parse_smtp_tls_report_json` and `parse_report_email` when parsedmarc is
+importable (benchmark environment only: `pip install parsedmarc`; it is not a
+dependency of tlsrpt). Targets (issue 2): validated JSON parse >= 2.5x
+parsedmarc and >= 0.5x orjson.loads; e-mail extraction >= 10x parsedmarc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import gzip
+import json
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tlsrpt.report import ReportError, parse_message, parse_report
+from tlsrpt.report.compose import compose_message
+
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "reports"
+SKIP = {"hostile-strings.json"}
+
+
+def load_fixtures() -> list[dict[str, Any]]:
+    docs = []
+    for path in sorted(FIXTURES.glob("*.json")):
+        if path.name not in SKIP:
+            docs.append(json.loads(path.read_bytes().lstrip(b"\xef\xbb\xbf")))
+    return docs
+
+
+def vary(doc: dict[str, Any], i: int, rng: random.Random) -> dict[str, Any]:
+    """A new report from a fixture: new id, counts, IPs, and a realistic mix
+    of failure rows (0 to 20), keeping the fixture's quirks."""
+    out = json.loads(json.dumps(doc))
+    out["report-id"] = f"{out['report-id']}-{i}"
+    for p in out["policies"]:
+        summary = p["summary"]
+        if isinstance(summary.get("total-successful-session-count"), int):
+            summary["total-successful-session-count"] = rng.randint(0, 100_000)
+        details = p.get("failure-details")
+        if details:
+            extra = [dict(details[0]) for _ in range(rng.randint(0, 19))]
+            for k, d in enumerate(extra):
+                if "sending-mta-ip" in d:
+                    d["sending-mta-ip"] = f"192.0.2.{(i + k) % 250 + 1}"
+            p["failure-details"] = details + extra
+    return out
+
+
+def best_of(fn: Callable[[Any], Any], items: Sequence[Any], repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        for item in items:
+            fn(item)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def row(name: str, seconds: float, count: int, nbytes: int, ref: float | None = None) -> None:
+    rate = count / seconds
+    ratio = f"{ref / seconds:6.2f}x" if ref else "       "
+    print(f"  {name:<44} {rate:>10,.0f} reports/s {nbytes / seconds / 1e6:8.1f} MB/s  {ratio}")
+
+
+def lenient(data: bytes) -> None:
+    parse_report(data)
+
+
+def strict(data: bytes) -> None:
+    try:
+        parse_report(data, strict=True)
+    except ReportError:
+        pass  # quirky fixtures are rejected in strict mode: that is the work measured
+
+
+def gunzip_orjson(data: bytes) -> Any:
+    return orjson.loads(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reports", type=int, default=20_000)
+    ap.add_argument("--emails", type=int, default=2_000)
+    ap.add_argument("--seed", type=int, default=8460)
+    args = ap.parse_args()
+    rng = random.Random(args.seed)
+    fixtures = load_fixtures()
+    docs = [vary(fixtures[i % len(fixtures)], i, rng) for i in range(args.reports)]
+    plain = [json.dumps(d).encode() for d in docs]
+    half = len(plain) // 2
+    gz = [gzip.compress(p, mtime=0) for p in plain[half:]]
+    mixed = plain[:half] + gz
+    emails = []
+    for i in range(args.emails):
+        report = parse_report(plain[i % len(plain)]).report
+        msg = compose_message(
+            report,
+            submitter="sender.example",
+            from_address="tlsrpt@sender.example",
+            to_address="tls@example.org",
+            gzip=True,
+        )
+        emails.append(msg.as_bytes())
+
+    try:
+        import parsedmarc  # type: ignore[import-not-found]
+    except ImportError:
+        parsedmarc = None
+
+    print(
+        f"python {sys.version.split()[0]}; {len(plain)} reports "
+        f"({half} JSON, {len(gz)} gzip), {len(emails)} e-mails"
+    )
+    json_bytes = sum(map(len, plain[:half]))
+    all_bytes = sum(map(len, mixed))
+    texts = [p.decode() for p in plain[:half]]
+
+    print("JSON reports (uncompressed half):")
+    t_orjson = best_of(orjson.loads, plain[:half])
+    row("orjson.loads (no validation)", t_orjson, half, json_bytes)
+    row("json.loads (no validation)", best_of(json.loads, plain[:half]), half, json_bytes)
+    t_ours = best_of(lenient, plain[:half])
+    row("tlsrpt parse_report, lenient (vs orjson)", t_ours, half, json_bytes, t_orjson)
+    row(
+        "tlsrpt parse_report, strict (vs orjson)",
+        best_of(strict, plain[:half]),
+        half,
+        json_bytes,
+        t_orjson,
+    )
+    if parsedmarc is not None:
+        t_pm = best_of(parsedmarc.parse_smtp_tls_report_json, texts, repeat=1)
+        row("parsedmarc parse_smtp_tls_report_json", t_pm, half, json_bytes)
+        print(
+            f"  => tlsrpt lenient is {t_pm / t_ours:.1f}x parsedmarc, "
+            f"{t_orjson / t_ours:.2f}x orjson.loads"
+        )
+    else:
+        print("  parsedmarc not installed: `pip install parsedmarc` to compare")
+
+    print("All reports (JSON + gzip):")
+    t_ref = best_of(gunzip_orjson, mixed)
+    row("gunzip + orjson.loads (no validation)", t_ref, len(mixed), all_bytes)
+    row(
+        "tlsrpt parse_report, lenient (vs ref)",
+        best_of(lenient, mixed),
+        len(mixed),
+        all_bytes,
+        t_ref,
+    )
+
+    print("E-mail messages:")
+    mail_bytes = sum(map(len, emails))
+    t_mail = best_of(parse_message, emails)
+    row("tlsrpt parse_message", t_mail, len(emails), mail_bytes)
+    if parsedmarc is not None:
+
+        def pm_email(data: bytes) -> None:
+            parsedmarc.parse_report_email(data, offline=True)
+
+        t_pm_mail = best_of(pm_email, emails, repeat=1)
+        row("parsedmarc parse_report_email (offline)", t_pm_mail, len(emails), mail_bytes)
+        print(f"  => tlsrpt e-mail extraction is {t_pm_mail / t_mail:.1f}x parsedmarc")
+
+
+if __name__ == "__main__":
+    main()
