@@ -235,4 +235,3 @@ def analyze_chain(
         trust_error=trust_error,
         errors=tuple(errors),
     )
-

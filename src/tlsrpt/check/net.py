@@ -132,10 +132,15 @@ async def tls_connect(
     started = time.monotonic()
     resolution = await resolve_vetted(resolver, host, policy)
 
-    def done(address: str | None, error: str | None, webpki: str | None = None,
-             version: str | None = None) -> TlsConnect:
-        return TlsConnect(host, port, resolution, address, error, webpki, version,
-                          time.monotonic() - started)
+    def done(
+        address: str | None,
+        error: str | None,
+        webpki: str | None = None,
+        version: str | None = None,
+    ) -> TlsConnect:
+        return TlsConnect(
+            host, port, resolution, address, error, webpki, version, time.monotonic() - started
+        )
 
     if not resolution.allowed:
         if resolution.refused:
@@ -155,8 +160,11 @@ async def tls_connect(
             cert_error = certificate_error(exc)
             if cert_error is not None:
                 return done(address, None, describe_certificate_error(cert_error))
-            errors.append(f"{address}: {exc.strerror or exc}" if isinstance(exc, OSError)
-                          and not isinstance(exc, ssl.SSLError) else f"{address}: {exc}")
+            errors.append(
+                f"{address}: {exc.strerror or exc}"
+                if isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError)
+                else f"{address}: {exc}"
+            )
             continue
         ssl_object = writer.get_extra_info("ssl_object")
         version = ssl_object.version() if ssl_object else None

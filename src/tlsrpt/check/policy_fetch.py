@@ -54,7 +54,7 @@ class PolicyFetch:
     status: int | None = None
     content_type: str | None = None
     location: str | None = None
-    body: str | None = None
+    body: bytes | None = None
     size: int = 0
     elapsed: float = 0.0
 
@@ -134,24 +134,33 @@ async def fetch_policy(
     started = time.monotonic()
 
     def outcome(failure: FetchFailure | None, error: str | None, **kw: Any) -> PolicyFetch:
-        return PolicyFetch(url, host, backend.resolution, failure, error,
-                           elapsed=time.monotonic() - started, **kw)
+        return PolicyFetch(
+            url, host, backend.resolution, failure, error, elapsed=time.monotonic() - started, **kw
+        )
 
     pool = httpcore.AsyncConnectionPool(
         ssl_context=context, network_backend=backend, retries=0, max_connections=1
     )
     limits = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
     try:
-        async with asyncio.timeout(timeout), pool, pool.stream(
-            "GET",
-            url,
-            # RFC 8461 §3.3: no conditional requests (HTTP caching MUST NOT be used).
-            headers=[("Accept", "text/plain"), ("Cache-Control", "no-cache"),
-                     ("User-Agent", "tlsrpt-check")],
-            extensions={"timeout": limits},
-        ) as response:
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                       for k, v in response.headers}
+        async with (
+            asyncio.timeout(timeout),
+            pool,
+            pool.stream(
+                "GET",
+                url,
+                # RFC 8461 §3.3: no conditional requests (HTTP caching MUST NOT be used).
+                headers=[
+                    ("Accept", "text/plain"),
+                    ("Cache-Control", "no-cache"),
+                    ("User-Agent", "tlsrpt-check"),
+                ],
+                extensions={"timeout": limits},
+            ) as response,
+        ):
+            headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers
+            }
             fields: dict[str, Any] = {
                 "status": response.status,
                 "content_type": headers.get("content-type"),
@@ -166,12 +175,12 @@ async def fetch_policy(
                         FetchFailure.OVERSIZE,
                         f"the policy is larger than {MAX_POLICY_BYTES} bytes "
                         "(RFC 8461 §3.3 suggests senders stop there)",
-                        size=size, **fields,
+                        size=size,
+                        **fields,
                     )
                 chunks.append(chunk)
             body = b"".join(chunks)
-            return outcome(None, None, body=body.decode("utf-8", "replace"), size=size,
-                           **fields)
+            return outcome(None, None, body=body, size=size, **fields)
     except TimeoutError:
         return outcome(FetchFailure.TIMEOUT, f"no complete answer within {timeout:g} s")
     except httpcore.TimeoutException as exc:

@@ -174,7 +174,10 @@ class Resolver:
             responses = list(exc.responses().values())
             response = responses[-1] if responses else None
             return DnsAnswer(
-                name, rdtype, DnsStatus.NXDOMAIN, secure=_is_secure(response),
+                name,
+                rdtype,
+                DnsStatus.NXDOMAIN,
+                secure=_is_secure(response),
                 cnames=_cnames(response),
             )
         except dns.resolver.NoNameservers as exc:
@@ -186,7 +189,10 @@ class Resolver:
         response = answer.response
         if answer.rrset is None:
             return DnsAnswer(
-                name, rdtype, DnsStatus.NODATA, secure=_is_secure(response),
+                name,
+                rdtype,
+                DnsStatus.NODATA,
+                secure=_is_secure(response),
                 cnames=_cnames(response),
             )
         convert = _CONVERTERS[rdtype]

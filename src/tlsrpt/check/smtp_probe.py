@@ -120,8 +120,7 @@ async def probe_smtp(
     facts: dict[str, object] = {}
 
     def result() -> SmtpProbe:
-        return SmtpProbe(host, address, port, elapsed=time.monotonic() - started,
-                         **facts)  # type: ignore[arg-type]
+        return SmtpProbe(host, address, port, elapsed=time.monotonic() - started, **facts)  # type: ignore[arg-type]
 
     try:
         async with asyncio.timeout(timeout):
@@ -192,6 +191,9 @@ async def _converse(
         await writer.start_tls(context, server_hostname=host)
     except ssl.SSLError as exc:
         facts["tls_error"] = f"TLS handshake failed: {exc.reason or exc}"
+        return
+    except ConnectionError as exc:
+        facts["tls_error"] = f"TLS handshake failed: the server closed the connection ({exc})"
         return
     ssl_object = writer.get_extra_info("ssl_object")
     facts["tls_version"] = ssl_object.version()

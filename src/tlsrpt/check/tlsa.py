@@ -91,9 +91,7 @@ def apply_digest_agility(records: Sequence[TlsaRecord]) -> list[TlsaRecord]:
             key = (r.usage, r.selector)
             strongest[key] = max(strongest.get(key, 0), r.mtype)
     return [
-        r
-        for r in records
-        if r.mtype == MATCH_FULL or r.mtype == strongest[(r.usage, r.selector)]
+        r for r in records if r.mtype == MATCH_FULL or r.mtype == strongest[(r.usage, r.selector)]
     ]
 
 

@@ -61,6 +61,7 @@ class AuthoritativeServer:
         self.latency = latency
         self.zones: dict[dns.name.Name, ZoneIndex] = {}
         self.queries: Counter[tuple[str, str]] = Counter()
+        self.servfail: set[tuple[dns.name.Name, int]] = set()  # a broken server for these
         self._transports: list[asyncio.BaseTransport] = []
         self._servers: list[asyncio.Server] = []
 
@@ -88,6 +89,9 @@ class AuthoritativeServer:
         if dnssec:
             response.want_dnssec(True)
         index = self.find_zone(question.name)
+        if (question.name, question.rdtype) in self.servfail:
+            response.set_rcode(dns.rcode.SERVFAIL)
+            return response
         if index is None:
             response.set_rcode(dns.rcode.REFUSED)
             return response

@@ -38,6 +38,7 @@ class HttpsServer:
         self.requests: Counter[str] = Counter()
         self.handshakes: Counter[str] = Counter()
         self._servers: list[asyncio.Server] = []
+        self._clients: set[asyncio.Task[None]] = set()
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         pki.leaf("lab-default.test", CertKind.VALID).configure_cert(self._context)
         self._context.sni_callback = self._select_certificate
@@ -66,9 +67,16 @@ class HttpsServer:
     async def stop(self) -> None:
         for server in self._servers:
             server.close()
+        for task in list(self._clients):
+            task.cancel()
+        for server in self._servers:
             await server.wait_closed()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._clients.add(task)
+        task.add_done_callback(self._clients.discard)
         with contextlib.suppress(OSError, ssl.SSLError, asyncio.IncompleteReadError,
                                  asyncio.LimitOverrunError, TimeoutError):
             if self.latency:

@@ -20,6 +20,7 @@ class CertKind(StrEnum):
     EXPIRING = "expiring"  # valid, 5 days left
     WRONG_NAME = "wrong-name"  # valid chain, issued for another name
     UNTRUSTED = "untrusted"  # issued by the rogue CA
+    HANDSHAKE_FAILURE = "handshake-failure"  # SMTP: STARTTLS offered, handshake aborted
 
 
 EXPIRING_DAYS_LEFT = 5

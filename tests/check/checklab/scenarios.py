@@ -6,6 +6,9 @@ tests/check/test_check_lab.py.
 
 from __future__ import annotations
 
+import dns.name
+import dns.rdatatype
+
 from checklab.https_server import HttpAnswer
 from checklab.lab import Lab
 from checklab.pki import CertKind
@@ -112,6 +115,8 @@ def scenario_specs() -> list[DomainSpec]:
              policy=None),
         spec("mx-wrong-name", mx=mx("mx-wrong-name", cert=CertKind.WRONG_NAME)),
         spec("mx-old-tls", mx=mx("mx-old-tls", server="old-tls")),
+        spec("mx-tls-broken", mx=mx("mx-tls-broken", cert=CertKind.HANDSHAKE_FAILURE)),
+        spec("mx-servfail", policy=None),
         # Two domains on one provider MX: probed once per run.
         spec("shared-one", mx=(MxSpec(f"mx.provider.{L}"),)),
         spec("shared-two", mx=(MxSpec(f"mx.provider.{L}"),)),
@@ -122,6 +127,7 @@ def scenario_specs() -> list[DomainSpec]:
         dane("dane-bogus", Tlsa(3, 1, 1), bogus=True),
         dane("dane-unusable", Tlsa(1, 1, 1)),
         dane("dane-insecure", Tlsa(3, 1, 1), signed=False),
+        spec("mx-bogus", policy=None, signed=True),
     ]
 
 
@@ -131,6 +137,8 @@ def add_scenarios(lab: Lab) -> None:
     lab.zones.add(f"_mta-sts.provider.{L}", "TXT", "\"v=STSv1; id=20240601\"")
     for domain_spec in scenario_specs():
         lab.add_domain(domain_spec)
+    lab.zones.tamper(d("mx-bogus"), "MX", f"10 mx.elsewhere.{L}.")
+    lab.dns.servfail.add((dns.name.from_text(d("mx-servfail")), dns.rdatatype.MX))
     lab.https.serve(f"reports.{d('clean')}", None, CertKind.VALID)
     lab.zones.add_addresses(f"reports.{d('clean')}", (Addr.HTTPS,))
     lab.https.serve(f"reports.{d('rua-https-badcert')}", None, CertKind.EXPIRED)

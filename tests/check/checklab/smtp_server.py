@@ -70,13 +70,16 @@ class SmtpServer:
 
     def _select_certificate(
         self, ssl_object: ssl.SSLObject, server_name: str | None, _: ssl.SSLContext
-    ) -> None:
+    ) -> int | None:
         if server_name is None:
-            return
+            return None
         self.handshakes[server_name] += 1
         kind = self.certs.get(server_name)
+        if kind == CertKind.HANDSHAKE_FAILURE:
+            return ssl.ALERT_DESCRIPTION_HANDSHAKE_FAILURE
         if kind is not None:
             ssl_object.context = self.pki.server_context(server_name, kind, self.old_tls)
+        return None
 
     async def start(self, host: str, port: int) -> int:
         loop = asyncio.get_running_loop()

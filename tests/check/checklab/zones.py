@@ -156,7 +156,7 @@ class ZoneSet:
     def __init__(self) -> None:
         self.zones: dict[dns.name.Name, dns.zone.Zone] = {}
         self.signed: set[dns.name.Name] = set()
-        self.bogus: list[tuple[dns.name.Name, str]] = []
+        self.bogus: list[tuple[dns.name.Name, str, str]] = []
         self._key = ec.generate_private_key(ec.SECP256R1())
         self.dnskey = dns.dnssec.make_dnskey(
             self._key.public_key(), dns.dnssec.Algorithm.ECDSAP256SHA256, flags=257
@@ -205,6 +205,8 @@ class ZoneSet:
         if spec.policy is not None:
             self.add_addresses(f"mta-sts.{d}", (spec.policy.address,))
         self.add_addresses(d, spec.apex_addresses)
+        if spec.apex_addresses and not spec.mx_hosts():
+            smtp_certs[d] = CertKind.VALID  # the implicit MX (RFC 5321 §5.1)
         if spec.null_mx:
             self.add(d, "MX", "0 .")
         for mx in spec.mx_hosts():
@@ -220,11 +222,17 @@ class ZoneSet:
             addresses = (*addresses, Addr.SMTP_V6)
         self.add_addresses(mx.host, addresses)
         smtp_certs[mx.host] = mx.cert
+        if mx.cert == CertKind.HANDSHAKE_FAILURE:
+            return
         chain = pki.chain_der(mx.host, mx.cert)
         for tlsa in mx.tlsa:
             self.add(f"_25._tcp.{mx.host}", "TLSA", tlsa.rdata_text(chain))
         if mx.tlsa_bogus:
-            self.bogus.append((dns.name.from_text(f"_25._tcp.{mx.host}"), "3 1 1 " + "00" * 32))
+            self.tamper(f"_25._tcp.{mx.host}", "TLSA", "3 1 1 " + "00" * 32)
+
+    def tamper(self, owner: str, rdtype: str, text: str) -> None:
+        """After signing, replace the RRset: its RRSIG no longer validates (bogus)."""
+        self.bogus.append((dns.name.from_text(owner), rdtype, text))
 
     def sign(self) -> None:
         now = dt.datetime.now(dt.UTC)
@@ -236,10 +244,11 @@ class ZoneSet:
                 inception=now - dt.timedelta(hours=1),
                 expiration=now + dt.timedelta(days=30),
             )
-        for owner, text in self.bogus:  # data no longer matches its RRSIG
+        for owner, rdtype, text in self.bogus:  # data no longer matches its RRSIG
+            kind = dns.rdatatype.from_text(rdtype)
             with self.zone_for(owner).writer() as txn:
-                txn.delete(owner, dns.rdatatype.TLSA)
-                txn.add(owner, TTL, dns.rdata.from_text(IN, dns.rdatatype.TLSA, text))
+                txn.delete(owner, kind)
+                txn.add(owner, TTL, dns.rdata.from_text(IN, kind, text))
 
     def trust_anchors(self) -> list[str]:
         return [f"{origin.to_text()} DNSKEY {self.dnskey.to_text()}" for origin in self.signed]

@@ -1,0 +1,174 @@
+"""DANE findings for one MX host: TLSA lookup state and the chain match
+(RFC 7672 §2, RFC 7671 §5)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tlsrpt.check.certs import parse_chain, spki_der
+from tlsrpt.check.facts import MxHostFacts
+from tlsrpt.check.findings import Finding, Severity
+from tlsrpt.check.resolver import DnsAnswer, DnsStatus
+from tlsrpt.check.smtp_probe import SmtpProbe
+from tlsrpt.check.tlsa import TlsaRecord, match_chain
+
+
+@dataclass(frozen=True, slots=True)
+class DaneState:
+    """Does DANE apply to this MX for this domain? (RFC 7672 §2.2)
+
+    It applies when the MX lookup and the TLSA lookup are both DNSSEC-secure
+    and the TLSA RRset is not empty: STARTTLS is then mandatory, and
+    authentication too when a record is usable.
+    """
+
+    applies: bool
+    mx_secure: bool
+    tlsa: DnsAnswer | None
+
+    @property
+    def records(self) -> tuple[TlsaRecord, ...]:
+        return tuple(self.tlsa.records) if self.tlsa and self.tlsa.status == DnsStatus.OK else ()
+
+
+def dane_state(host_facts: MxHostFacts, mx_secure: bool) -> DaneState:
+    tlsa = host_facts.tlsa
+    applies = bool(
+        mx_secure
+        and tlsa is not None
+        and tlsa.status == DnsStatus.OK
+        and tlsa.secure
+        and tlsa.records
+    )
+    return DaneState(applies, mx_secure, tlsa)
+
+
+def _tlsa_json(state: DaneState) -> dict[str, Any] | None:
+    if state.tlsa is None:
+        return None
+    return {
+        **state.tlsa.to_json(),
+        "records": [r.text() for r in state.records],
+        "mx_secure": state.mx_secure,
+        "dane": state.applies,
+    }
+
+
+def evaluate_dane(
+    host: str, state: DaneState, probes: Sequence[SmtpProbe] | None, now: dt.datetime
+) -> tuple[list[Finding], dict[str, Any] | None]:
+    tlsa = state.tlsa
+    section = _tlsa_json(state)
+    name = f"_25._tcp.{host}"
+    if tlsa is None:
+        return [], section
+    if tlsa.failed:
+        if not state.mx_secure:  # senders do not look for TLSA behind an unsigned MX
+            return [], section
+        what = (
+            "fails DNSSEC validation (bogus)"
+            if tlsa.bogus
+            else f"fails ({tlsa.error or tlsa.status})"
+        )
+        return [
+            Finding(
+                "dane-dnssec-invalid",
+                Severity.ERROR,
+                f"the TLSA lookup of {name} {what}; DANE senders must not treat that as 'no "
+                "TLSA' and defer mail to this MX (RFC 7672 §2.1)",
+                {
+                    "name": name,
+                    "dns": tlsa.to_json(),
+                    "records_without_validation": [r.text() for r in tlsa.records],
+                },
+                "re-sign the zone (or fix its delegation/DS) so the TLSA RRset validates",
+            )
+        ], section
+    if tlsa.status != DnsStatus.OK or not tlsa.records:
+        return [], section
+    records = [r.text() for r in tlsa.records]
+    if not tlsa.secure or not state.mx_secure:
+        mx_only = tlsa.secure and not state.mx_secure
+        why = (
+            (
+                "the domain's MX record is not DNSSEC-signed, so DANE senders do not use "
+                f"the TLSA records of {host} for it (RFC 7672 §2.2.1)"
+            )
+            if mx_only
+            else (
+                f"the TLSA records at {name} are not DNSSEC-validated (unsigned zone, or a "
+                "resolver that does not validate), so senders ignore them"
+            )
+        )
+        return [
+            Finding(
+                "dane-tlsa-insecure",
+                Severity.INFO if mx_only else Severity.WARNING,
+                why,
+                {
+                    "name": name,
+                    "records": records,
+                    "tlsa_secure": tlsa.secure,
+                    "mx_secure": state.mx_secure,
+                },
+                None if mx_only else "sign the zone with DNSSEC and publish its DS at the parent",
+            )
+        ], section
+    findings: list[Finding] = []
+    mismatched: list[dict[str, Any]] = []
+    matches: list[dict[str, Any]] = []
+    for probe in probes or ():
+        if not probe.tls_ok:
+            continue
+        result = match_chain(tlsa.records, probe.chain, [host], now)
+        matches.append({"address": probe.address, **result.to_json()})
+        if not result.usable:
+            continue
+        if not result.authenticated:
+            mismatched.append({"address": probe.address, "reason": result.reason})
+    if section is not None:
+        section["matches"] = matches
+    first = matches[0] if matches else None
+    if first is not None and not first["usable"]:
+        findings.append(
+            Finding(
+                "dane-tlsa-unusable",
+                Severity.WARNING,
+                f"none of the TLSA records at {name} is usable for SMTP: "
+                + "; ".join(u["reason"] for u in first["unusable"])
+                + "; senders require TLS but cannot authenticate the server (RFC 7672 §2.2)",
+                {"name": name, "records": records, "unusable": first["unusable"]},
+                f"publish a DANE-EE record: {name}. IN TLSA 3 1 1 <SHA-256 of the server's "
+                "public key>",
+            )
+        )
+    if mismatched:
+        findings.append(
+            Finding(
+                "dane-tlsa-mismatch",
+                Severity.ERROR,
+                f"no TLSA record at {name} matches the certificate chain {host} serves "
+                f"({', '.join(m['address'] for m in mismatched)}): DANE senders do not deliver "
+                "(RFC 7672 §3)",
+                {"name": name, "records": records, "addresses": mismatched},
+                _tlsa_fix(name, probes or ()),
+            )
+        )
+    return findings, section
+
+
+def _tlsa_fix(name: str, probes: Sequence[SmtpProbe]) -> str | None:
+    """The DANE-EE(3) SPKI(1) SHA2-256(1) record for the served key (RFC 7671 §5.1)."""
+    for probe in probes:
+        certs, _ = parse_chain(probe.chain[:1])
+        if certs:
+            digest = hashlib.sha256(spki_der(certs[0])).hexdigest()
+            return (
+                f"{name}. IN TLSA 3 1 1 {digest}   ; publish it next to the old records "
+                "before removing them"
+            )
+    return None

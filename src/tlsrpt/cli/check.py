@@ -1,0 +1,226 @@
+"""`tlsrpt check`: check domains' TLS-RPT, MTA-STS, MX TLS and DANE.
+
+For each domain: the `_smtp._tls` record and its rua destinations, the
+`_mta-sts` record, the policy fetched as RFC 8461 §3.3 says, MX coverage,
+a STARTTLS probe of every address of every MX (certificate chain, name,
+expiry, TLS version) and the TLSA records of each MX matched against the
+served chain. Every finding has a stable code, a severity by delivery
+impact, the evidence and, for records and policies, the text to publish.
+
+By default the checker refuses to connect to private, loopback, link-local,
+multicast, reserved and cloud-metadata addresses (checked after DNS
+resolution on every connection); --allow-private-addresses lifts that.
+
+Exit status: 0 when no finding is an error, 1 otherwise, 2 on usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import dns.exception
+import dns.name
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from tlsrpt.check import Checker, CheckOptions, DomainReport, Severity, Trust, parse_nameserver
+from tlsrpt.cli.output import UsageError, console, err_console, print_json_line
+
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="check domains: TLS-RPT, MTA-STS, MX TLS and DANE",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("domains", nargs="*", metavar="DOMAIN", help="domains to check")
+    parser.add_argument("--file", "-f", action="append", default=[], metavar="FILE",
+                        help="read domains from FILE, one per line ('#' comments; - for stdin)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object per domain per line as results complete")
+    parser.add_argument("--concurrency", type=_positive_int, default=20, metavar="N",
+                        help="domains checked at the same time (default 20)")
+    parser.add_argument("--nameserver", action="append", default=[], metavar="HOST[:PORT]",
+                        help="resolver to use (repeatable; default: the system's). DANE needs "
+                        "a validating resolver")
+    parser.add_argument("--ca-file", metavar="PEM",
+                        help="extra trust anchors, added to the system store")
+    parser.add_argument("--allow-private-addresses", action="store_true",
+                        help="connect to private, loopback and other non-public addresses "
+                        "(test labs)")
+    parser.add_argument("--timeout", type=_positive_float, default=10.0, metavar="S",
+                        help="timeout of one lookup, connection or exchange (default 10)")
+    parser.add_argument("--budget", type=_positive_float, default=60.0, metavar="S",
+                        help="time budget of one domain, everything included (default 60)")
+    parser.add_argument("--no-mx-probe", action="store_true",
+                        help="do not connect to the MX hosts (DNS and policy checks only)")
+    parser.add_argument("--smtp-port", type=_port, default=25, metavar="N",
+                        help="SMTP port of the MX probe (default 25; for test labs)")
+    parser.add_argument("--https-port", type=_port, default=443, metavar="N",
+                        help="HTTPS port of the policy and rua hosts (default 443; test labs)")
+    parser.add_argument("--expiry-warning-days", type=_positive_int, default=14, metavar="N",
+                        help="report MX certificates expiring within N days (default 14)")
+    parser.add_argument("--helo", metavar="NAME", help="EHLO name of the probe "
+                        "(default: this host's name)")
+    parser.set_defaults(func=run)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} must be greater than 0")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port (1-65535)")
+    return value
+
+
+def normalize_domain(text: str, where: str) -> str:
+    """A-label, lower-case, no final dot (RFC 8460 §3: IDNs are queried as A-labels)."""
+    raw = text.strip().rstrip(".")
+    if not raw or any(c.isspace() for c in raw) or "/" in raw or "@" in raw:
+        raise UsageError(f"{where}: {text.strip()!r} is not a domain name")
+    try:
+        name = dns.name.from_unicode(raw)
+    except (dns.exception.DNSException, UnicodeError, ValueError) as exc:
+        raise UsageError(f"{where}: {text.strip()!r} is not a domain name: {exc}") from None
+    labels = [label.decode("ascii") for label in name.labels if label]
+    if len(labels) < 2 or any(not label for label in labels):
+        raise UsageError(f"{where}: {text.strip()!r} is not a domain name (it needs a dot)")
+    return ".".join(labels).lower()
+
+
+def read_domains(args: argparse.Namespace) -> list[str]:
+    found: list[str] = []
+    for index, text in enumerate(args.domains, 1):
+        found.append(normalize_domain(text, f"argument {index}"))
+    for path in args.file:
+        try:
+            content = sys.stdin.read() if path == "-" else Path(path).read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise UsageError(f"cannot read {path}: {reason}") from None
+        for number, line in enumerate(content.splitlines(), 1):
+            text = line.split("#", 1)[0].strip()
+            if text:
+                found.append(normalize_domain(text, f"{path}:{number}"))
+    if not found:
+        raise UsageError("no domain to check: give DOMAIN arguments or --file FILE")
+    return list(dict.fromkeys(found))
+
+
+def options_from(args: argparse.Namespace) -> CheckOptions:
+    for spec in args.nameserver:
+        try:
+            parse_nameserver(spec)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    extra = {"helo": args.helo} if args.helo else {}
+    return CheckOptions(
+        nameservers=tuple(args.nameserver),
+        timeout=args.timeout,
+        budget=args.budget,
+        concurrency=args.concurrency,
+        allow_private=args.allow_private_addresses,
+        probe_mx=not args.no_mx_probe,
+        smtp_port=args.smtp_port,
+        https_port=args.https_port,
+        ca_file=args.ca_file,
+        expiry_warning_days=args.expiry_warning_days,
+        **extra,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    domains = read_domains(args)
+    options = options_from(args)
+    try:
+        trust = Trust.load(options.ca_file)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"--ca-file {options.ca_file}: {reason}") from None
+    # asyncio logs harmless TLS shutdown notices that are not the user's business.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    return asyncio.run(_check(domains, options, trust, args.json))
+
+
+async def _check(domains: list[str], options: CheckOptions, trust: Trust, as_json: bool) -> int:
+    checker = Checker(options, trust)
+    out = err_console if as_json else console
+    progress = None
+    if out.is_terminal and len(domains) > 1:
+        progress = Progress(
+            TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=out, transient=True,
+        )
+        task = progress.add_task("check", total=len(domains))
+        progress.start()
+    errors = warnings = 0
+    try:
+        async for report in checker.run(domains):
+            errors += report.has_error
+            warnings += (not report.has_error) and report.count(Severity.WARNING) > 0
+            if as_json:
+                print_json_line(report.to_json())
+            else:
+                print_report(report, progress.console if progress else console)
+            if progress:
+                progress.advance(task)
+    finally:
+        if progress:
+            progress.stop()
+    if not as_json and len(domains) > 1:
+        console.print(
+            f"{len(domains)} domains checked: {errors} with errors, {warnings} with warnings "
+            "only", highlight=False,
+        )
+    return 1 if errors else 0
+
+
+def print_report(report: DomainReport, out: Console) -> None:
+    head = Text(report.domain, style="bold")
+    if not report.findings:
+        head.append("  no findings", style="green")
+    else:
+        counts = [f"{n} {s.value}{'s' if n > 1 else ''}"
+                  for s in Severity if (n := report.count(s))]
+        head.append("  " + ", ".join(counts))
+    if not report.complete:
+        head.append("  (incomplete: time budget exhausted)", style="yellow")
+    out.print(head)
+    for finding in report.findings:
+        line = Text("  ")
+        line.append(f"{finding.severity.value.upper():7}", style=_STYLE[finding.severity])
+        line.append(f" {finding.code}", style="bold")
+        line.append(f"\n      {finding.message}")
+        out.print(line)
+        if finding.fix:
+            fix = Text("      fix: ", style="green")
+            fix.append(finding.fix.replace("\n", "\n           "))
+            out.print(fix)

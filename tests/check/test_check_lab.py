@@ -1,0 +1,121 @@
+"""One lab scenario per finding code: exact code and severity (issue 5)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from checklab.lab import Lab
+from checklab.scenarios import scenario_specs
+from conftest import BulkRun
+
+from tlsrpt.check import CODES
+
+E, W, INFO = "error", "warning", "info"
+
+# domain label -> the exact findings (code, severity) expected, nothing more.
+EXPECTED: dict[str, list[tuple[str, str]]] = {
+    "clean": [],
+    "split-txt": [],  # R8460-3-n: character-strings concatenated
+    "sts-cname": [],  # R8461-3.1-i: the _mta-sts CNAME is followed
+    "shared-one": [],
+    "shared-two": [],
+    "tlsrpt-missing": [("tlsrpt-record-missing", W)],
+    "tlsrpt-multiple": [("tlsrpt-record-multiple", E)],  # R8460-3-m
+    "tlsrpt-invalid": [("tlsrpt-record-invalid", E)],  # R8460-3-c
+    "rua-mailto-dead": [("tlsrpt-rua-invalid", E), ("tlsrpt-rua-external", W)],
+    "rua-https-badcert": [("tlsrpt-rua-invalid", E)],
+    "rua-partly-dead": [("tlsrpt-rua-invalid", W), ("tlsrpt-rua-external", W)],
+    "sts-missing": [("sts-record-missing", W)],
+    "sts-multiple": [("sts-record-multiple", E)],  # R8461-3.1-f
+    "sts-record-bad": [("sts-record-invalid", E)],  # R8461-3.1-d
+    "policy-unreachable": [("sts-policy-fetch-failed", E)],
+    "policy-404": [("sts-policy-fetch-failed", E)],  # R8461-3.3-d
+    "policy-slow": [("sts-policy-fetch-failed", E)],  # R8461-3.3-f
+    "policy-oversized": [("sts-policy-fetch-failed", E)],  # R8461-3.3-f
+    "policy-redirect": [("sts-policy-redirect", E)],  # R8461-3.3-d
+    "policy-html": [("sts-policy-content-type", E)],  # R8461-3.2-b
+    "policy-invalid": [("sts-policy-invalid", E)],  # R8461-3.2-f, -e
+    "policy-expired-cert": [("sts-policy-webpki-invalid", E)],  # R8461-3.3-a
+    "policy-wrong-name": [("sts-policy-webpki-invalid", E)],
+    "policy-untrusted": [("sts-policy-webpki-invalid", E)],
+    "mode-testing": [("sts-mode-testing", INFO)],
+    "mode-testing-expired": [("mx-certificate-expired", W), ("sts-mode-testing", INFO)],
+    "mode-none": [("sts-mode-none", W)],  # R8461-5-c
+    "mx-not-covered": [("sts-mx-not-covered", E)],  # R8461-4.1-a
+    "mx-two-labels": [("sts-mx-not-covered", E)],  # '*' is exactly one label
+    "no-mx": [("mx-missing", W), ("sts-record-missing", W)],
+    "no-mail": [("mx-missing", E)],
+    "null-mx": [("mx-missing", INFO)],
+    "mx-servfail": [("dns-lookup-failed", E), ("sts-record-missing", W)],
+    "mx-closed": [("mx-unreachable", E)],
+    "mx-half-closed": [("mx-unreachable", W)],
+    "mx-no-address": [("mx-unreachable", E)],
+    "mx-plain": [("mx-starttls-missing", E)],  # R8461-4-a, enforce
+    "mx-plain-no-policy": [("mx-starttls-missing", W), ("sts-record-missing", W)],
+    "mx-tls-broken": [("mx-tls-failed", E)],
+    "mx-expired": [("mx-certificate-expired", E)],  # R8461-4.2-a
+    "mx-expiring": [("mx-certificate-expiring", W)],
+    "mx-untrusted": [("mx-certificate-untrusted", E)],
+    "mx-untrusted-no-policy": [("mx-certificate-untrusted", INFO), ("sts-record-missing", W)],
+    "mx-wrong-name": [("mx-certificate-host-mismatch", E)],
+    "mx-old-tls": [("mx-tls-version-old", E)],  # R8461-7.2-a
+}
+
+# Scenarios behind the validating resolver (Unbound).
+EXPECTED_DNSSEC: dict[str, list[tuple[str, str]]] = {
+    "dane-ok": [("sts-record-missing", INFO)],  # R7671-5.1-a
+    "dane-ta": [("sts-record-missing", INFO)],  # R7671-5.2-a
+    "dane-mismatch": [("dane-tlsa-mismatch", E), ("sts-record-missing", INFO)],
+    "dane-bogus": [("dane-dnssec-invalid", E), ("sts-record-missing", W)],  # R7672-2.1-a
+    "dane-unusable": [("dane-tlsa-unusable", W), ("sts-record-missing", INFO)],  # R7672-2.2-b
+    "dane-insecure": [("dane-tlsa-insecure", W), ("sts-record-missing", W)],  # R7672-2.2.3-b
+    "mx-bogus": [("dns-lookup-failed", E), ("sts-record-missing", W)],
+}
+
+
+def findings(report: dict) -> Counter[tuple[str, str]]:
+    return Counter((f["code"], f["severity"]) for f in report["findings"])
+
+
+def test_every_scenario_has_an_expectation() -> None:
+    labels = {spec.domain.removesuffix(".lab.test") for spec in scenario_specs()}
+    assert labels == set(EXPECTED) | set(EXPECTED_DNSSEC)
+
+
+def test_every_checker_code_has_a_scenario() -> None:
+    covered = {code for table in (EXPECTED, EXPECTED_DNSSEC) for items in table.values()
+               for code, _ in items}
+    missing = set(CODES) - covered - {"address-refused", "check-timeout"}  # own tests below
+    assert not missing
+
+
+@pytest.mark.parametrize(("label", "expected"), EXPECTED.items())
+def test_scenario(bulk: BulkRun, label: str, expected: list[tuple[str, str]]) -> None:
+    report = bulk.reports[f"{label}.lab.test"]
+    assert findings(report) == Counter(expected), report["findings"]
+
+
+@pytest.mark.parametrize(("label", "expected"), EXPECTED_DNSSEC.items())
+def test_dnssec_scenario(
+    lab: Lab, bulk: BulkRun, label: str, expected: list[tuple[str, str]]
+) -> None:
+    if lab.unbound is None:
+        pytest.skip("unbound is not installed (Debian package, listed in .ci/apt-packages)")
+    report = bulk.reports[f"{label}.lab.test"]
+    assert findings(report) == Counter(expected), report["findings"]
+
+
+def test_bulk_exit_status_and_stream(bulk: BulkRun) -> None:
+    assert bulk.run.status == 1  # some scenarios have errors
+    assert len(bulk.reports) == len(scenario_specs())
+    assert all(report["complete"] for report in bulk.reports.values())
+
+
+def test_shared_mx_probed_once(bulk: BulkRun) -> None:
+    """Two domains on one provider MX: one STARTTLS handshake in the run."""
+    assert bulk.provider_handshakes == 1
+    for label in ("shared-one", "shared-two"):
+        (mx,) = bulk.reports[f"{label}.lab.test"]["mx"]
+        assert mx["host"] == "mx.provider.lab.test"
+        assert mx["probes"][0]["tls_version"] == "TLSv1.3"
