@@ -24,6 +24,7 @@ COMMAND_MODULES: list[str] = [
     "reports",
     "quarantine",
     "db",
+    "check",
 ]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
