@@ -53,7 +53,10 @@ def run_check(*args: str, stdin: str | None = None) -> CliRun:
         # the import health of the other command modules.
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
                 mock.patch.object(tlsrpt.cli, "COMMAND_MODULES", ["check"]):
-            status = tlsrpt.cli.main(["check", *args])
+            try:
+                status = tlsrpt.cli.main(["check", *args])
+            except SystemExit as exc:  # argparse's own errors, as the entry point exits
+                status = int(exc.code or 0)
     finally:
         sys.stdin = saved_in
     out.flush()
