@@ -231,3 +231,28 @@ def test_compose_round_trip(minimal):
         name = report_filename(report, "sender.example", gzip=gz, unique_id="x-1")
         assert mail.reports[0].part.filename == name
         assert "!x1." in name  # R8460-5.1-d: unique-id is alphanumeric only
+
+
+def test_nested_and_forwarded_reports(report_json):
+    """A report forwarded as message/rfc822 inside multipart/mixed is found."""
+    inner = build(gzip.compress(report_json)).decode()
+    data = (
+        "Subject: Fwd: TLS report\r\nContent-Type: multipart/mixed; boundary=OUTER\r\n\r\n"
+        "--OUTER\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+        f"--OUTER\r\nContent-Type: message/rfc822\r\n\r\n{inner}\r\n"
+        "--OUTER--\r\n"
+    ).encode()
+    mail = parse_message(data)
+    assert len(mail.reports) == 1
+    assert mail.reports[0].parsed.report.report_id == "r-1"
+    assert mail.reports[0].part.filename_parts is not None
+
+
+def test_part_limit(report_json):
+    from tlsrpt.report import Limits
+
+    many = "".join(f"--B\r\nContent-Type: text/plain\r\n\r\n{i}\r\n" for i in range(50))
+    data = f"Content-Type: multipart/mixed; boundary=B\r\n\r\n{many}--B--\r\n".encode()
+    with pytest.raises(ReportError) as info:
+        parse_message(data, limits=Limits(max_mime_parts=10))
+    assert info.value.code == "mime-invalid"

@@ -23,11 +23,13 @@ from tlsrpt.report.wire import (
     LooseFailureDetail,
     LoosePolicy,
     LoosePolicyResult,
+    LoosePolicyResultRfcRows,
     LooseReport,
+    LooseReportRfcRows,
 )
 
 
-def coerce_report(w: LooseReport, out: Findings) -> FastReport:
+def coerce_report(w: LooseReport | LooseReportRfcRows, out: Findings) -> FastReport:
     policies = w.policies
     if not isinstance(policies, list):  # R8460-4-b
         out.dev("policies-not-array", "$.policies", "policies is an object, not an array")
@@ -85,7 +87,9 @@ def _count(value: LooseCount | UnsetType, path: str, out: Findings) -> int:
     raise ReportError("schema", f"session count {value!r} is not a number", path)
 
 
-def _policy_result(w: LoosePolicyResult, base: str, out: Findings) -> FastPolicyResult:
+def _policy_result(
+    w: LoosePolicyResult | LoosePolicyResultRfcRows, base: str, out: Findings
+) -> FastPolicyResult:
     summary = Summary(
         _count(
             w.summary.total_successful_session_count,
@@ -103,7 +107,7 @@ def _policy_result(w: LoosePolicyResult, base: str, out: Findings) -> FastPolicy
         out.dev("null-value", f"{base}.failure-details", "failure-details is null")
     elif w.failure_details is not UNSET:
         details = [
-            _failure(d, f"{base}.failure-details[{j}]", out)
+            d if type(d) is FailureDetail else _failure(d, f"{base}.failure-details[{j}]", out)
             for j, d in enumerate(w.failure_details)
         ]
     return FastPolicyResult(_policy(w.policy, f"{base}.policy", out), summary, details)

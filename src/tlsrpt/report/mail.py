@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import binascii
 import contextlib
-import email.parser
-import email.policy
 from email.header import decode_header, make_header
 from email.message import Message
 
@@ -21,6 +19,7 @@ import msgspec
 
 from tlsrpt.report.errors import ReportError
 from tlsrpt.report.limits import DEFAULT_LIMITS, Limits, is_gzip
+from tlsrpt.report.mime import leaf_parts, parse_headers
 from tlsrpt.report.model import Deviation
 from tlsrpt.report.names import ReportFilename, ReportSubject, parse_filename, parse_subject
 from tlsrpt.report.parse import BOM, ParsedReport, parse_report
@@ -38,8 +37,6 @@ _LENIENT_TYPES = frozenset(
     }
 )
 _REPORT_SUFFIXES = (".json", ".json.gz", ".gz", ".json.gzip")
-
-_parser = email.parser.BytesParser(policy=email.policy.compat32)
 
 
 class MailMeta(msgspec.Struct):
@@ -94,6 +91,7 @@ def _header(msg: Message, name: str) -> str | None:
 
 
 def _meta(msg: Message) -> MailMeta:
+    ctype = msg.get_content_type()
     subject = _header(msg, "Subject")
     domain = _header(msg, "TLS-Report-Domain")
     submitter = _header(msg, "TLS-Report-Submitter")
@@ -105,9 +103,9 @@ def _meta(msg: Message) -> MailMeta:
         from_address=_header(msg, "From"),
         message_id=_header(msg, "Message-ID"),
         date=_header(msg, "Date"),
-        content_type=msg.get_content_type(),
+        content_type=ctype,
         report_type=(msg.get_param("report-type") or None)  # type: ignore[arg-type]
-        if msg.get_content_type() == "multipart/report"
+        if ctype == "multipart/report"
         else None,
     )
 
@@ -168,13 +166,12 @@ def parse_message(
         raise ReportError(
             "too-large", f"message of {len(data)} bytes, limit {limits.max_message_bytes}"
         )
-    msg = _parser.parsebytes(data)
+    msg = parse_headers(data)
     meta = _meta(msg)
+    parts, defects = leaf_parts(msg, limits.max_mime_parts)
     devs: list[Deviation] = []
-    if msg.defects:
-        devs.append(
-            Deviation("mime-defects", "message", "; ".join(type(d).__name__ for d in msg.defects))
-        )
+    if defects:
+        devs.append(Deviation("mime-defects", "message", "; ".join(defects)))
     if meta.content_type != "multipart/report":
         devs.append(
             Deviation("mime-not-multipart-report", "message", f"top-level {meta.content_type}")
@@ -190,22 +187,16 @@ def parse_message(
 
     reports: list[MailReport] = []
     errors: list[MailError] = []
-    parts = list(msg.walk())
-    if len(parts) > limits.max_mime_parts:
-        raise ReportError("mime-invalid", f"{len(parts)} MIME parts, limit {limits.max_mime_parts}")
-    for index, part in enumerate(parts):
-        if part.is_multipart():
-            continue
-        ctype = part.get_content_type()
+    bare = len(parts) == 1 and parts[0][0] is msg  # a report as the whole body
+    for index, (part, ctype) in enumerate(parts, start=1):
         filename = part.get_filename()
         if filename is not None:
             filename = " ".join(str(filename).split())
         location = f"part {index}"
-        is_bare_body = index == 0  # a report as the whole, non-multipart body
-        if not (_is_candidate(ctype, filename) or is_bare_body):
+        if not (_is_candidate(ctype, filename) or bare):
             continue
         payload = _payload(part)
-        if is_bare_body and not (is_gzip(payload) or _looks_like_json(payload)):
+        if bare and not (is_gzip(payload) or _looks_like_json(payload)):
             continue
         info = MailPart(
             location=location,

@@ -24,7 +24,15 @@ from tlsrpt.report.errors import ReportError
 from tlsrpt.report.limits import DEFAULT_LIMITS, Limits, gunzip, is_gzip
 from tlsrpt.report.model import Deviation, Report
 from tlsrpt.report.semantics import Findings, finish
-from tlsrpt.report.wire import FastReport, fast_decoder, loose_decoder, needs_loose_tier
+from tlsrpt.report.wire import (
+    FastReport,
+    fast_decoder,
+    loose_decoder,
+    loose_rfc_rows_decoder,
+    needs_loose_rows,
+    needs_loose_tier,
+    nulls_above_rows,
+)
 
 BOM = b"\xef\xbb\xbf"
 _VALIDATION_AT = re.compile(r"^(?P<reason>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.S)
@@ -73,13 +81,22 @@ def parse_report(
 
 
 def _decode(body: bytes, out: Findings) -> FastReport:
-    """Fast tier when it can represent the input, else loose tier + coerce."""
+    """The cheapest tier that can represent the input; the loose tiers are
+    followed by `coerce`, which records the quirks."""
     try:
         if not needs_loose_tier(body):
             try:
                 return fast_decoder.decode(body)
             except msgspec.ValidationError:
-                pass  # a type-level quirk: the loose tier says which
+                pass  # a type-level quirk: a loose tier says which
+        if not needs_loose_rows(body):
+            try:
+                wire = loose_rfc_rows_decoder.decode(body)
+            except msgspec.ValidationError:
+                pass
+            else:
+                if body.count(b"null") == nulls_above_rows(wire):
+                    return coerce_report(wire, out)
         return coerce_report(loose_decoder.decode(body), out)
     except UnicodeDecodeError as exc:
         raise ReportError("not-utf8", f"invalid UTF-8 at byte {exc.start}") from exc

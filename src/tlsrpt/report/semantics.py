@@ -46,11 +46,22 @@ _CANONICAL_IPS: set[str] = set()
 _CANONICAL_IPS_MAX = 65536
 
 
+_IP_FORMS: dict[str, str | None] = {}  # text -> canonical text, None if invalid
+
+
 def _canonical_ip(text: str) -> str | None:
     try:
-        return ipaddress.ip_address(text).compressed
+        return _IP_FORMS[text]
+    except KeyError:
+        pass
+    if len(_IP_FORMS) > _CANONICAL_IPS_MAX:
+        _IP_FORMS.clear()
+    try:
+        canonical: str | None = ipaddress.ip_address(text).compressed
     except ValueError:
-        return None
+        canonical = None
+    _IP_FORMS[text] = canonical
+    return canonical
 
 
 def _note_ips(ips: set[str]) -> bool:
@@ -73,7 +84,10 @@ def finish(w: FastReport, out: Findings, limits: Limits) -> Report:
             f"{len(w.policies)} policies, limit {limits.max_policies}",
             "$.policies",
         )
-    rows = sum(len(p.failure_details) for p in w.policies if p.failure_details is not UNSET)
+    rows = 0
+    for p in w.policies:
+        if p.failure_details is not UNSET:
+            rows += len(p.failure_details)
     if rows > limits.max_failure_details:
         raise ReportError(
             "too-many-failure-details",
@@ -88,15 +102,17 @@ def finish(w: FastReport, out: Findings, limits: Limits) -> Report:
         out.dev("empty-value", "$.contact-info", "contact-info is empty")
         contact = None
     return Report(
-        organization_name=w.organization_name,
-        date_range=_date_range(w.date_range, out),
-        contact_info=contact,
-        report_id=w.report_id,
-        policies=[_policy_result(p, i, out) for i, p in enumerate(w.policies)],
+        w.organization_name,
+        _date_range(w.date_range, out),
+        contact,
+        w.report_id,
+        [_policy_result(p, i, out) for i, p in enumerate(w.policies)],
     )
 
 
 def _utc(value: datetime, path: str, out: Findings) -> datetime:
+    if value.tzinfo is UTC:
+        return value
     if value.tzinfo is None:  # Microsoft, checklist D8
         out.dev("datetime-no-offset", path, "date-time without UTC offset; assumed UTC")
         return value.replace(tzinfo=UTC)

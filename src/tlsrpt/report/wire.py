@@ -50,7 +50,12 @@ fast_decoder = msgspec.json.Decoder(FastReport)
 def needs_loose_tier(body: bytes) -> bool:
     """Member names and values the fast tier cannot represent (it would
     ignore unknown keys and reject null): found by C substring searches."""
-    return b"null" in body or b'"additional-info-uri"' in body or b'"mx-host-pattern"' in body
+    return b"null" in body or b'"mx-host-pattern"' in body or needs_loose_rows(body)
+
+
+def needs_loose_rows(body: bytes) -> bool:
+    """A row member the RFC-shaped rows would silently drop."""
+    return b'"additional-info-uri"' in body
 
 
 # ---- tier 2: everything we accept ----------------------------------------
@@ -105,3 +110,34 @@ class LooseReport(msgspec.Struct, rename="kebab", gc=False):
 
 
 loose_decoder = msgspec.json.Decoder(LooseReport)
+
+
+# ---- tier 2: loose report and policies, RFC-shaped failure rows -----------
+# Most quirks sit above the rows (a null contact-info, a string mx-host,
+# counts as strings in the summary); rows are the bulk of a big report, so
+# they are decoded straight into the model when they allow it.
+
+
+class LoosePolicyResultRfcRows(LoosePolicyResult):
+    failure_details: list[FailureDetail] | UnsetType | None = UNSET
+
+
+class LooseReportRfcRows(LooseReport):
+    policies: list[LoosePolicyResultRfcRows] | LoosePolicyResultRfcRows
+
+
+loose_rfc_rows_decoder = msgspec.json.Decoder(LooseReportRfcRows)
+
+
+def nulls_above_rows(w: LooseReportRfcRows) -> int:
+    """How many JSON nulls this tier saw outside the rows. Rows decode a null
+    as an absent member; when the bytes hold more nulls than this, some may
+    be in rows and the fully loose tier must look (it flags them)."""
+    policies = w.policies if isinstance(w.policies, list) else [w.policies]
+    seen = w.contact_info is None
+    for p in policies:
+        pol = p.policy
+        seen += (pol.policy_string is None) + (pol.policy_domain is None)
+        seen += (pol.mx_host is None) + (pol.mx_host_pattern is None)
+        seen += p.failure_details is None
+    return seen
