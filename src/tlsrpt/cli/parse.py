@@ -112,9 +112,8 @@ def run(args: argparse.Namespace) -> int:
             console.print(_human_line(name, parsed, mail_devs))
             if args.verbose:
                 for dev in [*parsed.deviations, *(result.deviations if mail_devs else [])]:
-                    console.print(
-                        f"    [yellow]{escape(dev.code)}[/] {escape(dev.path)}: {escape(dev.message)}"
-                    )
+                    code, path, message = escape(dev.code), escape(dev.path), escape(dev.message)
+                    console.print(f"    [yellow]{code}[/] {path}: {message}")
         for error in result.errors:
             console.print(f"[bold]{escape(name)}[/]: [red]rejected[/] {escape(str(error))}")
     return status
