@@ -1,0 +1,48 @@
+"""The ASGI application of `tlsrpt serve`.
+
+`create_app(settings)` builds the app; feature routers (receiver, later the
+API and dashboard) are included here and reach the database through
+`request.app.state.store`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from tlsrpt import __version__
+from tlsrpt.store.engine import Store, open_store
+from tlsrpt.web.receiver import build_router
+from tlsrpt.web.settings import Settings
+
+
+def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
+    """The app for `settings`. With `store`, the caller owns that store;
+    without, the app opens the configured database at startup and closes
+    it at shutdown."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if store is not None:
+            app.state.store = store
+            yield
+            return
+        opened = await run_in_threadpool(open_store, settings.database_url)
+        app.state.store = opened
+        try:
+            yield
+        finally:
+            opened.close()
+
+    app = FastAPI(title="tlsrpt", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+
+    @app.get("/healthz", summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(build_router(settings.reports_path, settings.max_body_bytes))
+    return app

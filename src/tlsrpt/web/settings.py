@@ -1,0 +1,121 @@
+"""Settings of `tlsrpt serve`: defaults, a TOML file, `TLSRPT_*` variables.
+
+Each setting may come from, in rising precedence: its default, the TOML
+file (`--config`, top-level keys named as below), the environment variable
+`TLSRPT_<NAME>` (or `TLSRPT_<NAME>_FILE`, naming a file holding the value,
+for secrets such as a database password), and the command line.
+
+| key              | env variable             | default                      |
+|------------------|--------------------------|------------------------------|
+| database_url     | TLSRPT_DATABASE_URL      | SQLite file in the data dir  |
+| host             | TLSRPT_HOST              | 127.0.0.1                    |
+| port             | TLSRPT_PORT              | 8080                         |
+| certfile/keyfile | TLSRPT_CERTFILE/KEYFILE  | none (plain HTTP)            |
+| reports_path     | TLSRPT_REPORTS_PATH      | /v1/reports                  |
+| max_body_bytes   | TLSRPT_MAX_BODY_BYTES    | 10 MiB (R8460-5.2-b)         |
+| trusted_proxies  | TLSRPT_TRUSTED_PROXIES   | none (comma-separated list)  |
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tlsrpt.report import DEFAULT_LIMITS
+
+ENV_PREFIX = "TLSRPT_"
+
+
+class SettingsError(Exception):
+    """A setting is missing, unknown or malformed; the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    certfile: str | None = None
+    keyfile: str | None = None
+    reports_path: str = "/v1/reports"
+    max_body_bytes: int = DEFAULT_LIMITS.max_input_bytes
+    trusted_proxies: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"port {self.port} is out of range 0-65535")
+        if self.max_body_bytes < 1:
+            raise SettingsError("max_body_bytes must be at least 1")
+        if not self.reports_path.startswith("/"):
+            raise SettingsError(f"reports_path {self.reports_path!r} must start with '/'")
+        if (self.certfile is None) != (self.keyfile is None):
+            raise SettingsError("certfile and keyfile go together: give both or neither")
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _convert(name: str, value: Any, origin: str) -> Any:
+    """A raw TOML or environment value as the type the field holds."""
+    kind = _FIELDS[name].type
+    try:
+        if kind == "int":
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        if kind == "tuple[str, ...]":
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(str(i).strip() for i in items if str(i).strip())
+        if not isinstance(value, str):
+            raise ValueError
+        return value
+    except (TypeError, ValueError):
+        raise SettingsError(f"{origin}: {name} has an invalid value {value!r}") from None
+
+
+def _from_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
+    unknown = sorted(set(data) - set(_FIELDS))
+    if unknown:
+        raise SettingsError(f"{path}: unknown setting {unknown[0]!r}")
+    return {k: _convert(k, v, str(path)) for k, v in data.items()}
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in _FIELDS:
+        var = ENV_PREFIX + name.upper()
+        if env.get(var):
+            values[name] = _convert(name, env[var], var)
+        elif env.get(var + "_FILE"):
+            path = Path(env[var + "_FILE"])
+            try:
+                text = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise SettingsError(f"{var}_FILE: cannot read {path}: {exc.strerror}") from exc
+            values[name] = _convert(name, text, f"{var}_FILE")
+    return values
+
+
+def load_settings(
+    config: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Defaults < TOML file < environment < `overrides` (None values ignored)."""
+    values: dict[str, Any] = {}
+    if config is not None:
+        values.update(_from_toml(config))
+    values.update(_from_env(os.environ if env is None else env))
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return Settings(**values)

@@ -1,0 +1,173 @@
+"""HTTP receiver (RFC 8460 §5.4) end to end: real uvicorn, httpx client, SQLite."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from tlsrpt.store.engine import open_store
+from tlsrpt.store.schema import raw_inputs
+
+PATH = "/v1/reports"
+
+
+def post(srv: Any, body: bytes, ctype: str | None, **headers: str) -> httpx.Response:
+    if ctype is not None:
+        headers["content-type"] = ctype
+    return httpx.post(srv.base_url + PATH, content=body, headers=headers, timeout=30)
+
+
+def raw_rows(srv: Any) -> list[sa.Row]:
+    with open_store(srv.settings.database_url) as store, store.read() as conn:
+        return list(conn.execute(sa.select(raw_inputs).order_by(raw_inputs.c.id)))
+
+
+def test_healthz(server: Any, report_json: Callable[..., bytes]) -> None:
+    r = httpx.get(server.base_url + "/healthz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("ctype", "compress"),
+    [
+        ("application/tlsrpt+gzip", True),  # R8460-5.4-b
+        ("application/tlsrpt+json", False),  # R8460-5.4-b
+        ("application/gzip", True),
+        ("application/json; charset=utf-8", False),
+        ("application/octet-stream", True),
+        ("application/tlsrpt+gzip", False),  # plain JSON under the gzip type: sniffed
+    ],
+)
+def test_accepted_then_duplicate(
+    server: Any, ctype: str, compress: bool, report_json: Callable[..., bytes]
+) -> None:
+    body = report_json()
+    body = gzip.compress(body) if compress else body
+    first = post(server, body, ctype)
+    assert first.status_code == 201, first.text  # R8460-5.4-d
+    assert first.json()["outcome"] == "accepted"
+    assert first.json()["report_ids"]
+    again = post(server, body, ctype)
+    assert again.status_code == 200
+    assert again.json()["outcome"] == "duplicate"
+    assert again.json()["report_ids"] == first.json()["report_ids"]
+    rows = raw_rows(server)
+    assert len(rows) == 1
+    assert rows[0].source_kind == "http"
+    assert rows[0].outcome == "accepted"
+
+
+def test_same_report_other_bytes_is_duplicate(
+    server: Any, report_json: Callable[..., bytes]
+) -> None:
+    # R8460-5.3-k: the same report sent as JSON and as gzip is stored once.
+    assert post(server, report_json(), "application/tlsrpt+json").status_code == 201
+    r = post(server, gzip.compress(report_json()), "application/tlsrpt+gzip")
+    assert r.status_code == 200
+    assert r.json()["outcome"] == "duplicate"
+
+
+def test_content_encoding_gzip(server: Any, report_json: Callable[..., bytes]) -> None:
+    # R8460-5.4-c: gzip as a content coding is accepted too.
+    body = gzip.compress(report_json())
+    r = post(server, body, "application/tlsrpt+json", **{"content-encoding": "gzip"})
+    assert r.status_code == 201, r.text
+
+
+def test_invalid_json_is_400_problem_and_quarantined(
+    server: Any, report_json: Callable[..., bytes]
+) -> None:
+    body = b'{"organization-name": "broken", '
+    r = post(server, body, "application/tlsrpt+json")
+    assert r.status_code == 400
+    assert r.headers["content-type"] == "application/problem+json"
+    problem = r.json()
+    assert problem["status"] == 400
+    assert problem["title"] == "Bad Request"
+    assert problem["quarantined"] is True
+    assert problem["reason_code"]
+    rows = raw_rows(server)
+    assert [(row.id, row.outcome, row.size) for row in rows] == [
+        (problem["raw_id"], "quarantined", len(body))
+    ]
+
+
+def test_gzip_bomb_is_400_and_kept(server: Any, report_json: Callable[..., bytes]) -> None:
+    # 50 MB of zeros in ~50 KB of gzip: inflated only up to the parser's
+    # decompression limit, then quarantined.
+    comp = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    chunk = b"\0" * (1024 * 1024)
+    bomb = b"".join(comp.compress(chunk) for _ in range(50)) + comp.flush()
+    assert len(bomb) < server.settings.max_body_bytes
+    r = post(server, bomb, "application/tlsrpt+gzip")
+    assert r.status_code == 400
+    assert r.json()["reason_code"] == "decompressed-too-large"
+    assert raw_rows(server)[0].outcome == "quarantined"
+    assert httpx.get(server.base_url + "/healthz").status_code == 200
+
+
+def test_oversized_body_413(server: Any, report_json: Callable[..., bytes]) -> None:
+    body = b"{" + b" " * server.settings.max_body_bytes
+    r = post(server, body, "application/tlsrpt+json")
+    assert r.status_code == 413
+    assert r.headers["content-type"] == "application/problem+json"
+    assert raw_rows(server) == []
+
+
+def test_oversized_chunked_body_413(server: Any, report_json: Callable[..., bytes]) -> None:
+    """No Content-Length: the limit is enforced while the body streams in."""
+    sent = 0
+
+    def body() -> Iterator[bytes]:
+        nonlocal sent
+        for _ in range(100):  # up to 100 x 64 KiB; the server stops at 64 KiB
+            sent += 1
+            yield b" " * 65536
+
+    try:
+        r = httpx.post(
+            server.base_url + PATH,
+            content=body(),
+            headers={"content-type": "application/tlsrpt+json"},
+            timeout=30,
+        )
+    except httpx.TransportError:
+        pytest.fail("the server should answer 413 rather than drop the connection")
+    assert r.status_code == 413
+    assert raw_rows(server) == []
+    assert httpx.get(server.base_url + "/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("ctype", [None, "text/plain", "multipart/form-data; boundary=x"])
+def test_wrong_content_type_415(
+    server: Any, ctype: str | None, report_json: Callable[..., bytes]
+) -> None:
+    r = post(server, report_json(), ctype)
+    assert r.status_code == 415
+    assert r.headers["content-type"] == "application/problem+json"
+    assert raw_rows(server) == []
+
+
+def test_unknown_content_coding_415(server: Any, report_json: Callable[..., bytes]) -> None:
+    r = post(server, report_json(), "application/tlsrpt+json", **{"content-encoding": "br"})
+    assert r.status_code == 415
+
+
+def test_reports_path_configurable(
+    make_server: Callable[..., Any], report_json: Callable[..., bytes]
+) -> None:
+    srv = make_server(reports_path="/tlsrpt/in")
+    r = httpx.post(
+        srv.base_url + "/tlsrpt/in",
+        content=report_json(),
+        headers={"content-type": "application/tlsrpt+json"},
+    )
+    assert r.status_code == 201
+    assert httpx.post(srv.base_url + PATH, content=b"{}").status_code == 404
