@@ -215,6 +215,14 @@ def test_violations_lenient_vs_strict(minimal, mutate, code):
     assert code in info.value.reason
 
 
+def test_inverted_range_with_usual_end_second(minimal):
+    minimal["date-range"] = {
+        "start-datetime": "2025-04-02T00:00:00Z",
+        "end-datetime": "2025-04-01T23:59:59Z",
+    }
+    assert "date-range-inverted" in codes(parse_report(json.dumps(minimal).encode()))
+
+
 def test_tlsa_policy_string_as_semicolon_string(minimal):
     """R8460-4-g: the §4 prose form, TLSA RRs separated by semicolons."""
     minimal["policies"][0]["policy"] = {

@@ -84,12 +84,14 @@ def _decode(body: bytes, out: Findings) -> FastReport:
     """The cheapest tier that can represent the input; the loose tiers are
     followed by `coerce`, which records the quirks."""
     try:
+        rows_are_rfc = not needs_loose_rows(body)
         if not needs_loose_tier(body):
             try:
                 return fast_decoder.decode(body)
-            except msgspec.ValidationError:
-                pass  # a type-level quirk: a loose tier says which
-        if not needs_loose_rows(body):
+            except msgspec.ValidationError as exc:
+                # a type-level quirk: a loose tier says which
+                rows_are_rfc = "failure-details[" not in str(exc)
+        if rows_are_rfc:
             try:
                 wire = loose_rfc_rows_decoder.decode(body)
             except msgspec.ValidationError:

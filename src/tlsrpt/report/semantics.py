@@ -110,12 +110,21 @@ def finish(w: FastReport, out: Findings, limits: Limits) -> Report:
     )
 
 
+_ONE_DAY = timedelta(days=1)
+_AS_UTC: dict[datetime, datetime] = {}  # naive -> aware; report dates repeat
+
+
 def _utc(value: datetime, path: str, out: Findings) -> datetime:
     if value.tzinfo is UTC:
         return value
     if value.tzinfo is None:  # Microsoft, checklist D8
         out.dev("datetime-no-offset", path, "date-time without UTC offset; assumed UTC")
-        return value.replace(tzinfo=UTC)
+        aware = _AS_UTC.get(value)
+        if aware is None:
+            if len(_AS_UTC) > 4096:
+                _AS_UTC.clear()
+            aware = _AS_UTC[value] = value.replace(tzinfo=UTC)
+        return aware
     if value.utcoffset():
         return value.astimezone(UTC)
     return value if value.tzinfo is UTC else value.replace(tzinfo=UTC)
@@ -126,7 +135,7 @@ def _date_range(dr: DateRange, out: Findings) -> DateRange:
     end = _utc(dr.end_datetime, "$.date-range.end-datetime", out)
     if end < start:
         out.dev("date-range-inverted", "$.date-range", "end-datetime is before start-datetime")
-    elif end.hour == end.minute == end.second == 0 and end - start == timedelta(days=1):
+    elif not end.second and not end.minute and not end.hour and end - start == _ONE_DAY:
         # R8460-4.1-b: a legal reading of "24:00", but not the App. B form.
         out.dev(
             "end-datetime-next-midnight",
