@@ -20,9 +20,9 @@ from tlsrpt.ingest.model import IngestResult, RawInput
 from tlsrpt.ingest.pipeline import ingest_batch
 from tlsrpt.store.engine import Store
 
-# One transaction per batch: large enough to amortize the commit, small
-# enough that an interrupted import redoes little.
-BATCH_INPUTS = 500
+# One transaction per batch: large enough to amortize the commit and the
+# index pages it writes, small enough that an interrupted import redoes little.
+BATCH_INPUTS = 1000
 BATCH_BYTES = 16 * 1024 * 1024
 
 
@@ -41,6 +41,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_db_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object with every outcome")
     p.add_argument("-v", "--verbose", action="store_true", help="print every input's outcome")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=BATCH_INPUTS,
+        metavar="N",
+        help=f"inputs per transaction (default {BATCH_INPUTS})",
+    )
     p.set_defaults(func=run)
 
 
@@ -58,7 +65,7 @@ class _Run:
     def add(self, raw: RawInput) -> None:
         self.batch.append(raw)
         self.batch_bytes += len(raw.data)
-        if len(self.batch) >= BATCH_INPUTS or self.batch_bytes >= BATCH_BYTES:
+        if len(self.batch) >= self.args.batch_size or self.batch_bytes >= BATCH_BYTES:
             self.flush()
 
     def flush(self) -> None:
@@ -112,6 +119,8 @@ def _progress(enabled: bool, total: int) -> Iterator[Progress | None]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
     for path in args.paths:
         if not Path(path).exists():
             raise UsageError(f"{path}: no such file or directory")

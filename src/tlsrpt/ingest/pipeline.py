@@ -262,18 +262,18 @@ class _Batch:
             src = item.source
             meta = orjson.dumps(dict(src.meta), default=str).decode() if src.meta else None
             rows.append(
-                {
-                    "sha256": item.sha256,
-                    "size": len(item.data),
-                    "codec": codec,
-                    "data": blob,
-                    "source_kind": clean_text(src.kind)[:16],
-                    "source_detail": clean_text(src.detail),
-                    "content_type": clean_text(src.content_type) if src.content_type else None,
-                    "source_meta": clean_text(meta) if meta else None,
-                    "received_at": naive_utc(src.received_at) if src.received_at else now,
-                    "outcome": "pending",
-                }
+                (
+                    item.sha256,
+                    len(item.data),
+                    codec,
+                    blob,
+                    clean_text(src.kind)[:16],
+                    clean_text(src.detail),
+                    clean_text(src.content_type) if src.content_type else None,
+                    clean_text(meta) if meta else None,
+                    naive_utc(src.received_at) if src.received_at else now,
+                    "pending",
+                )
             )
         for item, raw_id in zip(items, writer.insert_raw(self.conn, rows), strict=True):
             item.raw_id = raw_id
@@ -337,27 +337,19 @@ class _Batch:
         ids = writer.insert_reports(
             self.conn,
             [
-                {
-                    **rows.report,
-                    "dedup_key": rows.dedup_key,
-                    "content_sha256": rows.content_sha256,
-                    "raw_id": item.raw_id,
-                    "received_at": now,
-                }
+                (item.raw_id, now, rows.dedup_key, rows.content_sha256, *rows.report)
                 for item, rows in new.values()
             ],
             [rows.policies for _, rows in new.values()],
             [rows.failures for _, rows in new.values()],
         )
-        domains: dict[Any, list[int]] = {}
-        results: dict[Any, list[int]] = {}
+        rollups: dict[Any, list[int]] = {}
         for (item, rows), pk in zip(new.values(), ids, strict=True):
             stored[rows.dedup_key] = (pk, rows.content_sha256)
             item.report_ids.append(pk)
             item.new_reports += 1
-            _merge(domains, rows.domains)
-            _merge(results, rows.results)
-        duplicates: dict[tuple[int, int], dict[str, Any]] = {}
+            _merge(rollups, rows.rollups)
+        duplicates: dict[tuple[int, int], tuple[int, int, bool, str]] = {}
         for item, rows in later:
             pk, content = stored[rows.dedup_key]
             conflict = content != rows.content_sha256
@@ -365,14 +357,10 @@ class _Batch:
             item.conflict |= conflict
             assert item.raw_id is not None
             seen = duplicates.get((item.raw_id, pk))
-            duplicates[(item.raw_id, pk)] = {
-                "raw_id": item.raw_id,
-                "report_pk": pk,
-                "conflict": conflict or bool(seen and seen["conflict"]),
-                "content_sha256": rows.content_sha256,
-            }
+            conflict |= bool(seen and seen[2])
+            duplicates[(item.raw_id, pk)] = (item.raw_id, pk, conflict, rows.content_sha256)
         writer.insert_duplicates(self.conn, list(duplicates.values()))
-        writer.add_rollups(self.conn, domains, results)
+        writer.add_rollups(self.conn, rollups)
         for item in items:
             if item.new_reports:
                 item.decide("accepted")
@@ -392,15 +380,15 @@ class _Batch:
         writer.set_outcomes(
             self.conn,
             [
-                {
-                    "raw_id": item.raw_id,
-                    "outcome": item.outcome,
-                    "kind": item.kind,
-                    "reason_code": item.reason_code,
-                    "reason": item.reason,
-                    "notes": orjson.dumps(item.notes).decode() if item.notes else None,
-                    "processed_at": now,
-                }
+                (
+                    item.outcome,
+                    item.kind,
+                    item.reason_code,
+                    item.reason,
+                    orjson.dumps(item.notes).decode() if item.notes else None,
+                    now,
+                    item.raw_id,
+                )
                 for item in items
             ],
         )

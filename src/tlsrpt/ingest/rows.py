@@ -36,13 +36,13 @@ from tlsrpt.report import (
     Report,
     Summary,
 )
+from tlsrpt.store.schema import ALL, EMPTY
 
 # RFC 7493 §2.2: integers beyond this are not interoperable (and overflow
 # the 64-bit columns once summed).
 MAX_COUNT = 2**53 - 1
 
-DomainKey = tuple[str, date, str]
-ResultKey = tuple[str, date, str, str, str]
+RollupKey = tuple[str, date, str, str, str]
 
 
 class Unstorable(Exception):
@@ -67,11 +67,10 @@ class DomainHints:
 class ReportRows:
     dedup_key: str
     content_sha256: str
-    report: dict[str, Any]
-    policies: list[dict[str, Any]]
-    failures: list[dict[str, Any]]
-    domains: dict[DomainKey, list[int]] = field(default_factory=dict)
-    results: dict[ResultKey, list[int]] = field(default_factory=dict)
+    report: tuple[Any, ...]  # writer.REPORT_COLUMNS from "organization" on
+    policies: list[tuple[Any, ...]]  # writer.POLICY_COLUMNS after "report_pk"
+    failures: list[tuple[Any, ...]]  # writer.FAILURE_COLUMNS after "report_pk"
+    rollups: dict[RollupKey, list[int]] = field(default_factory=dict)
 
 
 def clean_text(text: str) -> str:
@@ -87,7 +86,9 @@ def naive_utc(moment: datetime) -> datetime:
     """Columns hold UTC as naive timestamps on every database."""
     if moment.tzinfo is None:
         return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None)
 
 
 def attribution_day(report: Report) -> date:
@@ -105,8 +106,8 @@ def organization_name(report: Report) -> str:
     return " ".join(report.organization_name.split())
 
 
-def dedup_key(report: Report) -> str:
-    org = organization_name(report).casefold()
+def dedup_key(report: Report, organization: str | None = None) -> str:
+    org = (organization_name(report) if organization is None else organization).casefold()
     if not org and report.contact_info:
         org = report.contact_info.rpartition("@")[2].strip().casefold()
     start = naive_utc(report.date_range.start_datetime).isoformat()
@@ -161,7 +162,7 @@ def _json(value: Any) -> str:
 
 
 def deviations_json(devs: list[Deviation]) -> str:
-    return _json([msgspec.structs.asdict(d) for d in devs])
+    return msgspec.json.encode(devs).decode()
 
 
 def build_rows(
@@ -171,84 +172,86 @@ def build_rows(
     extra_deviations: list[Deviation] | None = None,
     submitter: str | None = None,
 ) -> ReportRows:
-    """Rows for one report (without database keys) plus its roll-up
+    """Rows for one report, as tuples in the column order of
+    `tlsrpt.store.writer` (without database keys), plus its roll-up
     increments. Raises Unstorable."""
     devs = list(parsed.deviations)
     devs.extend(extra_deviations or ())
     report, encoded = _storable(parsed.report, devs)
     day = attribution_day(report)
     org = organization_name(report)
-    policies: list[dict[str, Any]] = []
-    failures: list[dict[str, Any]] = []
-    domains: dict[DomainKey, list[int]] = {}
-    results: dict[ResultKey, list[int]] = {}
+    policies: list[tuple[Any, ...]] = []
+    failures: list[tuple[Any, ...]] = []
+    rollups: dict[RollupKey, list[int]] = {}
+    total_ok = total_failed = 0
     for i, result in enumerate(report.policies):
         pol = result.policy
+        ptype = pol.policy_type
         domain = pol.policy_domain
         if not domain:
             domain, dev = _domain(hints, i)
             devs.append(dev)
         ok = result.summary.total_successful_session_count
         failed = result.summary.total_failure_session_count
+        total_ok += ok
+        total_failed += failed
         policies.append(
-            {
-                "ordinal": i,
-                "policy_type": pol.policy_type,
-                "policy_domain": pol.policy_domain,
-                "domain": domain,
-                "day": day,
-                "policy_strings": _json(pol.policy_string),
-                "mx_hosts": _json(pol.mx_host),
-                "successful_sessions": ok,
-                "failed_sessions": failed,
-            }
-        )
-        counts = domains.setdefault((domain, day, org), [1, 0, 0])
-        counts[1] += ok
-        counts[2] += failed
-        counts = results.setdefault((domain, day, org, pol.policy_type, ""), [1, 0, 0])
-        counts[1] += ok
-        counts[2] += failed
-        for j, detail in enumerate(result.failure_details):
-            failures.append(
-                {
-                    "policy_ordinal": i,
-                    "ordinal": j,
-                    "domain": domain,
-                    "day": day,
-                    "result_type": detail.result_type,
-                    "failed_session_count": detail.failed_session_count,
-                    "sending_mta_ip": detail.sending_mta_ip,
-                    "receiving_mx_hostname": detail.receiving_mx_hostname,
-                    "receiving_mx_helo": detail.receiving_mx_helo,
-                    "receiving_ip": detail.receiving_ip,
-                    "additional_information": detail.additional_information,
-                    "failure_reason_code": detail.failure_reason_code,
-                }
+            (
+                i,
+                ptype,
+                pol.policy_domain,
+                domain,
+                day,
+                _json(pol.policy_string),
+                _json(pol.mx_host),
+                ok,
+                failed,
             )
-            key = (domain, day, org, pol.policy_type, detail.result_type)
-            results.setdefault(key, [1, 0, 0])[2] += detail.failed_session_count
-    row = {
-        "organization": org,
-        "contact_info": report.contact_info,
-        "report_id": report.report_id,
-        "start_at": naive_utc(report.date_range.start_datetime),
-        "end_at": naive_utc(report.date_range.end_datetime),
-        "day": day,
-        "submitter": clean_text(submitter) if submitter else None,
-        "header_domain": clean_text(hints.header) if hints.header else None,
-        "deviations": deviations_json(devs),
-        "successful_sessions": sum(p["successful_sessions"] for p in policies),
-        "failed_sessions": sum(p["failed_sessions"] for p in policies),
-    }
+        )
+        rolled_type = ptype or EMPTY
+        for key in ((domain, day, org, ALL, ALL), (domain, day, org, rolled_type, ALL)):
+            counts = rollups.setdefault(key, [1, 0, 0])
+            counts[1] += ok
+            counts[2] += failed
+        for j, d in enumerate(result.failure_details):
+            failures.append(
+                (
+                    i,
+                    j,
+                    domain,
+                    day,
+                    d.result_type,
+                    d.failed_session_count,
+                    d.sending_mta_ip,
+                    d.receiving_mx_hostname,
+                    d.receiving_mx_helo,
+                    d.receiving_ip,
+                    d.additional_information,
+                    d.failure_reason_code,
+                )
+            )
+            key = (domain, day, org, rolled_type, d.result_type or EMPTY)
+            rollups.setdefault(key, [1, 0, 0])[2] += d.failed_session_count
+    row = (
+        org,
+        report.contact_info,
+        report.report_id,
+        naive_utc(report.date_range.start_datetime),
+        naive_utc(report.date_range.end_datetime),
+        day,
+        clean_text(submitter) if submitter else None,
+        clean_text(hints.header) if hints.header else None,
+        deviations_json(devs),
+        total_ok,
+        total_failed,
+    )
     return ReportRows(
-        dedup_key=dedup_key(report),
+        dedup_key=dedup_key(report, org),
         content_sha256=hashlib.sha256(encoded).hexdigest(),
         report=row,
         policies=policies,
         failures=failures,
-        domains=domains,
-        results=results,
+        rollups=rollups,
     )
 
 

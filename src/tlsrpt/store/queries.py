@@ -12,9 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tlsrpt.store.schema import (
-    SUMMARY,
-    daily_domains,
-    daily_results,
+    ALL,
+    daily_rollups,
     failure_details,
     policy_results,
     raw_inputs,
@@ -57,21 +56,21 @@ def _tuples(conn: Connection, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
 
 
 def summary_rows(conn: Connection, window: Window) -> SummaryRows:
-    d, r, f = daily_domains, daily_results, failure_details
+    r, f = daily_rollups, failure_details
     totals = (
         sa.select(
-            d.c.domain,
-            sa.func.sum(d.c.reports),
-            sa.func.count(sa.distinct(d.c.organization)),
-            sa.func.sum(d.c.successful_sessions),
-            sa.func.sum(d.c.failed_sessions),
+            r.c.domain,
+            sa.func.sum(r.c.reports),
+            sa.func.count(sa.distinct(r.c.organization)),
+            sa.func.sum(r.c.successful_sessions),
+            sa.func.sum(r.c.failed_sessions),
         )
-        .where(*window.where(d))
-        .group_by(d.c.domain)
+        .where(r.c.policy_type == ALL, *window.where(r))
+        .group_by(r.c.domain)
     )
     by_result = (
         sa.select(r.c.domain, r.c.result_type, sa.func.sum(r.c.failed_sessions))
-        .where(r.c.result_type != SUMMARY, *window.where(r))
+        .where(r.c.result_type != ALL, *window.where(r))
         .group_by(r.c.domain, r.c.result_type)
     )
 
@@ -91,7 +90,7 @@ def summary_rows(conn: Connection, window: Window) -> SummaryRows:
 
 
 def list_reports(conn: Connection, window: Window, limit: int) -> list[dict[str, Any]]:
-    """Newest first, with the domains each report covers."""
+    """Most recently stored first, with the domains each report covers."""
     query = sa.select(
         reports.c.id,
         reports.c.day,
@@ -110,7 +109,7 @@ def list_reports(conn: Connection, window: Window, limit: int) -> list[dict[str,
         query = query.where(reports.c.day >= window.since)
     if window.until is not None:
         query = query.where(reports.c.day <= window.until)
-    query = query.order_by(reports.c.day.desc(), reports.c.id.desc()).limit(limit)
+    query = query.order_by(reports.c.id.desc()).limit(limit)
     rows = [dict(row._mapping) for row in conn.execute(query)]
     domains = _domains_of(conn, [row["id"] for row in rows])
     for row in rows:

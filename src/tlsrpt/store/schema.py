@@ -8,12 +8,17 @@ Tables:
   policy domain and UTC day so per-domain time ranges are index scans.
 - `report_duplicates`: later arrivals of an already stored report, with
   `conflict` set when the content differs (R8460-5.3-k).
-- `daily_domains`, `daily_results`: roll-ups kept current by the ingest
-  transaction. `daily_results` is keyed by (domain, day, organization,
-  policy type, result type); the row with `result_type = ''` (`SUMMARY`)
-  holds the policy summary counts, the other rows the failed sessions per
-  RFC 8460 §4.3 result type. `daily_domains` counts each report once per
-  domain (a report may carry several policies for one domain).
+- `daily_rollups`: counts per (policy domain, UTC day, organization, policy
+  type, result type), kept current by the ingest transaction. `ALL` ('')
+  in a key column means "all of them", giving three levels side by side in
+  one index range:
+  - (domain, day, org, '', ''): the domain's reports (each counted once,
+    whatever number of policies it has for the domain) and the sum of its
+    policies' summary session counts;
+  - (domain, day, org, type, ''): the same for one policy type;
+  - (domain, day, org, type, result): failed-session-count summed per
+    RFC 8460 §4.3 result type (successful_sessions is 0).
+  An empty policy or result type in a report is rolled up as `EMPTY`.
 
 Migrations live in `tlsrpt/store/migrations`; a test checks they produce
 exactly this metadata.
@@ -27,8 +32,10 @@ import sqlalchemy as sa
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Count = sa.BigInteger()
 
-# result_type of the roll-up row holding a policy's summary counts.
-SUMMARY = ""
+# Roll-up key value meaning "all policy types" / "all result types", and
+# what an empty type written by a sender is rolled up as instead.
+ALL = ""
+EMPTY = "(empty)"
 
 metadata = sa.MetaData(
     naming_convention={
@@ -74,7 +81,7 @@ reports = sa.Table(
     sa.Column("report_id", sa.Text, nullable=False),
     sa.Column("start_at", sa.DateTime, nullable=False),
     sa.Column("end_at", sa.DateTime, nullable=False),
-    sa.Column("day", sa.Date, nullable=False, index=True),
+    sa.Column("day", sa.Date, nullable=False),
     sa.Column("submitter", sa.Text),  # TLS-Report-Submitter, when mailed
     sa.Column("header_domain", sa.Text),  # TLS-Report-Domain, when mailed
     sa.Column("deviations", sa.Text, nullable=False),  # JSON list
@@ -133,19 +140,8 @@ report_duplicates = sa.Table(
     sa.Index(None, "report_pk"),
 )
 
-daily_domains = sa.Table(
-    "daily_domains",
-    metadata,
-    sa.Column("domain", sa.Text, primary_key=True),
-    sa.Column("day", sa.Date, primary_key=True),
-    sa.Column("organization", sa.Text, primary_key=True),
-    sa.Column("reports", Count, nullable=False),
-    sa.Column("successful_sessions", Count, nullable=False),
-    sa.Column("failed_sessions", Count, nullable=False),
-)
-
-daily_results = sa.Table(
-    "daily_results",
+daily_rollups = sa.Table(
+    "daily_rollups",
     metadata,
     sa.Column("domain", sa.Text, primary_key=True),
     sa.Column("day", sa.Date, primary_key=True),
@@ -156,5 +152,3 @@ daily_results = sa.Table(
     sa.Column("successful_sessions", Count, nullable=False),
     sa.Column("failed_sessions", Count, nullable=False),
 )
-
-ROLLUP_TABLES = (daily_domains, daily_results)

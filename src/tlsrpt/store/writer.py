@@ -1,22 +1,28 @@
-"""Write-side statements of the ingest transaction, batched (executemany).
+"""Write-side statements of the ingest transaction, batched.
 
 Every function takes the connection of a `Store.write()` transaction; the
 caller decides what to write, these only write it.
+
+The bulk statements are plain INSERT / UPDATE / upsert text built once from
+the Core table definitions and sent with the driver's executemany: per-row
+parameter compilation in SQLAlchemy costs several times the database work
+here. Values go through the column types' bind processors where a dialect
+has one (dates on SQLite), so what is stored is exactly what Core would
+store. Keys are allocated under the write lock (`Store.write()` serializes
+writers), so no RETURNING round trip is needed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import date
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import cache
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 
 from tlsrpt.store.schema import (
-    daily_domains,
-    daily_results,
+    daily_rollups,
     failure_details,
     policy_results,
     raw_inputs,
@@ -27,10 +33,142 @@ from tlsrpt.store.schema import (
 T = TypeVar("T")
 _CHUNK = 500  # bound parameters per IN list, far below every backend's limit
 
+RAW_COLUMNS = (
+    "id",
+    "sha256",
+    "size",
+    "codec",
+    "data",
+    "source_kind",
+    "source_detail",
+    "content_type",
+    "source_meta",
+    "received_at",
+    "outcome",
+)
+OUTCOME_COLUMNS = ("outcome", "kind", "reason_code", "reason", "notes", "processed_at")
+# Column order of the tuples `tlsrpt.ingest.rows` builds.
+REPORT_COLUMNS = (
+    "id",
+    "raw_id",
+    "received_at",
+    "dedup_key",
+    "content_sha256",
+    "organization",
+    "contact_info",
+    "report_id",
+    "start_at",
+    "end_at",
+    "day",
+    "submitter",
+    "header_domain",
+    "deviations",
+    "successful_sessions",
+    "failed_sessions",
+)
+POLICY_COLUMNS = (
+    "report_pk",
+    "ordinal",
+    "policy_type",
+    "policy_domain",
+    "domain",
+    "day",
+    "policy_strings",
+    "mx_hosts",
+    "successful_sessions",
+    "failed_sessions",
+)
+FAILURE_COLUMNS = (
+    "report_pk",
+    "policy_ordinal",
+    "ordinal",
+    "domain",
+    "day",
+    "result_type",
+    "failed_session_count",
+    "sending_mta_ip",
+    "receiving_mx_hostname",
+    "receiving_mx_helo",
+    "receiving_ip",
+    "additional_information",
+    "failure_reason_code",
+)
+DUPLICATE_COLUMNS = ("raw_id", "report_pk", "conflict", "content_sha256")
+COUNT_COLUMNS = ("reports", "successful_sessions", "failed_sessions")
+ROLLUP_KEY = ("domain", "day", "organization", "policy_type", "result_type")
+
 
 def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
     for i in range(0, len(items), _CHUNK):
         yield items[i : i + _CHUNK]
+
+
+def _marker(dialect: Dialect) -> str:
+    return "?" if dialect.paramstyle == "qmark" else "%s"
+
+
+@cache
+def _insert_sql(dialect: Dialect, table: sa.Table, columns: tuple[str, ...]) -> str:
+    marks = ", ".join([_marker(dialect)] * len(columns))
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
+
+
+@cache
+def _upsert_sql(dialect: Dialect, table: sa.Table, key: tuple[str, ...]) -> str:
+    # INSERT ... ON CONFLICT DO UPDATE: same text on SQLite >= 3.24 and PostgreSQL.
+    updates = ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in COUNT_COLUMNS)
+    insert = _insert_sql(dialect, table, (*key, *COUNT_COLUMNS))
+    return f"{insert} ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+
+
+@cache
+def _processors(
+    dialect: Dialect, table: sa.Table, columns: tuple[str, ...]
+) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+    found = []
+    for index, name in enumerate(columns):
+        processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None and not isinstance(table.c[name].type, sa.String | sa.LargeBinary):
+            found.append((index, processor))
+    return tuple(found)
+
+
+def _rows(
+    conn: Connection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+) -> Sequence[tuple[Any, ...]]:
+    processors = _processors(conn.dialect, table, columns)
+    if not processors:
+        return rows
+    # Dates repeat across the rows of a batch: process each value once.
+    done: list[dict[Any, Any]] = [{} for _ in processors]
+    out = []
+    for row in rows:
+        values = list(row)
+        for (index, processor), seen in zip(processors, done, strict=True):
+            value = values[index]
+            if value is not None:
+                processed = seen.get(value)
+                if processed is None:
+                    processed = seen[value] = processor(value)
+                values[index] = processed
+        out.append(tuple(values))
+    return out
+
+
+def bulk_insert(
+    conn: Connection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    if rows:
+        sql = _insert_sql(conn.dialect, table, columns)
+        conn.exec_driver_sql(sql, list(_rows(conn, table, columns, rows)))
+
+
+def next_ids(conn: Connection, table: sa.Table, count: int) -> list[int]:
+    """`count` fresh keys; the caller holds the write lock."""
+    if not count:
+        return []
+    top = conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
+    return list(range(top + 1, top + 1 + count))
 
 
 def find_raw(conn: Connection, shas: Sequence[str]) -> dict[str, sa.Row[Any]]:
@@ -43,11 +181,11 @@ def find_raw(conn: Connection, shas: Sequence[str]) -> dict[str, sa.Row[Any]]:
     return found
 
 
-def insert_raw(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-    if not rows:
-        return []
-    stmt = raw_inputs.insert().returning(raw_inputs.c.id, sort_by_parameter_order=True)
-    return [r.id for r in conn.execute(stmt, list(rows))]
+def insert_raw(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> list[int]:
+    """rows: RAW_COLUMNS without the id; returns the ids given."""
+    ids = next_ids(conn, raw_inputs, len(rows))
+    bulk_insert(conn, raw_inputs, RAW_COLUMNS, [(i, *r) for i, r in zip(ids, rows, strict=True)])
+    return ids
 
 
 def load_raw(conn: Connection, ids: Sequence[int]) -> list[sa.Row[Any]]:
@@ -57,23 +195,14 @@ def load_raw(conn: Connection, ids: Sequence[int]) -> list[sa.Row[Any]]:
     return sorted(out, key=lambda r: r.id)
 
 
-def set_outcomes(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """rows: {raw_id, outcome, kind, reason_code, reason, notes, processed_at}."""
+def set_outcomes(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """rows: (*OUTCOME_COLUMNS, raw id)."""
     if not rows:
         return
-    stmt = (
-        raw_inputs.update()
-        .where(raw_inputs.c.id == sa.bindparam("raw_id"))
-        .values(
-            outcome=sa.bindparam("outcome"),
-            kind=sa.bindparam("kind"),
-            reason_code=sa.bindparam("reason_code"),
-            reason=sa.bindparam("reason"),
-            notes=sa.bindparam("notes"),
-            processed_at=sa.bindparam("processed_at"),
-        )
-    )
-    conn.execute(stmt, list(rows))
+    mark = _marker(conn.dialect)
+    sets = ", ".join(f"{c} = {mark}" for c in OUTCOME_COLUMNS)
+    sql = f"UPDATE {raw_inputs.name} SET {sets} WHERE id = {mark}"
+    conn.exec_driver_sql(sql, list(_rows(conn, raw_inputs, (*OUTCOME_COLUMNS, "id"), rows)))
 
 
 def find_reports(conn: Connection, keys: Sequence[str]) -> dict[str, sa.Row[Any]]:
@@ -103,71 +232,35 @@ def report_ids_of_raw(conn: Connection, raw_ids: Sequence[int]) -> dict[int, lis
 
 def insert_reports(
     conn: Connection,
-    report_rows: Sequence[Mapping[str, Any]],
-    policy_rows: Sequence[Sequence[Mapping[str, Any]]],
-    failure_rows: Sequence[Sequence[Mapping[str, Any]]],
+    report_rows: Sequence[tuple[Any, ...]],
+    policy_rows: Sequence[Sequence[tuple[Any, ...]]],
+    failure_rows: Sequence[Sequence[tuple[Any, ...]]],
 ) -> list[int]:
-    """Insert reports and, per report, its policy and failure rows."""
-    if not report_rows:
-        return []
-    stmt = reports.insert().returning(reports.c.id, sort_by_parameter_order=True)
-    ids = [r.id for r in conn.execute(stmt, list(report_rows))]
-    policies = [
-        {**row, "report_pk": pk} for pk, rows in zip(ids, policy_rows, strict=True) for row in rows
-    ]
-    failures = [
-        {**row, "report_pk": pk} for pk, rows in zip(ids, failure_rows, strict=True) for row in rows
-    ]
-    if policies:
-        conn.execute(policy_results.insert(), policies)
-    if failures:
-        conn.execute(failure_details.insert(), failures)
+    """Insert reports (REPORT_COLUMNS without the id) and, per report, its
+    policy and failure rows (POLICY_COLUMNS, FAILURE_COLUMNS without the
+    report key). Returns the ids given."""
+    ids = next_ids(conn, reports, len(report_rows))
+    bulk_insert(
+        conn, reports, REPORT_COLUMNS, [(i, *r) for i, r in zip(ids, report_rows, strict=True)]
+    )
+    policies = [(pk, *row) for pk, rows in zip(ids, policy_rows, strict=True) for row in rows]
+    failures = [(pk, *row) for pk, rows in zip(ids, failure_rows, strict=True) for row in rows]
+    bulk_insert(conn, policy_results, POLICY_COLUMNS, policies)
+    bulk_insert(conn, failure_details, FAILURE_COLUMNS, failures)
     return ids
 
 
-def insert_duplicates(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """rows: {raw_id, report_pk, conflict, content_sha256}."""
-    if rows:
-        conn.execute(report_duplicates.insert(), list(rows))
+def insert_duplicates(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """rows: DUPLICATE_COLUMNS."""
+    bulk_insert(conn, report_duplicates, DUPLICATE_COLUMNS, rows)
 
 
-def _upsert(
-    conn: Connection, table: sa.Table, keys: Iterable[str], rows: list[dict[str, Any]]
-) -> None:
-    if not rows:
+def add_rollups(conn: Connection, deltas: Mapping[tuple[Any, ...], Sequence[int]]) -> None:
+    """Add (reports, successful, failed) to the daily roll-ups, keyed by
+    ROLLUP_KEY; applied in key order."""
+    if not deltas:
         return
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(table)
-    counts = ("reports", "successful_sessions", "failed_sessions")
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={c: table.c[c] + stmt.excluded[c] for c in counts},
-    )
-    conn.execute(stmt, rows)
-
-
-def add_rollups(
-    conn: Connection,
-    domains: Mapping[tuple[str, date, str], Sequence[int]],
-    results: Mapping[tuple[str, date, str, str, str], Sequence[int]],
-) -> None:
-    """Add report and session counts to the daily roll-ups. Keys are applied
-    in sorted order so that concurrent writers could never deadlock."""
-    domain_keys = ("domain", "day", "organization")
-    result_keys = (*domain_keys, "policy_type", "result_type")
-    _upsert(conn, daily_domains, domain_keys, _rollup_rows(domain_keys, domains))
-    _upsert(conn, daily_results, result_keys, _rollup_rows(result_keys, results))
-
-
-def _rollup_rows(
-    names: Sequence[str], deltas: Mapping[tuple[Any, ...], Sequence[int]]
-) -> list[dict[str, Any]]:
-    return [
-        {
-            **dict(zip(names, key, strict=True)),
-            "reports": n,
-            "successful_sessions": ok,
-            "failed_sessions": failed,
-        }
-        for key, (n, ok, failed) in sorted(deltas.items())
-    ]
+    rows = [(*key, *counts) for key, counts in sorted(deltas.items())]
+    sql = _upsert_sql(conn.dialect, daily_rollups, ROLLUP_KEY)
+    columns = (*ROLLUP_KEY, *COUNT_COLUMNS)
+    conn.exec_driver_sql(sql, list(_rows(conn, daily_rollups, columns, rows)))

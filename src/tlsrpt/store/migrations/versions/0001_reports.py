@@ -65,7 +65,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("dedup_key", name="uq_reports_dedup_key"),
     )
     op.create_index("ix_reports_raw_id", "reports", ["raw_id"])
-    op.create_index("ix_reports_day", "reports", ["day"])
 
     op.create_table(
         "policy_results",

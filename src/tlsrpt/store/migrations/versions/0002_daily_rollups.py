@@ -4,11 +4,10 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2025-01-02
 
-`daily_domains` counts reports and sessions per (domain, day, organization);
-`daily_results` per (domain, day, organization, policy type, result type),
-where result type '' holds the policy summary counts. From this revision on
-the ingest transaction keeps both current; this migration computes them for
-reports stored before it.
+`daily_rollups` counts reports and sessions per (domain, day, organization,
+policy type, result type), '' standing for "all" (see tlsrpt.store.schema).
+From this revision on the ingest transaction keeps it current; this
+migration computes it for the reports stored before.
 """
 
 from __future__ import annotations
@@ -29,47 +28,40 @@ def _counts() -> list[sa.Column[int]]:
     ]
 
 
+_INSERT = """
+    INSERT INTO daily_rollups (domain, day, organization, policy_type, result_type,
+                               reports, successful_sessions, failed_sessions)
+"""
+_POLICY_TYPE = "CASE WHEN p.policy_type = '' THEN '(empty)' ELSE p.policy_type END"
+_RESULT_TYPE = "CASE WHEN f.result_type = '' THEN '(empty)' ELSE f.result_type END"
+
 BACKFILL = (
-    """
-    INSERT INTO daily_domains
-        (domain, day, organization, reports, successful_sessions, failed_sessions)
-    SELECT p.domain, p.day, r.organization, COUNT(DISTINCT p.report_pk),
+    f"""{_INSERT}
+    SELECT p.domain, p.day, r.organization, '', '', COUNT(DISTINCT p.report_pk),
            SUM(p.successful_sessions), SUM(p.failed_sessions)
     FROM policy_results p JOIN reports r ON r.id = p.report_pk
     GROUP BY p.domain, p.day, r.organization
     """,
-    """
-    INSERT INTO daily_results (domain, day, organization, policy_type, result_type,
-                               reports, successful_sessions, failed_sessions)
-    SELECT p.domain, p.day, r.organization, p.policy_type, '', COUNT(DISTINCT p.report_pk),
+    f"""{_INSERT}
+    SELECT p.domain, p.day, r.organization, {_POLICY_TYPE}, '', COUNT(DISTINCT p.report_pk),
            SUM(p.successful_sessions), SUM(p.failed_sessions)
     FROM policy_results p JOIN reports r ON r.id = p.report_pk
-    GROUP BY p.domain, p.day, r.organization, p.policy_type
+    GROUP BY p.domain, p.day, r.organization, {_POLICY_TYPE}
     """,
-    """
-    INSERT INTO daily_results (domain, day, organization, policy_type, result_type,
-                               reports, successful_sessions, failed_sessions)
-    SELECT f.domain, f.day, r.organization, p.policy_type, f.result_type,
+    f"""{_INSERT}
+    SELECT f.domain, f.day, r.organization, {_POLICY_TYPE}, {_RESULT_TYPE},
            COUNT(DISTINCT f.report_pk), 0, SUM(f.failed_session_count)
     FROM failure_details f
     JOIN policy_results p ON p.report_pk = f.report_pk AND p.ordinal = f.policy_ordinal
     JOIN reports r ON r.id = f.report_pk
-    GROUP BY f.domain, f.day, r.organization, p.policy_type, f.result_type
+    GROUP BY f.domain, f.day, r.organization, {_POLICY_TYPE}, {_RESULT_TYPE}
     """,
 )
 
 
 def upgrade() -> None:
     op.create_table(
-        "daily_domains",
-        sa.Column("domain", sa.Text, nullable=False),
-        sa.Column("day", sa.Date, nullable=False),
-        sa.Column("organization", sa.Text, nullable=False),
-        *_counts(),
-        sa.PrimaryKeyConstraint("domain", "day", "organization", name="pk_daily_domains"),
-    )
-    op.create_table(
-        "daily_results",
+        "daily_rollups",
         sa.Column("domain", sa.Text, nullable=False),
         sa.Column("day", sa.Date, nullable=False),
         sa.Column("organization", sa.Text, nullable=False),
@@ -82,7 +74,7 @@ def upgrade() -> None:
             "organization",
             "policy_type",
             "result_type",
-            name="pk_daily_results",
+            name="pk_daily_rollups",
         ),
     )
     for statement in BACKFILL:
@@ -90,5 +82,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("daily_results")
-    op.drop_table("daily_domains")
+    op.drop_table("daily_rollups")
