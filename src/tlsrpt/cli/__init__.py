@@ -25,6 +25,7 @@ COMMAND_MODULES: list[str] = [
     "quarantine",
     "db",
     "check",
+    "serve",
 ]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2

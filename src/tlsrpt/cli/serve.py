@@ -1,0 +1,105 @@
+"""`tlsrpt serve`: the HTTP report receiver (RFC 8460 §5.4) under uvicorn.
+
+Settings: `--config FILE` (TOML), `TLSRPT_*` environment variables and the
+options below, in rising precedence (`tlsrpt.web.settings`). SIGTERM or
+SIGINT stops accepting connections and lets requests in flight finish, so
+a report whose bytes were committed is always answered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+from pathlib import Path
+
+import uvicorn
+
+from tlsrpt.cli.db import add_db_argument, opened_store
+from tlsrpt.cli.output import UsageError, err_console
+from tlsrpt.web.app import create_app
+from tlsrpt.web.settings import Settings, SettingsError, load_settings
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="run the HTTPS report receiver",
+        description=(
+            "Receive TLS-RPT reports POSTed to rua=https://... (RFC 8460 §5.4) and store them. "
+            "Defaults: 127.0.0.1:8080, plain HTTP (put a TLS reverse proxy in front, or give "
+            "--certfile/--keyfile)."
+        ),
+    )
+    p.add_argument("--config", type=Path, metavar="FILE", help="TOML settings file")
+    add_db_argument(p)
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    p.add_argument("--certfile", metavar="PEM", help="TLS certificate chain (with --keyfile)")
+    p.add_argument("--keyfile", metavar="PEM", help="TLS private key (with --certfile)")
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="log verbosity (default info)",
+    )
+    p.set_defaults(func=run)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        "database_url": args.db,
+        "host": args.host,
+        "port": args.port,
+        "certfile": args.certfile,
+        "keyfile": args.keyfile,
+    }
+    try:
+        settings = load_settings(args.config, overrides)
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from exc
+    for name in ("certfile", "keyfile"):
+        path = getattr(settings, name)
+        if path is not None and not Path(path).is_file():
+            raise UsageError(f"{name} {path}: no such file")
+    return settings
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    args.db = settings.database_url
+    logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    with opened_store(args) as store:
+        config = uvicorn.Config(
+            create_app(settings, store),
+            host=settings.host,
+            port=settings.port,
+            ssl_certfile=settings.certfile,
+            ssl_keyfile=settings.keyfile,
+            # Client addresses from X-Forwarded-For only when the peer is a
+            # configured proxy.
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=list(settings.trusted_proxies) or None,
+            log_config=None,
+            log_level=args.log_level,
+            timeout_graceful_shutdown=30,
+        )
+        server = uvicorn.Server(config)
+        err_console.print(
+            f"tlsrpt serve: {store.display_url}, reports at "
+            f"{'https' if settings.certfile else 'http'}://{settings.host}:{settings.port}"
+            f"{settings.reports_path}",
+            markup=False,
+        )
+        # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal
+        # to the handler found at start: make that a no-op so a requested
+        # stop exits 0 once every request in flight was answered.
+        signal.signal(signal.SIGTERM, lambda *_: None)
+        try:
+            server.run()
+        except SystemExit:  # uvicorn exits when it cannot bind; it logged why
+            raise UsageError(f"could not listen on {settings.host}:{settings.port}") from None
+    return 0

@@ -1,0 +1,72 @@
+"""Settings precedence and validation (pure, no server)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tlsrpt.web.settings import Settings, SettingsError, load_settings
+
+
+def test_defaults() -> None:
+    s = load_settings(env={})
+    assert (s.host, s.port, s.database_url, s.reports_path) == (
+        "127.0.0.1",
+        8080,
+        None,
+        "/v1/reports",
+    )
+    assert s.max_body_bytes == 10 * 1024 * 1024
+    assert s.trusted_proxies == ()
+
+
+def test_precedence(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        'host = "0.0.0.0"\nport = 1000\nmax_body_bytes = 5\ntrusted_proxies = ["10.0.0.1"]\n'
+    )
+    s = load_settings(
+        cfg, {"port": 3000, "host": None}, env={"TLSRPT_PORT": "2000", "TLSRPT_MAX_BODY_BYTES": "7"}
+    )
+    assert (s.host, s.port, s.max_body_bytes, s.trusted_proxies) == (
+        "0.0.0.0",
+        3000,
+        7,
+        ("10.0.0.1",),
+    )
+    s = load_settings(env={"TLSRPT_TRUSTED_PROXIES": "127.0.0.1, ::1"})
+    assert s.trusted_proxies == ("127.0.0.1", "::1")
+
+
+def test_file_variable(tmp_path: Path) -> None:
+    secret = tmp_path / "url"
+    secret.write_text("postgresql://u:pw@127.0.0.1/db\n")
+    s = load_settings(env={"TLSRPT_DATABASE_URL_FILE": str(secret)})
+    assert s.database_url == "postgresql://u:pw@127.0.0.1/db"
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        ("colour = 1\n", {}, "unknown setting 'colour'"),
+        ("port = \n", {}, "not valid TOML"),
+        ('port = "x"\n', {}, "port has an invalid value"),
+        ("port = true\n", {}, "port has an invalid value"),
+        ("", {"TLSRPT_PORT": "eighty"}, "TLSRPT_PORT: port has an invalid value"),
+        ("", {"TLSRPT_HOST_FILE": "/nonexistent"}, "cannot read"),
+        ('reports_path = "v1"\n', {}, "must start with '/'"),
+        ("max_body_bytes = 0\n", {}, "at least 1"),
+        ('keyfile = "k.pem"\n', {}, "give both or neither"),
+    ],
+)
+def test_errors(tmp_path: Path, toml: str, env: dict[str, str], message: str) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(toml)
+    with pytest.raises(SettingsError, match=message):
+        load_settings(cfg, env=env)
+
+
+def test_port_range() -> None:
+    with pytest.raises(SettingsError, match="out of range"):
+        Settings(port=65536)
