@@ -26,6 +26,7 @@ COMMAND_MODULES: list[str] = [
     "db",
     "check",
     "serve",
+    "ingest_mail",
 ]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2

@@ -1,0 +1,82 @@
+"""`tlsrpt ingest-mail [--db URL] [--json]`: store one report e-mail read on
+stdin, for an MTA alias or pipe transport (`rua=mailto:...`, RFC 8460 §5.3).
+
+Exit status follows sysexits(3), which MTAs act on: 0 when the message is
+stored (accepted, duplicate or quarantined: it is kept either way, so the
+MTA must not retry), 75 (EX_TEMPFAIL) when the store is unavailable so the
+MTA queues the message and retries, 65 (EX_DATAERR) for a message over the
+size limit, which the MTA bounces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import BinaryIO
+
+import sqlalchemy as sa
+
+from tlsrpt.cli.db import add_db_argument
+from tlsrpt.cli.output import console, err_console, print_json_line
+from tlsrpt.ingest.model import SourceInfo
+from tlsrpt.ingest.pipeline import ingest
+from tlsrpt.report import DEFAULT_LIMITS
+from tlsrpt.store.engine import db_reason, open_store
+from tlsrpt.store.url import StoreError
+
+EX_OK, EX_DATAERR, EX_TEMPFAIL = 0, 65, 75
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "ingest-mail",
+        help="store one report e-mail read on stdin (MTA pipe)",
+        description=(
+            "Read one e-mail message on stdin and store it through the ingest pipeline. "
+            "Exit 0 once stored (accepted, duplicate or quarantined), 75 when the database is "
+            "unavailable (the MTA retries), 65 when the message exceeds "
+            f"{DEFAULT_LIMITS.max_message_bytes} bytes."
+        ),
+    )
+    add_db_argument(p)
+    p.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    p.set_defaults(func=run)
+
+
+def _read_bounded(stream: BinaryIO, limit: int) -> bytes | None:
+    """The whole stream, or None once it passes `limit`."""
+    data = stream.read(limit + 1)
+    return None if len(data) > limit else data
+
+
+def run(args: argparse.Namespace) -> int:
+    limit = DEFAULT_LIMITS.max_message_bytes
+    data = _read_bounded(sys.stdin.buffer, limit)
+    if data is None:
+        err_console.print(f"error: message exceeds {limit} bytes; not stored", markup=False)
+        return EX_DATAERR
+    source = SourceInfo(kind="pipe", detail="stdin", content_type="message/rfc822")
+    try:
+        with open_store(args.db) as store:
+            result = ingest(store, data, source)
+    except StoreError as exc:
+        err_console.print(f"error: {exc}; try again later", markup=False)
+        return EX_TEMPFAIL
+    except sa.exc.DBAPIError as exc:
+        err_console.print(f"error: database: {db_reason(exc)}; try again later", markup=False)
+        return EX_TEMPFAIL
+    if args.json:
+        print_json_line(
+            {
+                "outcome": result.outcome,
+                "raw_id": result.raw_id,
+                "reason_code": result.reason_code,
+                "reason": result.reason,
+                "report_ids": list(result.report_ids),
+                "conflict": result.conflict,
+            }
+        )
+    else:
+        text = f"{result.outcome} (raw input {result.raw_id})"
+        console.print(text + (f": {result.reason}" if result.reason else ""), markup=False)
+    return EX_OK

@@ -1,0 +1,108 @@
+"""`tlsrpt ingest-mail`: one message on stdin, sysexits(3) exit codes for MTAs."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import socket
+import subprocess
+import sys
+from email.message import EmailMessage
+from pathlib import Path
+
+import orjson
+import pytest
+
+REPORT = {
+    "organization-name": "Mail Sender",
+    "date-range": {
+        "start-datetime": "2026-11-02T00:00:00Z",
+        "end-datetime": "2026-11-02T23:59:59Z",
+    },
+    "contact-info": "tlsrpt@sender.example",
+    "report-id": "2026-11-02_mail",
+    "policies": [
+        {
+            "policy": {"policy-type": "no-policy-found", "policy-domain": "example.org"},
+            "summary": {"total-successful-session-count": 3, "total-failure-session-count": 0},
+        }
+    ],
+}
+
+
+def message(payload: bytes | None = None) -> bytes:
+    """A multipart/report; report-type="tlsrpt" message (RFC 8460 §5.3)."""
+    msg = EmailMessage()
+    msg["From"] = "tlsrpt@sender.example"
+    msg["To"] = "reports@example.org"
+    msg["Subject"] = (
+        "Report Domain: example.org Submitter: sender.example Report-ID: <m1@sender.example>"
+    )
+    msg["TLS-Report-Domain"] = "example.org"
+    msg["TLS-Report-Submitter"] = "sender.example"
+    msg.set_content("TLS report\n")
+    msg.add_attachment(
+        payload if payload is not None else gzip.compress(orjson.dumps(REPORT)),
+        maintype="application",
+        subtype="tlsrpt+gzip",
+        filename="sender.example!example.org!1793577600!1793663999.json.gz",
+    )
+    msg.replace_header("Content-Type", 'multipart/report; report-type="tlsrpt"')
+    return msg.as_bytes()
+
+
+def ingest_mail(stdin: bytes, db: str, *extra: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "tlsrpt", "ingest-mail", "--db", db, *extra],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k != "TLSRPT_DATABASE_URL"},
+    )
+
+
+def test_accepted_duplicate_quarantined_all_exit_0(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'mail.sqlite3'}"
+    first = ingest_mail(message(), db, "--json")
+    assert first.returncode == 0, first.stderr
+    assert orjson.loads(first.stdout)["outcome"] == "accepted"
+    again = ingest_mail(message(), db, "--json")
+    assert again.returncode == 0
+    assert orjson.loads(again.stdout)["outcome"] == "duplicate"
+    broken = ingest_mail(message(b"\x1f\x8bnot really gzip"), db, "--json")
+    assert broken.returncode == 0  # kept in quarantine: the MTA must not retry
+    out = orjson.loads(broken.stdout)
+    assert out["outcome"] == "quarantined"
+    assert out["reason"]
+    text = ingest_mail(b"not a mail at all", db)
+    assert text.returncode == 0
+    assert b"quarantined" in text.stdout
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    "db",
+    [
+        "sqlite:////nonexistent-dir/sub/mail.sqlite3",
+        f"postgresql://tlsrpt@127.0.0.1:{_closed_port()}/tlsrpt",
+    ],
+)
+def test_store_unavailable_is_tempfail(db: str) -> None:
+    r = ingest_mail(message(), db)
+    assert r.returncode == 75  # EX_TEMPFAIL: the MTA queues and retries
+    assert b"try again later" in r.stderr
+    assert b"Traceback" not in r.stderr
+
+
+def test_oversized_message_is_dataerr(tmp_path: Path) -> None:
+    big = b"Subject: big\r\n\r\n" + b"x" * (25 * 1024 * 1024 + 1)
+    r = ingest_mail(big, f"sqlite:///{tmp_path / 'big.sqlite3'}")
+    assert r.returncode == 65
+    assert b"exceeds" in r.stderr
+    assert not (tmp_path / "big.sqlite3").exists()
