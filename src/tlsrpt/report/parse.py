@@ -5,8 +5,7 @@ default) accepts what real senders send and returns every quirk it accepted
 as a `Deviation`; strict mode rejects any deviation that RFC 8460 forbids.
 All rejections are `ReportError` with a JSON path and a reason.
 
-Pipeline: size and gzip limits -> typed decode (fast tier, or loose tier +
-`coerce` when the fast one cannot represent the input) -> `semantics`.
+Pipeline: size and gzip limits -> one typed decode (`wire`) -> `normalize`.
 """
 
 from __future__ import annotations
@@ -19,20 +18,11 @@ from typing import Any
 
 import msgspec
 
-from tlsrpt.report.coerce import coerce_report
 from tlsrpt.report.errors import ReportError
 from tlsrpt.report.limits import DEFAULT_LIMITS, Limits, gunzip, is_gzip
 from tlsrpt.report.model import Deviation, Report
-from tlsrpt.report.semantics import Findings, finish
-from tlsrpt.report.wire import (
-    FastReport,
-    fast_decoder,
-    loose_decoder,
-    loose_rfc_rows_decoder,
-    needs_loose_rows,
-    needs_loose_tier,
-    nulls_above_rows,
-)
+from tlsrpt.report.normalize import Findings, normalize
+from tlsrpt.report.wire import decoder, nulls_outside_rows, row_nulls
 
 BOM = b"\xef\xbb\xbf"
 _VALIDATION_AT = re.compile(r"^(?P<reason>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.S)
@@ -72,7 +62,7 @@ def parse_report(
     if strict:  # the only untyped decode: bound its depth first
         _check_depth(body, limits.max_depth)
         _check_duplicate_keys(body)
-    report = finish(_decode(body, out), out, limits)
+    report = _decode(body, out, limits)
     if strict:
         for dev in out.devs:
             if dev.violation:
@@ -80,26 +70,12 @@ def parse_report(
     return ParsedReport(report, out.devs, compressed)
 
 
-def _decode(body: bytes, out: Findings) -> FastReport:
-    """The cheapest tier that can represent the input; the loose tiers are
-    followed by `coerce`, which records the quirks."""
+def _decode(body: bytes, out: Findings, limits: Limits) -> Report:
+    """One typed decode in C, then the normalization pass."""
     try:
-        rows_are_rfc = not needs_loose_rows(body)
-        if not needs_loose_tier(body):
-            try:
-                return fast_decoder.decode(body)
-            except msgspec.ValidationError as exc:
-                # a type-level quirk: a loose tier says which
-                rows_are_rfc = "failure-details[" not in str(exc)
-        if rows_are_rfc:
-            try:
-                wire = loose_rfc_rows_decoder.decode(body)
-            except msgspec.ValidationError:
-                pass
-            else:
-                if body.count(b"null") == nulls_above_rows(wire):
-                    return coerce_report(wire, out)
-        return coerce_report(loose_decoder.decode(body), out)
+        wire = decoder.decode(body)
+        nulls = body.count(b"null")
+        located = row_nulls(body) if nulls and nulls > nulls_outside_rows(wire) else None
     except UnicodeDecodeError as exc:
         raise ReportError("not-utf8", f"invalid UTF-8 at byte {exc.start}") from exc
     except msgspec.ValidationError as exc:
@@ -110,6 +86,7 @@ def _decode(body: bytes, out: Findings) -> FastReport:
         raise ReportError("json-invalid", str(exc)) from exc
     except RecursionError as exc:
         raise ReportError("too-deep", "JSON nested too deeply") from exc
+    return normalize(wire, out, limits, located)
 
 
 def _check_depth(body: bytes, max_depth: int) -> None:

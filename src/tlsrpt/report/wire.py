@@ -1,16 +1,12 @@
-"""Decoding types: what senders put on the wire.
+"""What senders put on the wire: one permissive type, decoded once in C.
 
-Two tiers, both decoded and type-checked by msgspec in C:
-
-- `Fast*`: the RFC shape, with the model's own `DateRange`, `Summary` and
-  `FailureDetail` for the bulk of the data. Absent members are `UNSET`, so
-  the semantic pass can tell "missing" from "empty". Most real reports
-  decode at this tier at about the cost of a plain JSON decode.
-- `Loose*`: admits every type-level variant we accept (spec checklist §6.5,
-  peers.md §8): a string or array `mx-host`, the prose keys `mx-host-pattern`
-  and `additional-info-uri`, numbers as strings, `null` members, a bare
-  policy object in place of the `policies` array. `tlsrpt.report.coerce`
-  turns these into the `Fast*` shape, recording each quirk.
+msgspec decodes and type-checks a report against these types. They admit
+every variant we accept (spec checklist §6.5, peers.md §8) — a string or
+array `mx-host`, the prose keys `mx-host-pattern` and `additional-info-uri`,
+numbers as strings, `null` members, absent members (`UNSET`), a bare policy
+object in place of the `policies` array, dates in any text form — so one
+decode serves every input, and `tlsrpt.report.normalize` turns the result
+into the model, recording each quirk as a deviation.
 """
 
 from __future__ import annotations
@@ -18,59 +14,17 @@ from __future__ import annotations
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from tlsrpt.report.model import DateRange, FailureDetail, Summary
-
-# ---- tier 1: the RFC shape ------------------------------------------------
-
-
-class FastPolicy(msgspec.Struct, rename="kebab", gc=False):
-    policy_type: str
-    policy_string: list[str] | UnsetType = UNSET
-    policy_domain: str | UnsetType | None = UNSET  # None: was null, already flagged
-    mx_host: list[str] | UnsetType = UNSET
-
-
-class FastPolicyResult(msgspec.Struct, rename="kebab", gc=False):
-    policy: FastPolicy
-    summary: Summary
-    failure_details: list[FailureDetail] | UnsetType = UNSET
-
-
-class FastReport(msgspec.Struct, rename="kebab", gc=False):
-    organization_name: str
-    date_range: DateRange
-    report_id: str
-    policies: list[FastPolicyResult]
-    contact_info: str | UnsetType | None = UNSET  # None: was null, already flagged
-
-
-fast_decoder = msgspec.json.Decoder(FastReport)
-
-
-def needs_loose_tier(body: bytes) -> bool:
-    """Member names and values the fast tier cannot represent (it would
-    ignore unknown keys and reject null): found by C substring searches."""
-    return b"null" in body or b'"mx-host-pattern"' in body or needs_loose_rows(body)
-
-
-def needs_loose_rows(body: bytes) -> bool:
-    """A row member the RFC-shaped rows would silently drop."""
-    return b'"additional-info-uri"' in body
-
-
-# ---- tier 2: everything we accept ----------------------------------------
-
 LooseCount = int | float | str
 OptStr = str | None | UnsetType
 StrOrList = list[str] | str | None | UnsetType
 
 
-class LooseDateRange(msgspec.Struct, rename="kebab", gc=False):
+class WireDateRange(msgspec.Struct, rename="kebab", gc=False):
     start_datetime: str
     end_datetime: str
 
 
-class LoosePolicy(msgspec.Struct, rename="kebab", gc=False):
+class WirePolicy(msgspec.Struct, rename="kebab", gc=False):
     policy_type: str
     policy_string: StrOrList = UNSET
     policy_domain: OptStr = UNSET
@@ -78,61 +32,52 @@ class LoosePolicy(msgspec.Struct, rename="kebab", gc=False):
     mx_host_pattern: StrOrList = UNSET  # RFC 8460 §4.4 prose name (E2)
 
 
-class LooseSummary(msgspec.Struct, rename="kebab", gc=False):
+class WireSummary(msgspec.Struct, rename="kebab", gc=False):
     total_successful_session_count: LooseCount | UnsetType = UNSET
     total_failure_session_count: LooseCount | UnsetType = UNSET
 
 
-class LooseFailureDetail(msgspec.Struct, rename="kebab", gc=False):
+class WireRow(msgspec.Struct, rename="kebab", gc=False):
+    """A failure-details row. The first eight fields are those of the model's
+    `FailureDetail`, in its order, so a clean row maps onto it by position.
+    Absent and `null` both decode as None here; `normalize` tells them apart
+    only when the bytes hold nulls it has not accounted for (rare)."""
+
     result_type: str
     failed_session_count: LooseCount
-    sending_mta_ip: OptStr = UNSET
-    receiving_mx_hostname: OptStr = UNSET
-    receiving_mx_helo: OptStr = UNSET
-    receiving_ip: OptStr = UNSET
-    additional_information: OptStr = UNSET
-    additional_info_uri: OptStr = UNSET  # RFC 8460 §4.4 prose name (E2)
-    failure_reason_code: OptStr = UNSET
+    sending_mta_ip: str | None = None
+    receiving_mx_hostname: str | None = None
+    receiving_mx_helo: str | None = None
+    receiving_ip: str | None = None
+    additional_information: str | None = None
+    failure_reason_code: str | None = None
+    additional_info_uri: str | None = None  # RFC 8460 §4.4 prose name (E2)
 
 
-class LoosePolicyResult(msgspec.Struct, rename="kebab", gc=False):
-    policy: LoosePolicy
-    summary: LooseSummary
-    failure_details: list[LooseFailureDetail] | UnsetType | None = UNSET
+class WirePolicyResult(msgspec.Struct, rename="kebab", gc=False):
+    policy: WirePolicy
+    summary: WireSummary
+    failure_details: list[WireRow] | UnsetType | None = UNSET
 
 
-class LooseReport(msgspec.Struct, rename="kebab", gc=False):
+class WireReport(msgspec.Struct, rename="kebab", gc=False):
     organization_name: str
-    date_range: LooseDateRange
+    date_range: WireDateRange
     report_id: str | int
-    policies: list[LoosePolicyResult] | LoosePolicyResult
+    policies: list[WirePolicyResult] | WirePolicyResult
     contact_info: OptStr = UNSET
 
 
-loose_decoder = msgspec.json.Decoder(LooseReport)
+decoder = msgspec.json.Decoder(WireReport)
 
 
-# ---- tier 2: loose report and policies, RFC-shaped failure rows -----------
-# Most quirks sit above the rows (a null contact-info, a string mx-host,
-# counts as strings in the summary); rows are the bulk of a big report, so
-# they are decoded straight into the model when they allow it.
+# ---- locating nulls inside rows (only decoded when there are some) --------
 
 
-class LoosePolicyResultRfcRows(LoosePolicyResult):
-    failure_details: list[FailureDetail] | UnsetType | None = UNSET
-
-
-class LooseReportRfcRows(LooseReport):
-    policies: list[LoosePolicyResultRfcRows] | LoosePolicyResultRfcRows
-
-
-loose_rfc_rows_decoder = msgspec.json.Decoder(LooseReportRfcRows)
-
-
-def nulls_above_rows(w: LooseReportRfcRows) -> int:
-    """How many JSON nulls this tier saw outside the rows. Rows decode a null
-    as an absent member; when the bytes hold more nulls than this, some may
-    be in rows and the fully loose tier must look (it flags them)."""
+def nulls_outside_rows(w: WireReport) -> int:
+    """How many JSON nulls the decode saw outside the rows, where `null` and
+    absent are distinct. When the bytes hold more, some may be row members
+    (or text inside strings), and `row_nulls` finds them."""
     policies = w.policies if isinstance(w.policies, list) else [w.policies]
     seen = w.contact_info is None
     for p in policies:
@@ -141,3 +86,38 @@ def nulls_above_rows(w: LooseReportRfcRows) -> int:
         seen += (pol.mx_host is None) + (pol.mx_host_pattern is None)
         seen += p.failure_details is None
     return seen
+
+
+class _NullProbeRow(msgspec.Struct, rename="kebab", gc=False):
+    sending_mta_ip: OptStr = UNSET
+    receiving_mx_hostname: OptStr = UNSET
+    receiving_mx_helo: OptStr = UNSET
+    receiving_ip: OptStr = UNSET
+    additional_information: OptStr = UNSET
+    failure_reason_code: OptStr = UNSET
+    additional_info_uri: OptStr = UNSET
+
+
+class _NullProbePolicyResult(msgspec.Struct, rename="kebab", gc=False):
+    failure_details: list[_NullProbeRow] | UnsetType | None = UNSET
+
+
+class _NullProbeReport(msgspec.Struct, gc=False):
+    policies: list[_NullProbePolicyResult] | _NullProbePolicyResult
+
+
+_null_probe = msgspec.json.Decoder(_NullProbeReport)
+
+
+def row_nulls(body: bytes) -> list[tuple[int, int, str]]:
+    """(policy index, row index, member name) of every null row member."""
+    probe = _null_probe.decode(body)
+    policies = probe.policies if isinstance(probe.policies, list) else [probe.policies]
+    found = []
+    for i, pr in enumerate(policies):
+        if isinstance(pr.failure_details, list):
+            for j, row in enumerate(pr.failure_details):
+                for field in row.__struct_fields__:
+                    if getattr(row, field) is None:
+                        found.append((i, j, field.replace("_", "-")))
+    return found

@@ -1,0 +1,388 @@
+"""Decoded wire types -> the normalized model, recording every quirk.
+
+Time zones and date forms, the date range, counts, policy and result types,
+policy strings, `mx-host`, `policy-domain`, IP address forms, missing, null
+and empty members. Reports can carry thousands of failure rows, so a clean
+row costs a tuple copy and a few C-level tests; only a row with a quirk is
+looked at member by member.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from msgspec import UNSET, UnsetType
+from msgspec.structs import astuple
+
+from tlsrpt.report.errors import ReportError
+from tlsrpt.report.limits import Limits
+from tlsrpt.report.model import (
+    MAX_IJSON_INT,
+    POLICY_TYPES,
+    RESULT_TYPE_SET,
+    DateRange,
+    Deviation,
+    FailureDetail,
+    Policy,
+    PolicyResult,
+    Report,
+    Summary,
+)
+from tlsrpt.report.wire import LooseCount, WirePolicy, WirePolicyResult, WireReport, WireRow
+
+_ONE_DAY = timedelta(days=1)
+_MEMO_MAX = 65536
+
+
+class Findings:
+    """Collects deviations; paths are only formatted when one is found."""
+
+    __slots__ = ("devs",)
+
+    def __init__(self) -> None:
+        self.devs: list[Deviation] = []
+
+    def dev(self, code: str, path: str, message: str, violation: bool = True) -> None:
+        self.devs.append(Deviation(code, path, message, violation))
+
+
+def normalize(w: WireReport, out: Findings, limits: Limits, row_nulls: Any = None) -> Report:
+    """`row_nulls`: (policy, row, member) triples of null row members, when
+    the caller found nulls the wire types cannot tell from absent ones."""
+    policies = w.policies
+    if not isinstance(policies, list):  # R8460-4-b
+        out.dev("policies-not-array", "$.policies", "policies is an object, not an array")
+        policies = [policies]
+    if len(policies) > limits.max_policies:
+        raise ReportError(
+            "too-many-policies",
+            f"{len(policies)} policies, limit {limits.max_policies}",
+            "$.policies",
+        )
+    rows = 0
+    for p in policies:
+        if p.failure_details:
+            rows += len(p.failure_details)
+    if rows > limits.max_failure_details:
+        raise ReportError(
+            "too-many-failure-details",
+            f"{rows} failure-details rows, limit {limits.max_failure_details}",
+            "$.policies",
+        )
+    report_id = w.report_id
+    if type(report_id) is not str:
+        out.dev("report-id-not-string", "$.report-id", "report-id is a number")
+        report_id = str(report_id)
+    for i, j, member in row_nulls or ():
+        out.dev("null-value", f"$.policies[{i}].failure-details[{j}].{member}", f"{member} is null")
+    return Report(
+        w.organization_name,
+        _date_range(w.date_range.start_datetime, w.date_range.end_datetime, out),
+        _contact(w.contact_info, out),
+        report_id,
+        [_policy_result(p, i, out) for i, p in enumerate(policies)],
+    )
+
+
+def _contact(value: str | UnsetType | None, out: Findings) -> str | None:
+    if type(value) is str and value:
+        return value
+    if value is UNSET:
+        out.dev("contact-info-missing", "$.contact-info", "contact-info is missing")
+    elif value is None:  # checklist O1
+        out.dev("contact-info-null", "$.contact-info", "contact-info is null")
+    else:
+        out.dev("empty-value", "$.contact-info", "contact-info is empty")
+    return None
+
+
+# ---- dates ----------------------------------------------------------------
+
+_DATES: dict[str, tuple[datetime, str | None]] = {}
+
+
+def _parse_datetime(text: str) -> tuple[datetime, str | None]:
+    """RFC 3339 §5.6 -> aware UTC, plus a deviation code (memoized: a day's
+    reports all carry the same two strings)."""
+    try:
+        return _DATES[text]
+    except KeyError:
+        pass
+    stripped = text.strip()
+    try:
+        value = datetime.fromisoformat(stripped.upper())
+    except ValueError:
+        raise ValueError(f"not an RFC 3339 date-time: {text[:64]!r}") from None
+    code: str | None = None
+    if value.tzinfo is None:  # Microsoft, checklist D8
+        value, code = value.replace(tzinfo=UTC), "datetime-no-offset"
+    else:
+        value = value.astimezone(UTC)
+        # RFC 3339 (and its §5.6 note on a space for "T") needs full seconds
+        if len(stripped) < 20 or stripped[10] not in "Tt " or stripped[16] != ":":
+            code = "datetime-not-rfc3339"
+    if len(_DATES) > _MEMO_MAX:
+        _DATES.clear()
+    _DATES[text] = (value, code)
+    return value, code
+
+
+_DATE_MESSAGES = {
+    "datetime-no-offset": "date-time without UTC offset; assumed UTC",
+    "datetime-not-rfc3339": "date-time not in RFC 3339 form",
+}
+
+
+def _when(text: str, path: str, out: Findings) -> datetime:
+    try:
+        value, code = _parse_datetime(text)
+    except ValueError as exc:
+        raise ReportError("schema", str(exc), path) from None
+    if code:
+        out.dev(code, path, _DATE_MESSAGES[code])
+    return value
+
+
+def _date_range(start_text: str, end_text: str, out: Findings) -> DateRange:
+    start = _when(start_text, "$.date-range.start-datetime", out)
+    end = _when(end_text, "$.date-range.end-datetime", out)
+    if end < start:
+        out.dev("date-range-inverted", "$.date-range", "end-datetime is before start-datetime")
+    elif not end.second and not end.minute and not end.hour and end - start == _ONE_DAY:
+        # R8460-4.1-b: a legal reading of "24:00", but not the App. B form.
+        out.dev(
+            "end-datetime-next-midnight",
+            "$.date-range.end-datetime",
+            "range ends at the next day's 00:00:00 instead of 23:59:59",
+            violation=False,
+        )
+    return DateRange(start, end)
+
+
+# ---- counts ---------------------------------------------------------------
+
+
+def _count(value: LooseCount | UnsetType, path: str, out: Findings) -> int:
+    if type(value) is int:
+        if 0 <= value <= MAX_IJSON_INT:
+            return value
+        if value < 0:
+            raise ReportError("schema", "session count is negative", path)
+        out.dev("number-too-large", path, "integer beyond I-JSON range (RFC 7493 §2.2)")
+        return value
+    if isinstance(value, float):
+        if value.is_integer() and value >= 0:
+            out.dev("number-not-integer", path, "session count written as a float")
+            return int(value)
+        raise ReportError("schema", f"session count {value!r} is not a whole number", path)
+    if value is UNSET:
+        out.dev("count-missing", path, "session count is missing; taken as 0")
+        return 0
+    if isinstance(value, str) and value.strip().isdigit():
+        out.dev("number-as-string", path, "session count written as a string")
+        return int(value)
+    raise ReportError("schema", f"session count {value!r} is not a number", path)
+
+
+# ---- policies -------------------------------------------------------------
+
+
+def _policy_result(w: WirePolicyResult, i: int, out: Findings) -> PolicyResult:
+    base = f"$.policies[{i}]"
+    s = w.summary
+    ok, failed = s.total_successful_session_count, s.total_failure_session_count
+    if not (type(ok) is int and type(failed) is int and 0 <= ok <= MAX_IJSON_INT >= failed >= 0):
+        ok = _count(ok, f"{base}.summary.total-successful-session-count", out)
+        failed = _count(failed, f"{base}.summary.total-failure-session-count", out)
+    rows = w.failure_details
+    if rows is UNSET or rows is None:
+        # R8460-4-f: Google and Microsoft omit it when there are no failures.
+        if rows is None:
+            out.dev("null-value", f"{base}.failure-details", "failure-details is null")
+        out.dev(
+            "failure-details-missing",
+            f"{base}.failure-details",
+            "failure-details is missing",
+            violation=False,
+        )
+        details: list[FailureDetail] = []
+    else:
+        details = _rows(rows, base, out) if rows else []
+    return PolicyResult(_policy(w.policy, f"{base}.policy", out), Summary(ok, failed), details)
+
+
+def _string_list(value: Any, path: str, name: str, out: Findings) -> list[str] | UnsetType:
+    if value is UNSET or type(value) is list:
+        return value  # type: ignore[no-any-return]
+    if value is None:
+        out.dev("null-value", path, f"{name} is null")
+        return UNSET
+    out.dev(f"{name}-not-array", path, f"{name} is a string, not an array")
+    return [value]
+
+
+def _policy(w: WirePolicy, path: str, out: Findings) -> Policy:
+    ptype = w.policy_type
+    if ptype not in POLICY_TYPES:
+        lowered = ptype.strip().lower()
+        if lowered in POLICY_TYPES:
+            out.dev("policy-type-case", f"{path}.policy-type", f"policy-type {ptype!r}")
+            ptype = lowered
+        else:  # R8460-4.4-e: kept, never fatal
+            out.dev("policy-type-unknown", f"{path}.policy-type", f"unknown policy-type {ptype!r}")
+    return Policy(
+        ptype,
+        _policy_strings(w.policy_string, ptype, f"{path}.policy-string", out),
+        _policy_domain(w.policy_domain, f"{path}.policy-domain", out),
+        _mx_hosts(w, ptype, path, out),
+    )
+
+
+def _policy_strings(value: Any, ptype: str, path: str, out: Findings) -> list[str]:
+    if type(value) is str and ptype == "tlsa":
+        # R8460-4-g: the §4 prose form, TLSA RRs separated by semicolons.
+        out.dev("policy-string-not-array", path, "policy-string is a string, not an array")
+        return [s.strip() for s in value.split(";") if s.strip()]
+    strings = _string_list(value, path, "policy-string", out)
+    if strings is UNSET:
+        if value is UNSET and ptype != "no-policy-found":  # checklist M1, D5
+            out.dev("policy-string-missing", path, "policy-string is missing")
+        return []
+    if len(strings) == 1 and strings[0].startswith("["):
+        # Microsoft (checklist D2): the array JSON-encoded into one string.
+        try:
+            inner = orjson.loads(strings[0])
+        except orjson.JSONDecodeError:
+            return strings
+        if type(inner) is list and all(type(s) is str for s in inner):
+            out.dev(
+                "policy-string-json-encoded",
+                path,
+                "policy-string holds a JSON-encoded array in one string; unwrapped",
+            )
+            return inner
+    return strings
+
+
+def _policy_domain(value: str | UnsetType | None, path: str, out: Findings) -> str | None:
+    if value is None:
+        out.dev("null-value", path, "policy-domain is null")
+        return None
+    if value is UNSET or not value.strip():  # checklist O2
+        out.dev("policy-domain-missing", path, "policy-domain is missing")
+        return None
+    if not value.islower() or value.endswith(".") or value != value.strip():
+        value = value.strip().rstrip(".").lower()
+    if not value.isascii():  # R8460-4.4-g
+        out.dev("policy-domain-u-label", path, "policy-domain is not written in A-labels")
+    return value
+
+
+def _mx_hosts(w: WirePolicy, ptype: str, path: str, out: Findings) -> list[str]:
+    if w.mx_host is UNSET and w.mx_host_pattern is not UNSET:
+        out.dev(
+            "mx-host-pattern-key",
+            f"{path}.mx-host-pattern",
+            "MX patterns under the prose name mx-host-pattern",
+            violation=False,
+        )
+        mx = _string_list(w.mx_host_pattern, f"{path}.mx-host-pattern", "mx-host", out)
+    else:
+        mx = _string_list(w.mx_host, f"{path}.mx-host", "mx-host", out)
+    if mx is UNSET:
+        if w.mx_host is UNSET and ptype == "sts":  # R8460-4.4-h; Microsoft (D3)
+            out.dev("mx-host-missing", f"{path}.mx-host", "mx-host is missing for sts")
+        return []
+    return mx
+
+
+# ---- failure rows ---------------------------------------------------------
+
+# R8460-4.4-j: text -> canonical text (None when not an address), memoized.
+_IP_FORMS: dict[str, str | None] = {}
+
+
+def _canonical_ip(text: str) -> str | None:
+    try:
+        return _IP_FORMS[text]
+    except KeyError:
+        pass
+    try:
+        canonical: str | None = ipaddress.ip_address(text).compressed
+    except ValueError:
+        canonical = None
+    if len(_IP_FORMS) > _MEMO_MAX:
+        _IP_FORMS.clear()
+    _IP_FORMS[text] = canonical
+    return canonical
+
+
+def _rows(rows: list[WireRow], base: str, out: Findings) -> list[FailureDetail]:
+    details = []
+    for j, row in enumerate(rows):
+        t = astuple(row)
+        if type(t[1]) is int and t[8] is None and "" not in t and 0 <= t[1] <= MAX_IJSON_INT:
+            details.append(FailureDetail(*t[:8]))
+        else:
+            details.append(_quirky_row(row, f"{base}.failure-details[{j}]", out))
+    if not {d.result_type for d in details} <= RESULT_TYPE_SET:
+        for j, d in enumerate(details):
+            if d.result_type not in RESULT_TYPE_SET:
+                _fix_result_type(d, f"{base}.failure-details[{j}].result-type", out)
+    ips = {d.sending_mta_ip for d in details} | {d.receiving_ip for d in details}
+    ips.discard(None)
+    if any(_canonical_ip(ip) != ip for ip in ips):  # type: ignore[arg-type]
+        for j, d in enumerate(details):
+            for attr in ("sending_mta_ip", "receiving_ip"):
+                ip = getattr(d, attr)
+                if ip is not None and _canonical_ip(ip) != ip:
+                    path = f"{base}.failure-details[{j}].{attr.replace('_', '-')}"
+                    _fix_ip(d, attr, path, out)
+    return details
+
+
+def _quirky_row(row: WireRow, path: str, out: Findings) -> FailureDetail:
+    count = _count(row.failed_session_count, f"{path}.failed-session-count", out)
+    values: dict[str, str | None] = {}
+    for field in WireRow.__struct_fields__[2:8]:
+        value = getattr(row, field)
+        if value == "":  # Google sent "sending-mta-ip": "" (peers.md §8)
+            name = field.replace("_", "-")
+            out.dev("empty-value", f"{path}.{name}", f"{name} is an empty string")
+            value = None
+        values[field] = value
+    if values["additional_information"] is None and row.additional_info_uri is not None:
+        out.dev(
+            "additional-info-uri-key",
+            f"{path}.additional-info-uri",
+            "additional information under the prose name additional-info-uri",
+            violation=False,
+        )
+        values["additional_information"] = row.additional_info_uri or None
+    return FailureDetail(row.result_type, count, **values)
+
+
+def _fix_result_type(d: FailureDetail, path: str, out: Findings) -> None:
+    lowered = d.result_type.strip().lower()
+    if lowered in RESULT_TYPE_SET:
+        out.dev("result-type-case", path, f"result-type {d.result_type!r}")
+        d.result_type = lowered
+    else:  # R8460-6.6-a: kept verbatim
+        out.dev(
+            "result-type-unregistered",
+            path,
+            f"result-type {d.result_type!r} is not in the IANA registry",
+            violation=False,
+        )
+
+
+def _fix_ip(d: FailureDetail, attr: str, path: str, out: Findings) -> None:
+    canonical = _canonical_ip(getattr(d, attr))
+    if canonical is None:
+        out.dev("ip-invalid", path, "not an IPv4 or IPv6 address; kept as given")
+    else:
+        out.dev("ip-not-canonical", path, "IP address not in canonical form (RFC 5952); normalized")
+        setattr(d, attr, canonical)
