@@ -250,3 +250,25 @@ def test_duplicate_keys_strict_only(minimal):
     with pytest.raises(ReportError) as info:
         parse_report(data, strict=True)
     assert info.value.code == "duplicate-key"
+
+
+def test_null_text_inside_strings_is_not_a_null(minimal):
+    """`null` in a string sends the parser looking for null members: it finds none."""
+    minimal["policies"][0]["failure-details"][0]["failure-reason-code"] = "null pointer"
+    parsed = parse_report(json.dumps(minimal).encode(), strict=True)
+    assert parsed.deviations == []
+
+
+def test_null_row_members_are_located(minimal):
+    row = minimal["policies"][0]["failure-details"][0]
+    row["receiving-mx-helo"] = None
+    row["additional-info-uri"] = None
+    minimal["contact-info"] = None
+    parsed = parse_report(json.dumps(minimal).encode())
+    paths = {d.path for d in parsed.deviations if d.code == "null-value"}
+    assert paths == {
+        "$.policies[0].failure-details[0].receiving-mx-helo",
+        "$.policies[0].failure-details[0].additional-info-uri",
+    }
+    assert "contact-info-null" in codes(parsed)
+    assert parsed.report.policies[0].failure_details[0].receiving_mx_helo is None
