@@ -172,7 +172,9 @@ def _report(job: _Run, skipped: list[Skipped], args: argparse.Namespace) -> int:
             + (f" ({totals['conflicts']} conflicting)" if totals["conflicts"] else "")
             + f", {totals['quarantined']} quarantined"
         )
-        if skipped:
-            line += f"; {len(problems)} not imported, {len(skipped) - len(problems)} skipped"
+        if problems:
+            line += f", {len(problems)} not imported"
+        if len(skipped) > len(problems):
+            line += f"; {len(skipped) - len(problems)} other files skipped (-v lists them)"
         console.print(line, markup=False)
     return 1 if totals["quarantined"] or problems else 0

@@ -152,20 +152,14 @@ def _print_policy(policy: dict[str, Any], attributed: str) -> None:
         console.print(escape(f"  | {text}"))
     if p.get("mx-host"):
         console.print(escape(f"  mx-host: {', '.join(p['mx-host'])}"))
-    details = policy.get("failure-details", [])
-    if not details:
-        return
-    table = Table(show_edge=False, pad_edge=False)
-    columns = (
-        "result-type",
-        "failed-session-count",
-        "sending-mta-ip",
-        "receiving-mx-hostname",
-        "receiving-ip",
-        "failure-reason-code",
-    )
-    for name in columns:
-        table.add_column(name, overflow="fold")
-    for d in details:
-        table.add_row(*(escape(str(d.get(c, "") or "")) for c in columns))
-    console.print(table)
+    for d in policy.get("failure-details", []):
+        line = f"  {d['failed-session-count']:,} x {d['result-type']}"
+        if d.get("sending-mta-ip"):
+            line += f" from {d['sending-mta-ip']}"
+        if d.get("receiving-mx-hostname") or d.get("receiving-ip"):
+            line += f" to {d.get('receiving-mx-hostname') or ''}"
+            line += f" [{d['receiving-ip']}]" if d.get("receiving-ip") else ""
+        for key in ("receiving-mx-helo", "failure-reason-code", "additional-information"):
+            if d.get(key):
+                line += f"; {key} {d[key]}"
+        console.print(escape(line))

@@ -51,6 +51,11 @@ class SummaryRows:
     sending_ips: list[tuple[Any, ...]]  # domain, sending MTA IP, failed sessions
 
 
+def _dict(row: sa.Row[Any]) -> dict[str, Any]:
+    """A row as a plain dict (str keys: column names are a str subclass)."""
+    return {str(key): value for key, value in row._mapping.items()}
+
+
 def _tuples(conn: Connection, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in conn.execute(query)]
 
@@ -110,7 +115,7 @@ def list_reports(conn: Connection, window: Window, limit: int) -> list[dict[str,
     if window.until is not None:
         query = query.where(reports.c.day <= window.until)
     query = query.order_by(reports.c.id.desc()).limit(limit)
-    rows = [dict(row._mapping) for row in conn.execute(query)]
+    rows = [_dict(row) for row in conn.execute(query)]
     domains = _domains_of(conn, [row["id"] for row in rows])
     for row in rows:
         row["domains"] = domains.get(row["id"], [])
@@ -182,11 +187,11 @@ def get_report(conn: Connection, pk: int) -> StoredReport | None:
     )
     raw = conn.execute(sa.select(*_RAW_META).where(raw_inputs.c.id == row.raw_id)).one()
     return StoredReport(
-        report=dict(row._mapping),
-        policies=[dict(r._mapping) for r in policies],
-        failures=[dict(r._mapping) for r in failures],
-        raw=dict(raw._mapping),
-        duplicates=[dict(r._mapping) for r in duplicates],
+        report=_dict(row),
+        policies=[_dict(r) for r in policies],
+        failures=[_dict(r) for r in failures],
+        raw=_dict(raw),
+        duplicates=[_dict(r) for r in duplicates],
     )
 
 
@@ -197,7 +202,7 @@ def list_raw(conn: Connection, outcome: str, limit: int | None = None) -> list[d
         .order_by(raw_inputs.c.id)
         .limit(limit)
     )
-    return [dict(row._mapping) for row in conn.execute(query)]
+    return [_dict(row) for row in conn.execute(query)]
 
 
 def raw_ids(conn: Connection, outcome: str) -> list[int]:
@@ -211,7 +216,7 @@ def get_raw(conn: Connection, raw_id: int) -> dict[str, Any] | None:
             raw_inputs.c.id == raw_id
         )
     ).first()
-    return dict(row._mapping) if row is not None else None
+    return _dict(row) if row is not None else None
 
 
 def outcome_counts(conn: Connection) -> dict[str, int]:
