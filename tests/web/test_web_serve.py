@@ -79,7 +79,8 @@ def test_serve_receives_and_stops_on_sigterm(
     r = httpx.post(
         url + "/v1/reports",
         content=gzip.compress(report_json()),
-        headers={"content-type": "application/tlsrpt+gzip"},
+        # no trusted proxy configured: this header is ignored
+        headers={"content-type": "application/tlsrpt+gzip", "x-forwarded-for": "203.0.113.9"},
     )
     assert r.status_code == 201
     code, err = stop(proc)
@@ -87,8 +88,10 @@ def test_serve_receives_and_stops_on_sigterm(
     assert "Traceback" not in err
     # the report is in the database the user named
     with open_store(f"sqlite:///{db}") as store, store.read() as conn:
-        outcomes = conn.execute(sa.select(raw_inputs.c.outcome, raw_inputs.c.source_kind)).all()
-    assert [tuple(o) for o in outcomes] == [("accepted", "http")]
+        rows = conn.execute(
+            sa.select(raw_inputs.c.outcome, raw_inputs.c.source_kind, raw_inputs.c.source_detail)
+        ).all()
+    assert [(o, k, d.split(":")[0]) for o, k, d in rows] == [("accepted", "http", "127.0.0.1")]
 
 
 def test_serve_tls_config_file_and_env(
@@ -152,3 +155,56 @@ def test_serve_usage_errors(tmp_path: Path, args: list[str], message: str) -> No
     assert r.returncode == 2
     assert message in r.stderr.decode()
     assert b"Traceback" not in r.stderr
+
+
+def _peak_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def test_serve_100mb_body_memory_bounded_and_proxy_address(
+    tmp_path: Path,
+    procs: list[subprocess.Popen[bytes]],
+    report_json: Callable[..., bytes],
+) -> None:
+    port = free_port()
+    db = tmp_path / "big.sqlite3"
+    proc = start(
+        ["--db", f"sqlite:///{db}", "--port", str(port)],
+        {"TLSRPT_TRUSTED_PROXIES": "127.0.0.1"},
+    )
+    procs.append(proc)
+    url = f"http://127.0.0.1:{port}"
+    wait_up(proc, url)
+    before = _peak_rss_kib(proc.pid)
+
+    def hundred_mb() -> Iterator[bytes]:
+        block = b" " * (1024 * 1024)
+        for _ in range(100):
+            yield block
+
+    try:
+        r = httpx.post(
+            url + "/v1/reports",
+            content=hundred_mb(),
+            headers={"content-type": "application/tlsrpt+json"},
+            timeout=60,
+        )
+        assert r.status_code == 413
+    except httpx.TransportError:
+        pass  # the server may close the connection mid-upload after answering 413
+    # the default 10 MiB limit bounds what the server ever held
+    assert _peak_rss_kib(proc.pid) - before < 40 * 1024
+    # still up, and a trusted proxy's X-Forwarded-For names the client
+    r = httpx.post(
+        url + "/v1/reports",
+        content=report_json(),
+        headers={"content-type": "application/tlsrpt+json", "x-forwarded-for": "198.51.100.7"},
+    )
+    assert r.status_code == 201
+    assert stop(proc)[0] == 0
+    with open_store(f"sqlite:///{db}") as store, store.read() as conn:
+        details = conn.execute(sa.select(raw_inputs.c.source_detail)).scalars().all()
+    assert [d.split(":")[0] for d in details] == ["198.51.100.7"]
