@@ -1,0 +1,1 @@
+"""Receivers' shared logic that is not HTTP: DKIM verdicts of mailed reports."""
