@@ -70,3 +70,31 @@ def test_errors(tmp_path: Path, toml: str, env: dict[str, str], message: str) ->
 def test_port_range() -> None:
     with pytest.raises(SettingsError, match="out of range"):
         Settings(port=65536)
+
+
+def test_smtp_settings(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        'smtp_port = 2525\nsmtp_recipients = ["tlsrpt@example.org"]\nsmtp_accept_unsigned = true\n'
+    )
+    s = load_settings(cfg, env={"TLSRPT_DKIM_REQUIRE_TLSRPT_SERVICE": "yes"})
+    assert (s.smtp_port, s.smtp_recipients, s.smtp_accept_unsigned) == (
+        2525,
+        ("tlsrpt@example.org",),
+        True,
+    )
+    assert s.dkim_require_tlsrpt_service is True
+    assert load_settings(env={}).smtp_port is None
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TLSRPT_SMTP_PORT": "25"}, "never a relay"),
+        ({"TLSRPT_SMTP_ACCEPT_UNSIGNED": "maybe"}, "smtp_accept_unsigned has an invalid value"),
+        ({"TLSRPT_SMTP_PORT": "99999", "TLSRPT_SMTP_RECIPIENTS": "a@b.example"}, "out of range"),
+    ],
+)
+def test_smtp_settings_errors(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(env=env)

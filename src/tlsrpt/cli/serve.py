@@ -1,4 +1,5 @@
-"""`tlsrpt serve`: the HTTP report receiver (RFC 8460 §5.4) under uvicorn.
+"""`tlsrpt serve`: the HTTP report receiver (RFC 8460 §5.4) under uvicorn,
+and, when `smtp_port` is set, the SMTP receiver (RFC 8460 §5.3) beside it.
 
 Settings: `--config FILE` (TOML), `TLSRPT_*` environment variables and the
 options below, in rising precedence (`tlsrpt.web.settings`). SIGTERM or
@@ -11,12 +12,17 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import ssl
 from pathlib import Path
 
 import uvicorn
+from aiosmtpd.controller import Controller
 
 from tlsrpt.cli.db import add_db_argument, opened_store
 from tlsrpt.cli.output import UsageError, err_console
+from tlsrpt.receive.dkim_verify import txt_lookup
+from tlsrpt.receive.smtp import Recipients, ReportHandler, smtp_kwargs
+from tlsrpt.store.engine import Store
 from tlsrpt.web.app import create_app
 from tlsrpt.web.settings import Settings, SettingsError, load_settings
 
@@ -67,6 +73,29 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def _smtp_controller(settings: Settings, store: Store) -> Controller | None:
+    if settings.smtp_port is None:
+        return None
+    handler = ReportHandler(
+        store,
+        Recipients(settings.smtp_recipients),
+        txt_lookup(list(settings.dns_nameservers) or None, settings.dns_port),
+        accept_unsigned=settings.smtp_accept_unsigned,
+        require_tlsrpt_service=settings.dkim_require_tlsrpt_service,
+    )
+    tls = None
+    if settings.certfile and settings.keyfile:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(settings.certfile, settings.keyfile)
+    return Controller(
+        handler,
+        hostname=settings.smtp_host,
+        port=settings.smtp_port,
+        tls_context=tls,
+        **smtp_kwargs(settings.smtp_max_message_bytes),
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     args.db = settings.database_url
@@ -98,8 +127,24 @@ def run(args: argparse.Namespace) -> int:
         # to the handler found at start: make that a no-op so a requested
         # stop exits 0 once every request in flight was answered.
         signal.signal(signal.SIGTERM, lambda *_: None)
+        smtp = _smtp_controller(settings, store)
+        if smtp is not None:
+            try:
+                smtp.start()
+            except (OSError, RuntimeError) as exc:
+                raise UsageError(
+                    f"could not start SMTP on {settings.smtp_host}:{settings.smtp_port}: {exc}"
+                ) from exc
+            err_console.print(
+                f"tlsrpt serve: SMTP for {', '.join(settings.smtp_recipients)} at "
+                f"{settings.smtp_host}:{settings.smtp_port}",
+                markup=False,
+            )
         try:
             server.run()
         except SystemExit:  # uvicorn exits when it cannot bind; it logged why
             raise UsageError(f"could not listen on {settings.host}:{settings.port}") from None
+        finally:
+            if smtp is not None:
+                smtp.stop()
     return 0

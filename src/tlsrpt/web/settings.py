@@ -14,6 +14,16 @@ for secrets such as a database password), and the command line.
 | reports_path     | TLSRPT_REPORTS_PATH      | /v1/reports                  |
 | max_body_bytes   | TLSRPT_MAX_BODY_BYTES    | 10 MiB (R8460-5.2-b)         |
 | trusted_proxies  | TLSRPT_TRUSTED_PROXIES   | none (comma-separated list)  |
+| smtp_port        | TLSRPT_SMTP_PORT         | none: no SMTP receiver       |
+| smtp_host        | TLSRPT_SMTP_HOST         | 127.0.0.1                    |
+| smtp_recipients  | TLSRPT_SMTP_RECIPIENTS   | none (addresses, @domains)   |
+| smtp_max_message_bytes | ..._MAX_MESSAGE_BYTES | 25 MiB                    |
+| smtp_accept_unsigned | ..._ACCEPT_UNSIGNED  | false: quarantine (R8460-3-u)|
+| dkim_require_tlsrpt_service | ...          | false (R8460-3-v)            |
+| dns_nameservers, dns_port | TLSRPT_DNS_*    | system resolver, 53          |
+
+The SMTP receiver offers STARTTLS with certfile/keyfile when they are set.
+Booleans in the environment: 1/true/yes or 0/false/no.
 """
 
 from __future__ import annotations
@@ -45,6 +55,14 @@ class Settings:
     reports_path: str = "/v1/reports"
     max_body_bytes: int = DEFAULT_LIMITS.max_input_bytes
     trusted_proxies: tuple[str, ...] = ()
+    smtp_port: int | None = None
+    smtp_host: str = "127.0.0.1"
+    smtp_recipients: tuple[str, ...] = ()
+    smtp_max_message_bytes: int = DEFAULT_LIMITS.max_message_bytes
+    smtp_accept_unsigned: bool = False
+    dkim_require_tlsrpt_service: bool = False
+    dns_nameservers: tuple[str, ...] = ()
+    dns_port: int = 53
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -53,10 +71,15 @@ class Settings:
             raise SettingsError("max_body_bytes must be at least 1")
         if not self.reports_path.startswith("/"):
             raise SettingsError(f"reports_path {self.reports_path!r} must start with '/'")
+        if self.smtp_port is not None and not self.smtp_recipients:
+            raise SettingsError("smtp_port needs smtp_recipients: the receiver is never a relay")
+        if self.smtp_port is not None and not 0 <= self.smtp_port <= 65535:
+            raise SettingsError(f"smtp_port {self.smtp_port} is out of range 0-65535")
         if (self.certfile is None) != (self.keyfile is None):
             raise SettingsError("certfile and keyfile go together: give both or neither")
 
 
+_BOOLS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 
 
@@ -64,17 +87,21 @@ def _convert(name: str, value: Any, origin: str) -> Any:
     """A raw TOML or environment value as the type the field holds."""
     kind = _FIELDS[name].type
     try:
-        if kind == "int":
+        if kind in ("int", "int | None"):
             if isinstance(value, bool):
                 raise ValueError
             return int(value)
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            return _BOOLS[str(value).strip().lower()]
         if kind == "tuple[str, ...]":
             items = value.split(",") if isinstance(value, str) else list(value)
             return tuple(str(i).strip() for i in items if str(i).strip())
         if not isinstance(value, str):
             raise ValueError
         return value
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, KeyError):
         raise SettingsError(f"{origin}: {name} has an invalid value {value!r}") from None
 
 
