@@ -9,6 +9,7 @@ import subprocess
 import sys
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -64,13 +65,14 @@ def ingest_mail(stdin: bytes, db: str, *extra: str) -> subprocess.CompletedProce
 
 def test_accepted_duplicate_quarantined_all_exit_0(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'mail.sqlite3'}"
-    first = ingest_mail(message(), db, "--json")
+    first = ingest_mail(message(), db, "--json", "--accept-unsigned")
     assert first.returncode == 0, first.stderr
     assert orjson.loads(first.stdout)["outcome"] == "accepted"
-    again = ingest_mail(message(), db, "--json")
+    assert orjson.loads(first.stdout)["dkim"]["dkim"] == "none"
+    again = ingest_mail(message(), db, "--json", "--accept-unsigned")
     assert again.returncode == 0
     assert orjson.loads(again.stdout)["outcome"] == "duplicate"
-    broken = ingest_mail(message(b"\x1f\x8bnot really gzip"), db, "--json")
+    broken = ingest_mail(message(b"\x1f\x8bnot really gzip"), db, "--json", "--accept-unsigned")
     assert broken.returncode == 0  # kept in quarantine: the MTA must not retry
     out = orjson.loads(broken.stdout)
     assert out["outcome"] == "quarantined"
@@ -106,3 +108,36 @@ def test_oversized_message_is_dataerr(tmp_path: Path) -> None:
     assert r.returncode == 65
     assert b"exceeds" in r.stderr
     assert not (tmp_path / "big.sqlite3").exists()
+
+
+def test_dkim_policy(tmp_path: Path, kit: Any, dns_server: Any, key: tuple[bytes, str]) -> None:
+    """R8460-3-u/w: signed by an aligned domain: accepted; unsigned:
+    quarantined; DNS failure: 75 so the MTA retries."""
+    kit.publish(dns_server, "sender.example", key[1])
+    db = f"sqlite:///{tmp_path / 'dkim.sqlite3'}"
+    ns = ["--nameserver", f"127.0.0.1:{dns_server.port}", "--json"]
+    unsigned = ingest_mail(message(), db, *ns)
+    assert unsigned.returncode == 0, unsigned.stderr
+    out = orjson.loads(unsigned.stdout)
+    assert out["outcome"] == "quarantined"
+    assert "DKIM" in out["reason"]
+    signed = kit.signed(message().replace(b"\n", b"\r\n"), key[0], "sender.example")
+    ok = ingest_mail(signed, db, *ns)
+    assert ok.returncode == 0, ok.stderr
+    out = orjson.loads(ok.stdout)
+    assert (out["outcome"], out["dkim"]["dkim"], out["dkim"]["dkim_aligned"]) == (
+        "accepted",
+        "pass",
+        True,
+    )
+    dns_server.servfail.add("mail._domainkey.sender.example.")
+    retry = ingest_mail(kit.signed(message(b"\x1f\x8bx"), key[0], "sender.example"), db, *ns)
+    assert retry.returncode == 75
+    assert b"try again later" in retry.stderr
+
+
+@pytest.mark.parametrize("value", ["127.0.0.1:0", ":53", "127.0.0.1:x"])
+def test_bad_nameserver_is_usage_error(tmp_path: Path, value: str) -> None:
+    r = ingest_mail(message(), f"sqlite:///{tmp_path / 'n.sqlite3'}", "--nameserver", value)
+    assert r.returncode == 2
+    assert b"expected HOST or HOST:PORT" in r.stderr

@@ -1,25 +1,30 @@
 """`tlsrpt ingest-mail [--db URL] [--json]`: store one report e-mail read on
 stdin, for an MTA alias or pipe transport (`rua=mailto:...`, RFC 8460 §5.3).
 
-Exit status follows sysexits(3), which MTAs act on: 0 when the message is
-stored (accepted, duplicate or quarantined: it is kept either way, so the
-MTA must not retry), 75 (EX_TEMPFAIL) when the store is unavailable so the
-MTA queues the message and retries, 65 (EX_DATAERR) for a message over the
-size limit, which the MTA bounces.
+The DKIM policy is the SMTP receiver's (`tlsrpt.receive.dkim_verify`): a
+message without an acceptable signature is quarantined (R8460-3-u) unless
+`--accept-unsigned`. Exit status follows sysexits(3), which MTAs act on:
+0 when the message is stored (accepted, duplicate or quarantined: it is
+kept either way, so the MTA must not retry), 75 (EX_TEMPFAIL) when the
+store is unavailable or the DKIM key lookup failed, so the MTA queues the
+message and retries, 65 (EX_DATAERR) for a message over the size limit,
+which the MTA bounces.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import BinaryIO
 
 import sqlalchemy as sa
 
 from tlsrpt.cli.db import add_db_argument
-from tlsrpt.cli.output import console, err_console, print_json_line
+from tlsrpt.cli.output import UsageError, console, err_console, print_json_line
 from tlsrpt.ingest.model import SourceInfo
 from tlsrpt.ingest.pipeline import ingest
+from tlsrpt.receive.dkim_verify import txt_lookup, verify
 from tlsrpt.report import DEFAULT_LIMITS
 from tlsrpt.store.engine import db_reason, open_store
 from tlsrpt.store.url import StoreError
@@ -39,6 +44,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ),
     )
     add_db_argument(p)
+    p.add_argument(
+        "--accept-unsigned",
+        action="store_true",
+        help="store reports without an acceptable DKIM signature as accepted (flagged)",
+    )
+    p.add_argument(
+        "--require-tlsrpt-service",
+        action="store_true",
+        help="accept only DKIM keys with s=tlsrpt (R8460-3-v)",
+    )
+    p.add_argument(
+        "--nameserver",
+        metavar="HOST[:PORT]",
+        help="DNS server for DKIM keys (default: the system resolver)",
+    )
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
     p.set_defaults(func=run)
 
@@ -49,16 +69,44 @@ def _read_bounded(stream: BinaryIO, limit: int) -> bytes | None:
     return None if len(data) > limit else data
 
 
+def _dnsfunc(nameserver: str | None) -> Callable[..., bytes | None]:
+    """HOST, HOST:PORT, IPv6 or [IPv6]:PORT."""
+    if nameserver is None:
+        return txt_lookup()
+    if nameserver.startswith("["):
+        host, _, rest = nameserver[1:].partition("]")
+        port = rest.removeprefix(":") or "53"
+    elif nameserver.count(":") == 1:
+        host, port = nameserver.split(":")
+    else:
+        host, port = nameserver, "53"
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--nameserver {nameserver}: expected HOST or HOST:PORT")
+    return txt_lookup([host], int(port))
+
+
 def run(args: argparse.Namespace) -> int:
     limit = DEFAULT_LIMITS.max_message_bytes
     data = _read_bounded(sys.stdin.buffer, limit)
     if data is None:
         err_console.print(f"error: message exceeds {limit} bytes; not stored", markup=False)
         return EX_DATAERR
-    source = SourceInfo(kind="pipe", detail="stdin", content_type="message/rfc822")
+    verdict = verify(
+        data, _dnsfunc(args.nameserver), require_tlsrpt_service=args.require_tlsrpt_service
+    )
+    if verdict.result == "temperror":
+        err_console.print(f"error: {verdict.reason}; try again later", markup=False)
+        return EX_TEMPFAIL
+    hold = None
+    if not verdict.acceptable and not args.accept_unsigned:
+        # R8460-3-u: kept in quarantine, not counted
+        hold = f"no acceptable DKIM signature: {verdict.result}: {verdict.reason}"
+    source = SourceInfo(
+        kind="pipe", detail="stdin", content_type="message/rfc822", meta=verdict.as_meta()
+    )
     try:
         with open_store(args.db) as store:
-            result = ingest(store, data, source)
+            result = ingest(store, data, source, hold=hold)
     except StoreError as exc:
         err_console.print(f"error: {exc}; try again later", markup=False)
         return EX_TEMPFAIL
@@ -74,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
                 "reason": result.reason,
                 "report_ids": list(result.report_ids),
                 "conflict": result.conflict,
+                "dkim": verdict.as_meta(),
             }
         )
     else:
