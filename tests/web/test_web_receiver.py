@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import socket
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -171,3 +173,28 @@ def test_reports_path_configurable(
     )
     assert r.status_code == 201
     assert httpx.post(srv.base_url + PATH, content=b"{}").status_code == 404
+
+
+def test_trickled_body_408(make_server: Callable[..., Any]) -> None:
+    """A body sent byte by byte to hold the connection gets 408 after
+    body_timeout_s, and the server keeps serving."""
+    srv = make_server(body_timeout_s=1)
+    port = int(srv.base_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /v1/reports HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/tlsrpt+json\r\nContent-Length: 1000\r\n\r\n"
+        )
+        answer = b""
+        deadline = time.monotonic() + 8
+        sock.settimeout(0.2)
+        while time.monotonic() < deadline and b"\r\n\r\n" not in answer:
+            try:
+                sock.sendall(b" ")
+                answer += sock.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert httpx.get(srv.base_url + "/healthz").status_code == 200

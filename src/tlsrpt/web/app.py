@@ -44,5 +44,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.include_router(build_router(settings.reports_path, settings.max_body_bytes))
+    app.include_router(
+        build_router(settings.reports_path, settings.max_body_bytes, settings.body_timeout_s)
+    )
     return app

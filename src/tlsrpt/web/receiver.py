@@ -1,7 +1,8 @@
 """The HTTP report receiver (RFC 8460 §5.4): `POST /v1/reports`.
 
 Answers: 201 a new report was stored, 200 a duplicate, 400 nothing usable
-(the raw input is still kept in quarantine), 413 body over the limit,
+(the raw input is still kept in quarantine), 408 body not received in
+time (a body trickled in to hold the connection), 413 body over the limit,
 415 unsupported media type or content coding, 503 the store is unavailable
 (the sender retries, R8460-5.4-e). Every error body is RFC 9457
 problem+json. A 2xx is sent only once `ingest` has committed the raw bytes
@@ -10,6 +11,7 @@ problem+json. A 2xx is sent only once `ingest` has committed the raw bytes
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import sqlalchemy as sa
@@ -91,7 +93,7 @@ def _answer(result: IngestResult) -> Response:
     )
 
 
-def build_router(path: str, max_body_bytes: int) -> APIRouter:
+def build_router(path: str, max_body_bytes: int, body_timeout_s: float) -> APIRouter:
     router = APIRouter()
 
     @router.post(path, summary="Receive a TLS-RPT report (RFC 8460 §5.4)")
@@ -107,7 +109,11 @@ def build_router(path: str, max_body_bytes: int) -> APIRouter:
         if coding not in ACCEPTED_CODINGS:
             return problem(415, f"unsupported content coding {coding!r}: only gzip")
         try:
-            data = await _read_body(request, max_body_bytes)
+            async with asyncio.timeout(body_timeout_s):
+                data = await _read_body(request, max_body_bytes)
+        except TimeoutError:
+            log.info("refused %s: body not received within %ss", _peer(request), body_timeout_s)
+            return problem(408, f"the body was not received within {body_timeout_s} seconds")
         except _TooLarge:
             log.info("refused %s: body over %d bytes", _peer(request), max_body_bytes)
             return problem(413, f"the body exceeds the limit of {max_body_bytes} bytes")

@@ -14,6 +14,7 @@ for secrets such as a database password), and the command line.
 | reports_path     | TLSRPT_REPORTS_PATH      | /v1/reports                  |
 | max_body_bytes   | TLSRPT_MAX_BODY_BYTES    | 10 MiB (R8460-5.2-b)         |
 | trusted_proxies  | TLSRPT_TRUSTED_PROXIES   | none (comma-separated list)  |
+| body_timeout_s   | TLSRPT_BODY_TIMEOUT_S    | 60: whole body within (408)  |
 | smtp_port        | TLSRPT_SMTP_PORT         | none: no SMTP receiver       |
 | smtp_host        | TLSRPT_SMTP_HOST         | 127.0.0.1                    |
 | smtp_recipients  | TLSRPT_SMTP_RECIPIENTS   | none (addresses, @domains)   |
@@ -55,6 +56,7 @@ class Settings:
     reports_path: str = "/v1/reports"
     max_body_bytes: int = DEFAULT_LIMITS.max_input_bytes
     trusted_proxies: tuple[str, ...] = ()
+    body_timeout_s: int = 60
     smtp_port: int | None = None
     smtp_host: str = "127.0.0.1"
     smtp_recipients: tuple[str, ...] = ()
@@ -67,6 +69,8 @@ class Settings:
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"port {self.port} is out of range 0-65535")
+        if self.body_timeout_s < 1:
+            raise SettingsError("body_timeout_s must be at least 1")
         if self.max_body_bytes < 1:
             raise SettingsError("max_body_bytes must be at least 1")
         if not self.reports_path.startswith("/"):
