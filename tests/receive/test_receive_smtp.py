@@ -38,7 +38,7 @@ REPORT = {
 LIMIT = 256 * 1024
 
 
-def report_message(report_id: str = "2026-11-03_smtp") -> bytes:
+def report_message(report_id: str = "2026-11-03_smtp", contact: str = "tlsrpt@mail.ru") -> bytes:
     msg = EmailMessage()
     msg["From"] = "tlsrpt@mail.ru"
     msg["To"] = "tlsrpt@example.org"
@@ -47,7 +47,7 @@ def report_message(report_id: str = "2026-11-03_smtp") -> bytes:
     msg["TLS-Report-Submitter"] = "mail.ru"
     msg.set_content("TLS report\n")
     msg.add_attachment(
-        gzip.compress(orjson.dumps({**REPORT, "report-id": report_id})),
+        gzip.compress(orjson.dumps({**REPORT, "report-id": report_id, "contact-info": contact})),
         maintype="application",
         subtype="tlsrpt+gzip",
         filename="mail.ru!example.org!1793664000!1793750399.json.gz",
@@ -207,3 +207,23 @@ def test_recipients_config() -> None:
     assert "other@example.org" not in r
     with pytest.raises(ValueError, match="at least one"):
         Recipients([" "])
+
+
+def test_signer_aligned_with_contact_info(
+    store: Store, kit: Any, dns_server: Any, key: tuple[bytes, str]
+) -> None:
+    """R8460-3-w: d= may match the contact-info domain instead of the Submitter."""
+    kit.publish(dns_server, "reports.example.com", key[1])
+    smtp = run_smtp(store, kit.lookup(dns_server))
+    try:
+        aligned = report_message("contact-1", contact="tlsrpt@example.com")
+        unaligned = report_message("contact-2", contact="tlsrpt@other.example")
+        assert send(smtp, kit.signed(aligned, key[0], "reports.example.com"))[0] == 250
+        assert send(smtp, kit.signed(unaligned, key[0], "reports.example.com"))[0] == 250
+    finally:
+        smtp.stop()
+    first, second = rows(store)
+    assert first.outcome == "accepted"
+    assert orjson.loads(first.source_meta)["dkim_aligned"] is True
+    assert second.outcome == "quarantined"
+    assert "not aligned" in second.reason

@@ -24,7 +24,7 @@ from tlsrpt.cli.db import add_db_argument
 from tlsrpt.cli.output import UsageError, console, err_console, print_json_line
 from tlsrpt.ingest.model import SourceInfo
 from tlsrpt.ingest.pipeline import ingest
-from tlsrpt.receive.dkim_verify import txt_lookup, verify
+from tlsrpt.receive.dkim_verify import report_contact_domains, txt_lookup, verify
 from tlsrpt.report import DEFAULT_LIMITS
 from tlsrpt.store.engine import db_reason, open_store
 from tlsrpt.store.url import StoreError
@@ -92,7 +92,10 @@ def run(args: argparse.Namespace) -> int:
         err_console.print(f"error: message exceeds {limit} bytes; not stored", markup=False)
         return EX_DATAERR
     verdict = verify(
-        data, _dnsfunc(args.nameserver), require_tlsrpt_service=args.require_tlsrpt_service
+        data,
+        _dnsfunc(args.nameserver),
+        contact_domains=report_contact_domains(data),
+        require_tlsrpt_service=args.require_tlsrpt_service,
     )
     if verdict.result == "temperror":
         err_console.print(f"error: {verdict.reason}; try again later", markup=False)

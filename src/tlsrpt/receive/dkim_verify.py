@@ -24,6 +24,8 @@ import dns.exception
 import dns.resolver
 from dkim.util import InvalidTagValueList, parse_tag_value
 
+from tlsrpt.report import ReportError, parse_message
+
 Result = Literal["pass", "fail", "none", "temperror"]
 
 
@@ -111,6 +113,17 @@ def aligned(signer: str, identities: Iterable[str]) -> bool:
         if i and (d == i or d.endswith("." + i) or i.endswith("." + d)):
             return True
     return False
+
+
+def report_contact_domains(message: bytes) -> list[str]:
+    """The `contact-info` domains of the reports a message carries, for
+    alignment (R8460-3-w); none when it carries no readable report."""
+    try:
+        mail = parse_message(message)
+    except ReportError:
+        return []
+    contacts = (r.parsed.report.contact_info for r in mail.reports)
+    return sorted({d for d in map(_domain, contacts) if d})
 
 
 def _domain(value: str | None) -> str | None:

@@ -21,7 +21,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tlsrpt.ingest.model import SourceInfo
 from tlsrpt.ingest.pipeline import ingest
-from tlsrpt.receive.dkim_verify import DkimVerdict, verify
+from tlsrpt.receive.dkim_verify import DkimVerdict, report_contact_domains, verify
 from tlsrpt.store.engine import Store
 from tlsrpt.store.url import StoreError
 
@@ -77,14 +77,17 @@ class ReportHandler:
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        data = envelope.original_content or b""
-        verdict: DkimVerdict = await asyncio.to_thread(
-            verify,
+    def _verdict(self, data: bytes) -> DkimVerdict:
+        return verify(
             data,
             self.dnsfunc,
+            contact_domains=report_contact_domains(data),
             require_tlsrpt_service=self.require_tlsrpt_service,
         )
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        data = envelope.original_content or b""
+        verdict = await asyncio.to_thread(self._verdict, data)
         if verdict.result == "temperror":
             log.warning("DKIM lookup failed, asking to retry: %s", verdict.reason)
             return "450 4.4.3 DKIM key lookup failed; try again later"
