@@ -146,8 +146,9 @@ def make() -> ReportMaker:
 
 
 def snapshot(store: Store) -> dict[str, list[tuple[object, ...]]]:
-    """The logical content of a database, without surrogate keys and times:
-    equal snapshots mean the same inputs, outcomes, reports and roll-ups."""
+    """The logical content of a database, without surrogate keys and times,
+    comparable across backends: equal snapshots mean the same inputs,
+    outcomes, reports and roll-ups."""
     queries = {
         "raw": "SELECT sha256, outcome, reason_code, kind, source_detail FROM raw_inputs",
         "reports": (
@@ -173,7 +174,10 @@ def snapshot(store: Store) -> dict[str, list[tuple[object, ...]]]:
     out: dict[str, list[tuple[object, ...]]] = {}
     with store.read() as conn:
         for name, sql in queries.items():
-            rows = [tuple(str(v) for v in row) for row in conn.exec_driver_sql(sql)]
+            rows = [
+                tuple(str(int(v) if isinstance(v, bool) else v) for v in row)
+                for row in conn.exec_driver_sql(sql)
+            ]
             out[name] = sorted(rows)
     return out
 

@@ -16,8 +16,9 @@ from tlsrpt.ingest.model import RawInput, SourceInfo
 from tlsrpt.ingest.pipeline import ingest_batch
 from tlsrpt.store import migrate
 from tlsrpt.store.engine import Store, open_store
+from tlsrpt.store.location import default_database_path
 from tlsrpt.store.schema import daily_rollups, metadata
-from tlsrpt.store.url import StoreError, default_database_path, normalize_url, resolve_url
+from tlsrpt.store.url import StoreError, normalize_url, resolve_url
 
 CORPUS = Path("/work/shared/corpus")
 

@@ -6,12 +6,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 from collections.abc import Iterator
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING
 
 from tlsrpt.cli.output import UsageError, console, print_json_line
-from tlsrpt.store.engine import Store, db_reason, open_store
-from tlsrpt.store.url import ENV_VAR, StoreError, default_database_path
+from tlsrpt.store.location import ENV_VAR, default_database_path
+
+if TYPE_CHECKING:
+    from tlsrpt.store.engine import Store
+
+# Storage modules (SQLAlchemy, Alembic) are imported when a command runs, so
+# that `tlsrpt --help` and the other commands start fast.
 
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +33,11 @@ def add_db_argument(parser: argparse.ArgumentParser) -> None:
 def opened_store(args: argparse.Namespace, *, migrate: bool = True) -> Iterator[Store]:
     """The database of `--db`, migrated to the current schema. Database
     trouble is an environment error (exit 2), with the reason."""
+    import sqlalchemy as sa
+
+    from tlsrpt.store.engine import db_reason, open_store
+    from tlsrpt.store.url import StoreError
+
     try:
         store = open_store(args.db, migrate=migrate)
     except StoreError as exc:
@@ -58,6 +67,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run_upgrade(args: argparse.Namespace) -> int:
     from tlsrpt.store.migrate import upgrade
+    from tlsrpt.store.url import StoreError
 
     with opened_store(args, migrate=False) as store:
         try:

@@ -8,7 +8,7 @@ import contextlib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -17,8 +17,9 @@ from tlsrpt.cli.db import add_db_argument, opened_store
 from tlsrpt.cli.output import UsageError, console, err_console, print_json_line
 from tlsrpt.ingest.files import Entry, Skipped, discover, read_entry
 from tlsrpt.ingest.model import IngestResult, RawInput
-from tlsrpt.ingest.pipeline import ingest_batch
-from tlsrpt.store.engine import Store
+
+if TYPE_CHECKING:
+    from tlsrpt.store.engine import Store
 
 # One transaction per batch: large enough to amortize the commit and the
 # index pages it writes, small enough that an interrupted import redoes little.
@@ -69,6 +70,8 @@ class _Run:
             self.flush()
 
     def flush(self) -> None:
+        from tlsrpt.ingest.pipeline import ingest_batch
+
         if not self.batch:
             return
         for raw, result in zip(self.batch, ingest_batch(self.store, self.batch), strict=True):

@@ -14,10 +14,7 @@ from rich.table import Table
 
 from tlsrpt.cli.db import add_db_argument, opened_store
 from tlsrpt.cli.output import UsageError, console, err_console, print_json_line
-from tlsrpt.ingest.pipeline import reprocess
 from tlsrpt.report import sniff
-from tlsrpt.store import blobs
-from tlsrpt.store.queries import get_raw, list_raw, raw_ids
 
 _PREVIEW_LINES = 20
 
@@ -67,6 +64,8 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
 
 
 def _selected(args: argparse.Namespace, conn: Any) -> list[int]:
+    from tlsrpt.store.queries import raw_ids
+
     if bool(args.ids) == bool(args.all):
         raise UsageError("give raw input numbers or --all (not both)")
     return raw_ids(conn, "quarantined") if args.all else list(dict.fromkeys(args.ids))
@@ -92,6 +91,8 @@ def _meta_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from tlsrpt.store.queries import list_raw
+
     with opened_store(args) as store, store.read() as conn:
         rows = list_raw(conn, "quarantined", args.limit)
     if args.json:
@@ -129,6 +130,9 @@ def _preview(data: bytes) -> str:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from tlsrpt.store import blobs
+    from tlsrpt.store.queries import get_raw
+
     with opened_store(args) as store, store.read() as conn:
         row = get_raw(conn, args.id)
     if row is None:
@@ -158,6 +162,8 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_retry(args: argparse.Namespace) -> int:
+    from tlsrpt.ingest.pipeline import reprocess
+
     with opened_store(args) as store:
         with store.read() as conn:
             ids = _selected(args, conn)
@@ -200,6 +206,9 @@ def _extension(data: bytes) -> str:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from tlsrpt.store import blobs
+    from tlsrpt.store.queries import get_raw
+
     with opened_store(args) as store, store.read() as conn:
         ids = _selected(args, conn)
         if args.output == "-" and len(ids) != 1:

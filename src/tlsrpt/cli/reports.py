@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from rich.markup import escape
@@ -12,9 +12,9 @@ from rich.table import Table
 from tlsrpt.cli.db import add_db_argument, opened_store
 from tlsrpt.cli.output import console, err_console, print_json_line
 from tlsrpt.cli.summary import add_window_arguments, window_from_args
-from tlsrpt.ingest.rows import report_from_rows
-from tlsrpt.report import report_to_dict
-from tlsrpt.store.queries import StoredReport, get_report, list_reports
+
+if TYPE_CHECKING:
+    from tlsrpt.store.queries import StoredReport
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,6 +36,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from tlsrpt.store.queries import list_reports
+
     with opened_store(args) as store, store.read() as conn:
         rows = list_reports(conn, window_from_args(args), max(args.limit, 0))
     if args.json:
@@ -65,6 +67,9 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def _as_json(stored: StoredReport) -> dict[str, Any]:
+    from tlsrpt.ingest.rows import report_from_rows
+    from tlsrpt.report import report_to_dict
+
     r, raw = stored.report, stored.raw
     return {
         "id": r["id"],
@@ -97,6 +102,8 @@ def _as_json(stored: StoredReport) -> dict[str, Any]:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from tlsrpt.store.queries import get_report
+
     with opened_store(args) as store, store.read() as conn:
         stored = get_report(conn, args.id)
     if stored is None:

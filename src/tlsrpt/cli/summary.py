@@ -12,7 +12,7 @@ from rich.table import Table
 from tlsrpt.analysis.summary import DomainSummary, summarize
 from tlsrpt.cli.db import add_db_argument, opened_store
 from tlsrpt.cli.output import console, print_json_line
-from tlsrpt.store.queries import Window, summary_rows
+from tlsrpt.store.window import Window
 
 
 def _day(text: str) -> date:
@@ -55,6 +55,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tlsrpt.store.queries import summary_rows
+
     window = window_from_args(args)
     with opened_store(args) as store, store.read() as conn:
         rows = summary_rows(conn, window)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,25 +19,7 @@ from tlsrpt.store.schema import (
     report_duplicates,
     reports,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """Policy domain and inclusive UTC day range; None means unbounded."""
-
-    domain: str | None = None
-    since: date | None = None
-    until: date | None = None
-
-    def where(self, table: sa.Table) -> list[sa.ColumnElement[bool]]:
-        clauses: list[sa.ColumnElement[bool]] = []
-        if self.domain is not None:
-            clauses.append(table.c.domain == self.domain)
-        if self.since is not None:
-            clauses.append(table.c.day >= self.since)
-        if self.until is not None:
-            clauses.append(table.c.day <= self.until)
-        return clauses
+from tlsrpt.store.window import Window
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,21 +9,15 @@ user's data directory.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import platformdirs
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-ENV_VAR = "TLSRPT_DATABASE_URL"
+from tlsrpt.store.location import ENV_VAR, default_database_path
 
 
 class StoreError(Exception):
     """The database cannot be used: bad URL, unreachable, wrong schema."""
-
-
-def default_database_path() -> Path:
-    return Path(platformdirs.user_data_dir("tlsrpt", appauthor=False)) / "tlsrpt.sqlite3"
 
 
 def resolve_url(value: str | None = None) -> URL:
