@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 import sqlalchemy as sa
 import trustme
@@ -72,7 +73,7 @@ def test_serve_receives_and_stops_on_sigterm(
 ) -> None:
     port = free_port()
     db = tmp_path / "serve.sqlite3"
-    proc = start(["--db", f"sqlite:///{db}", "--port", str(port)])
+    proc = start(["--db", f"sqlite:///{db}", "--port", str(port), "--log-format", "json"])
     procs.append(proc)
     url = f"http://127.0.0.1:{port}"
     wait_up(proc, url)
@@ -86,6 +87,11 @@ def test_serve_receives_and_stops_on_sigterm(
     code, err = stop(proc)
     assert code == 0, err
     assert "Traceback" not in err
+    logs = [orjson.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert any(
+        e["logger"] == "tlsrpt.receiver" and "accepted" in e["message"] and e["level"] == "info"
+        for e in logs
+    ), err
     # the report is in the database the user named
     with open_store(f"sqlite:///{db}") as store, store.read() as conn:
         rows = conn.execute(

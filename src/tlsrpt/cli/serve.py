@@ -15,6 +15,7 @@ import signal
 import ssl
 from pathlib import Path
 
+import orjson
 import uvicorn
 from aiosmtpd.controller import Controller
 
@@ -27,6 +28,21 @@ from tlsrpt.web.app import create_app
 from tlsrpt.web.settings import Settings, SettingsError, load_settings
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per log line, for log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry).decode()
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,6 +66,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="info",
         choices=["debug", "info", "warning", "error"],
         help="log verbosity (default info)",
+    )
+    p.add_argument(
+        "--log-format",
+        default="text",
+        choices=["text", "json"],
+        help="log lines as text or as JSON objects (default text)",
     )
     p.set_defaults(func=run)
 
@@ -99,7 +121,10 @@ def _smtp_controller(settings: Settings, store: Store) -> Controller | None:
 def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     args.db = settings.database_url
-    logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
+    handler = logging.StreamHandler()
+    json_logs = args.log_format == "json"
+    handler.setFormatter(JsonLogFormatter() if json_logs else logging.Formatter(LOG_FORMAT))
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     logging.getLogger("alembic").setLevel(logging.WARNING)
     with opened_store(args) as store:
         config = uvicorn.Config(
