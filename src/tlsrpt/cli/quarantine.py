@@ -64,11 +64,11 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
 
 
 def _selected(args: argparse.Namespace, conn: Any) -> list[int]:
-    from tlsrpt.store.queries import raw_ids
+    from tlsrpt.store.queries import quarantined_ids
 
     if bool(args.ids) == bool(args.all):
         raise UsageError("give raw input numbers or --all (not both)")
-    return raw_ids(conn, "quarantined") if args.all else list(dict.fromkeys(args.ids))
+    return quarantined_ids(conn) if args.all else list(dict.fromkeys(args.ids))
 
 
 def _meta_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -91,10 +91,10 @@ def _meta_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from tlsrpt.store.queries import list_raw
+    from tlsrpt.store.queries import list_quarantined
 
     with opened_store(args) as store, store.read() as conn:
-        rows = list_raw(conn, "quarantined", args.limit)
+        rows = list_quarantined(conn, args.limit)
     if args.json:
         print_json_line({"quarantined": [_meta_json(r) for r in rows]})
         return 0

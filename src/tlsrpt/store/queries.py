@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from tlsrpt.store.schema import (
     ALL,
+    QUARANTINED,
     daily_rollups,
     failure_details,
     policy_results,
@@ -176,18 +177,18 @@ def get_report(conn: Connection, pk: int) -> StoredReport | None:
     )
 
 
-def list_raw(conn: Connection, outcome: str, limit: int | None = None) -> list[dict[str, Any]]:
+def list_quarantined(conn: Connection, limit: int | None = None) -> list[dict[str, Any]]:
     query = (
         sa.select(*_RAW_META)
-        .where(raw_inputs.c.outcome == outcome)
+        .where(raw_inputs.c.outcome == QUARANTINED)
         .order_by(raw_inputs.c.id)
         .limit(limit)
     )
     return [_dict(row) for row in conn.execute(query)]
 
 
-def raw_ids(conn: Connection, outcome: str) -> list[int]:
-    query = sa.select(raw_inputs.c.id).where(raw_inputs.c.outcome == outcome)
+def quarantined_ids(conn: Connection) -> list[int]:
+    query = sa.select(raw_inputs.c.id).where(raw_inputs.c.outcome == QUARANTINED)
     return list(conn.scalars(query.order_by(raw_inputs.c.id)))
 
 
@@ -198,8 +199,3 @@ def get_raw(conn: Connection, raw_id: int) -> dict[str, Any] | None:
         )
     ).first()
     return _dict(row) if row is not None else None
-
-
-def outcome_counts(conn: Connection) -> dict[str, int]:
-    query = sa.select(raw_inputs.c.outcome, sa.func.count()).group_by(raw_inputs.c.outcome)
-    return {outcome: n for outcome, n in conn.execute(query)}

@@ -29,6 +29,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # Integer surrogate keys: BIGINT on PostgreSQL, the rowid alias on SQLite.
+# Tables keyed otherwise are WITHOUT ROWID on SQLite: stored in key order,
+# once (no rowid table beside the key index).
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Count = sa.BigInteger()
 
@@ -66,7 +68,13 @@ raw_inputs = sa.Table(
     sa.Column("reason_code", sa.String(40)),
     sa.Column("reason", sa.Text),
     sa.Column("notes", sa.Text),  # JSON list: per-part errors of partly good messages
-    sa.Index(None, "outcome", "id"),
+)
+QUARANTINED = sa.literal_column("'quarantined'")  # literal: partial indexes need it
+sa.Index(
+    "ix_raw_inputs_quarantined",
+    raw_inputs.c.id,
+    sqlite_where=raw_inputs.c.outcome == QUARANTINED,
+    postgresql_where=raw_inputs.c.outcome == QUARANTINED,
 )
 
 reports = sa.Table(
@@ -104,6 +112,7 @@ policy_results = sa.Table(
     sa.Column("successful_sessions", Count, nullable=False),
     sa.Column("failed_sessions", Count, nullable=False),
     sa.Index(None, "domain", "day"),
+    sqlite_with_rowid=False,
 )
 
 failure_details = sa.Table(
@@ -128,6 +137,7 @@ failure_details = sa.Table(
         ondelete="CASCADE",
     ),
     sa.Index(None, "domain", "day"),
+    sqlite_with_rowid=False,
 )
 
 report_duplicates = sa.Table(
@@ -138,6 +148,7 @@ report_duplicates = sa.Table(
     sa.Column("conflict", sa.Boolean, nullable=False),
     sa.Column("content_sha256", sa.String(64), nullable=False),
     sa.Index(None, "report_pk"),
+    sqlite_with_rowid=False,
 )
 
 daily_rollups = sa.Table(
@@ -151,4 +162,5 @@ daily_rollups = sa.Table(
     sa.Column("reports", Count, nullable=False),
     sa.Column("successful_sessions", Count, nullable=False),
     sa.Column("failed_sessions", Count, nullable=False),
+    sqlite_with_rowid=False,
 )

@@ -3,18 +3,19 @@
 Every function takes the connection of a `Store.write()` transaction; the
 caller decides what to write, these only write it.
 
-The bulk statements are plain INSERT / UPDATE / upsert text built once from
-the Core table definitions and sent with the driver's executemany: per-row
-parameter compilation in SQLAlchemy costs several times the database work
-here. Values go through the column types' bind processors where a dialect
-has one (dates on SQLite), so what is stored is exactly what Core would
-store. Keys are allocated under the write lock (`Store.write()` serializes
+The bulk statements are plain INSERT / UPDATE / upsert text built from the
+Core table definitions and sent through the same connection: executemany on
+SQLite, many rows per statement on PostgreSQL. Per-row parameter
+compilation in SQLAlchemy costs several times the database work here.
+Values go through the column types' bind processors where a dialect has
+one (dates on SQLite), so what is stored is exactly what Core would store.
+Keys are allocated under the write lock (`Store.write()` serializes
 writers), so no RETURNING round trip is needed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from typing import Any, TypeVar
 
@@ -32,6 +33,7 @@ from tlsrpt.store.schema import (
 
 T = TypeVar("T")
 _CHUNK = 500  # bound parameters per IN list, far below every backend's limit
+_PG_COPY_FROM = 64  # rows from which PostgreSQL gets COPY instead of executemany
 
 RAW_COLUMNS = (
     "id",
@@ -107,18 +109,55 @@ def _marker(dialect: Dialect) -> str:
     return "?" if dialect.paramstyle == "qmark" else "%s"
 
 
-@cache
-def _insert_sql(dialect: Dialect, table: sa.Table, columns: tuple[str, ...]) -> str:
-    marks = ", ".join([_marker(dialect)] * len(columns))
-    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
+def _placeholders(dialect: Dialect, width: int) -> str:
+    return ", ".join([_marker(dialect)] * width)
 
 
-@cache
-def _upsert_sql(dialect: Dialect, table: sa.Table, key: tuple[str, ...]) -> str:
-    # INSERT ... ON CONFLICT DO UPDATE: same text on SQLite >= 3.24 and PostgreSQL.
-    updates = ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in COUNT_COLUMNS)
-    insert = _insert_sql(dialect, table, (*key, *COUNT_COLUMNS))
-    return f"{insert} ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+def _insert_sql(dialect: Dialect, table: str, columns: tuple[str, ...]) -> str:
+    marks = _placeholders(dialect, len(columns))
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+
+
+def _upsert_set(table: sa.Table) -> str:
+    # ON CONFLICT DO UPDATE: the same text on SQLite >= 3.24 and PostgreSQL.
+    return ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in COUNT_COLUMNS)
+
+
+def _copy_worthy(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> bool:
+    return conn.dialect.name == "postgresql" and len(rows) >= _PG_COPY_FROM
+
+
+def _copy(
+    conn: Connection, table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]
+) -> None:
+    """PostgreSQL COPY FROM STDIN, in the connection's transaction."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+# Session-local staging tables for set-based UPDATE / upsert after a COPY.
+_STAGING = {
+    "staged_rollups": "(LIKE daily_rollups)",
+    "staged_outcomes": (
+        "(id BIGINT, outcome VARCHAR(16), kind VARCHAR(8), reason_code VARCHAR(40), "
+        "reason TEXT, notes TEXT, processed_at TIMESTAMP)"
+    ),
+}
+
+
+def _staged(
+    conn: Connection, name: str, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    info = conn.connection.info
+    if name not in info:
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE IF NOT EXISTS {name} {_STAGING[name]} ON COMMIT DELETE ROWS"
+        )
+        info[name] = True
+    conn.exec_driver_sql(f"DELETE FROM {name}")
+    _copy(conn, name, columns, rows)
 
 
 @cache
@@ -158,9 +197,13 @@ def _rows(
 def bulk_insert(
     conn: Connection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
 ) -> None:
-    if rows:
-        sql = _insert_sql(conn.dialect, table, columns)
-        conn.exec_driver_sql(sql, list(_rows(conn, table, columns, rows)))
+    if not rows:
+        return
+    rows = _rows(conn, table, columns, rows)
+    if _copy_worthy(conn, rows):
+        _copy(conn, table.name, columns, rows)
+    else:
+        conn.exec_driver_sql(_insert_sql(conn.dialect, table.name, columns), list(rows))
 
 
 def next_ids(conn: Connection, table: sa.Table, count: int) -> list[int]:
@@ -197,12 +240,18 @@ def load_raw(conn: Connection, ids: Sequence[int]) -> list[sa.Row[Any]]:
 
 def set_outcomes(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """rows: (*OUTCOME_COLUMNS, raw id)."""
-    if not rows:
-        return
-    mark = _marker(conn.dialect)
-    sets = ", ".join(f"{c} = {mark}" for c in OUTCOME_COLUMNS)
-    sql = f"UPDATE {raw_inputs.name} SET {sets} WHERE id = {mark}"
-    conn.exec_driver_sql(sql, list(_rows(conn, raw_inputs, (*OUTCOME_COLUMNS, "id"), rows)))
+    columns = (*OUTCOME_COLUMNS, "id")
+    rows = _rows(conn, raw_inputs, columns, rows)
+    if _copy_worthy(conn, rows):
+        _staged(conn, "staged_outcomes", columns, rows)
+        sets = ", ".join(f"{c} = v.{c}" for c in OUTCOME_COLUMNS)
+        conn.exec_driver_sql(
+            f"UPDATE raw_inputs AS r SET {sets} FROM staged_outcomes AS v WHERE r.id = v.id"
+        )
+    elif rows:
+        mark = _marker(conn.dialect)
+        sets = ", ".join(f"{c} = {mark}" for c in OUTCOME_COLUMNS)
+        conn.exec_driver_sql(f"UPDATE raw_inputs SET {sets} WHERE id = {mark}", list(rows))
 
 
 def find_reports(conn: Connection, keys: Sequence[str]) -> dict[str, sa.Row[Any]]:
@@ -258,9 +307,16 @@ def insert_duplicates(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None
 def add_rollups(conn: Connection, deltas: Mapping[tuple[Any, ...], Sequence[int]]) -> None:
     """Add (reports, successful, failed) to the daily roll-ups, keyed by
     ROLLUP_KEY; applied in key order."""
-    if not deltas:
-        return
-    rows = [(*key, *counts) for key, counts in sorted(deltas.items())]
-    sql = _upsert_sql(conn.dialect, daily_rollups, ROLLUP_KEY)
     columns = (*ROLLUP_KEY, *COUNT_COLUMNS)
-    conn.exec_driver_sql(sql, list(_rows(conn, daily_rollups, columns, rows)))
+    rows = _rows(conn, daily_rollups, columns, [(*k, *c) for k, c in sorted(deltas.items())])
+    conflict = f"ON CONFLICT ({', '.join(ROLLUP_KEY)}) DO UPDATE SET {_upsert_set(daily_rollups)}"
+    if _copy_worthy(conn, rows):
+        _staged(conn, "staged_rollups", columns, rows)
+        names = ", ".join(columns)
+        conn.exec_driver_sql(
+            f"INSERT INTO daily_rollups ({names}) SELECT {names} FROM staged_rollups "
+            f"ORDER BY {', '.join(ROLLUP_KEY)} {conflict}"
+        )
+    elif rows:
+        sql = _insert_sql(conn.dialect, daily_rollups.name, columns) + " " + conflict
+        conn.exec_driver_sql(sql, list(rows))

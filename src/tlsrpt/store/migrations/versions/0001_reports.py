@@ -40,7 +40,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_raw_inputs"),
         sa.UniqueConstraint("sha256", name="uq_raw_inputs_sha256"),
     )
-    op.create_index("ix_raw_inputs_outcome_id", "raw_inputs", ["outcome", "id"])
+    quarantined = sa.text("outcome = 'quarantined'")
+    op.create_index(
+        "ix_raw_inputs_quarantined",
+        "raw_inputs",
+        ["id"],
+        sqlite_where=quarantined,
+        postgresql_where=quarantined,
+    )
 
     op.create_table(
         "reports",
@@ -85,6 +92,7 @@ def upgrade() -> None:
             name="fk_policy_results_report_pk_reports",
             ondelete="CASCADE",
         ),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_policy_results_domain_day", "policy_results", ["domain", "day"])
 
@@ -112,6 +120,7 @@ def upgrade() -> None:
             name="fk_failure_details_report_pk_policy_ordinal_policy_results",
             ondelete="CASCADE",
         ),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_failure_details_domain_day", "failure_details", ["domain", "day"])
 
@@ -131,6 +140,7 @@ def upgrade() -> None:
             name="fk_report_duplicates_report_pk_reports",
             ondelete="CASCADE",
         ),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_report_duplicates_report_pk", "report_duplicates", ["report_pk"])
 

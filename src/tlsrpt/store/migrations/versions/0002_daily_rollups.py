@@ -76,6 +76,7 @@ def upgrade() -> None:
             "result_type",
             name="pk_daily_rollups",
         ),
+        sqlite_with_rowid=False,
     )
     for statement in BACKFILL:
         op.execute(statement)
