@@ -238,7 +238,7 @@ def bulk_load(store: Store, count: int, days: int, chunk: int = 20_000) -> float
                 )
             ],
         )[0]
-    now = datetime(2024, 6, 1)
+    now = writer.db_time(datetime(2024, 6, 1))
     for first in range(0, count, chunk):
         rollups: dict[Any, list[int]] = {}
         reports, policies, failures = [], [], []
@@ -320,9 +320,8 @@ def run_backend(
         f"  parse only          {parse_rate:>10,.0f} reports/s  "
         f"(before {len(data) / before:,.0f}, after {len(data) / after:,.0f})"
     )
-    print(
-        f"  ingest              {rate:>10,.0f} reports/s  ratio to parse-only {rate / parse_rate:.2f}"
-    )
+    ratio = rate / parse_rate
+    print(f"  ingest              {rate:>10,.0f} reports/s  ratio to parse-only {ratio:.2f}")
     print(f"  database size       {size / (len(data) / 1000) / 1024:>10,.0f} KiB per 1,000 reports")
 
     url = make_url()

@@ -191,23 +191,22 @@ def _quarantine_unstorable(store: Store, raw: RawInput, exc: sa.exc.DBAPIError) 
     return item.result()
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+def _now() -> str:
+    return writer.db_time(datetime.now(UTC).replace(tzinfo=None))
 
 
 def _hints(parsed: ParsedInput, index: int, source: SourceInfo) -> tuple[DomainHints, str | None]:
     """Fallbacks for a missing policy-domain, and the submitter header."""
-    filename = None
     mail = parsed.mail
-    if mail is not None:
-        part = mail.reports[index].part
-        if part.filename_parts is not None:
-            filename = part.filename_parts.policy_domain
-    elif source.kind == "file":
-        name = parse_filename(PurePath(source.detail.split("#", 1)[0]).name)
-        filename = name.policy_domain if name else None
     if mail is None:
-        return DomainHints(filename=filename), None
+        if source.kind != "file" or all(
+            p.policy.policy_domain for p in parsed.reports[index].report.policies
+        ):
+            return DomainHints(), None
+        name = parse_filename(PurePath(source.detail.split("#", 1)[0]).name)
+        return DomainHints(filename=name.policy_domain if name else None), None
+    part = mail.reports[index].part
+    filename = part.filename_parts.policy_domain if part.filename_parts else None
     meta = mail.meta
     subject = meta.subject_parts.policy_domain if meta.subject_parts else None
     return DomainHints(meta.tls_report_domain, subject, filename), meta.tls_report_submitter
@@ -271,7 +270,7 @@ class _Batch:
                     clean_text(src.detail),
                     clean_text(src.content_type) if src.content_type else None,
                     clean_text(meta) if meta else None,
-                    naive_utc(src.received_at) if src.received_at else now,
+                    writer.db_time(naive_utc(src.received_at)) if src.received_at else now,
                     "pending",
                 )
             )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -37,12 +38,13 @@ from tlsrpt.report import (
     Summary,
 )
 from tlsrpt.store.schema import ALL, EMPTY
+from tlsrpt.store.writer import db_date, db_time
 
 # RFC 7493 §2.2: integers beyond this are not interoperable (and overflow
 # the 64-bit columns once summed).
 MAX_COUNT = 2**53 - 1
 
-RollupKey = tuple[str, date, str, str, str]
+RollupKey = tuple[str, str, str, str, str]  # domain, day as stored, org, types
 
 
 class Unstorable(Exception):
@@ -91,26 +93,46 @@ def naive_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=None)
 
 
-def attribution_day(report: Report) -> date:
-    start = report.date_range.start_datetime
+@lru_cache(maxsize=4096)
+def _range_facts(start: datetime, end: datetime, end_exclusive: datetime | None) -> tuple[Any, ...]:
+    """(start, end as stored, attribution day, the day as stored, start for
+    the key): reports of one batch share a handful of date ranges."""
+    if end_exclusive is None or end_exclusive <= start:
+        day = start.astimezone(UTC).date()
+    else:
+        day = (start + (end_exclusive - start) / 2).astimezone(UTC).date()
+    naive_start = naive_utc(start)
+    return db_time(naive_start), db_time(naive_utc(end)), day, db_date(day), naive_start.isoformat()
+
+
+def _facts(report: Report) -> tuple[Any, ...]:
+    dr = report.date_range
     try:
-        end = report.date_range.end_exclusive
-    except OverflowError:
-        return start.astimezone(UTC).date()
-    if end <= start:
-        return start.astimezone(UTC).date()
-    return (start + (end - start) / 2).astimezone(UTC).date()
+        end_exclusive: datetime | None = dr.end_exclusive
+    except OverflowError:  # 9999-12-31T23:59:59
+        end_exclusive = None
+    return _range_facts(dr.start_datetime, dr.end_datetime, end_exclusive)
+
+
+def attribution_day(report: Report) -> date:
+    day: date = _facts(report)[2]
+    return day
+
+
+@lru_cache(maxsize=4096)
+def _collapse(name: str) -> str:
+    return " ".join(name.split())
 
 
 def organization_name(report: Report) -> str:
-    return " ".join(report.organization_name.split())
+    return _collapse(report.organization_name)
 
 
 def dedup_key(report: Report, organization: str | None = None) -> str:
     org = (organization_name(report) if organization is None else organization).casefold()
     if not org and report.contact_info:
         org = report.contact_info.rpartition("@")[2].strip().casefold()
-    start = naive_utc(report.date_range.start_datetime).isoformat()
+    start = _facts(report)[4]
     return hashlib.sha256(f"{org}\x00{report.report_id}\x00{start}".encode()).hexdigest()
 
 
@@ -178,7 +200,7 @@ def build_rows(
     devs = list(parsed.deviations)
     devs.extend(extra_deviations or ())
     report, encoded = _storable(parsed.report, devs)
-    day = attribution_day(report)
+    start_at, end_at, _, day, _ = _facts(report)
     org = organization_name(report)
     policies: list[tuple[Any, ...]] = []
     failures: list[tuple[Any, ...]] = []
@@ -236,8 +258,8 @@ def build_rows(
         org,
         report.contact_info,
         report.report_id,
-        naive_utc(report.date_range.start_datetime),
-        naive_utc(report.date_range.end_datetime),
+        start_at,
+        end_at,
         day,
         clean_text(submitter) if submitter else None,
         clean_text(hints.header) if hints.header else None,

@@ -7,16 +7,18 @@ The bulk statements are plain INSERT / UPDATE / upsert text built from the
 Core table definitions and sent through the same connection: executemany on
 SQLite, many rows per statement on PostgreSQL. Per-row parameter
 compilation in SQLAlchemy costs several times the database work here.
-Values go through the column types' bind processors where a dialect has
-one (dates on SQLite), so what is stored is exactly what Core would store.
+Dates and times are given as text in the form SQLAlchemy stores them on
+SQLite ('YYYY-MM-DD', 'YYYY-MM-DD HH:MM:SS.ffffff', see `db_date` and
+`db_time`), which PostgreSQL reads as date and timestamp: no per-value
+conversion on either side.
 Keys are allocated under the write lock (`Store.write()` serializes
 writers), so no RETURNING round trip is needed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from functools import cache
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -105,6 +107,15 @@ def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
         yield items[i : i + _CHUNK]
 
 
+def db_time(moment: datetime) -> str:
+    """A naive UTC datetime as stored (SQLAlchemy's SQLite DATETIME form)."""
+    return moment.isoformat(" ", "microseconds")
+
+
+def db_date(day: date) -> str:
+    return day.isoformat()
+
+
 def _marker(dialect: Dialect) -> str:
     return "?" if dialect.paramstyle == "qmark" else "%s"
 
@@ -160,46 +171,11 @@ def _staged(
     _copy(conn, name, columns, rows)
 
 
-@cache
-def _processors(
-    dialect: Dialect, table: sa.Table, columns: tuple[str, ...]
-) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
-    found = []
-    for index, name in enumerate(columns):
-        processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        if processor is not None and not isinstance(table.c[name].type, sa.String | sa.LargeBinary):
-            found.append((index, processor))
-    return tuple(found)
-
-
-def _rows(
-    conn: Connection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
-) -> Sequence[tuple[Any, ...]]:
-    processors = _processors(conn.dialect, table, columns)
-    if not processors:
-        return rows
-    # Dates repeat across the rows of a batch: process each value once.
-    done: list[dict[Any, Any]] = [{} for _ in processors]
-    out = []
-    for row in rows:
-        values = list(row)
-        for (index, processor), seen in zip(processors, done, strict=True):
-            value = values[index]
-            if value is not None:
-                processed = seen.get(value)
-                if processed is None:
-                    processed = seen[value] = processor(value)
-                values[index] = processed
-        out.append(tuple(values))
-    return out
-
-
 def bulk_insert(
     conn: Connection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
 ) -> None:
     if not rows:
         return
-    rows = _rows(conn, table, columns, rows)
     if _copy_worthy(conn, rows):
         _copy(conn, table.name, columns, rows)
     else:
@@ -241,7 +217,6 @@ def load_raw(conn: Connection, ids: Sequence[int]) -> list[sa.Row[Any]]:
 def set_outcomes(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """rows: (*OUTCOME_COLUMNS, raw id)."""
     columns = (*OUTCOME_COLUMNS, "id")
-    rows = _rows(conn, raw_inputs, columns, rows)
     if _copy_worthy(conn, rows):
         _staged(conn, "staged_outcomes", columns, rows)
         sets = ", ".join(f"{c} = v.{c}" for c in OUTCOME_COLUMNS)
@@ -308,7 +283,7 @@ def add_rollups(conn: Connection, deltas: Mapping[tuple[Any, ...], Sequence[int]
     """Add (reports, successful, failed) to the daily roll-ups, keyed by
     ROLLUP_KEY; applied in key order."""
     columns = (*ROLLUP_KEY, *COUNT_COLUMNS)
-    rows = _rows(conn, daily_rollups, columns, [(*k, *c) for k, c in sorted(deltas.items())])
+    rows = [(*k, *c) for k, c in sorted(deltas.items())]
     conflict = f"ON CONFLICT ({', '.join(ROLLUP_KEY)}) DO UPDATE SET {_upsert_set(daily_rollups)}"
     if _copy_worthy(conn, rows):
         _staged(conn, "staged_rollups", columns, rows)
