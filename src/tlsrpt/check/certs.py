@@ -152,9 +152,14 @@ _EE_POLICY = ExtensionPolicy.permit_all().require_present(
 )
 
 
+# Trust anchors: certificates, or a Store built from them once per run
+# (building one from a full system bundle costs more than a verification).
+Anchors = Sequence[x509.Certificate] | Store
+
+
 def verify_chain(
     chain: Sequence[x509.Certificate],
-    anchors: Sequence[x509.Certificate],
+    anchors: Anchors,
     name: str,
     at: dt.datetime,
 ) -> str | None:
@@ -164,11 +169,13 @@ def verify_chain(
     extension profile is permissive (real MX certificates are often not
     CA/B-Forum clean); CA certificates get the WebPKI profile.
     """
-    if not anchors:
-        return "no trust anchors"
+    if not isinstance(anchors, Store):
+        if not anchors:
+            return "no trust anchors"
+        anchors = Store(list(anchors))
     builder = (
         PolicyBuilder()
-        .store(Store(list(anchors)))
+        .store(anchors)
         .time(at)
         .extension_policies(
             ca_policy=ExtensionPolicy.webpki_defaults_ca(),
@@ -197,7 +204,7 @@ def parse_chain(chain_der: Sequence[bytes]) -> tuple[list[x509.Certificate], lis
 def analyze_chain(
     chain_der: Sequence[bytes],
     host: str,
-    anchors: Sequence[x509.Certificate],
+    anchors: Anchors,
     now: dt.datetime,
 ) -> ChainAnalysis:
     """Judge expiry, name (RFC 8461 §4.2) and trust of a served chain separately."""

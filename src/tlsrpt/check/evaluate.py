@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography import x509
-
+from tlsrpt.check.certs import Anchors
 from tlsrpt.check.evaluate_dane import DaneState, dane_state
 from tlsrpt.check.evaluate_mx import evaluate_mx_host, evaluate_mx_lookup
 from tlsrpt.check.evaluate_sts import StsState, evaluate_sts
@@ -74,7 +72,7 @@ def _real_hosts(facts: DomainFacts) -> list[MxEntry]:
 
 def evaluate(
     facts: DomainFacts,
-    anchors: Sequence[x509.Certificate],
+    anchors: Anchors,
     now: dt.datetime,
     expiry_warning_days: int = 14,
 ) -> DomainReport:

@@ -7,9 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from cryptography import x509
-
-from tlsrpt.check.certs import ChainAnalysis, analyze_chain
+from tlsrpt.check.certs import Anchors, ChainAnalysis, analyze_chain
 from tlsrpt.check.evaluate_dane import DaneState, evaluate_dane
 from tlsrpt.check.evaluate_sts import StsState, by_mode
 from tlsrpt.check.facts import DomainFacts, MxEntry
@@ -88,7 +86,7 @@ def evaluate_mx_host(
     entry: MxEntry,
     sts: StsState,
     dane: DaneState,
-    anchors: Sequence[x509.Certificate],
+    anchors: Anchors,
     now: dt.datetime,
     expiry_warning_days: int,
 ) -> tuple[list[Finding], dict[str, Any], bool]:

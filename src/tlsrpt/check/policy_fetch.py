@@ -9,6 +9,7 @@ data; judging it is `evaluate_sts`'s job.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
 from collections.abc import Iterable
@@ -72,13 +73,73 @@ class PolicyFetch:
         }
 
 
+class _Stream(httpcore.AsyncNetworkStream):
+    """httpcore stream over asyncio streams.
+
+    TLS then runs in the event loop's own SSL layer (compiled under uvloop)
+    instead of anyio's pure-Python one: a third of the fetch's CPU in bulk runs.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._reader.read(max_bytes)
+        except TimeoutError as exc:
+            raise httpcore.ReadTimeout(str(exc)) from exc
+        except (OSError, ssl.SSLError) as exc:
+            raise httpcore.ReadError(str(exc)) from exc
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                self._writer.write(buffer)
+                await self._writer.drain()
+        except TimeoutError as exc:
+            raise httpcore.WriteTimeout(str(exc)) from exc
+        except (OSError, ssl.SSLError) as exc:
+            raise httpcore.WriteError(str(exc)) from exc
+
+    async def aclose(self) -> None:
+        self._writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
+            async with asyncio.timeout(1):
+                await self._writer.wait_closed()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            async with asyncio.timeout(timeout):
+                await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
+        except TimeoutError as exc:
+            await self.aclose()
+            raise httpcore.ConnectTimeout(str(exc)) from exc
+        except (OSError, ssl.SSLError) as exc:
+            await self.aclose()
+            raise httpcore.ConnectError(str(exc)) from exc
+        return self
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":  # httpcore: has an idle connection been closed?
+            return self._reader.at_eof()
+        return self._writer.get_extra_info(
+            {"client_addr": "sockname", "server_addr": "peername"}.get(info, info)
+        )
+
+
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
     """httpcore network backend that connects only to vetted addresses."""
 
     def __init__(self, resolver: Resolver, policy: AddressPolicy) -> None:
         self._resolver = resolver
         self._policy = policy
-        self._inner = httpcore.AnyIOBackend()
         self.resolution: Resolution | None = None
         self.refusal: str | None = None
 
@@ -99,11 +160,12 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         errors: list[str] = []
         for address in resolution.allowed:
             try:
-                return await self._inner.connect_tcp(address, port, timeout=timeout)
-            except httpcore.ConnectTimeout:
+                async with asyncio.timeout(timeout):
+                    return _Stream(*await asyncio.open_connection(address, port))
+            except TimeoutError:
                 errors.append(f"{address}: connection timed out")
-            except httpcore.ConnectError as exc:
-                errors.append(f"{address}: {exc}")
+            except OSError as exc:
+                errors.append(f"{address}: {exc.strerror or exc}")
         raise httpcore.ConnectError("; ".join(errors))
 
     async def connect_unix_socket(

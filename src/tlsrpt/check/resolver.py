@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -121,9 +122,20 @@ def _is_secure(response: dns.message.Message | None) -> bool:
 
 
 class Resolver:
-    """The checker's resolver: explicit nameservers (labs) or the system's."""
+    """The checker's resolver: explicit nameservers (labs) or the system's.
+
+    Answers are shared within a run: concurrent and repeated lookups of the
+    same name and type (a provider's rua domain or MX host named by thousands
+    of customer domains) are asked once. Failed lookups are not kept, so a
+    transient failure is retried by the next domain that needs the name.
+    """
+
+    CACHE_SIZE = 4096
 
     def __init__(self, nameservers: Sequence[str] = (), timeout: float = 5.0) -> None:
+        self._cache: OrderedDict[tuple[str, str, bool], asyncio.Future[DnsAnswer]] = (
+            OrderedDict()
+        )
         self._resolver = self._make(nameservers, timeout)
         self._resolver.flags = dns.flags.RD | dns.flags.AD
         self._cd_resolver = self._make(nameservers, timeout)
@@ -143,6 +155,28 @@ class Resolver:
         return resolver
 
     async def query(self, name: str, rdtype: str, detect_bogus: bool = False) -> DnsAnswer:
+        """Look `name` up (shared within the run); see `lookup`."""
+        key = (name.lower().rstrip("."), rdtype, detect_bogus)
+        future = self._cache.get(key)
+        if future is None:
+            future = asyncio.ensure_future(self.lookup(name, rdtype, detect_bogus))
+            future.add_done_callback(lambda done: self._forget_failure(key, done))
+            self._cache[key] = future
+            if len(self._cache) > self.CACHE_SIZE:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        # Shielded: one caller giving up (its domain's budget) cancels nobody else's lookup.
+        return await asyncio.shield(future)
+
+    def _forget_failure(
+        self, key: tuple[str, str, bool], done: asyncio.Future[DnsAnswer]
+    ) -> None:
+        failed = done.cancelled() or done.exception() is not None or done.result().failed
+        if failed and self._cache.get(key) is done:
+            del self._cache[key]
+
+    async def lookup(self, name: str, rdtype: str, detect_bogus: bool = False) -> DnsAnswer:
         """Look `name` up; with `detect_bogus`, tell a DNSSEC failure from an outage.
 
         A validating resolver answers SERVFAIL for bogus data; asking again

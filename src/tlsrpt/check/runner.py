@@ -25,7 +25,7 @@ class Checker:
     async def check(self, domain: str) -> DomainReport:
         facts = await self.gatherer.gather(domain)
         return evaluate(
-            facts, self.trust.anchors, dt.datetime.now(dt.UTC), self.options.expiry_warning_days
+            facts, self.trust.store, dt.datetime.now(dt.UTC), self.options.expiry_warning_days
         )
 
     async def run(self, domains: Iterable[str]) -> AsyncIterator[DomainReport]:

@@ -6,6 +6,7 @@ shared by every connection.
 
 from __future__ import annotations
 
+import functools
 import re
 import ssl
 import warnings
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.utils import CryptographyDeprecationWarning
+from cryptography.x509.verification import Store
 
 _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\s.+?-----END CERTIFICATE-----", re.DOTALL)
 
@@ -40,12 +42,17 @@ def _system_bundle() -> bytes:
 
 
 @dataclass(frozen=True)
-class Trust:
+class Trust:  # not slotted: `store` is cached on the instance
     """Trust anchors for offline chain analysis and TLS contexts for connections."""
 
     anchors: tuple[x509.Certificate, ...]
     webpki: ssl.SSLContext
     probe: ssl.SSLContext
+
+    @functools.cached_property
+    def store(self) -> Store | tuple[x509.Certificate, ...]:
+        """The anchors as a verification Store, built once (empty: no store)."""
+        return Store(list(self.anchors)) if self.anchors else self.anchors
 
     @classmethod
     def load(cls, ca_file: str | None = None, include_system: bool = True) -> Trust:

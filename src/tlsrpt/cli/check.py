@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +168,17 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--ca-file {options.ca_file}: {reason}") from None
     # asyncio logs harmless TLS shutdown notices that are not the user's business.
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-    return asyncio.run(_check(domains, options, trust, args.json))
+    return event_loop_runner()(_check(domains, options, trust, args.json))
+
+
+def event_loop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:
+    """uvloop where it is installed (a dependency except on Windows): the
+    checker is CPU-bound in the event loop at bulk concurrency."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
 
 
 async def _check(domains: list[str], options: CheckOptions, trust: Trust, as_json: bool) -> int:

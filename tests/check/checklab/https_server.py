@@ -29,6 +29,19 @@ class HttpAnswer:
     delay: float = 0.0
 
 
+class _PausedProtocol(asyncio.StreamReaderProtocol):
+    """Reads nothing until the TLS layer is in place.
+
+    The lab waits (latency) before its TLS handshake; a ClientHello read into
+    the plain stream meanwhile would be lost to the TLS layer started later.
+    `loop.start_tls` resumes reading once it has taken over the transport.
+    """
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        transport.pause_reading()  # type: ignore[attr-defined]
+
+
 class HttpsServer:
     def __init__(self, pki: LabPki, latency: float = 0.0) -> None:
         self.pki = pki
@@ -60,7 +73,12 @@ class HttpsServer:
             ssl_object.context = self.pki.server_context(server_name, kind)
 
     async def start(self, host: str, port: int) -> int:
-        server = await asyncio.start_server(self._client, host, port)
+        loop = asyncio.get_running_loop()
+
+        def protocol() -> asyncio.StreamReaderProtocol:
+            return _PausedProtocol(asyncio.StreamReader(), self._client, loop=loop)
+
+        server = await loop.create_server(protocol, host, port)
         self._servers.append(server)
         return int(server.sockets[0].getsockname()[1])
 
