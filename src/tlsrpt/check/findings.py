@@ -126,7 +126,7 @@ CODES: dict[str, tuple[str, str]] = {
     ),
     "mx-certificate-expiring": (
         "an MX certificate expires within `--expiry-warning-days` (default 14)",
-        "warning under MTA-STS, else info",
+        "warning under MTA-STS or DANE, else info",
     ),
     "mx-certificate-untrusted": (
         "an MX certificate does not chain to a trusted root (system store plus `--ca-file`)",
