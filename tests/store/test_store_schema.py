@@ -164,5 +164,6 @@ def test_migrations_ship_inside_the_package() -> None:
     assert sorted(p.name for p in versions.glob("*.py")) == [
         "0001_reports.py",
         "0002_daily_rollups.py",
+        "0003_accounts.py",
     ]
     assert (migrate.MIGRATIONS / "script.py.mako").is_file()

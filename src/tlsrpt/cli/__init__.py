@@ -27,6 +27,9 @@ COMMAND_MODULES: list[str] = [
     "check",
     "serve",
     "ingest_mail",
+    "user",
+    "token_",
+    "domain",
 ]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2

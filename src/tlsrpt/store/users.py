@@ -1,0 +1,217 @@
+"""Account operations over `tlsrpt.store.accounts`: users, API tokens,
+domain ownership, dashboard sessions, and which domains a user may see.
+
+Secrets are never stored: passwords as argon2id hashes (argon2-cffi's
+defaults), API tokens and session ids as SHA-256 of 32 random bytes (they
+carry 256 bits of entropy, so a fast hash is enough and lookups stay exact).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.engine import Connection
+
+from tlsrpt.store.accounts import api_tokens, domain_owners, domains, users, web_sessions
+from tlsrpt.store.schema import ALL, daily_rollups
+
+SESSION_LIFETIME = timedelta(hours=12)
+TOKEN_PREFIX = "tlsrpt_"  # noqa: S105 (a prefix, not a secret)
+
+_hasher = PasswordHasher()
+# Verified against when the e-mail is unknown, so a login takes the same
+# time whether or not the account exists.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class AccountError(Exception):
+    """An account operation cannot be done; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    email: str
+    is_admin: bool
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def normalize_email(email: str) -> str:
+    email = email.strip().lower()
+    local, _, host = email.partition("@")
+    if not local or not host or " " in email:
+        raise AccountError(f"{email!r} is not an e-mail address")
+    return email
+
+
+def normalize_domain(domain: str) -> str:
+    name = domain.strip().rstrip(".").lower()
+    labels = name.split(".")
+    if len(labels) < 2 or not all(
+        label and len(label) <= 63 and label.replace("-", "").isalnum() for label in labels
+    ):
+        raise AccountError(f"{domain!r} is not a domain name")
+    return name
+
+
+def _user(row: sa.Row[tuple[int, str, bool]] | None) -> User | None:
+    return User(int(row[0]), row[1], bool(row[2])) if row is not None else None
+
+
+_USER = (users.c.id, users.c.email, users.c.is_admin)
+
+
+def get_user(conn: Connection, email: str) -> User | None:
+    query = sa.select(*_USER).where(users.c.email == normalize_email(email))
+    return _user(conn.execute(query).first())
+
+
+def add_user(conn: Connection, email: str, password: str | None, *, admin: bool) -> User:
+    email = normalize_email(email)
+    if get_user(conn, email) is not None:
+        raise AccountError(f"user {email} already exists")
+    if password is not None and len(password) < 8:
+        raise AccountError("the password must have at least 8 characters")
+    hashed = _hasher.hash(password) if password is not None else None
+    pk = conn.execute(
+        users.insert().values(email=email, password_hash=hashed, is_admin=admin, created_at=_now())
+    ).inserted_primary_key
+    assert pk is not None
+    return User(int(pk[0]), email, admin)
+
+
+def authenticate(conn: Connection, email: str, password: str) -> User | None:
+    """The user whose e-mail and password these are, or None."""
+    try:
+        email = normalize_email(email)
+    except AccountError:
+        email = ""
+    row = conn.execute(
+        sa.select(*_USER, users.c.password_hash).where(users.c.email == email)
+    ).first()
+    stored = row[3] if row is not None and row[3] else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return _user(row) if row is not None and row[3] else None
+
+
+def create_token(conn: Connection, email: str) -> str:
+    """A new API token for the user; only its hash is stored."""
+    user = get_user(conn, email)
+    if user is None:
+        raise AccountError(f"no user {normalize_email(email)} (add it with `tlsrpt user add`)")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    conn.execute(
+        api_tokens.insert().values(user_id=user.id, token_sha256=_sha256(token), created_at=_now())
+    )
+    return token
+
+
+def user_for_token(conn: Connection, token: str) -> User | None:
+    query = (
+        sa.select(*_USER)
+        .join(api_tokens, api_tokens.c.user_id == users.c.id)
+        .where(api_tokens.c.token_sha256 == _sha256(token))
+    )
+    return _user(conn.execute(query).first())
+
+
+def add_domain(conn: Connection, domain: str, owner: str | None = None) -> tuple[str, bool]:
+    """Register `domain` (and give it to `owner`). Returns the normalized
+    name and whether anything changed."""
+    name = normalize_domain(domain)
+    changed = False
+    if conn.execute(sa.select(domains.c.domain).where(domains.c.domain == name)).first() is None:
+        conn.execute(domains.insert().values(domain=name, created_at=_now()))
+        changed = True
+    if owner is not None:
+        user = get_user(conn, owner)
+        if user is None:
+            raise AccountError(f"no user {normalize_email(owner)} (add it with `tlsrpt user add`)")
+        owned = sa.select(domain_owners.c.domain).where(
+            domain_owners.c.domain == name, domain_owners.c.user_id == user.id
+        )
+        if conn.execute(owned).first() is None:
+            conn.execute(domain_owners.insert().values(domain=name, user_id=user.id))
+            changed = True
+    return name, changed
+
+
+def visible_domains(conn: Connection, user: User) -> list[str]:
+    """The policy domains a user may see, sorted: for an admin every
+    registered domain and every domain with reports; for anyone else the
+    domains assigned to them."""
+    if not user.is_admin:
+        query = sa.select(domain_owners.c.domain).where(domain_owners.c.user_id == user.id)
+        return sorted(conn.scalars(query))
+    # Distinct domains of the all-types roll-up level, an index range.
+    reported = sa.select(daily_rollups.c.domain).where(
+        daily_rollups.c.policy_type == ALL, daily_rollups.c.result_type == ALL
+    )
+    names = set(conn.scalars(reported.distinct())) | set(conn.scalars(sa.select(domains.c.domain)))
+    names.discard("")  # reports whose policy domain could not be attributed
+    return sorted(names)
+
+
+def can_see(conn: Connection, user: User, domain: str) -> bool:
+    if user.is_admin:
+        return True
+    query = sa.select(domain_owners.c.domain).where(
+        domain_owners.c.user_id == user.id, domain_owners.c.domain == domain
+    )
+    return conn.execute(query).first() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    user: User
+    csrf_token: str
+
+
+def start_session(conn: Connection, user: User) -> tuple[str, Session]:
+    """A new dashboard session: (cookie value, session)."""
+    cookie = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    now = _now()
+    conn.execute(web_sessions.delete().where(web_sessions.c.expires_at < now))
+    conn.execute(
+        web_sessions.insert().values(
+            id_sha256=_sha256(cookie),
+            user_id=user.id,
+            csrf_token=csrf,
+            created_at=now,
+            expires_at=now + SESSION_LIFETIME,
+        )
+    )
+    return cookie, Session(user, csrf)
+
+
+def get_session(conn: Connection, cookie: str) -> Session | None:
+    query = (
+        sa.select(*_USER, web_sessions.c.csrf_token)
+        .join(web_sessions, web_sessions.c.user_id == users.c.id)
+        .where(web_sessions.c.id_sha256 == _sha256(cookie), web_sessions.c.expires_at > _now())
+    )
+    row = conn.execute(query).first()
+    if row is None:
+        return None
+    return Session(User(int(row[0]), row[1], bool(row[2])), row[3])
+
+
+def end_session(conn: Connection, cookie: str) -> None:
+    conn.execute(web_sessions.delete().where(web_sessions.c.id_sha256 == _sha256(cookie)))
