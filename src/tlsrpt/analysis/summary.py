@@ -50,10 +50,12 @@ def _ranked(pairs: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
 
 
 def _grouped(rows: Iterable[tuple[Any, ...]]) -> dict[str, list[tuple[str, int]]]:
-    out: dict[str, list[tuple[str, int]]] = {}
+    """Per domain, (key, count) with the counts of equal keys added up."""
+    sums: dict[str, dict[str, int]] = {}
     for domain, key, count in rows:
-        out.setdefault(domain, []).append((key, count))
-    return out
+        per_key = sums.setdefault(domain, {})
+        per_key[key] = per_key.get(key, 0) + int(count)
+    return {domain: list(per_key.items()) for domain, per_key in sums.items()}
 
 
 def summarize(

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from tlsrpt.store.schema import (
     ALL,
+    EMPTY,
     QUARANTINED,
     daily_rollups,
     failure_details,
@@ -43,6 +44,9 @@ def _tuples(conn: Connection, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
 
 
 def summary_rows(conn: Connection, window: Window) -> SummaryRows:
+    """Index range scans only: the all-types roll-up rows (reports, sessions,
+    organizations), then the covering index of failure details once per
+    breakdown (result type, MX host, sending IP)."""
     r, f = daily_rollups, failure_details
     totals = (
         sa.select(
@@ -52,27 +56,23 @@ def summary_rows(conn: Connection, window: Window) -> SummaryRows:
             sa.func.sum(r.c.successful_sessions),
             sa.func.sum(r.c.failed_sessions),
         )
-        .where(r.c.policy_type == ALL, *window.where(r))
+        .where(r.c.policy_type == ALL, r.c.result_type == ALL, *window.where(r))
         .group_by(r.c.domain)
     )
-    by_result = (
-        sa.select(r.c.domain, r.c.result_type, sa.func.sum(r.c.failed_sessions))
-        .where(r.c.result_type != ALL, *window.where(r))
-        .group_by(r.c.domain, r.c.result_type)
-    )
 
-    def failed_by(column: sa.Column[Any]) -> sa.Select[Any]:
-        return (
+    def failed_by(column: sa.Column[Any]) -> list[tuple[Any, ...]]:
+        query = (
             sa.select(f.c.domain, column, sa.func.sum(f.c.failed_session_count))
             .where(column.is_not(None), *window.where(f))
             .group_by(f.c.domain, column)
         )
+        return [(domain, key, int(n)) for domain, key, n in conn.execute(query)]
 
     return SummaryRows(
         totals=_tuples(conn, totals),
-        by_result=_tuples(conn, by_result),
-        mx_hosts=_tuples(conn, failed_by(f.c.receiving_mx_hostname)),
-        sending_ips=_tuples(conn, failed_by(f.c.sending_mta_ip)),
+        by_result=[(d, key or EMPTY, n) for d, key, n in failed_by(f.c.result_type)],
+        mx_hosts=failed_by(f.c.receiving_mx_hostname),
+        sending_ips=failed_by(f.c.sending_mta_ip),
     )
 
 

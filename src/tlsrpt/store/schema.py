@@ -136,7 +136,17 @@ failure_details = sa.Table(
         ["policy_results.report_pk", "policy_results.ordinal"],
         ondelete="CASCADE",
     ),
-    sa.Index(None, "domain", "day"),
+    # Covers the per-domain failure questions (by result type, MX host,
+    # sending IP over a range of days) without touching the table.
+    sa.Index(
+        "ix_failure_details_window",
+        "domain",
+        "day",
+        "result_type",
+        "receiving_mx_hostname",
+        "sending_mta_ip",
+        "failed_session_count",
+    ),
     sqlite_with_rowid=False,
 )
 
@@ -154,13 +164,16 @@ report_duplicates = sa.Table(
 daily_rollups = sa.Table(
     "daily_rollups",
     metadata,
-    sa.Column("domain", sa.Text, primary_key=True),
-    sa.Column("day", sa.Date, primary_key=True),
-    sa.Column("organization", sa.Text, primary_key=True),
-    sa.Column("policy_type", sa.Text, primary_key=True),
-    sa.Column("result_type", sa.Text, primary_key=True),
+    sa.Column("domain", sa.Text, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("organization", sa.Text, nullable=False),
+    sa.Column("policy_type", sa.Text, nullable=False),
+    sa.Column("result_type", sa.Text, nullable=False),
     sa.Column("reports", Count, nullable=False),
     sa.Column("successful_sessions", Count, nullable=False),
     sa.Column("failed_sessions", Count, nullable=False),
+    # Key order: one level (all types, a policy type, a result type) of one
+    # domain is a contiguous range of days, whatever the organizations.
+    sa.PrimaryKeyConstraint("domain", "policy_type", "result_type", "day", "organization"),
     sqlite_with_rowid=False,
 )

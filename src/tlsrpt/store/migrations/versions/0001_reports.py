@@ -122,7 +122,18 @@ def upgrade() -> None:
         ),
         sqlite_with_rowid=False,
     )
-    op.create_index("ix_failure_details_domain_day", "failure_details", ["domain", "day"])
+    op.create_index(
+        "ix_failure_details_window",
+        "failure_details",
+        [
+            "domain",
+            "day",
+            "result_type",
+            "receiving_mx_hostname",
+            "sending_mta_ip",
+            "failed_session_count",
+        ],
+    )
 
     op.create_table(
         "report_duplicates",

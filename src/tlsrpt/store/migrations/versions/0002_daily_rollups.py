@@ -70,10 +70,10 @@ def upgrade() -> None:
         *_counts(),
         sa.PrimaryKeyConstraint(
             "domain",
-            "day",
-            "organization",
             "policy_type",
             "result_type",
+            "day",
+            "organization",
             name="pk_daily_rollups",
         ),
         sqlite_with_rowid=False,
