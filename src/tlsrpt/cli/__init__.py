@@ -30,6 +30,7 @@ COMMAND_MODULES: list[str] = [
     "user",
     "token_",
     "domain",
+    "demo",
 ]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2

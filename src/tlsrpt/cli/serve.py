@@ -20,7 +20,8 @@ import uvicorn
 from aiosmtpd.controller import Controller
 
 from tlsrpt.cli.db import add_db_argument, opened_store
-from tlsrpt.cli.output import UsageError, err_console
+from tlsrpt.cli.demo import prepare_serve_demo
+from tlsrpt.cli.output import UsageError, console, err_console
 from tlsrpt.receive.dkim_verify import txt_lookup
 from tlsrpt.receive.smtp import Recipients, ReportHandler, smtp_kwargs
 from tlsrpt.store.engine import Store
@@ -73,6 +74,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=["text", "json"],
         help="log lines as text or as JSON objects (default text)",
     )
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="serve a fresh database filled with demo data; prints the logins",
+    )
     p.set_defaults(func=run)
 
 
@@ -119,6 +125,7 @@ def _smtp_controller(settings: Settings, store: Store) -> Controller | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    demo = prepare_serve_demo(args) if args.demo else None
     settings = _settings(args)
     args.db = settings.database_url
     handler = logging.StreamHandler()
@@ -148,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
             f"{settings.reports_path}",
             markup=False,
         )
+        if demo is not None:
+            console.print(demo.banner(f"http://{settings.host}:{settings.port}/"), markup=False)
         # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal
         # to the handler found at start: make that a no-op so a requested
         # stop exits 0 once every request in flight was answered.

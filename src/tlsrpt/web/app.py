@@ -15,6 +15,8 @@ from starlette.concurrency import run_in_threadpool
 
 from tlsrpt import __version__
 from tlsrpt.store.engine import Store, open_store
+from tlsrpt.web import api, dashboard
+from tlsrpt.web.ratelimit import RateLimit, default_rules
 from tlsrpt.web.receiver import build_router
 from tlsrpt.web.settings import Settings
 
@@ -47,4 +49,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.include_router(
         build_router(settings.reports_path, settings.max_body_bytes, settings.body_timeout_s)
     )
+    api.install(app)
+    dashboard.install(app)
+    app.add_middleware(RateLimit, rules=default_rules(settings.reports_path))
     return app

@@ -1,0 +1,5 @@
+"""JSON API under /api/v1/ (bearer tokens): `build_router()` in `routes`."""
+
+from tlsrpt.web.api.routes import install
+
+__all__ = ["install"]

@@ -1,0 +1,236 @@
+"""What the API and the dashboard read: store rows for visible domains over
+a period, turned into `tlsrpt.analysis` results. Thin: SQL here, the
+arithmetic in `tlsrpt.analysis`.
+
+Every function takes the user the answer is for; a domain or report the
+user may not see is reported as absent (None), exactly like one that does
+not exist, so another customer's domain names do not leak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tlsrpt.analysis.period import (
+    DomainPeriod,
+    FailureRow,
+    Period,
+    RollupRow,
+    StoppedReporter,
+    analyze,
+    new_failure_types,
+    stopped_reporters,
+)
+from tlsrpt.analysis.readiness import Readiness, assess
+from tlsrpt.store import blobs
+from tlsrpt.store.queries import StoredReport, get_raw, get_report
+from tlsrpt.store.schema import ALL, daily_rollups, failure_details, policy_results, reports
+from tlsrpt.store.users import User, can_see, visible_domains
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 400
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def period_of(days: int, end: date | None = None) -> Period:
+    return Period.ending(end or today(), days)
+
+
+def _rollups(conn: Connection, names: Sequence[str], period: Period) -> list[RollupRow]:
+    r = daily_rollups
+    query = sa.select(
+        r.c.domain,
+        r.c.day,
+        r.c.organization,
+        r.c.policy_type,
+        r.c.result_type,
+        r.c.reports,
+        r.c.successful_sessions,
+        r.c.failed_sessions,
+    ).where(
+        r.c.domain.in_(names),
+        r.c.day >= period.start,
+        r.c.day <= period.end,
+        # The levels analysis reads: all types, and per result type.
+        sa.or_(r.c.policy_type == ALL, r.c.result_type != ALL),
+    )
+    return [RollupRow(*row) for row in conn.execute(query)]
+
+
+def _failure_rows(conn: Connection, domain: str, period: Period) -> list[FailureRow]:
+    f = failure_details
+    keys = (f.c.domain, f.c.day, f.c.result_type)
+    query = (
+        sa.select(
+            *keys,
+            sa.func.sum(f.c.failed_session_count),
+            f.c.sending_mta_ip,
+            f.c.receiving_mx_hostname,
+        )
+        .where(f.c.domain == domain, f.c.day >= period.start, f.c.day <= period.end)
+        .group_by(*keys, f.c.sending_mta_ip, f.c.receiving_mx_hostname)
+    )
+    return [FailureRow(d, day, t, int(n), ip, mx) for d, day, t, n, ip, mx in conn.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class DomainOverview:
+    analysis: DomainPeriod
+    readiness: Readiness
+
+
+def overview(conn: Connection, user: User, period: Period) -> list[DomainOverview]:
+    """Every domain the user may see, sorted by name, with its analysis and
+    readiness verdict over the period."""
+    names = visible_domains(conn, user)
+    if not names:
+        return []
+    analyses = analyze(period, _rollups(conn, names, period), domains=names)
+    return [DomainOverview(a, assess(a)) for a in analyses.values()]
+
+
+@dataclass(frozen=True, slots=True)
+class DomainDetail:
+    analysis: DomainPeriod
+    previous: DomainPeriod
+    readiness: Readiness
+    failures: list[FailureRow]
+
+    @property
+    def new_failure_types(self) -> list[str]:
+        return new_failure_types(self.analysis, self.previous)
+
+    @property
+    def stopped_reporters(self) -> list[StoppedReporter]:
+        return stopped_reporters(self.analysis, self.previous)
+
+
+def is_visible(conn: Connection, user: User, domain: str) -> bool:
+    """The user may see the domain and, for an admin, it exists."""
+    if not user.is_admin:
+        return can_see(conn, user, domain)
+    return domain in visible_domains(conn, user)
+
+
+def domain_detail(conn: Connection, user: User, domain: str, period: Period) -> DomainDetail | None:
+    if not is_visible(conn, user, domain):
+        return None
+    previous = period.previous()
+    both = Period(previous.start, period.end)
+    rollups = _rollups(conn, [domain], both)
+    failures = _failure_rows(conn, domain, period)
+    current = analyze(period, rollups, failures, domains=[domain])[domain]
+    before = analyze(previous, rollups, domains=[domain])[domain]
+    return DomainDetail(current, before, assess(current, failures=failures), failures)
+
+
+FAILURE_COLUMNS = (
+    "day",
+    "report",
+    "organization",
+    "report_id",
+    "result_type",
+    "failed_session_count",
+    "sending_mta_ip",
+    "receiving_mx_hostname",
+    "receiving_mx_helo",
+    "receiving_ip",
+    "failure_reason_code",
+    "additional_information",
+)
+
+
+def failure_list(conn: Connection, domain: str, period: Period, limit: int) -> list[dict[str, Any]]:
+    """The domain's failure details in the period, newest day first."""
+    f, r = failure_details, reports
+    query = (
+        sa.select(
+            f.c.day,
+            f.c.report_pk.label("report"),
+            r.c.organization,
+            r.c.report_id,
+            f.c.result_type,
+            f.c.failed_session_count,
+            f.c.sending_mta_ip,
+            f.c.receiving_mx_hostname,
+            f.c.receiving_mx_helo,
+            f.c.receiving_ip,
+            f.c.failure_reason_code,
+            f.c.additional_information,
+        )
+        .join(r, r.c.id == f.c.report_pk)
+        .where(f.c.domain == domain, f.c.day >= period.start, f.c.day <= period.end)
+        .order_by(f.c.day.desc(), f.c.report_pk.desc(), f.c.policy_ordinal, f.c.ordinal)
+        .limit(limit)
+    )
+    return [dict(zip(FAILURE_COLUMNS, row, strict=True)) for row in conn.execute(query)]
+
+
+REPORT_COLUMNS = (
+    "id",
+    "day",
+    "organization",
+    "report_id",
+    "start_at",
+    "end_at",
+    "successful_sessions",
+    "failed_sessions",
+)
+
+
+def report_list(
+    conn: Connection, user: User, domain: str | None, period: Period, limit: int
+) -> list[dict[str, Any]]:
+    """Reports covering a visible domain (or `domain`), newest first, each
+    with the visible domains it covers."""
+    names = visible_domains(conn, user) if domain is None else [domain]
+    if domain is not None and not can_see(conn, user, domain):
+        return []
+    p = policy_results
+    covering = sa.select(p.c.report_pk).where(
+        p.c.domain.in_(names), p.c.day >= period.start, p.c.day <= period.end
+    )
+    query = (
+        sa.select(*(reports.c[name] for name in REPORT_COLUMNS))
+        .where(reports.c.id.in_(covering))
+        .order_by(reports.c.id.desc())
+        .limit(limit)
+    )
+    rows = [dict(zip(REPORT_COLUMNS, row, strict=True)) for row in conn.execute(query)]
+    covered: dict[int, list[str]] = {}
+    ids = [row["id"] for row in rows]
+    for pk, name in conn.execute(
+        sa.select(p.c.report_pk, p.c.domain)
+        .where(p.c.report_pk.in_(ids), p.c.domain.in_(names))
+        .order_by(p.c.report_pk, p.c.ordinal)
+    ):
+        if name not in covered.setdefault(pk, []):
+            covered[pk].append(name)
+    for row in rows:
+        row["domains"] = covered.get(row["id"], [])
+    return rows
+
+
+def visible_report(conn: Connection, user: User, pk: int) -> StoredReport | None:
+    stored = get_report(conn, pk)
+    if stored is None or user.is_admin:
+        return stored
+    names = set(visible_domains(conn, user))
+    if any(policy["domain"] in names for policy in stored.policies):
+        return stored
+    return None
+
+
+def raw_bytes(conn: Connection, raw_id: int) -> bytes:
+    row = get_raw(conn, raw_id)
+    assert row is not None  # a stored report always has its raw input
+    return blobs.unpack(row["codec"], row["data"])

@@ -1,0 +1,313 @@
+"""The JSON API, `/api/v1/`, described by the app's OpenAPI schema at
+`/openapi.json`. Every call needs `Authorization: Bearer TOKEN`
+(`tlsrpt token create EMAIL`): 401 without a valid token. An admin sees
+every domain; other users see only the domains assigned to them, and any
+other domain or report is answered 404, as if it did not exist.
+
+Errors are RFC 9457 problem details (`tlsrpt.web.problems`). List
+endpoints also answer `?format=csv` (`tlsrpt.export`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from tlsrpt.export import to_csv
+from tlsrpt.ingest.pipeline import reprocess
+from tlsrpt.store.engine import Store
+from tlsrpt.store.queries import list_quarantined
+from tlsrpt.store.users import User, user_for_token
+from tlsrpt.web.api import reads
+from tlsrpt.web.api.serialize import (
+    DAILY_COLUMNS,
+    DOMAIN_COLUMNS,
+    daily_rows,
+    domain_detail_dict,
+    domain_item,
+    report_dict,
+)
+from tlsrpt.web.problems import problem
+
+PREFIX = "/api/v1"
+_bearer = HTTPBearer(auto_error=False, description="a token from `tlsrpt token create EMAIL`")
+
+
+class ApiProblem(Exception):
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.headers = status, detail, headers or {}
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def _lookup_token(store: Store, token: str) -> User | None:
+    with store.read() as conn:
+        return user_for_token(conn, token)
+
+
+async def api_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise ApiProblem(401, "an API token is required", {"WWW-Authenticate": "Bearer"})
+    user = await run_in_threadpool(_lookup_token, _store(request), credentials.credentials)
+    if user is None:
+        raise ApiProblem(
+            401, "the API token is not valid", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        )
+    return user
+
+
+def _admin(user: Annotated[User, Depends(api_user)]) -> User:
+    if not user.is_admin:
+        raise ApiProblem(403, "only an admin may do this")
+    return user
+
+
+ApiUser = Annotated[User, Depends(api_user)]
+Days = Annotated[
+    int,
+    Query(ge=1, le=reads.MAX_DAYS, description="period length in UTC days, ending on `until`"),
+]
+Until = Annotated[date | None, Query(description="last UTC day of the period (default: today)")]
+Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
+Limit = Annotated[int, Query(ge=1, le=100_000)]
+DomainName = Annotated[str, Path(description="policy domain", max_length=253)]
+
+
+def _json(body: Any) -> Response:
+    return Response(orjson.dumps(body, default=str), media_type="application/json")
+
+
+def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...], name: str) -> Response:
+    return Response(
+        to_csv(rows, columns),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+class ReasonOut(BaseModel):
+    check: str
+    passed: bool
+    text: str
+
+
+class DomainOut(BaseModel):
+    domain: str
+    reports: int
+    successful_sessions: int
+    failed_sessions: int
+    failure_rate: float | None
+    readiness: Literal["ready", "not-ready", "insufficient-data"]
+    readiness_reasons: list[ReasonOut]
+    days_with_data: int
+
+
+class DomainList(BaseModel):
+    start: date
+    end: date
+    domains: list[DomainOut]
+
+
+class DailyOut(BaseModel):
+    day: date
+    reports: int
+    successful_sessions: int | None
+    failed_sessions: int | None
+    failure_rate: float | None
+
+
+class DailyList(BaseModel):
+    domain: str
+    daily: list[DailyOut]
+
+
+_NOT_FOUND = {404: {"description": "no such domain, or not one of yours"}}
+_UNAUTHORIZED = {401: {"description": "no valid API token"}}
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix=PREFIX, tags=["api"], responses=_UNAUTHORIZED)
+
+    def visible(store: Store, user: User, domain: str) -> None:
+        with store.read() as conn:
+            if not reads.is_visible(conn, user, domain):
+                raise ApiProblem(404, f"no domain {domain!r} among yours")
+
+    def detail(store: Store, user: User, domain: str, days: int, until: date | None) -> Any:
+        with store.read() as conn:
+            found = reads.domain_detail(conn, user, domain, reads.period_of(days, until))
+        if found is None:
+            raise ApiProblem(404, f"no domain {domain!r} among yours")
+        return found
+
+    @router.get("/me", summary="The user the token belongs to")
+    def me(user: ApiUser) -> dict[str, Any]:
+        return {"email": user.email, "admin": user.is_admin}
+
+    @router.get(
+        "/domains", summary="Visible domains with totals and readiness", response_model=DomainList
+    )
+    def domains(
+        request: Request,
+        user: ApiUser,
+        days: Days = reads.DEFAULT_DAYS,
+        until: Until = None,
+        format: Format = "json",
+    ) -> Response:
+        period = reads.period_of(days, until)
+        with _store(request).read() as conn:
+            items = [domain_item(o) for o in reads.overview(conn, user, period)]
+        if format == "csv":
+            return _csv(items, DOMAIN_COLUMNS, "domains")
+        return _json({"start": period.start, "end": period.end, "domains": items})
+
+    @router.get(
+        "/domains/{domain}",
+        summary="One domain: totals, breakdowns, readiness",
+        responses=_NOT_FOUND,
+    )
+    def domain_summary(
+        request: Request,
+        user: ApiUser,
+        domain: DomainName,
+        days: Days = reads.DEFAULT_DAYS,
+        until: Until = None,
+    ) -> Response:
+        return _json(domain_detail_dict(detail(_store(request), user, domain, days, until)))
+
+    @router.get(
+        "/domains/{domain}/daily",
+        summary="Daily time series",
+        responses=_NOT_FOUND,
+        response_model=DailyList,
+    )
+    def domain_daily(
+        request: Request,
+        user: ApiUser,
+        domain: DomainName,
+        days: Days = reads.DEFAULT_DAYS,
+        until: Until = None,
+        format: Format = "json",
+    ) -> Response:
+        found = detail(_store(request), user, domain, days, until)
+        rows = daily_rows(found.analysis)
+        if format == "csv":
+            return _csv(rows, DAILY_COLUMNS, f"{domain}-daily")
+        return _json({"domain": domain, "daily": rows})
+
+    @router.get("/domains/{domain}/failures", summary="Failure details", responses=_NOT_FOUND)
+    def domain_failures(
+        request: Request,
+        user: ApiUser,
+        domain: DomainName,
+        days: Days = reads.DEFAULT_DAYS,
+        until: Until = None,
+        limit: Limit = 1000,
+        format: Format = "json",
+    ) -> Response:
+        store = _store(request)
+        visible(store, user, domain)
+        with store.read() as conn:
+            rows = reads.failure_list(conn, domain, reads.period_of(days, until), limit)
+        if format == "csv":
+            return _csv(rows, reads.FAILURE_COLUMNS, f"{domain}-failures")
+        return _json({"domain": domain, "failures": rows})
+
+    @router.get("/reports", summary="Stored reports covering visible domains, newest first")
+    def report_list(
+        request: Request,
+        user: ApiUser,
+        domain: Annotated[str | None, Query(max_length=253)] = None,
+        days: Days = reads.DEFAULT_DAYS,
+        until: Until = None,
+        limit: Limit = 100,
+        format: Format = "json",
+    ) -> Response:
+        store = _store(request)
+        if domain is not None:
+            visible(store, user, domain)
+        with store.read() as conn:
+            rows = reads.report_list(conn, user, domain, reads.period_of(days, until), limit)
+        if format == "csv":
+            return _csv(rows, (*reads.REPORT_COLUMNS, "domains"), "reports")
+        return _json({"reports": rows})
+
+    def stored(request: Request, user: User, pk: int) -> Any:
+        with _store(request).read() as conn:
+            found = reads.visible_report(conn, user, pk)
+            if found is None:
+                raise ApiProblem(404, f"no report {pk} among yours")
+            return found, reads.raw_bytes(conn, found.report["raw_id"])
+
+    @router.get("/reports/{pk}", summary="One stored report, every field", responses=_NOT_FOUND)
+    def report(request: Request, user: ApiUser, pk: int) -> Response:
+        found, _ = stored(request, user, pk)
+        return _json(report_dict(found))
+
+    @router.get(
+        "/reports/{pk}/raw",
+        summary="The report's input exactly as received",
+        responses={**_NOT_FOUND, 200: {"content": {"application/octet-stream": {}}}},
+    )
+    def report_raw(request: Request, user: ApiUser, pk: int) -> Response:
+        found, data = stored(request, user, pk)
+        extension = {"json": "json", "gzip": "json.gz", "email": "eml"}.get(
+            found.raw["kind"] or "", "bin"
+        )
+        return Response(
+            data,
+            media_type="application/octet-stream",
+            headers={"Content-Disposition": f'attachment; filename="report-{pk}.{extension}"'},
+        )
+
+    @router.get("/quarantine", summary="Quarantined inputs (admin)")
+    def quarantine(
+        request: Request, _user: Annotated[User, Depends(_admin)], limit: Limit = 1000
+    ) -> Response:
+        with _store(request).read() as conn:
+            rows = list_quarantined(conn, limit)
+        return _json({"quarantined": rows})
+
+    @router.post("/quarantine/{raw_id}/retry", summary="Run the pipeline again (admin)")
+    def retry(request: Request, _user: Annotated[User, Depends(_admin)], raw_id: int) -> Response:
+        try:
+            (result,) = reprocess(_store(request), [raw_id])
+        except KeyError:
+            raise ApiProblem(404, f"no raw input {raw_id}") from None
+        return _json(
+            {
+                "raw_id": result.raw_id,
+                "outcome": result.outcome,
+                "reason": result.reason,
+                "report_ids": list(result.report_ids),
+            }
+        )
+
+    return router
+
+
+def install(app: FastAPI) -> None:
+    """Add the API to `app`, with its errors as problem details."""
+
+    async def on_problem(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiProblem)
+        answer = problem(exc.status, exc.detail)
+        answer.headers.update(exc.headers)
+        return answer
+
+    app.add_exception_handler(ApiProblem, on_problem)
+    app.include_router(build_router())

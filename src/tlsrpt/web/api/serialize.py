@@ -1,0 +1,118 @@
+"""Analysis results as JSON-ready dicts (the API's bodies and the export
+rows). Days are ISO dates; rates are fractions (0.25 = 25 %), None when
+no session was reported."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tlsrpt.analysis.explain import explain
+from tlsrpt.analysis.period import DomainPeriod
+from tlsrpt.analysis.readiness import Readiness
+from tlsrpt.store.queries import StoredReport
+from tlsrpt.web.api.reads import DomainDetail, DomainOverview
+
+DOMAIN_COLUMNS = (
+    "domain",
+    "reports",
+    "successful_sessions",
+    "failed_sessions",
+    "failure_rate",
+    "readiness",
+    "days_with_data",
+)
+DAILY_COLUMNS = ("day", "reports", "successful_sessions", "failed_sessions", "failure_rate")
+
+
+def readiness_dict(readiness: Readiness) -> dict[str, Any]:
+    return {
+        "verdict": str(readiness.verdict),
+        "reasons": [
+            {"check": r.check, "passed": r.passed, "text": r.text} for r in readiness.reasons
+        ],
+        "large_senders": list(readiness.large_senders),
+    }
+
+
+def domain_item(overview: DomainOverview) -> dict[str, Any]:
+    a = overview.analysis
+    return {
+        "domain": a.domain,
+        "reports": a.reports,
+        "successful_sessions": a.successful_sessions,
+        "failed_sessions": a.failed_sessions,
+        "failure_rate": a.failure_rate,
+        "readiness": str(overview.readiness.verdict),
+        "readiness_reasons": readiness_dict(overview.readiness)["reasons"],
+        "days_with_data": a.days_with_data,
+    }
+
+
+def daily_rows(analysis: DomainPeriod) -> list[dict[str, Any]]:
+    return [
+        {
+            "day": p.day.isoformat(),
+            "reports": p.reports,
+            "successful_sessions": p.successful_sessions,
+            "failed_sessions": p.failed_sessions,
+            "failure_rate": p.failure_rate,
+        }
+        for p in analysis.daily
+    ]
+
+
+def _pairs(pairs: list[tuple[Any, int]], key: str) -> list[dict[str, Any]]:
+    return [{key: k, "failed_sessions": n} for k, n in pairs]
+
+
+def domain_detail_dict(detail: DomainDetail) -> dict[str, Any]:
+    a = detail.analysis
+    return {
+        "domain": a.domain,
+        "start": a.period.start.isoformat(),
+        "end": a.period.end.isoformat(),
+        "reports": a.reports,
+        "successful_sessions": a.successful_sessions,
+        "failed_sessions": a.failed_sessions,
+        "failure_rate": a.failure_rate,
+        "days_with_data": a.days_with_data,
+        "readiness": readiness_dict(detail.readiness),
+        "failures_by_result_type": [
+            {"result_type": t, "failed_sessions": n, "title": explain(t).title}
+            for t, n in a.failures_by_result_type
+        ],
+        "failures_by_organization": _pairs(a.failures_by_organization, "organization"),
+        "failures_by_mx": _pairs(a.failures_by_mx, "receiving_mx_hostname"),
+        "failures_by_sending_ip": _pairs(a.failures_by_sending_ip, "sending_mta_ip"),
+        "reporters": [
+            {
+                "organization": r.organization,
+                "reports": r.reports,
+                "successful_sessions": r.successful_sessions,
+                "failed_sessions": r.failed_sessions,
+                "first_day": r.first_day.isoformat(),
+                "last_day": r.last_day.isoformat(),
+            }
+            for r in a.reporters
+        ],
+        "new_failure_types": detail.new_failure_types,
+        "stopped_reporters": [
+            {
+                "organization": s.organization,
+                "last_day": s.last_day.isoformat(),
+                "previous_reports": s.previous_reports,
+            }
+            for s in detail.stopped_reporters
+        ],
+    }
+
+
+def report_dict(stored: StoredReport) -> dict[str, Any]:
+    raw = {k: v for k, v in stored.raw.items() if k != "data"}
+    return {
+        "report": stored.report,
+        "policies": stored.policies,
+        "failures": stored.failures,
+        "raw": raw,
+        "duplicates": stored.duplicates,
+    }

@@ -1,0 +1,316 @@
+"""The dashboard: server-rendered pages over `tlsrpt.web.api.reads`.
+
+Pages: /login, / (overview), /domains/{domain} (with CSV exports),
+/reports, /reports/{id}, /quarantine (admin, with retry). Every page needs
+a session (`auth`); a domain or report the user may not see is a 404.
+Templates are Jinja2 with autoescape on and never `|safe`; the pages carry
+no script, and the Content-Security-Policy forbids any.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path as FsPath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from tlsrpt.analysis.explain import EXPLANATIONS, explain
+from tlsrpt.export import to_csv
+from tlsrpt.ingest.pipeline import reprocess
+from tlsrpt.store.engine import Store
+from tlsrpt.store.queries import list_quarantined
+from tlsrpt.store.users import authenticate, end_session, start_session
+from tlsrpt.web.api import reads
+from tlsrpt.web.api.serialize import DAILY_COLUMNS, daily_rows
+from tlsrpt.web.dashboard import auth
+from tlsrpt.web.dashboard.charts import daily_bars, sparkline
+from tlsrpt.web.dashboard.raw import readable_json
+
+HERE = FsPath(__file__).parent
+DAY_CHOICES = (7, 30, 60, 90)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+DomainName = Annotated[str, Path(max_length=253)]
+
+
+def _percent(rate: float | None) -> str:
+    if rate is None:
+        return "–"
+    return f"{rate:.2%}" if rate < 0.1 else f"{rate:.1%}"
+
+
+def health(rate: float | None) -> str:
+    if rate is None:
+        return "no-data"
+    if rate <= 0.01:
+        return "healthy"
+    return "degraded" if rate <= 0.05 else "failing"
+
+
+def _templates() -> Jinja2Templates:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=True,  # every template, whatever its name
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["percent"] = _percent
+    env.filters["number"] = lambda n: "–" if n is None else f"{n:,}"
+    env.globals["health"] = health
+    env.globals["explain"] = explain
+    return Jinja2Templates(env=env)
+
+
+def build_router() -> APIRouter:
+    templates = _templates()
+    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+
+    def store_of(request: Request) -> Store:
+        store: Store = request.app.state.store
+        return store
+
+    def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        answer = templates.TemplateResponse(request, name, context, status_code=status)
+        answer.headers.update(SECURITY_HEADERS)
+        return answer
+
+    def not_found(request: Request, session: Any, what: str) -> HTMLResponse:
+        return page(request, "not_found.html", 404, session=session, what=what)
+
+    def days_of(days: int) -> int:
+        return days if 1 <= days <= reads.MAX_DAYS else reads.DEFAULT_DAYS
+
+    @router.get("/login")
+    def login_form(request: Request, next: str = "/") -> HTMLResponse:
+        token = secrets.token_urlsafe(32)
+        answer = page(request, "login.html", session=None, csrf=token, next=auth.safe_next(next))
+        auth.set_cookie(request, answer, auth.LOGIN_CSRF_COOKIE, token, 3600)
+        return answer
+
+    @router.post("/login")
+    def login(
+        request: Request,
+        email: Annotated[str, Form(max_length=320)],
+        password: Annotated[str, Form(max_length=1024)],
+        csrf: Annotated[str, Form(max_length=128)] = "",
+        next: Annotated[str, Form(max_length=2048)] = "/",
+    ) -> Response:
+        target = auth.safe_next(next)
+        if not auth.check_csrf(request.cookies.get(auth.LOGIN_CSRF_COOKIE), csrf):
+            return page(
+                request,
+                "login.html",
+                403,
+                session=None,
+                csrf=request.cookies.get(auth.LOGIN_CSRF_COOKIE) or "",
+                next=target,
+                error="The form expired; please try again.",
+            )
+        store = store_of(request)
+        with store.read() as conn:
+            user = authenticate(conn, email, password)
+        if user is None:
+            return page(
+                request,
+                "login.html",
+                401,
+                session=None,
+                csrf=csrf,
+                next=target,
+                error="Wrong e-mail address or password.",
+                email=email,
+            )
+        with store.write() as conn:
+            cookie, _ = start_session(conn, user)
+        answer = RedirectResponse(target, status_code=303)
+        auth.set_session_cookie(request, answer, cookie)
+        answer.delete_cookie(auth.LOGIN_CSRF_COOKIE, path="/")
+        return answer
+
+    @router.post("/logout")
+    def logout(request: Request, csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
+        store = store_of(request)
+        session = auth.require_session(request, store)
+        if not auth.check_csrf(session.csrf_token, csrf):
+            return page(request, "forbidden.html", 403, session=session)
+        with store.write() as conn:
+            end_session(conn, request.cookies[auth.SESSION_COOKIE])
+        answer = RedirectResponse("/login", status_code=303)
+        answer.delete_cookie(auth.SESSION_COOKIE, path="/")
+        return answer
+
+    @router.get("/")
+    def overview(request: Request, days: int = reads.DEFAULT_DAYS) -> HTMLResponse:
+        store = store_of(request)
+        session = auth.require_session(request, store)
+        days = days_of(days)
+        period = reads.period_of(days)
+        with store.read() as conn:
+            rows = reads.overview(conn, session.user, period)
+        items = [(o, sparkline(o.analysis.daily)) for o in rows]
+        counts = {
+            v: sum(1 for o in rows if o.readiness.verdict == v)
+            for v in ("ready", "not-ready", "insufficient-data")
+        }
+        return page(
+            request,
+            "overview.html",
+            session=session,
+            items=items,
+            period=period,
+            days=days,
+            day_choices=DAY_CHOICES,
+            counts=counts,
+        )
+
+    @router.get("/domains/{domain}")
+    def domain_page(
+        request: Request, domain: DomainName, days: int = reads.DEFAULT_DAYS
+    ) -> HTMLResponse:
+        store = store_of(request)
+        session = auth.require_session(request, store)
+        days = days_of(days)
+        period = reads.period_of(days)
+        with store.read() as conn:
+            detail = reads.domain_detail(conn, session.user, domain, period)
+            if detail is None:
+                return not_found(request, session, f"domain {domain}")
+            failures = reads.failure_list(conn, domain, period, 50)
+        return page(
+            request,
+            "domain.html",
+            session=session,
+            detail=detail,
+            a=detail.analysis,
+            chart=daily_bars(detail.analysis.daily),
+            failures=failures,
+            period=period,
+            days=days,
+            day_choices=DAY_CHOICES,
+        )
+
+    @router.get("/domains/{domain}/{kind}.csv", response_class=Response)
+    def domain_csv(
+        request: Request, domain: DomainName, kind: str, days: int = reads.DEFAULT_DAYS
+    ) -> Response:
+        store = store_of(request)
+        session = auth.require_session(request, store)
+        period = reads.period_of(days_of(days))
+        with store.read() as conn:
+            detail = reads.domain_detail(conn, session.user, domain, period)
+            if detail is None or kind not in ("daily", "failures"):
+                return not_found(request, session, f"{domain} {kind}.csv")
+            if kind == "daily":
+                text = to_csv(daily_rows(detail.analysis), DAILY_COLUMNS)
+            else:
+                rows = reads.failure_list(conn, domain, period, 100_000)
+                text = to_csv(rows, reads.FAILURE_COLUMNS)
+        return Response(
+            text,
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{kind}.csv"',
+                **SECURITY_HEADERS,
+            },
+        )
+
+    @router.get("/reports")
+    def report_list(
+        request: Request,
+        domain: Annotated[str | None, Query(max_length=253)] = None,
+        days: int = reads.DEFAULT_DAYS,
+    ) -> HTMLResponse:
+        store = store_of(request)
+        session = auth.require_session(request, store)
+        days = days_of(days)
+        with store.read() as conn:
+            if domain is not None and not reads.is_visible(conn, session.user, domain):
+                return not_found(request, session, f"domain {domain}")
+            rows = reads.report_list(conn, session.user, domain, reads.period_of(days), 200)
+        return page(
+            request,
+            "reports.html",
+            session=session,
+            rows=rows,
+            domain=domain,
+            days=days,
+            day_choices=DAY_CHOICES,
+        )
+
+    @router.get("/reports/{pk}")
+    def report_page(request: Request, pk: int) -> HTMLResponse:
+        store = store_of(request)
+        session = auth.require_session(request, store)
+        with store.read() as conn:
+            stored = reads.visible_report(conn, session.user, pk)
+            if stored is None:
+                return not_found(request, session, f"report {pk}")
+            data = reads.raw_bytes(conn, stored.report["raw_id"])
+        return page(
+            request,
+            "report.html",
+            session=session,
+            stored=stored,
+            r=stored.report,
+            raw_json=readable_json(data, stored.report["report_id"]),
+        )
+
+    @router.get("/quarantine")
+    def quarantine(request: Request) -> HTMLResponse:
+        store = store_of(request)
+        session = auth.require_session(request, store)
+        if not session.user.is_admin:
+            return page(request, "forbidden.html", 403, session=session)
+        with store.read() as conn:
+            rows = list_quarantined(conn, 500)
+        return page(request, "quarantine.html", session=session, rows=rows, result=None)
+
+    @router.post("/quarantine/{raw_id}/retry")
+    def retry(
+        request: Request, raw_id: int, csrf: Annotated[str, Form(max_length=128)] = ""
+    ) -> HTMLResponse:
+        store = store_of(request)
+        session = auth.require_session(request, store)
+        if not session.user.is_admin or not auth.check_csrf(session.csrf_token, csrf):
+            return page(request, "forbidden.html", 403, session=session)
+        try:
+            (result,) = reprocess(store, [raw_id])
+        except KeyError:
+            return not_found(request, session, f"raw input {raw_id}")
+        with store.read() as conn:
+            rows = list_quarantined(conn, 500)
+        return page(request, "quarantine.html", session=session, rows=rows, result=result)
+
+    @router.get("/explanations")
+    def explanations(request: Request) -> HTMLResponse:
+        session = auth.require_session(request, store_of(request))
+        return page(request, "explanations.html", session=session, items=EXPLANATIONS)
+
+    return router
+
+
+def install(app: FastAPI) -> None:
+    """Add the dashboard and its static files to `app`."""
+
+    async def on_login_required(request: Request, _exc: Exception) -> Response:
+        return auth.login_redirect(request)
+
+    app.add_exception_handler(auth.LoginRequired, on_login_required)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(build_router())
