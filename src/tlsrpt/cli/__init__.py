@@ -31,6 +31,7 @@ COMMAND_MODULES: list[str] = [
     "token_",
     "domain",
     "demo",
+    "export",
 ]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2

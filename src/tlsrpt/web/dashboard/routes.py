@@ -45,6 +45,7 @@ SECURITY_HEADERS = {
 }
 
 
+# Any text: a policy domain as a report wrote it (even with "/").
 DomainName = Annotated[str, Path(max_length=253)]
 
 
@@ -179,7 +180,35 @@ def build_router() -> APIRouter:
             counts=counts,
         )
 
-    @router.get("/domains/{domain}")
+    @router.get("/export/{kind}.csv", response_class=Response)
+    def domain_csv(
+        request: Request,
+        kind: str,
+        domain: Annotated[str, Query(max_length=253)],
+        days: int = reads.DEFAULT_DAYS,
+    ) -> Response:
+        store = store_of(request)
+        session = auth.require_session(request, store)
+        period = reads.period_of(days_of(days))
+        with store.read() as conn:
+            detail = reads.domain_detail(conn, session.user, domain, period)
+            if detail is None or kind not in ("daily", "failures"):
+                return not_found(request, session, f"{domain} {kind}.csv")
+            if kind == "daily":
+                text = to_csv(daily_rows(detail.analysis), DAILY_COLUMNS)
+            else:
+                rows = reads.failure_list(conn, domain, period, 100_000)
+                text = to_csv(rows, reads.FAILURE_COLUMNS)
+        return Response(
+            text,
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{kind}.csv"',
+                **SECURITY_HEADERS,
+            },
+        )
+
+    @router.get("/domains/{domain:path}")
     def domain_page(
         request: Request, domain: DomainName, days: int = reads.DEFAULT_DAYS
     ) -> HTMLResponse:
@@ -203,31 +232,6 @@ def build_router() -> APIRouter:
             period=period,
             days=days,
             day_choices=DAY_CHOICES,
-        )
-
-    @router.get("/domains/{domain}/{kind}.csv", response_class=Response)
-    def domain_csv(
-        request: Request, domain: DomainName, kind: str, days: int = reads.DEFAULT_DAYS
-    ) -> Response:
-        store = store_of(request)
-        session = auth.require_session(request, store)
-        period = reads.period_of(days_of(days))
-        with store.read() as conn:
-            detail = reads.domain_detail(conn, session.user, domain, period)
-            if detail is None or kind not in ("daily", "failures"):
-                return not_found(request, session, f"{domain} {kind}.csv")
-            if kind == "daily":
-                text = to_csv(daily_rows(detail.analysis), DAILY_COLUMNS)
-            else:
-                rows = reads.failure_list(conn, domain, period, 100_000)
-                text = to_csv(rows, reads.FAILURE_COLUMNS)
-        return Response(
-            text,
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": f'attachment; filename="{kind}.csv"',
-                **SECURITY_HEADERS,
-            },
         )
 
     @router.get("/reports")

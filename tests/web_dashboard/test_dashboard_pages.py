@@ -1,0 +1,211 @@
+"""Dashboard pages through the app: login, CSRF, sessions, per-customer
+visibility, the numbers shown, escaping of hostile report strings, CSV
+exports and quarantine retry."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+from urllib.parse import quote
+
+from fastapi.testclient import TestClient
+
+from tlsrpt.web.dashboard.auth import SESSION_COOKIE, safe_next
+
+ADMIN, CUSTOMER, PASSWORD = "admin@example.com", "customer@example.net", "correct horse battery"
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def _login(client: TestClient, email: str, password: str = PASSWORD, next: str = "/") -> Any:
+    form = client.get("/login")
+    token = CSRF.search(form.text)
+    assert token is not None
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf": token.group(1), "next": next},
+        follow_redirects=False,
+    )
+
+
+def test_pages_need_a_login(client: TestClient) -> None:
+    for path in ("/", "/domains/example.com", "/reports", "/reports/1", "/quarantine"):
+        answer = client.get(path, follow_redirects=False)
+        assert answer.status_code == 303
+        assert answer.headers["location"].startswith("/login?next=")
+
+
+def test_login_sets_a_strict_httponly_session(client: TestClient) -> None:
+    answer = _login(client, ADMIN, next="/reports")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/reports"
+    cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE))
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert client.get("/").status_code == 200
+
+
+def test_wrong_password_and_missing_csrf_are_refused(client: TestClient) -> None:
+    assert _login(client, ADMIN, "wrong password").status_code == 401
+    assert _login(client, "nobody@example.com").status_code == 401
+    answer = client.post(
+        "/login",
+        data={"email": ADMIN, "password": PASSWORD, "csrf": "forged"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 403
+    assert SESSION_COOKIE not in client.cookies
+
+
+def test_logout_needs_the_session_csrf_token(client: TestClient) -> None:
+    _login(client, ADMIN)
+    assert client.post("/logout", data={"csrf": "forged"}).status_code == 403
+    assert client.get("/", follow_redirects=False).status_code == 200
+    token = CSRF.search(client.get("/").text)
+    assert token is not None
+    assert (
+        client.post("/logout", data={"csrf": token.group(1)}, follow_redirects=False).status_code
+        == 303
+    )
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_next_only_goes_to_this_site() -> None:
+    assert safe_next("/domains/example.com?days=7") == "/domains/example.com?days=7"
+    for hostile in ("https://evil.example/", "//evil.example/", "/\\evil.example", "", None):
+        assert safe_next(hostile) == "/"
+
+
+def test_security_headers(client: TestClient) -> None:
+    _login(client, ADMIN)
+    answer = client.get("/")
+    csp = answer.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "script-src" not in csp
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["x-frame-options"] == "DENY"
+
+
+def _row_fields(html: str, domain: str) -> dict[str, str]:
+    row = re.search(rf'<tr data-domain="{re.escape(domain)}">(.*?)</tr>', html, re.S)
+    assert row is not None, domain
+    return dict(re.findall(r'data-field="([^"]+)">\s*(.*?)\s*</td>', row.group(1), re.S))
+
+
+def test_overview_numbers_match_the_api(client: TestClient, site: Any) -> None:
+    _login(client, ADMIN)
+    html = client.get("/", params={"days": 30}).text
+    from tlsrpt.store.users import User
+    from tlsrpt.web.api.reads import overview, period_of
+
+    with site.store.read() as conn:
+        rows = overview(conn, User(0, "t", True), period_of(30))
+    assert rows
+    for o in rows:
+        fields = _row_fields(
+            html,
+            o.analysis.domain.replace("&", "&amp;")
+            .replace('"', "&#34;")
+            .replace("'", "&#39;")
+            .replace("<", "&lt;")
+            .replace(">", "&gt;"),
+        )
+        assert fields["sessions"] == f"{o.analysis.sessions:,}"
+        assert fields["failed"] == f"{o.analysis.failed_sessions:,}"
+        assert str(o.readiness.verdict) in fields["readiness"]
+
+
+def test_a_customer_sees_only_its_domains(client: TestClient, site: Any) -> None:
+    _login(client, CUSTOMER)
+    html = client.get("/").text
+    assert re.findall(r'<tr data-domain="([^"]+)"', html) == ["shop.example.net"]
+    assert client.get("/domains/example.com").status_code == 404
+    assert client.get("/domains/shop.example.net").status_code == 200
+    assert client.get("/export/daily.csv", params={"domain": "example.com"}).status_code == 404
+    assert client.get(f"/reports/{site.hostile_report_pk}").status_code == 404
+    assert client.get("/reports", params={"domain": "example.com"}).status_code == 404
+    assert client.get("/quarantine").status_code == 403
+    assert "Quarantine</a>" not in html
+
+
+def test_domain_page_chart_has_the_daily_numbers(client: TestClient, site: Any) -> None:
+    _login(client, ADMIN)
+    html = client.get("/domains/shop.example.net", params={"days": 7}).text
+    bars = re.findall(
+        r'<g class="bar" data-day="([^"]+)" data-successful="(\d*)" data-failed="(\d*)">', html
+    )
+    daily = client.get("/export/daily.csv", params={"domain": "shop.example.net", "days": 7})
+    rows = list(csv.DictReader(io.StringIO(daily.text)))
+    assert len(bars) == 7
+    assert [(b[0], b[1], b[2]) for b in bars] == [
+        (r["day"], r["successful_sessions"], r["failed_sessions"]) for r in rows
+    ]
+    assert ("certificate-expired" in html and "Certificate expired" in html) or "expired" in html
+    assert "mx2.shop.example.net" in html
+    assert 'class="badge verdict-not-ready"' in html
+
+
+# What a payload looks like when it is not escaped.
+RAW_MARKUP = ("<script>window.__pwned", "<img src=x", 'onerror="window', 'href="javascript:')
+
+
+def _assert_escaped(html: str) -> None:
+    for raw in RAW_MARKUP:
+        assert raw not in html, raw
+    assert "&lt;script&gt;window.__pwned" in html  # shown, as text
+
+
+def test_hostile_strings_are_escaped_everywhere(client: TestClient, site: Any) -> None:
+    _login(client, ADMIN)
+    pages = [
+        client.get("/"),
+        client.get("/domains/" + quote(site.hostile_domain)),
+        client.get("/reports"),
+        client.get(f"/reports/{site.hostile_report_pk}"),
+    ]
+    for page in pages:
+        assert page.status_code == 200, page.url
+        _assert_escaped(page.text)
+    shipped = client.get(f"/reports/{site.shipped_hostile_pk}").text
+    for raw in RAW_MARKUP:
+        assert raw not in shipped
+    assert "&lt;script&gt;alert(&#39;org&#39;)&lt;/script&gt;" in shipped
+    assert "<svg onload" not in shipped and "&lt;svg onload=alert(2)&gt;" in shipped
+    domain_page = pages[1].text
+    assert "window.__pwned=&#39;result-type&#39;" in domain_page  # the result type, as text
+    assert '<g class="bar"' in domain_page
+
+
+def test_csv_export_neutralizes_formulas(client: TestClient, site: Any) -> None:
+    _login(client, ADMIN)
+    answer = client.get("/export/failures.csv", params={"domain": site.hostile_domain, "days": 30})
+    assert answer.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert rows
+    reasons = [r["failure_reason_code"] for r in rows]
+    assert all(r.startswith("'=") for r in reasons), reasons
+    for row in rows:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
+
+
+def test_quarantine_retry(client: TestClient) -> None:
+    _login(client, ADMIN)
+    page = client.get("/quarantine")
+    assert page.status_code == 200
+    raw_id = re.search(r'action="/quarantine/(\d+)/retry"', page.text)
+    assert raw_id is not None
+    assert (
+        client.post(f"/quarantine/{raw_id.group(1)}/retry", data={"csrf": "forged"}).status_code
+        == 403
+    )
+    token = CSRF.search(page.text)
+    assert token is not None
+    retried = client.post(f"/quarantine/{raw_id.group(1)}/retry", data={"csrf": token.group(1)})
+    assert retried.status_code == 200
+    assert f"Raw input #{raw_id.group(1)}: quarantined" in retried.text
+
+
+def test_login_is_rate_limited(client: TestClient) -> None:
+    codes = [_login(client, ADMIN, "wrong password").status_code for _ in range(12)]
+    assert codes[:10] == [401] * 10
+    assert codes[-1] == 429
