@@ -1,0 +1,203 @@
+"""The dashboard in a real browser: Debian's chromium driven by Playwright
+(never `playwright install`), against a real uvicorn server on loopback.
+
+Logs in through the form, checks the overview and a domain page show the
+numbers of an independent computation over the generated reports (table
+cells, and the chart's bars: their data, their tooltips and their drawn
+heights), and that reports carrying script payloads in every string field
+run nothing: no dialog, no `window.__pwned`, no script element, no event
+handler attribute, no javascript: link, no CSP violation (which would mean
+markup got through escaping). Screenshots go to test-artifacts/dashboard/.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from tlsrpt.demo import demo_reports
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "dashboard"
+ADMIN, PASSWORD = "admin@example.com", "correct horse battery"
+
+if not CHROMIUM.exists():
+    pytest.skip(
+        "browser tests need Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="browser tests need the playwright package (the test extra)"
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield launched
+        launched.close()
+
+
+class Watched:
+    """A page with every dialog and console message recorded."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.dialogs: list[str] = []
+        self.console: list[str] = []
+        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        page.on("console", lambda m: self.console.append(m.text))
+
+
+@pytest.fixture
+def admin(browser: Any, live_url: str) -> Iterator[Watched]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    watched = Watched(context.new_page())
+    page = watched.page
+    page.goto(f"{live_url}/")
+    assert page.url.startswith(f"{live_url}/login")
+    page.fill("#email", ADMIN)
+    page.fill("#password", PASSWORD)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url(f"{live_url}/")
+    yield watched
+    context.close()
+
+
+def _expected(days: int) -> dict[str, dict[str, Any]]:
+    """Per domain and per day, from the generated reports (not the store).
+    The period ends today (UTC), like the dashboard's."""
+    end = datetime.now(UTC).date()
+    start = end - timedelta(days=days - 1)
+    out: dict[str, dict[str, Any]] = defaultdict(lambda: {"ok": 0, "failed": 0, "days": {}})
+    for report in demo_reports(SITE_END, 60):
+        day = report.date_range.start_datetime.date()
+        if not start <= day <= end:
+            continue
+        for p in report.policies:
+            d = out[p.policy.policy_domain or ""]
+            d["ok"] += p.summary.total_successful_session_count
+            d["failed"] += p.summary.total_failure_session_count
+            ok, failed = d["days"].get(day.isoformat(), (0, 0))
+            d["days"][day.isoformat()] = (
+                ok + p.summary.total_successful_session_count,
+                failed + p.summary.total_failure_session_count,
+            )
+    return out
+
+
+SITE_END = datetime(2026, 11, 28).date()  # conftest.END
+
+
+def test_overview_shows_the_right_numbers(admin: Watched, live_url: str, site: Any) -> None:
+    assert site.end == SITE_END
+    page = admin.page
+    page.goto(f"{live_url}/?days=90")
+    expected = _expected(90)
+    for domain in ("example.com", "shop.example.net", "new.example.io"):
+        row = page.locator(f"tr[data-domain='{domain}']")
+        sessions = row.locator("[data-field=sessions]").inner_text()
+        failed = row.locator("[data-field=failed]").inner_text()
+        want = expected[domain]
+        assert sessions == f"{want['ok'] + want['failed']:,}"
+        assert failed == f"{want['failed']:,}"
+    assert page.locator("tr[data-domain='example.com'] .verdict-ready").count() == 1
+    assert page.locator("tr[data-domain='shop.example.net'] .verdict-not-ready").count() == 1
+    assert page.locator("svg.spark").count() >= 5
+    page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
+
+
+def test_domain_chart_draws_the_daily_numbers(admin: Watched, live_url: str) -> None:
+    page = admin.page
+    page.goto(f"{live_url}/domains/shop.example.net?days=90")
+    expected = _expected(90)["shop.example.net"]["days"]
+    bars = page.locator("#daily-chart g.bar")
+    assert bars.count() == 90
+    scale: list[float] = []
+    for i in range(bars.count()):
+        bar = bars.nth(i)
+        day = bar.get_attribute("data-day")
+        ok, failed = expected.get(day, (None, None))
+        title = bar.locator("title").text_content()
+        if ok is None:
+            assert bar.get_attribute("data-successful") == ""
+            assert title == f"{day}: no report"
+            continue
+        assert int(bar.get_attribute("data-successful")) == ok
+        assert int(bar.get_attribute("data-failed")) == failed
+        assert title == f"{day}: {ok} successful, {failed} failed sessions"
+        ok_h = float(bar.locator("rect.ok").get_attribute("height"))
+        failed_h = float(bar.locator("rect.failed").get_attribute("height"))
+        scale.append(ok_h / ok)
+        if failed:
+            assert failed_h / failed == pytest.approx(scale[-1], rel=0.02)
+    # Every bar is drawn on the same scale: heights proportional to the numbers.
+    assert max(scale) == pytest.approx(min(scale), rel=0.02)
+    assert page.locator("#readiness .verdict-not-ready").is_visible()
+    assert page.locator("#readiness li.fail").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "domain.png"), full_page=True)
+
+
+def _assert_nothing_ran(watched: Watched) -> None:
+    page = watched.page
+    assert page.evaluate("() => window.__pwned === undefined")
+    assert page.evaluate("() => document.querySelectorAll('script').length") == 0
+    handlers = page.evaluate(
+        """() => Array.from(document.querySelectorAll('*')).flatMap(
+            el => Array.from(el.attributes).filter(a => a.name.startsWith('on')).map(a => a.name))"""
+    )
+    assert handlers == []
+    assert page.locator("a[href^='javascript:' i]").count() == 0
+    assert watched.dialogs == []
+    assert not [m for m in watched.console if "Content Security Policy" in m]
+
+
+def test_hostile_reports_execute_nothing(admin: Watched, live_url: str, site: Any) -> None:
+    page = admin.page
+    pages = {
+        "overview": f"{live_url}/",
+        "hostile-domain": f"{live_url}/domains/{quote(site.hostile_domain)}",
+        "reports": f"{live_url}/reports",
+        "hostile-report": f"{live_url}/reports/{site.hostile_report_pk}",
+        "shipped-hostile-report": f"{live_url}/reports/{site.shipped_hostile_pk}",
+    }
+    for name, url in pages.items():
+        answer = page.goto(url)
+        assert answer is not None and answer.status == 200, name
+        page.wait_for_load_state("load")
+        _assert_nothing_ran(admin)
+        page.screenshot(path=str(ARTIFACTS / f"hostile-{name}.png"), full_page=True)
+    # The payloads are shown as text.
+    page.goto(pages["hostile-report"])
+    assert "<script>window.__pwned='org'</script>" in page.locator("#organization").inner_text()
+    assert "window.__pwned='report-id'" in page.locator("#raw-json").inner_text()
+    page.goto(pages["shipped-hostile-report"])
+    assert page.locator("#organization").inner_text() == "<script>alert('org')</script>"
+
+
+def test_usable_on_a_phone(browser: Any, live_url: str, admin: Watched) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    context.add_cookies(admin.page.context.cookies())
+    page = context.new_page()
+    page.goto(f"{live_url}/domains/example.com")
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 390  # no sideways scrolling of the page itself
+    assert page.locator("#daily-chart").bounding_box()["width"] <= 390
+    page.screenshot(path=str(ARTIFACTS / "domain-phone.png"), full_page=False)
+    context.close()
