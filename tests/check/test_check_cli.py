@@ -90,6 +90,13 @@ def test_tls_connect_reports_refusal_without_connecting(lab: Lab) -> None:
     assert sum(lab.https.handshakes.values()) == handshakes
 
 
+def test_next_nameserver_after_a_dead_one(lab: Lab) -> None:
+    args = lab.cli_args(nameserver=f"{Addr.SMTP_CLOSED}:{lab.dns_port}")
+    args += ["--nameserver", lab.nameserver]
+    run = run_check(*args, "--timeout", TIMEOUT, "--json", "clean.lab.test")
+    assert run.reports()["clean.lab.test"]["findings"] == []
+
+
 def test_time_budget(lab: Lab) -> None:
     run = run_check(*lab.cli_args(), "--timeout", "10", "--budget", "0.5", "--json",
                     "policy-slow.lab.test")

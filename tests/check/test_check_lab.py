@@ -17,6 +17,7 @@ E, W, INFO = "error", "warning", "info"
 EXPECTED: dict[str, list[tuple[str, str]]] = {
     "clean": [],
     "split-txt": [],  # R8460-3-n: character-strings concatenated
+    "big-txt": [],  # TC bit: the lookup is repeated over TCP
     "sts-cname": [],  # R8461-3.1-i: the _mta-sts CNAME is followed
     "shared-one": [],
     "shared-two": [],

@@ -166,9 +166,13 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise UsageError(f"--ca-file {options.ca_file}: {reason}") from None
+    try:
+        checker = Checker(options, trust)
+    except ValueError as exc:  # no usable resolver configuration
+        raise UsageError(str(exc)) from None
     # asyncio logs harmless TLS shutdown notices that are not the user's business.
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-    return event_loop_runner()(_check(domains, options, trust, args.json))
+    return event_loop_runner()(_check(checker, domains, args.json))
 
 
 def event_loop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:
@@ -181,8 +185,7 @@ def event_loop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:
     return uvloop.run
 
 
-async def _check(domains: list[str], options: CheckOptions, trust: Trust, as_json: bool) -> int:
-    checker = Checker(options, trust)
+async def _check(checker: Checker, domains: list[str], as_json: bool) -> int:
     out = err_console if as_json else console
     progress = None
     if out.is_terminal and len(domains) > 1:

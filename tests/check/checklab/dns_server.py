@@ -181,8 +181,8 @@ class AuthoritativeServer:
         response = self.answer(query)
         if self.latency:
             await asyncio.sleep(self.latency)
-        if not udp:
-            return response.to_wire()
+        if not udp:  # TCP: the EDNS buffer size does not apply (RFC 7766)
+            return response.to_wire(max_size=65535)
         limit = max(512, min(query.payload, 4096)) if query.edns >= 0 else 512
         try:
             return response.to_wire(max_size=limit)

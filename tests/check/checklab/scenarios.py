@@ -50,6 +50,9 @@ def scenario_specs() -> list[DomainSpec]:
         )),
         # RFC 8460 §3: a record split into two character-strings is one record.
         spec("split-txt", tlsrpt=(("v=TLSRPTv1; rua=mailto:tls@spl", f"it-txt.{L}"),)),
+        # Answers over 1232 bytes: truncated over UDP, asked again over TCP.
+        spec("big-txt", tlsrpt=(f"v=TLSRPTv1; rua=mailto:tls@{d('big-txt')}",
+                                *(f"filler-{i}-" + "x" * 240 for i in range(6)))),
         # --- TLS-RPT -------------------------------------------------------
         spec("tlsrpt-missing", no_tlsrpt=True),
         spec("tlsrpt-multiple", tlsrpt=(
