@@ -3,7 +3,8 @@
 Decisions taken here (and tested in tests/ingest):
 - De-duplication key (R8460-5.3-k): the organization (organization-name,
   case-folded, whitespace collapsed; the contact-info domain when empty),
-  the report-id and the start of the date range, hashed to a fixed width.
+  the report-id and the start of the date range, hashed to a fixed width
+  behind the start time (YYYYMMDDhhmmss-hash).
 - Content identity: the SHA-256 of the normalized report, so the same report
   pretty-printed, gzipped or mailed is the same content.
 - Attribution day: the UTC day holding the midpoint of the date range, which
@@ -102,7 +103,7 @@ def _range_facts(start: datetime, end: datetime, end_exclusive: datetime | None)
     else:
         day = (start + (end_exclusive - start) / 2).astimezone(UTC).date()
     naive_start = naive_utc(start)
-    return db_time(naive_start), db_time(naive_utc(end)), day, db_date(day), naive_start.isoformat()
+    return db_time(naive_start), db_time(naive_utc(end)), day, db_date(day), naive_start
 
 
 def _facts(report: Report) -> tuple[Any, ...]:
@@ -132,8 +133,10 @@ def dedup_key(report: Report, organization: str | None = None) -> str:
     org = (organization_name(report) if organization is None else organization).casefold()
     if not org and report.contact_info:
         org = report.contact_info.rpartition("@")[2].strip().casefold()
-    start = _facts(report)[4]
-    return hashlib.sha256(f"{org}\x00{report.report_id}\x00{start}".encode()).hexdigest()
+    start: datetime = _facts(report)[4]
+    digest = hashlib.sha256(f"{org}\x00{report.report_id}\x00{start.isoformat()}".encode())
+    # Led by the start time: keys of one period sit together in the index.
+    return f"{start.year:04d}{start:%m%d%H%M%S}-{digest.hexdigest()[:49]}"
 
 
 def _scrub(value: Any) -> Any:
