@@ -120,3 +120,28 @@ def test_shared_mx_probed_once(bulk: BulkRun) -> None:
         (mx,) = bulk.reports[f"{label}.lab.test"]["mx"]
         assert mx["host"] == "mx.provider.lab.test"
         assert mx["probes"][0]["tls_version"] == "TLSv1.3"
+
+
+def test_every_address_of_the_mx_is_probed(bulk: BulkRun) -> None:
+    """IPv4 and IPv6 addresses of an MX are probed separately, with the MX name as SNI."""
+    (mx,) = bulk.reports["clean.lab.test"]["mx"]
+    assert sorted(p["address"] for p in mx["probes"]) == ["127.77.0.20", "::1"]
+    for probe in mx["probes"]:
+        assert probe["tls_version"] == "TLSv1.3"
+        assert probe["certificate"]["name_matches"] and probe["certificate"]["trusted"]
+        assert probe["certificate"]["leaf"]["dns_names"] == ["mx.clean.lab.test"]
+
+
+def test_findings_name_the_senders_that_fail(bulk: BulkRun) -> None:
+    (finding,) = bulk.reports["mx-expired.lab.test"]["findings"]
+    assert "RFC-strict senders (e.g. Gmail)" in finding["evidence"]["senders"]["fail"]
+    (finding,) = bulk.reports["policy-html.lab.test"]["findings"]
+    assert finding["evidence"]["senders"]["accept"] == ["mailauth (ZoneMTA, WildDuck)"]
+
+
+def test_rua_destinations_reported(bulk: BulkRun) -> None:
+    rua = bulk.reports["clean.lab.test"]["tlsrpt"]["rua"]
+    assert [(r["uri"], r["ok"]) for r in rua] == [
+        ("mailto:tlsrpt@clean.lab.test", True),
+        ("https://reports.clean.lab.test/v1", True),
+    ]

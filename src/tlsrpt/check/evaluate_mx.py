@@ -11,7 +11,13 @@ from tlsrpt.check.certs import Anchors, ChainAnalysis, analyze_chain
 from tlsrpt.check.evaluate_dane import DaneState, evaluate_dane
 from tlsrpt.check.evaluate_sts import StsState, by_mode
 from tlsrpt.check.facts import DomainFacts, MxEntry
-from tlsrpt.check.findings import Finding, Severity
+from tlsrpt.check.findings import (
+    ALL_MTA_STS_SENDERS,
+    DANE_SENDERS,
+    Finding,
+    Severity,
+    senders,
+)
 from tlsrpt.check.resolver import DnsStatus
 from tlsrpt.check.smtp_probe import SmtpProbe
 
@@ -183,7 +189,8 @@ def evaluate_mx_host(
                 Severity.ERROR if strict else Severity.WARNING,
                 f"MX {host} offers STARTTLS but the TLS handshake fails: "
                 + "; ".join(f"{p.address}: {p.tls_error}" for p in failed),
-                {"host": host, "addresses": _addresses(failed)},
+                {"host": host, "addresses": _addresses(failed),
+             "senders": _who_fails(sts, dane, tls=True)},
             )
         )
     tls = [p for p in reachable if p.tls_ok]
@@ -196,7 +203,8 @@ def evaluate_mx_host(
                 f"MX {host} negotiates {old[0].tls_version}; RFC 8461 §7.2 asks for TLS 1.2 or "
                 "newer and senders whose TLS library has a 1.2 minimum cannot complete the "
                 "handshake",
-                {"host": host, "versions": {p.address: p.tls_version for p in old}},
+                {"host": host, "versions": {p.address: p.tls_version for p in old},
+             "senders": _who_fails(sts, dane, tls=True)},
                 f"enable TLS 1.2 and 1.3 on {host}",
             )
         )
@@ -236,7 +244,7 @@ def _certificate_findings(
                 severity,
                 f"the certificate of MX {host} expired on {a.leaf.not_after:%Y-%m-%d} "
                 f"({-(a.days_left or 0)} days ago); {impact}",
-                _cert_evidence(host, expired),
+                _cert_evidence(host, expired, sts, dane),
                 f"renew the certificate of {host}",
             )
         )
@@ -251,7 +259,7 @@ def _certificate_findings(
                 Severity.WARNING if sts.in_use or dane.applies else Severity.INFO,
                 f"the certificate of MX {host} expires on {a.leaf.not_after:%Y-%m-%d}, in "
                 f"{a.days_left} days",
-                _cert_evidence(host, expiring),
+                _cert_evidence(host, expiring, sts, dane),
                 f"renew the certificate of {host} (and check that renewal is automated)",
             )
         )
@@ -264,7 +272,7 @@ def _certificate_findings(
                 severity,
                 f"the certificate of MX {host} does not chain to a trusted root: "
                 f"{a.trust_error}; {impact}",
-                _cert_evidence(host, untrusted),
+                _cert_evidence(host, untrusted, sts, dane),
                 f"serve a certificate for {host} from a public CA, with its intermediates",
             )
         )
@@ -278,16 +286,29 @@ def _certificate_findings(
                 severity,
                 f"the certificate of MX {host} is not valid for that name (its DNS names: "
                 f"{names}); {impact}",
-                _cert_evidence(host, mismatch),
+                _cert_evidence(host, mismatch, sts, dane),
                 f"serve a certificate whose subjectAltName includes {host}",
             )
         )
     return findings
 
 
-def _cert_evidence(host: str, items: list[tuple[str, ChainAnalysis]]) -> dict[str, Any]:
+def _who_fails(sts: StsState, dane: DaneState, tls: bool) -> dict[str, list[str]]:
+    """Senders that would not deliver. `tls`: the fault breaks TLS itself, which
+    DANE senders need too; certificate faults matter to them only via TLSA."""
+    fail = list(ALL_MTA_STS_SENDERS) if sts.mode == "enforce" else []
+    if tls and dane.applies:
+        fail.append(DANE_SENDERS)
+    accept = [] if fail else ["opportunistic senders (no MTA-STS or DANE policy applies)"]
+    return senders(fail, accept)
+
+
+def _cert_evidence(
+    host: str, items: list[tuple[str, ChainAnalysis]], sts: StsState, dane: DaneState
+) -> dict[str, Any]:
     _, analysis = items[0]
     return {
+        "senders": _who_fails(sts, dane, tls=False),
         "host": host,
         "addresses": [a for a, _ in items],
         "certificate": analysis.leaf.to_json() if analysis.leaf else None,

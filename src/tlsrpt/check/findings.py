@@ -180,6 +180,7 @@ POSTFIX_RESOLVER = "Postfix with postfix-mta-sts-resolver"
 MAILAUTH = "mailauth (ZoneMTA, WildDuck)"
 MADDY = "maddy"
 ALL_MTA_STS_SENDERS = [RFC_STRICT, POSTFIX_RESOLVER, MAILAUTH, MADDY]
+DANE_SENDERS = "DANE senders (e.g. Postfix with DANE, Exim, Microsoft 365, mox)"
 
 
 def senders(fail: list[str], accept: list[str] | None = None) -> dict[str, list[str]]:
