@@ -62,23 +62,48 @@ def serve_lab(conn: Connection, count: int, latency: float, directory: str) -> N
     for domain in bench_domains(count):
         lab.add_domain(DomainSpec(domain, mx=(MxSpec(f"mx.{domain}"),)))
         # Certificates and TLS contexts made now, not during the measurement.
-        for host, kind in ((f"mta-sts.{domain}", lab.https.certs[f"mta-sts.{domain}"]),
-                           (f"mx.{domain}", lab.smtp_certs[f"mx.{domain}"])):
+        for host, kind in (
+            (f"mta-sts.{domain}", lab.https.certs[f"mta-sts.{domain}"]),
+            (f"mx.{domain}", lab.smtp_certs[f"mx.{domain}"]),
+        ):
             lab.pki.server_context(host, kind)
     lab.start()
-    conn.send({"dns": f"127.77.0.1:{lab.dns_port}", "https_port": lab.https_port,
-               "smtp_port": lab.smtp_port, "ca_file": str(lab.pki.ca_file)})
+    conn.send(
+        {
+            "dns": f"127.77.0.1:{lab.dns_port}",
+            "https_port": lab.https_port,
+            "smtp_port": lab.smtp_port,
+            "ca_file": str(lab.pki.ca_file),
+        }
+    )
     conn.recv()
     lab.stop()
 
 
-def run_tlsrpt(lab: dict[str, Any], listing: Path, concurrency: int, probe: bool,
-               timeout: float) -> dict[str, Any]:
+def run_tlsrpt(
+    lab: dict[str, Any], listing: Path, concurrency: int, probe: bool, timeout: float
+) -> dict[str, Any]:
     command = [
-        sys.executable, "-m", "tlsrpt", "check", "--file", str(listing), "--json",
-        "--concurrency", str(concurrency), "--nameserver", lab["dns"],
-        "--smtp-port", str(lab["smtp_port"]), "--https-port", str(lab["https_port"]),
-        "--ca-file", lab["ca_file"], "--allow-private-addresses", "--timeout", str(timeout),
+        sys.executable,
+        "-m",
+        "tlsrpt",
+        "check",
+        "--file",
+        str(listing),
+        "--json",
+        "--concurrency",
+        str(concurrency),
+        "--nameserver",
+        lab["dns"],
+        "--smtp-port",
+        str(lab["smtp_port"]),
+        "--https-port",
+        str(lab["https_port"]),
+        "--ca-file",
+        lab["ca_file"],
+        "--allow-private-addresses",
+        "--timeout",
+        str(timeout),
     ]
     if not probe:
         command.append("--no-mx-probe")
@@ -89,8 +114,12 @@ def run_tlsrpt(lab: dict[str, Any], listing: Path, concurrency: int, probe: bool
     unexpected = sum(1 for r in reports if r["findings"])
     if done.returncode not in (0, 1) or not reports:
         raise SystemExit(f"tlsrpt check failed ({done.returncode}): {done.stderr[-2000:]!r}")
-    return {"domains": len(reports), "seconds": elapsed, "with_findings": unexpected,
-            "exit": done.returncode}
+    return {
+        "domains": len(reports),
+        "seconds": elapsed,
+        "with_findings": unexpected,
+        "exit": done.returncode,
+    }
 
 
 def run_checkdmarc(lab: dict[str, Any], domains: list[str]) -> dict[str, Any] | None:
@@ -136,8 +165,12 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--latency", type=float, default=0.03)
     parser.add_argument("--timeout", type=float, default=10.0)
-    parser.add_argument("--checkdmarc-domains", type=int, default=None,
-                        help="check only the first N domains with checkdmarc (default: all)")
+    parser.add_argument(
+        "--checkdmarc-domains",
+        type=int,
+        default=None,
+        help="check only the first N domains with checkdmarc (default: all)",
+    )
     parser.add_argument("--no-checkdmarc", action="store_true")
     args = parser.parse_args()
 
@@ -147,16 +180,21 @@ def main() -> int:
         listing.write_text("\n".join(domains) + "\n")
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
-        print(f"building the lab: {args.domains} domains, {args.latency * 1000:g} ms latency",
-              flush=True)
+        print(
+            f"building the lab: {args.domains} domains, {args.latency * 1000:g} ms latency",
+            flush=True,
+        )
         process = context.Process(
             target=serve_lab, args=(child, args.domains, args.latency, directory), daemon=True
         )
         process.start()
         try:
             lab = parent.recv()
-            results: dict[str, Any] = {"domains": args.domains, "latency": args.latency,
-                                       "concurrency": args.concurrency}
+            results: dict[str, Any] = {
+                "domains": args.domains,
+                "latency": args.latency,
+                "concurrency": args.concurrency,
+            }
             for probe in (False, True):
                 key = "tlsrpt_probe_on" if probe else "tlsrpt_probe_off"
                 results[key] = run_tlsrpt(lab, listing, args.concurrency, probe, args.timeout)
@@ -166,8 +204,10 @@ def main() -> int:
                 sample = domains[: args.checkdmarc_domains or len(domains)]
                 reference = run_checkdmarc(lab, sample)
                 results["checkdmarc"] = reference
-                print(f"checkdmarc: {reference or 'not installed (pip install checkdmarc)'}",
-                      flush=True)
+                print(
+                    f"checkdmarc: {reference or 'not installed (pip install checkdmarc)'}",
+                    flush=True,
+                )
         finally:
             parent.send("stop")
             process.join(30)

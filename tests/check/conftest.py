@@ -51,8 +51,11 @@ def run_check(*args: str, stdin: str | None = None) -> CliRun:
             sys.stdin = io.StringIO(stdin)
         # Only this command is registered: the checker's tests must not depend on
         # the import health of the other command modules.
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
-                mock.patch.object(tlsrpt.cli, "COMMAND_MODULES", ["check"]):
+        with (
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+            mock.patch.object(tlsrpt.cli, "COMMAND_MODULES", ["check"]),
+        ):
             try:
                 status = tlsrpt.cli.main(["check", *args])
             except SystemExit as exc:  # argparse's own errors, as the entry point exits
@@ -91,7 +94,8 @@ def bulk(lab: Lab) -> BulkRun:
     """Every scenario domain in one concurrent run, as JSON Lines."""
     before = lab.smtp["starttls"].handshakes["mx.provider.lab.test"]
     domains = [spec.domain for spec in scenario_specs()]
-    run = run_check(*lab.cli_args(), "--timeout", TIMEOUT, "--concurrency", "30", "--json",
-                    *domains)
+    run = run_check(
+        *lab.cli_args(), "--timeout", TIMEOUT, "--concurrency", "30", "--json", *domains
+    )
     handshakes = lab.smtp["starttls"].handshakes["mx.provider.lab.test"] - before
     return BulkRun(run, run.reports(), handshakes)

@@ -24,8 +24,9 @@ def test_refuses_private_addresses_by_default(lab: Lab) -> None:
     requests = sum(lab.https.requests.values())
     handshakes = sum(lab.https.handshakes.values())
     smtp = sum(server.connections for server in lab.smtp.values())
-    run = run_check(*lab.cli_args(allow_private=False), "--timeout", TIMEOUT, "--json",
-                    "clean.lab.test")
+    run = run_check(
+        *lab.cli_args(allow_private=False), "--timeout", TIMEOUT, "--json", "clean.lab.test"
+    )
     report = run.reports()["clean.lab.test"]
     refused = [f for f in report["findings"] if f["code"] == "address-refused"]
     assert {f["severity"] for f in refused} == {"warning"}
@@ -53,16 +54,18 @@ def test_connects_to_the_vetted_address_not_a_new_lookup(lab: Lab) -> None:
     with an allowed and a refused address; only the allowed one is used, and
     the policy host is looked up exactly once per fetch."""
     lab.zones.add_addresses("mta-sts.rebind.lab.test", (Addr.HTTPS_CLOSED, Addr.HTTPS))
-    lab.dns.add_zone(lab.zones.zones[next(z for z in lab.zones.zones
-                                          if z.to_text() == "lab.test.")])
+    lab.dns.add_zone(
+        lab.zones.zones[next(z for z in lab.zones.zones if z.to_text() == "lab.test.")]
+    )
     lab.https.serve("mta-sts.rebind.lab.test", None)
     before = dict(lab.dns.queries)
     trust = Trust.load(str(lab.pki.ca_file))
     resolver = Resolver([f"{Addr.DNS}:{lab.dns_port}"], timeout=2)
 
     async def fetch() -> object:
-        return await fetch_policy(resolver, _OnlyPolicyServer(), trust.webpki,
-                                  "rebind.lab.test", lab.https_port, 2)
+        return await fetch_policy(
+            resolver, _OnlyPolicyServer(), trust.webpki, "rebind.lab.test", lab.https_port, 2
+        )
 
     result = asyncio.run(fetch())
     assert result.resolution.refused == (  # type: ignore[attr-defined]
@@ -82,8 +85,9 @@ def test_tls_connect_reports_refusal_without_connecting(lab: Lab) -> None:
     async def go() -> object:
         resolution = await resolve_vetted(resolver, "reports.clean.lab.test", AddressPolicy())
         assert resolution.allowed == ()
-        return await tls_connect(resolver, AddressPolicy(), trust.webpki,
-                                 "reports.clean.lab.test", lab.https_port, 2)
+        return await tls_connect(
+            resolver, AddressPolicy(), trust.webpki, "reports.clean.lab.test", lab.https_port, 2
+        )
 
     result = asyncio.run(go())
     assert result.address is None and "loopback" in (result.error or "")  # type: ignore[attr-defined]
@@ -98,8 +102,9 @@ def test_next_nameserver_after_a_dead_one(lab: Lab) -> None:
 
 
 def test_time_budget(lab: Lab) -> None:
-    run = run_check(*lab.cli_args(), "--timeout", "10", "--budget", "0.5", "--json",
-                    "policy-slow.lab.test")
+    run = run_check(
+        *lab.cli_args(), "--timeout", "10", "--budget", "0.5", "--json", "policy-slow.lab.test"
+    )
     report = run.reports()["policy-slow.lab.test"]
     assert not report["complete"]
     codes = {(f["code"], f["severity"]) for f in report["findings"]}
@@ -109,8 +114,15 @@ def test_time_budget(lab: Lab) -> None:
 
 def test_no_mx_probe(lab: Lab) -> None:
     smtp = sum(server.connections for server in lab.smtp.values())
-    run = run_check(*lab.cli_args(), "--timeout", TIMEOUT, "--json", "--no-mx-probe",
-                    "mx-expired.lab.test", "mx-plain.lab.test")
+    run = run_check(
+        *lab.cli_args(),
+        "--timeout",
+        TIMEOUT,
+        "--json",
+        "--no-mx-probe",
+        "mx-expired.lab.test",
+        "mx-plain.lab.test",
+    )
     reports = run.reports()
     assert sum(server.connections for server in lab.smtp.values()) == smtp
     for report in reports.values():
@@ -140,8 +152,9 @@ def test_json_shape(lab: Lab) -> None:
 
 
 def test_human_output_with_fix(lab: Lab) -> None:
-    run = run_check(*lab.cli_args(), "--timeout", TIMEOUT, "mx-not-covered.lab.test",
-                    "clean.lab.test")
+    run = run_check(
+        *lab.cli_args(), "--timeout", TIMEOUT, "mx-not-covered.lab.test", "clean.lab.test"
+    )
     assert run.status == 1
     assert "ERROR   sts-mx-not-covered" in run.stdout
     assert "fix: # serve at https://mta-sts.mx-not-covered.lab.test/" in run.stdout
@@ -157,19 +170,22 @@ def test_exit_zero_when_only_warnings(lab: Lab) -> None:
 
 def test_file_input(lab: Lab, tmp_path: Path) -> None:
     listing = tmp_path / "domains.txt"
-    listing.write_text("# customers\nclean.lab.test\n\nMODE-NONE.lab.test.  # trailing dot\n"
-                       "clean.lab.test\n")
+    listing.write_text(
+        "# customers\nclean.lab.test\n\nMODE-NONE.lab.test.  # trailing dot\nclean.lab.test\n"
+    )
     run = run_check(*lab.cli_args(), "--timeout", TIMEOUT, "--json", "--file", str(listing))
     assert sorted(run.reports()) == ["clean.lab.test", "mode-none.lab.test"]
-    run = run_check(*lab.cli_args(), "--timeout", TIMEOUT, "--json", "--file", "-",
-                    stdin="clean.lab.test\n")
+    run = run_check(
+        *lab.cli_args(), "--timeout", TIMEOUT, "--json", "--file", "-", stdin="clean.lab.test\n"
+    )
     assert list(run.reports()) == ["clean.lab.test"]
 
 
 def test_idn_is_queried_as_a_label(lab: Lab) -> None:
     """R8460-3-a: a U-label domain is looked up in A-label form."""
-    run = run_check(*lab.cli_args(), "--timeout", TIMEOUT, "--json", "--no-mx-probe",
-                    "bücher.lab.test")
+    run = run_check(
+        *lab.cli_args(), "--timeout", TIMEOUT, "--json", "--no-mx-probe", "bücher.lab.test"
+    )
     assert list(run.reports()) == ["xn--bcher-kva.lab.test"]
     assert lab.dns.queries[("_smtp._tls.xn--bcher-kva.lab.test.", "TXT")] >= 1
 

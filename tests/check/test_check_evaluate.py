@@ -42,44 +42,91 @@ def anchors(pki: LabPki) -> list[x509.Certificate]:
 
 # --- builders -----------------------------------------------------------------
 
-def answer(name: str, rdtype: str, *records: Any, status: DnsStatus | None = None,
-           secure: bool = False, bogus: bool = False) -> DnsAnswer:
+
+def answer(
+    name: str,
+    rdtype: str,
+    *records: Any,
+    status: DnsStatus | None = None,
+    secure: bool = False,
+    bogus: bool = False,
+) -> DnsAnswer:
     if status is None:
         status = DnsStatus.OK if records else DnsStatus.NODATA
-    return DnsAnswer(name, rdtype, status, tuple(records), secure=secure, bogus=bogus,
-                     error="SERVFAIL" if status == DnsStatus.SERVFAIL else None)
+    return DnsAnswer(
+        name,
+        rdtype,
+        status,
+        tuple(records),
+        secure=secure,
+        bogus=bogus,
+        error="SERVFAIL" if status == DnsStatus.SERVFAIL else None,
+    )
 
 
 def resolution(host: str, *ips: str, refused: Sequence[tuple[str, str]] = ()) -> Resolution:
     v4 = [ip for ip in ips if ":" not in ip] + [ip for ip, _ in refused]
     v6 = [ip for ip in ips if ":" in ip]
-    return Resolution(host, answer(host, "A", *v4), answer(host, "AAAA", *v6), tuple(ips),
-                      tuple(refused))
+    return Resolution(
+        host, answer(host, "A", *v4), answer(host, "AAAA", *v6), tuple(ips), tuple(refused)
+    )
 
 
-def probe(pki: LabPki | None, kind: CertKind = CertKind.VALID, address: str = "192.0.2.1",
-          starttls: bool = True, version: str = "TLSv1.3", reachable: bool = True) -> SmtpProbe:
+def probe(
+    pki: LabPki | None,
+    kind: CertKind = CertKind.VALID,
+    address: str = "192.0.2.1",
+    starttls: bool = True,
+    version: str = "TLSv1.3",
+    reachable: bool = True,
+) -> SmtpProbe:
     if not reachable:
         return SmtpProbe(MXH, address, 25, connect_error="Connection refused")
     if not starttls:
-        return SmtpProbe(MXH, address, 25, banner="220 hi", banner_code=220,
-                         capabilities=("SIZE 1000",))
+        return SmtpProbe(
+            MXH, address, 25, banner="220 hi", banner_code=220, capabilities=("SIZE 1000",)
+        )
     chain = tuple(pki.chain_der(MXH, kind)) if pki else ()
-    return SmtpProbe(MXH, address, 25, banner="220 hi", banner_code=220,
-                     capabilities=("STARTTLS",), starttls_offered=True, tls_version=version,
-                     chain=chain)
+    return SmtpProbe(
+        MXH,
+        address,
+        25,
+        banner="220 hi",
+        banner_code=220,
+        capabilities=("STARTTLS",),
+        starttls_offered=True,
+        tls_version=version,
+        chain=chain,
+    )
 
 
-def policy(mode: str = "enforce", mx: Sequence[str] = (MXH,), status: int = 200,
-           content_type: str | None = "text/plain", body: bytes | None = None,
-           failure: FetchFailure | None = None, location: str | None = None) -> PolicyFetch:
+def policy(
+    mode: str = "enforce",
+    mx: Sequence[str] = (MXH,),
+    status: int = 200,
+    content_type: str | None = "text/plain",
+    body: bytes | None = None,
+    failure: FetchFailure | None = None,
+    location: str | None = None,
+) -> PolicyFetch:
     if body is None:
-        body = (f"version: STSv1\nmode: {mode}\n" + "".join(f"mx: {m}\n" for m in mx)
-                + "max_age: 604800\n").encode()
-    return PolicyFetch(f"https://mta-sts.{D}/.well-known/mta-sts.txt", f"mta-sts.{D}", None,
-                       failure, "boom" if failure else None, status=status,
-                       content_type=content_type, location=location,
-                       body=None if failure else body, size=len(body))
+        body = (
+            f"version: STSv1\nmode: {mode}\n"
+            + "".join(f"mx: {m}\n" for m in mx)
+            + "max_age: 604800\n"
+        ).encode()
+    return PolicyFetch(
+        f"https://mta-sts.{D}/.well-known/mta-sts.txt",
+        f"mta-sts.{D}",
+        None,
+        failure,
+        "boom" if failure else None,
+        status=status,
+        content_type=content_type,
+        location=location,
+        body=None if failure else body,
+        size=len(body),
+    )
 
 
 def facts(
@@ -94,9 +141,12 @@ def facts(
     timed_out: bool = False,
 ) -> DomainFacts:
     addresses = [p.address for p in probes] if probes else ["192.0.2.1"]
-    host = MxHostFacts(MXH, resolution(MXH, *addresses),
-                       tuple(probes) if probes is not None else None,
-                       tlsa or answer(f"_25._tcp.{MXH}", "TLSA"))
+    host = MxHostFacts(
+        MXH,
+        resolution(MXH, *addresses),
+        tuple(probes) if probes is not None else None,
+        tlsa or answer(f"_25._tcp.{MXH}", "TLSA"),
+    )
     if rua is None:
         rua = [RuaCheck(f"mailto:tls@{D}", D, mx=answer(D, "MX", (10, MXH)))]
     return DomainFacts(
@@ -113,8 +163,9 @@ def facts(
     )
 
 
-def codes(f: DomainFacts, anchors: Sequence[x509.Certificate] = (), **kw: Any
-          ) -> set[tuple[str, str]]:
+def codes(
+    f: DomainFacts, anchors: Sequence[x509.Certificate] = (), **kw: Any
+) -> set[tuple[str, str]]:
     report = evaluate(f, anchors, NOW, **kw)
     return {(x.code, x.severity.value) for x in report.findings}
 
@@ -131,55 +182,88 @@ MODES = {
 
 @pytest.mark.parametrize(
     ("kind", "code"),
-    [(CertKind.EXPIRED, "mx-certificate-expired"),
-     (CertKind.UNTRUSTED, "mx-certificate-untrusted"),
-     (CertKind.WRONG_NAME, "mx-certificate-host-mismatch")],
+    [
+        (CertKind.EXPIRED, "mx-certificate-expired"),
+        (CertKind.UNTRUSTED, "mx-certificate-untrusted"),
+        (CertKind.WRONG_NAME, "mx-certificate-host-mismatch"),
+    ],
 )
 @pytest.mark.parametrize(
     ("mode", "severity"),
     [("enforce", "error"), ("testing", "warning"), ("none", "info"), ("no-policy", "info")],
 )
 def test_certificate_severity_follows_the_policy(
-    pki: LabPki, anchors: list[x509.Certificate], kind: CertKind, code: str, mode: str,
+    pki: LabPki,
+    anchors: list[x509.Certificate],
+    kind: CertKind,
+    code: str,
+    mode: str,
     severity: str,
 ) -> None:
     found = codes(facts(probes=[probe(pki, kind)], **MODES[mode]), anchors)
     assert (code, severity) in found
-    assert {c for c, _ in found} & {"mx-certificate-expired", "mx-certificate-untrusted",
-                                    "mx-certificate-host-mismatch"} == {code}
+    assert {c for c, _ in found} & {
+        "mx-certificate-expired",
+        "mx-certificate-untrusted",
+        "mx-certificate-host-mismatch",
+    } == {code}
 
 
 @pytest.mark.parametrize(
     ("mode", "dane", "severity"),
-    [("enforce", False, "error"), ("testing", False, "warning"), ("none", False, "warning"),
-     ("no-policy", False, "warning"), ("no-policy", True, "error"), ("testing", True, "error")],
+    [
+        ("enforce", False, "error"),
+        ("testing", False, "warning"),
+        ("none", False, "warning"),
+        ("no-policy", False, "warning"),
+        ("no-policy", True, "error"),
+        ("testing", True, "error"),
+    ],
 )
 @pytest.mark.parametrize(
     ("build", "code"),
-    [(lambda pki: probe(pki, starttls=False), "mx-starttls-missing"),
-     (lambda pki: probe(pki, version="TLSv1"), "mx-tls-version-old"),
-     (lambda pki: SmtpProbe(MXH, "192.0.2.1", 25, banner_code=220, starttls_offered=True,
-                            capabilities=("STARTTLS",), tls_error="alert"), "mx-tls-failed")],
+    [
+        (lambda pki: probe(pki, starttls=False), "mx-starttls-missing"),
+        (lambda pki: probe(pki, version="TLSv1"), "mx-tls-version-old"),
+        (
+            lambda pki: SmtpProbe(
+                MXH,
+                "192.0.2.1",
+                25,
+                banner_code=220,
+                starttls_offered=True,
+                capabilities=("STARTTLS",),
+                tls_error="alert",
+            ),
+            "mx-tls-failed",
+        ),
+    ],
 )
 def test_transport_severity(
-    pki: LabPki, anchors: list[x509.Certificate], mode: str, dane: bool, severity: str,
-    build: Any, code: str,
+    pki: LabPki,
+    anchors: list[x509.Certificate],
+    mode: str,
+    dane: bool,
+    severity: str,
+    build: Any,
+    code: str,
 ) -> None:
     tlsa = answer("_25._tcp." + MXH, "TLSA", TlsaRecord(3, 1, 1, bytes(32)), secure=dane)
-    found = codes(facts(probes=[build(pki)], tlsa=tlsa, mx_secure=dane, **MODES[mode]),
-                  anchors)
+    found = codes(facts(probes=[build(pki)], tlsa=tlsa, mx_secure=dane, **MODES[mode]), anchors)
     assert (code, severity) in found
 
 
-@pytest.mark.parametrize(("mode", "severity"), [("enforce", "warning"), ("testing", "warning"),
-                                                ("no-policy", "info")])
+@pytest.mark.parametrize(
+    ("mode", "severity"), [("enforce", "warning"), ("testing", "warning"), ("no-policy", "info")]
+)
 def test_expiring_threshold(
     pki: LabPki, anchors: list[x509.Certificate], mode: str, severity: str
 ) -> None:
     f = facts(probes=[probe(pki, CertKind.EXPIRING)], **MODES[mode])
     assert ("mx-certificate-expiring", severity) in codes(f, anchors)
-    assert not any(c == "mx-certificate-expiring"
-                   for c, _ in codes(f, anchors, expiry_warning_days=3))
+    assert not any(
+        c == "mx-certificate-expiring" for c, _ in codes(f, anchors, expiry_warning_days=3)
+    )
 
 
 def test_unreachable_escalates_only_when_nothing_answers(pki: LabPki) -> None:
@@ -192,6 +276,7 @@ def test_unreachable_escalates_only_when_nothing_answers(pki: LabPki) -> None:
 
 # --- DANE ---------------------------------------------------------------------
 
+
 def _tlsa(pki: LabPki, data: bytes | None = None, **kw: Any) -> DnsAnswer:
     if data is None:
         leaf = parse_chain(pki.chain_der(MXH, CertKind.EXPIRED)[:1])[0][0]
@@ -203,8 +288,15 @@ def test_dane_ee_authenticates_an_expired_certificate(
     pki: LabPki, anchors: list[x509.Certificate]
 ) -> None:
     """R7671-5.1-a: no dane finding; the expiry stays an (info) certificate fact."""
-    found = codes(facts(sts=None, probes=[probe(pki, CertKind.EXPIRED)],
-                        tlsa=_tlsa(pki, secure=True), mx_secure=True), anchors)
+    found = codes(
+        facts(
+            sts=None,
+            probes=[probe(pki, CertKind.EXPIRED)],
+            tlsa=_tlsa(pki, secure=True),
+            mx_secure=True,
+        ),
+        anchors,
+    )
     assert found == {("mx-certificate-expired", "info"), ("sts-record-missing", "info")}
 
 
@@ -219,24 +311,33 @@ def test_dane_ee_authenticates_an_expired_certificate(
     ],
 )
 def test_dane_dnssec_states(
-    pki: LabPki, anchors: list[x509.Certificate], tlsa_kw: dict[str, Any], mx_secure: bool,
+    pki: LabPki,
+    anchors: list[x509.Certificate],
+    tlsa_kw: dict[str, Any],
+    mx_secure: bool,
     expected: tuple[str, str] | None,
 ) -> None:
-    found = codes(facts(probes=[probe(pki, CertKind.EXPIRED)], tlsa=_tlsa(pki, **tlsa_kw),
-                        mx_secure=mx_secure), anchors)
+    found = codes(
+        facts(
+            probes=[probe(pki, CertKind.EXPIRED)], tlsa=_tlsa(pki, **tlsa_kw), mx_secure=mx_secure
+        ),
+        anchors,
+    )
     dane = {f for f in found if f[0].startswith("dane-")}
     assert dane == ({expected} if expected else set())
 
 
 def test_dane_mismatch_fix_is_the_served_key(pki: LabPki) -> None:
-    f = facts(sts=None, probes=[probe(pki)], tlsa=_tlsa(pki, bytes(32), secure=True),
-              mx_secure=True)
+    f = facts(
+        sts=None, probes=[probe(pki)], tlsa=_tlsa(pki, bytes(32), secure=True), mx_secure=True
+    )
     (mismatch,) = [x for x in evaluate(f, [], NOW).findings if x.code == "dane-tlsa-mismatch"]
     assert mismatch.severity == Severity.ERROR
     assert mismatch.fix is not None and re.search(r"IN TLSA 3 1 1 [0-9a-f]{64}", mismatch.fix)
 
 
 # --- MTA-STS policy fetch -------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("fetch", "code"),
@@ -267,8 +368,10 @@ def test_lenient_senders_named() -> None:
     assert finding.evidence["senders"]["accept"] == ["mailauth (ZoneMTA, WildDuck)"]
 
 
-@pytest.mark.parametrize("content_type", ["text/plain; charset=utf-8", "TEXT/PLAIN",
-                                          "text/plain;charset=us-ascii; foo=bar"])
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain; charset=utf-8", "TEXT/PLAIN", "text/plain;charset=us-ascii; foo=bar"],
+)
 def test_plain_text_variants_accepted(content_type: str) -> None:
     """R8461-3.2-b: parameters do not matter."""
     assert codes(facts(fetch=policy(content_type=content_type), probes=None)) == set()
@@ -284,6 +387,7 @@ def test_wildcard_depth_names_the_senders() -> None:
 
 
 # --- testing preview --------------------------------------------------------------
+
 
 def test_testing_mode_lists_what_enforce_breaks(
     pki: LabPki, anchors: list[x509.Certificate]
@@ -306,24 +410,75 @@ def test_testing_mode_clean_offers_the_enforce_policy(
 
 # --- TLS-RPT and rua --------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("check", "works"),
     [
         (RuaCheck("mailto:a@r.test", "r.test", mx=answer("r.test", "MX", (0, "."))), False),
-        (RuaCheck("mailto:a@r.test", "r.test",
-                  mx=answer("r.test", "MX", status=DnsStatus.NXDOMAIN)), False),
-        (RuaCheck("mailto:a@r.test", "r.test", mx=answer("r.test", "MX"),
-                  addresses=resolution("r.test", "192.0.2.9")), True),
-        (RuaCheck("mailto:a@r.test", "r.test", mx=answer("r.test", "MX"),
-                  addresses=resolution("r.test")), False),
-        (RuaCheck("mailto:a@r.test", "r.test",
-                  mx=answer("r.test", "MX", status=DnsStatus.SERVFAIL)), None),
-        (RuaCheck("https://r.test/", "r.test", tls=TlsConnect(
-            "r.test", 443, resolution("r.test", "192.0.2.9"), "192.0.2.9", None,
-            "certificate has expired", None, 0.1)), False),
-        (RuaCheck("https://r.test/", "r.test", tls=TlsConnect(
-            "r.test", 443, resolution("r.test", "192.0.2.9"), "192.0.2.9", None, None,
-            "TLSv1.3", 0.1)), True),
+        (
+            RuaCheck(
+                "mailto:a@r.test", "r.test", mx=answer("r.test", "MX", status=DnsStatus.NXDOMAIN)
+            ),
+            False,
+        ),
+        (
+            RuaCheck(
+                "mailto:a@r.test",
+                "r.test",
+                mx=answer("r.test", "MX"),
+                addresses=resolution("r.test", "192.0.2.9"),
+            ),
+            True,
+        ),
+        (
+            RuaCheck(
+                "mailto:a@r.test",
+                "r.test",
+                mx=answer("r.test", "MX"),
+                addresses=resolution("r.test"),
+            ),
+            False,
+        ),
+        (
+            RuaCheck(
+                "mailto:a@r.test", "r.test", mx=answer("r.test", "MX", status=DnsStatus.SERVFAIL)
+            ),
+            None,
+        ),
+        (
+            RuaCheck(
+                "https://r.test/",
+                "r.test",
+                tls=TlsConnect(
+                    "r.test",
+                    443,
+                    resolution("r.test", "192.0.2.9"),
+                    "192.0.2.9",
+                    None,
+                    "certificate has expired",
+                    None,
+                    0.1,
+                ),
+            ),
+            False,
+        ),
+        (
+            RuaCheck(
+                "https://r.test/",
+                "r.test",
+                tls=TlsConnect(
+                    "r.test",
+                    443,
+                    resolution("r.test", "192.0.2.9"),
+                    "192.0.2.9",
+                    None,
+                    None,
+                    "TLSv1.3",
+                    0.1,
+                ),
+            ),
+            True,
+        ),
     ],
 )
 def test_rua_destinations(check: RuaCheck, works: bool | None) -> None:
@@ -344,14 +499,20 @@ def _txt_value(fix: str) -> str:
     return match.group(1)
 
 
-@pytest.mark.parametrize("record", [
-    "v=TLSRPTv1;", "v=TLSRPTv1; rua=mailto:a@x.test; rua", "v=TLSRPTv1; rua=tls@example.com",
-    "v=TLSRPTv1;;rua=mailto:a@example.com",
-])
+@pytest.mark.parametrize(
+    "record",
+    [
+        "v=TLSRPTv1;",
+        "v=TLSRPTv1; rua=mailto:a@x.test; rua",
+        "v=TLSRPTv1; rua=tls@example.com",
+        "v=TLSRPTv1;;rua=mailto:a@example.com",
+    ],
+)
 def test_tlsrpt_fix_is_a_valid_record(record: str) -> None:
     report = evaluate(facts(tlsrpt=(record,), probes=None), [], NOW)
-    fixes = [f.fix for f in report.findings
-             if f.code in ("tlsrpt-record-invalid", "tlsrpt-rua-invalid")]
+    fixes = [
+        f.fix for f in report.findings if f.code in ("tlsrpt-record-invalid", "tlsrpt-rua-invalid")
+    ]
     assert fixes and fixes[0]
     assert parse_tlsrpt_record(_txt_value(fixes[0])).valid
 
@@ -375,35 +536,53 @@ def test_policy_fix_is_valid_and_covers_the_mx() -> None:
 
 def test_timeout_with_nothing_gathered() -> None:
     report = evaluate(DomainFacts(D, timed_out=True, budget=1.0), [], NOW)
-    assert [(f.code, f.severity) for f in report.findings] == [
-        ("check-timeout", Severity.WARNING)
-    ]
+    assert [(f.code, f.severity) for f in report.findings] == [("check-timeout", Severity.WARNING)]
     assert not report.complete
 
 
 # --- robustness: any combination of facts evaluates --------------------------------
 
-TXT_TLSRPT = st.sampled_from([
-    f"v=TLSRPTv1; rua=mailto:tls@{D}", "v=TLSRPTv1;", "v=TSLRPTv1; rua=mailto:a@b.c",
-    "v=TLSRPTv1; rua=https://r.example/v1,http://x", "v=spf1 -all", "v=TLSRPTv1 ;rua=x",
-    "v=TLSRPTv1; rua=mailto:a@other.example; x=\u00e9",
-])
-TXT_STS = st.sampled_from(["v=STSv1; id=1", "v=STSv1; id=", "v=STSv1;id=abc;id=def",
-                           "v=STSv1", "v=spf1 -all", "V=STSv1; id=1"])
+TXT_TLSRPT = st.sampled_from(
+    [
+        f"v=TLSRPTv1; rua=mailto:tls@{D}",
+        "v=TLSRPTv1;",
+        "v=TSLRPTv1; rua=mailto:a@b.c",
+        "v=TLSRPTv1; rua=https://r.example/v1,http://x",
+        "v=spf1 -all",
+        "v=TLSRPTv1 ;rua=x",
+        "v=TLSRPTv1; rua=mailto:a@other.example; x=\u00e9",
+    ]
+)
+TXT_STS = st.sampled_from(
+    [
+        "v=STSv1; id=1",
+        "v=STSv1; id=",
+        "v=STSv1;id=abc;id=def",
+        "v=STSv1",
+        "v=spf1 -all",
+        "V=STSv1; id=1",
+    ]
+)
 STATUS = st.sampled_from(list(DnsStatus))
 FETCH = st.one_of(
     st.none(),
-    st.builds(policy, mode=st.sampled_from(["enforce", "testing", "none", "bogus"]),
-              mx=st.lists(st.sampled_from([MXH, "*.example.com", "*.com", "x.test"]),
-                          max_size=3, unique=True),
-              status=st.sampled_from([200, 200, 301, 404]),
-              content_type=st.sampled_from(["text/plain", "text/html", None])),
+    st.builds(
+        policy,
+        mode=st.sampled_from(["enforce", "testing", "none", "bogus"]),
+        mx=st.lists(
+            st.sampled_from([MXH, "*.example.com", "*.com", "x.test"]), max_size=3, unique=True
+        ),
+        status=st.sampled_from([200, 200, 301, 404]),
+        content_type=st.sampled_from(["text/plain", "text/html", None]),
+    ),
     st.builds(policy, failure=st.sampled_from(list(FetchFailure))),
     st.builds(policy, body=st.binary(max_size=200)),
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     tlsrpt=st.lists(TXT_TLSRPT, max_size=3),
     sts=st.lists(TXT_STS, max_size=2),
@@ -416,16 +595,39 @@ FETCH = st.one_of(
     timed_out=st.booleans(),
 )
 def test_any_facts_evaluate(
-    pki: LabPki, anchors: list[x509.Certificate], tlsrpt: list[str], sts: list[str],
-    fetch: PolicyFetch | None, kinds: list[CertKind], starttls: bool,
-    tlsa_status: DnsStatus, secure: bool, mx_secure: bool, timed_out: bool,
+    pki: LabPki,
+    anchors: list[x509.Certificate],
+    tlsrpt: list[str],
+    sts: list[str],
+    fetch: PolicyFetch | None,
+    kinds: list[CertKind],
+    starttls: bool,
+    tlsa_status: DnsStatus,
+    secure: bool,
+    mx_secure: bool,
+    timed_out: bool,
 ) -> None:
-    probes = [probe(pki, kind, address=f"192.0.2.{i + 1}", starttls=starttls)
-              for i, kind in enumerate(kinds)]
-    tlsa = answer(f"_25._tcp.{MXH}", "TLSA", TlsaRecord(3, 1, 1, bytes(32)),
-                  status=tlsa_status, secure=secure, bogus=tlsa_status == DnsStatus.SERVFAIL)
-    f = facts(tlsrpt=tlsrpt, sts=sts, fetch=fetch, probes=probes, tlsa=tlsa,
-              mx_secure=mx_secure, timed_out=timed_out)
+    probes = [
+        probe(pki, kind, address=f"192.0.2.{i + 1}", starttls=starttls)
+        for i, kind in enumerate(kinds)
+    ]
+    tlsa = answer(
+        f"_25._tcp.{MXH}",
+        "TLSA",
+        TlsaRecord(3, 1, 1, bytes(32)),
+        status=tlsa_status,
+        secure=secure,
+        bogus=tlsa_status == DnsStatus.SERVFAIL,
+    )
+    f = facts(
+        tlsrpt=tlsrpt,
+        sts=sts,
+        fetch=fetch,
+        probes=probes,
+        tlsa=tlsa,
+        mx_secure=mx_secure,
+        timed_out=timed_out,
+    )
     report = evaluate(f, anchors, NOW)
     for finding in report.findings:
         assert finding.code in CODES or finding.code in RECORD_CODES

@@ -85,8 +85,12 @@ def test_every_scenario_has_an_expectation() -> None:
 
 
 def test_every_checker_code_has_a_scenario() -> None:
-    covered = {code for table in (EXPECTED, EXPECTED_DNSSEC) for items in table.values()
-               for code, _ in items}
+    covered = {
+        code
+        for table in (EXPECTED, EXPECTED_DNSSEC)
+        for items in table.values()
+        for code, _ in items
+    }
     missing = set(CODES) - covered - {"address-refused", "check-timeout"}  # own tests below
     assert not missing
 

@@ -121,8 +121,9 @@ def evaluate(
     findings += _refused_rua(facts)
     if not entries and facts.mx is not None and not facts.mx.failed:
         # Null MX or no mail host at all: missing policies are beside the point.
-        findings = [f for f in findings
-                    if f.code not in ("tlsrpt-record-missing", "sts-record-missing")]
+        findings = [
+            f for f in findings if f.code not in ("tlsrpt-record-missing", "sts-record-missing")
+        ]
     findings += _testing_preview(facts.domain, sts, findings, now)
     if facts.timed_out:
         findings.append(

@@ -189,8 +189,11 @@ def evaluate_mx_host(
                 Severity.ERROR if strict else Severity.WARNING,
                 f"MX {host} offers STARTTLS but the TLS handshake fails: "
                 + "; ".join(f"{p.address}: {p.tls_error}" for p in failed),
-                {"host": host, "addresses": _addresses(failed),
-             "senders": _who_fails(sts, dane, tls=True)},
+                {
+                    "host": host,
+                    "addresses": _addresses(failed),
+                    "senders": _who_fails(sts, dane, tls=True),
+                },
             )
         )
     tls = [p for p in reachable if p.tls_ok]
@@ -203,8 +206,11 @@ def evaluate_mx_host(
                 f"MX {host} negotiates {old[0].tls_version}; RFC 8461 §7.2 asks for TLS 1.2 or "
                 "newer and senders whose TLS library has a 1.2 minimum cannot complete the "
                 "handshake",
-                {"host": host, "versions": {p.address: p.tls_version for p in old},
-             "senders": _who_fails(sts, dane, tls=True)},
+                {
+                    "host": host,
+                    "versions": {p.address: p.tls_version for p in old},
+                    "senders": _who_fails(sts, dane, tls=True),
+                },
                 f"enable TLS 1.2 and 1.3 on {host}",
             )
         )

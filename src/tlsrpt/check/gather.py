@@ -40,6 +40,13 @@ class CheckOptions:
     helo: str = field(default_factory=socket.gethostname)
 
 
+def _result_or_nothing(task: asyncio.Task[MxHostFacts]) -> MxHostFacts:
+    """The observation, or an empty one when the budget ran out before it."""
+    if task.done() and not task.cancelled() and task.exception() is None:
+        return task.result()
+    return MxHostFacts(task.get_name(), None, None, None)
+
+
 class Gatherer:
     def __init__(self, options: CheckOptions, resolver: Resolver, trust: Trust) -> None:
         self.options = options
@@ -60,15 +67,8 @@ class Gatherer:
             timed_out = True
         if mx_tasks:
             parts["mx_hosts"] = tuple(
-                MxEntry(
-                    pref,
-                    task.result()
-                    if task.done() and not task.cancelled()
-                    else MxHostFacts(host, None, None, None),
-                    implicit,
-                )
-                for pref, implicit, task in mx_tasks
-                for host in [task.get_name()]
+                MxEntry(preference, _result_or_nothing(task), implicit)
+                for preference, implicit, task in mx_tasks
             )
         return DomainFacts(
             domain,

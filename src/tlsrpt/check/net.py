@@ -160,11 +160,8 @@ async def tls_connect(
             cert_error = certificate_error(exc)
             if cert_error is not None:
                 return done(address, None, describe_certificate_error(cert_error))
-            errors.append(
-                f"{address}: {exc.strerror or exc}"
-                if isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError)
-                else f"{address}: {exc}"
-            )
+            reason = exc if isinstance(exc, ssl.SSLError) else exc.strerror or exc
+            errors.append(f"{address}: {reason}")
             continue
         ssl_object = writer.get_extra_info("ssl_object")
         version = ssl_object.version() if ssl_object else None

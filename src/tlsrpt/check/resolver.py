@@ -165,9 +165,7 @@ class Resolver:
         self._lifetime = timeout
         # Every nameserver gets a try within the lifetime, at most 2 s each.
         self._attempt = min(timeout / len(self._servers), 2.0)
-        self._cache: OrderedDict[tuple[str, str, bool], asyncio.Future[DnsAnswer]] = (
-            OrderedDict()
-        )
+        self._cache: OrderedDict[tuple[str, str, bool], asyncio.Future[DnsAnswer]] = OrderedDict()
 
     async def query(self, name: str, rdtype: str, detect_bogus: bool = False) -> DnsAnswer:
         """Look `name` up (shared within the run); see `lookup`."""
@@ -184,9 +182,7 @@ class Resolver:
         # Shielded: one caller giving up (its domain's budget) cancels nobody else's lookup.
         return await asyncio.shield(future)
 
-    def _forget_failure(
-        self, key: tuple[str, str, bool], done: asyncio.Future[DnsAnswer]
-    ) -> None:
+    def _forget_failure(self, key: tuple[str, str, bool], done: asyncio.Future[DnsAnswer]) -> None:
         failed = done.cancelled() or done.exception() is not None or done.result().failed
         if failed and self._cache.get(key) is done:
             del self._cache[key]
@@ -237,7 +233,10 @@ class Resolver:
                 )
                 try:
                     response, _ = await dns.asyncquery.udp_with_fallback(
-                        query, host, timeout=min(self._attempt, remaining), port=port,
+                        query,
+                        host,
+                        timeout=min(self._attempt, remaining),
+                        port=port,
                         ignore_unexpected=True,
                     )
                 except dns.exception.Timeout:
@@ -268,8 +267,12 @@ class Resolver:
             return DnsAnswer(name, rdtype, DnsStatus.NODATA, secure=secure, cnames=cnames)
         convert = _CONVERTERS[rdtype]
         return DnsAnswer(
-            name, rdtype, DnsStatus.OK, records=tuple(convert(r) for r in chain.answer),
-            secure=secure, cnames=cnames,
+            name,
+            rdtype,
+            DnsStatus.OK,
+            records=tuple(convert(r) for r in chain.answer),
+            secure=secure,
+            cnames=cnames,
         )
 
     async def addresses(self, host: str) -> tuple[DnsAnswer, DnsAnswer]:

@@ -44,34 +44,85 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("domains", nargs="*", metavar="DOMAIN", help="domains to check")
-    parser.add_argument("--file", "-f", action="append", default=[], metavar="FILE",
-                        help="read domains from FILE, one per line ('#' comments; - for stdin)")
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object per domain per line as results complete")
-    parser.add_argument("--concurrency", type=_positive_int, default=20, metavar="N",
-                        help="domains checked at the same time (default 20)")
-    parser.add_argument("--nameserver", action="append", default=[], metavar="HOST[:PORT]",
-                        help="resolver to use (repeatable; default: the system's). DANE needs "
-                        "a validating resolver")
-    parser.add_argument("--ca-file", metavar="PEM",
-                        help="extra trust anchors, added to the system store")
-    parser.add_argument("--allow-private-addresses", action="store_true",
-                        help="connect to private, loopback and other non-public addresses "
-                        "(test labs)")
-    parser.add_argument("--timeout", type=_positive_float, default=10.0, metavar="S",
-                        help="timeout of one lookup, connection or exchange (default 10)")
-    parser.add_argument("--budget", type=_positive_float, default=60.0, metavar="S",
-                        help="time budget of one domain, everything included (default 60)")
-    parser.add_argument("--no-mx-probe", action="store_true",
-                        help="do not connect to the MX hosts (DNS and policy checks only)")
-    parser.add_argument("--smtp-port", type=_port, default=25, metavar="N",
-                        help="SMTP port of the MX probe (default 25; for test labs)")
-    parser.add_argument("--https-port", type=_port, default=443, metavar="N",
-                        help="HTTPS port of the policy and rua hosts (default 443; test labs)")
-    parser.add_argument("--expiry-warning-days", type=_positive_int, default=14, metavar="N",
-                        help="report MX certificates expiring within N days (default 14)")
-    parser.add_argument("--helo", metavar="NAME", help="EHLO name of the probe "
-                        "(default: this host's name)")
+    parser.add_argument(
+        "--file",
+        "-f",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="read domains from FILE, one per line ('#' comments; - for stdin)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per domain per line as results complete",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=20,
+        metavar="N",
+        help="domains checked at the same time (default 20)",
+    )
+    parser.add_argument(
+        "--nameserver",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="resolver to use (repeatable; default: the system's). DANE needs "
+        "a validating resolver",
+    )
+    parser.add_argument(
+        "--ca-file", metavar="PEM", help="extra trust anchors, added to the system store"
+    )
+    parser.add_argument(
+        "--allow-private-addresses",
+        action="store_true",
+        help="connect to private, loopback and other non-public addresses (test labs)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="S",
+        help="timeout of one lookup, connection or exchange (default 10)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=_positive_float,
+        default=60.0,
+        metavar="S",
+        help="time budget of one domain, everything included (default 60)",
+    )
+    parser.add_argument(
+        "--no-mx-probe",
+        action="store_true",
+        help="do not connect to the MX hosts (DNS and policy checks only)",
+    )
+    parser.add_argument(
+        "--smtp-port",
+        type=_port,
+        default=25,
+        metavar="N",
+        help="SMTP port of the MX probe (default 25; for test labs)",
+    )
+    parser.add_argument(
+        "--https-port",
+        type=_port,
+        default=443,
+        metavar="N",
+        help="HTTPS port of the policy and rua hosts (default 443; test labs)",
+    )
+    parser.add_argument(
+        "--expiry-warning-days",
+        type=_positive_int,
+        default=14,
+        metavar="N",
+        help="report MX certificates expiring within N days (default 14)",
+    )
+    parser.add_argument(
+        "--helo", metavar="NAME", help="EHLO name of the probe (default: this host's name)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -190,8 +241,12 @@ async def _check(checker: Checker, domains: list[str], as_json: bool) -> int:
     progress = None
     if out.is_terminal and len(domains) > 1:
         progress = Progress(
-            TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=out, transient=True,
+            TextColumn("checking"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=out,
+            transient=True,
         )
         task = progress.add_task("check", total=len(domains))
         progress.start()
@@ -211,8 +266,8 @@ async def _check(checker: Checker, domains: list[str], as_json: bool) -> int:
             progress.stop()
     if not as_json and len(domains) > 1:
         console.print(
-            f"{len(domains)} domains checked: {errors} with errors, {warnings} with warnings "
-            "only", highlight=False,
+            f"{len(domains)} domains checked: {errors} with errors, {warnings} with warnings only",
+            highlight=False,
         )
     return 1 if errors else 0
 
@@ -222,8 +277,9 @@ def print_report(report: DomainReport, out: Console) -> None:
     if not report.findings:
         head.append("  no findings", style="green")
     else:
-        counts = [f"{n} {s.value}{'s' if n > 1 else ''}"
-                  for s in Severity if (n := report.count(s))]
+        counts = [
+            f"{n} {s.value}{'s' if n > 1 else ''}" for s in Severity if (n := report.count(s))
+        ]
         head.append("  " + ", ".join(counts))
     if not report.complete:
         head.append("  (incomplete: time budget exhausted)", style="yellow")

@@ -95,8 +95,13 @@ class HttpsServer:
         assert task is not None
         self._clients.add(task)
         task.add_done_callback(self._clients.discard)
-        with contextlib.suppress(OSError, ssl.SSLError, asyncio.IncompleteReadError,
-                                 asyncio.LimitOverrunError, TimeoutError):
+        with contextlib.suppress(
+            OSError,
+            ssl.SSLError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            TimeoutError,
+        ):
             if self.latency:
                 await asyncio.sleep(self.latency)
             async with asyncio.timeout(30):
@@ -121,8 +126,11 @@ class HttpsServer:
         delay = self.latency + answer.delay
         if delay:
             await asyncio.sleep(delay)
-        out = [f"HTTP/1.1 {answer.status} {answer.reason}", f"Content-Length: {len(answer.body)}",
-               "Connection: close"]
+        out = [
+            f"HTTP/1.1 {answer.status} {answer.reason}",
+            f"Content-Length: {len(answer.body)}",
+            "Connection: close",
+        ]
         if answer.content_type is not None:
             out.append(f"Content-Type: {answer.content_type}")
         if answer.location is not None:

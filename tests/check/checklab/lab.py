@@ -79,7 +79,9 @@ class Lab:
         self._run(self._start_servers())
         if self.validating:
             self.unbound = Unbound(
-                self.directory, Addr.RESOLVER, (Addr.DNS, self.dns_port),
+                self.directory,
+                Addr.RESOLVER,
+                (Addr.DNS, self.dns_port),
                 self.zones.trust_anchors(),
             )
             self.unbound.start()
@@ -135,10 +137,14 @@ class Lab:
 
     def cli_args(self, allow_private: bool = True, nameserver: str | None = None) -> list[str]:
         args = [
-            "--nameserver", nameserver or self.nameserver,
-            "--smtp-port", str(self.smtp_port),
-            "--https-port", str(self.https_port),
-            "--ca-file", str(self.pki.ca_file),
+            "--nameserver",
+            nameserver or self.nameserver,
+            "--smtp-port",
+            str(self.smtp_port),
+            "--https-port",
+            str(self.https_port),
+            "--ca-file",
+            str(self.pki.ca_file),
         ]
         if allow_private:
             args.append("--allow-private-addresses")

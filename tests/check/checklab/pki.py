@@ -42,12 +42,14 @@ class LabPki:
             now = dt.datetime.now(dt.UTC)
             if kind == CertKind.EXPIRED:
                 cert = self.intermediate.issue_cert(
-                    name, not_before=now - dt.timedelta(days=90),
+                    name,
+                    not_before=now - dt.timedelta(days=90),
                     not_after=now - dt.timedelta(days=2),
                 )
             elif kind == CertKind.EXPIRING:
                 cert = self.intermediate.issue_cert(
-                    name, not_before=now - dt.timedelta(days=80),
+                    name,
+                    not_before=now - dt.timedelta(days=80),
                     not_after=now + dt.timedelta(days=EXPIRING_DAYS_LEFT, hours=12),
                 )
             elif kind == CertKind.WRONG_NAME:
@@ -79,4 +81,3 @@ class LabPki:
                 context.set_ciphers("DEFAULT:@SECLEVEL=0")
             self._contexts[key] = context
         return self._contexts[key]
-

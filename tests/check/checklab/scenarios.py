@@ -37,65 +37,102 @@ def mx(name: str, **kw: object) -> tuple[MxSpec, ...]:
 
 def dane(name: str, *tlsa: Tlsa, bogus: bool = False, signed: bool = True) -> DomainSpec:
     """A DANE domain: TLS-RPT, no MTA-STS, an MX with TLSA records."""
-    return spec(name, policy=None, signed=signed,
-                mx=mx(name, tlsa=tlsa, tlsa_bogus=bogus))
+    return spec(name, policy=None, signed=signed, mx=mx(name, tlsa=tlsa, tlsa_bogus=bogus))
 
 
 def scenario_specs() -> list[DomainSpec]:
     return [
         # Everything right: TLS-RPT with a mailto and an https rua, MTA-STS
         # enforce covering the MX, an MX on IPv4 and IPv6 with a valid chain.
-        spec("clean", mx=mx("clean", ipv6=True), tlsrpt=(
-            f"v=TLSRPTv1; rua=mailto:tlsrpt@{d('clean')},https://reports.{d('clean')}/v1",
-        )),
+        spec(
+            "clean",
+            mx=mx("clean", ipv6=True),
+            tlsrpt=(f"v=TLSRPTv1; rua=mailto:tlsrpt@{d('clean')},https://reports.{d('clean')}/v1",),
+        ),
         # RFC 8460 §3: a record split into two character-strings is one record.
         spec("split-txt", tlsrpt=(("v=TLSRPTv1; rua=mailto:tls@spl", f"it-txt.{L}"),)),
         # Answers over 1232 bytes: truncated over UDP, asked again over TCP.
-        spec("big-txt", tlsrpt=(f"v=TLSRPTv1; rua=mailto:tls@{d('big-txt')}",
-                                *(f"filler-{i}-" + "x" * 240 for i in range(6)))),
+        spec(
+            "big-txt",
+            tlsrpt=(
+                f"v=TLSRPTv1; rua=mailto:tls@{d('big-txt')}",
+                *(f"filler-{i}-" + "x" * 240 for i in range(6)),
+            ),
+        ),
         # --- TLS-RPT -------------------------------------------------------
         spec("tlsrpt-missing", no_tlsrpt=True),
-        spec("tlsrpt-multiple", tlsrpt=(
-            f"v=TLSRPTv1; rua=mailto:a@{d('tlsrpt-multiple')}",
-            f"v=TLSRPTv1; rua=mailto:b@{d('tlsrpt-multiple')}",
-        )),
+        spec(
+            "tlsrpt-multiple",
+            tlsrpt=(
+                f"v=TLSRPTv1; rua=mailto:a@{d('tlsrpt-multiple')}",
+                f"v=TLSRPTv1; rua=mailto:b@{d('tlsrpt-multiple')}",
+            ),
+        ),
         spec("tlsrpt-invalid", tlsrpt=("v=TLSRPTv1;",)),
         spec("rua-mailto-dead", tlsrpt=(f"v=TLSRPTv1; rua=mailto:tls@nomail.{L}",)),
-        spec("rua-https-badcert", tlsrpt=(
-            f"v=TLSRPTv1; rua=https://reports.{d('rua-https-badcert')}/v1",
-        )),
-        spec("rua-partly-dead", tlsrpt=(
-            f"v=TLSRPTv1; rua=mailto:tls@{d('rua-partly-dead')},mailto:tls@nomail.{L}",
-        )),
+        spec(
+            "rua-https-badcert",
+            tlsrpt=(f"v=TLSRPTv1; rua=https://reports.{d('rua-https-badcert')}/v1",),
+        ),
+        spec(
+            "rua-partly-dead",
+            tlsrpt=(f"v=TLSRPTv1; rua=mailto:tls@{d('rua-partly-dead')},mailto:tls@nomail.{L}",),
+        ),
         # --- MTA-STS record ------------------------------------------------
         spec("sts-missing", policy=None),
         spec("sts-multiple", sts=("v=STSv1; id=1", "v=STSv1; id=2")),
         spec("sts-record-bad", sts=("v=STSv1; id=2024-05-01",)),
-        spec("sts-cname", sts=(), extra=(
-            (f"_mta-sts.{d('sts-cname')}", "CNAME", f"_mta-sts.provider.{L}."),
-        )),
+        spec(
+            "sts-cname",
+            sts=(),
+            extra=((f"_mta-sts.{d('sts-cname')}", "CNAME", f"_mta-sts.provider.{L}."),),
+        ),
         # --- MTA-STS policy fetch (RFC 8461 §3.3) --------------------------
         spec("policy-unreachable", policy=PolicySpec(address=Addr.HTTPS_CLOSED)),
         spec("policy-404", policy=PolicySpec(answer=HttpAnswer(404, "Not Found", body=b"no"))),
         spec("policy-slow", policy=PolicySpec(answer=policy_answer("policy-slow", delay=4.0))),
-        spec("policy-oversized", policy=PolicySpec(answer=policy_answer(
-            "policy-oversized", body=POLICY_TEXT.format(d=d("policy-oversized")).encode()
-            + b"x-pad: " + b"a" * 70_000 + b"\n",
-        ))),
-        spec("policy-redirect", policy=PolicySpec(answer=HttpAnswer(
-            301, "Moved Permanently", location=f"https://www.{d('policy-redirect')}/mta-sts.txt",
-        ))),
-        spec("policy-html", policy=PolicySpec(
-            answer=policy_answer("policy-html", content_type="text/html; charset=utf-8"))),
-        spec("policy-invalid", policy=PolicySpec(answer=HttpAnswer(
-            body=b"version: STSv1\nmode: enforce\n"))),
+        spec(
+            "policy-oversized",
+            policy=PolicySpec(
+                answer=policy_answer(
+                    "policy-oversized",
+                    body=POLICY_TEXT.format(d=d("policy-oversized")).encode()
+                    + b"x-pad: "
+                    + b"a" * 70_000
+                    + b"\n",
+                )
+            ),
+        ),
+        spec(
+            "policy-redirect",
+            policy=PolicySpec(
+                answer=HttpAnswer(
+                    301,
+                    "Moved Permanently",
+                    location=f"https://www.{d('policy-redirect')}/mta-sts.txt",
+                )
+            ),
+        ),
+        spec(
+            "policy-html",
+            policy=PolicySpec(
+                answer=policy_answer("policy-html", content_type="text/html; charset=utf-8")
+            ),
+        ),
+        spec(
+            "policy-invalid",
+            policy=PolicySpec(answer=HttpAnswer(body=b"version: STSv1\nmode: enforce\n")),
+        ),
         spec("policy-expired-cert", policy=PolicySpec(cert=CertKind.EXPIRED)),
         spec("policy-wrong-name", policy=PolicySpec(cert=CertKind.WRONG_NAME)),
         spec("policy-untrusted", policy=PolicySpec(cert=CertKind.UNTRUSTED)),
         # --- MTA-STS mode and coverage ------------------------------------
         spec("mode-testing", policy=PolicySpec(mode="testing")),
-        spec("mode-testing-expired", policy=PolicySpec(mode="testing"),
-             mx=mx("mode-testing-expired", cert=CertKind.EXPIRED)),
+        spec(
+            "mode-testing-expired",
+            policy=PolicySpec(mode="testing"),
+            mx=mx("mode-testing-expired", cert=CertKind.EXPIRED),
+        ),
         spec("mode-none", policy=PolicySpec(mode="none", patterns=())),
         spec("mx-not-covered", policy=PolicySpec(patterns=(f"mx.elsewhere.{L}",))),
         spec("mx-two-labels", policy=PolicySpec(patterns=(f"*.{L}",))),
@@ -104,18 +141,24 @@ def scenario_specs() -> list[DomainSpec]:
         spec("no-mail", mx=(), policy=None, no_tlsrpt=True),
         spec("null-mx", null_mx=True, policy=None, no_tlsrpt=True),
         spec("mx-closed", mx=mx("mx-closed", server="closed")),
-        spec("mx-half-closed", mx=(
-            MxSpec(f"mx.{d('mx-half-closed')}"),
-            MxSpec(f"mx2.{d('mx-half-closed')}", preference=20, server="closed"),
-        )),
+        spec(
+            "mx-half-closed",
+            mx=(
+                MxSpec(f"mx.{d('mx-half-closed')}"),
+                MxSpec(f"mx2.{d('mx-half-closed')}", preference=20, server="closed"),
+            ),
+        ),
         spec("mx-no-address", mx=mx("mx-no-address", server="none")),
         spec("mx-plain", mx=mx("mx-plain", server="plain")),
         spec("mx-plain-no-policy", mx=mx("mx-plain-no-policy", server="plain"), policy=None),
         spec("mx-expired", mx=mx("mx-expired", cert=CertKind.EXPIRED)),
         spec("mx-expiring", mx=mx("mx-expiring", cert=CertKind.EXPIRING)),
         spec("mx-untrusted", mx=mx("mx-untrusted", cert=CertKind.UNTRUSTED)),
-        spec("mx-untrusted-no-policy", mx=mx("mx-untrusted-no-policy", cert=CertKind.UNTRUSTED),
-             policy=None),
+        spec(
+            "mx-untrusted-no-policy",
+            mx=mx("mx-untrusted-no-policy", cert=CertKind.UNTRUSTED),
+            policy=None,
+        ),
         spec("mx-wrong-name", mx=mx("mx-wrong-name", cert=CertKind.WRONG_NAME)),
         spec("mx-old-tls", mx=mx("mx-old-tls", server="old-tls")),
         spec("mx-tls-broken", mx=mx("mx-tls-broken", cert=CertKind.HANDSHAKE_FAILURE)),
@@ -137,7 +180,7 @@ def scenario_specs() -> list[DomainSpec]:
 def add_scenarios(lab: Lab) -> None:
     # A provider zone: a shared MX and a delegated MTA-STS record (RFC 8461 §8.2).
     lab.add_mx_host(MxSpec(f"mx.provider.{L}"))
-    lab.zones.add(f"_mta-sts.provider.{L}", "TXT", "\"v=STSv1; id=20240601\"")
+    lab.zones.add(f"_mta-sts.provider.{L}", "TXT", '"v=STSv1; id=20240601"')
     for domain_spec in scenario_specs():
         lab.add_domain(domain_spec)
     lab.zones.tamper(d("mx-bogus"), "MX", f"10 mx.elsewhere.{L}.")

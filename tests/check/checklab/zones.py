@@ -56,8 +56,10 @@ class Tlsa:
         else:
             der = chain[0] if self.source == "leaf" else chain[1]
             cert = x509.load_der_x509_certificate(der)
-            content = der if self.selector == 0 else cert.public_key().public_bytes(
-                Encoding.DER, PublicFormat.SubjectPublicKeyInfo
+            content = (
+                der
+                if self.selector == 0
+                else cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
             )
         if self.mtype == 1:
             content = hashlib.sha256(content).digest()
@@ -109,8 +111,10 @@ class DomainSpec:
     def tlsrpt_values(self) -> tuple[str | tuple[str, ...], ...]:
         if self.no_tlsrpt:
             return ()
-        return self.tlsrpt if self.tlsrpt is not None else (
-            f"v=TLSRPTv1; rua=mailto:tlsrpt@{self.domain}",
+        return (
+            self.tlsrpt
+            if self.tlsrpt is not None
+            else (f"v=TLSRPTv1; rua=mailto:tlsrpt@{self.domain}",)
         )
 
     def sts_values(self) -> tuple[str, ...]:
@@ -168,9 +172,15 @@ class ZoneSet:
             return
         zone = dns.zone.Zone(name, relativize=False)
         with zone.writer() as txn:
-            txn.add(name, TTL, dns.rdata.from_text(
-                IN, dns.rdatatype.SOA, f"ns.lab.test. hostmaster.lab.test. 1 3600 600 86400 {TTL}"
-            ))
+            txn.add(
+                name,
+                TTL,
+                dns.rdata.from_text(
+                    IN,
+                    dns.rdatatype.SOA,
+                    f"ns.lab.test. hostmaster.lab.test. 1 3600 600 86400 {TTL}",
+                ),
+            )
             txn.add(name, TTL, dns.rdata.from_text(IN, dns.rdatatype.NS, "ns.lab.test."))
         self.zones[name] = zone
         if signed:
