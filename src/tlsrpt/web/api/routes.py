@@ -85,6 +85,7 @@ Until = Annotated[date | None, Query(description="last UTC day of the period (de
 Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
 Limit = Annotated[int, Query(ge=1, le=100_000)]
 DomainName = Annotated[str, Path(description="policy domain", max_length=253)]
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # a BIGINT key
 
 
 def _json(body: Any) -> Response:
@@ -135,8 +136,14 @@ class DailyList(BaseModel):
     daily: list[DailyOut]
 
 
-_NOT_FOUND = {404: {"description": "no such domain, or not one of yours"}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such domain or report, or not one of yours"}
+}
+_ADMIN: dict[int | str, dict[str, Any]] = {403: {"description": "the user is not an admin"}}
 _UNAUTHORIZED = {401: {"description": "no valid API token"}}
+_CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "JSON or CSV"}
+}
 
 
 def build_router() -> APIRouter:
@@ -159,7 +166,10 @@ def build_router() -> APIRouter:
         return {"email": user.email, "admin": user.is_admin}
 
     @router.get(
-        "/domains", summary="Visible domains with totals and readiness", response_model=DomainList
+        "/domains",
+        summary="Visible domains with totals and readiness",
+        response_model=DomainList,
+        responses=_CSV,
     )
     def domains(
         request: Request,
@@ -192,7 +202,7 @@ def build_router() -> APIRouter:
     @router.get(
         "/domains/{domain}/daily",
         summary="Daily time series",
-        responses=_NOT_FOUND,
+        responses={**_NOT_FOUND, **_CSV},
         response_model=DailyList,
     )
     def domain_daily(
@@ -209,7 +219,9 @@ def build_router() -> APIRouter:
             return _csv(rows, DAILY_COLUMNS, f"{domain}-daily")
         return _json({"domain": domain, "daily": rows})
 
-    @router.get("/domains/{domain}/failures", summary="Failure details", responses=_NOT_FOUND)
+    @router.get(
+        "/domains/{domain}/failures", summary="Failure details", responses={**_NOT_FOUND, **_CSV}
+    )
     def domain_failures(
         request: Request,
         user: ApiUser,
@@ -227,7 +239,11 @@ def build_router() -> APIRouter:
             return _csv(rows, reads.FAILURE_COLUMNS, f"{domain}-failures")
         return _json({"domain": domain, "failures": rows})
 
-    @router.get("/reports", summary="Stored reports covering visible domains, newest first")
+    @router.get(
+        "/reports",
+        summary="Stored reports covering visible domains, newest first",
+        responses={**_NOT_FOUND, **_CSV},
+    )
     def report_list(
         request: Request,
         user: ApiUser,
@@ -254,7 +270,7 @@ def build_router() -> APIRouter:
             return found, reads.raw_bytes(conn, found.report["raw_id"])
 
     @router.get("/reports/{pk}", summary="One stored report, every field", responses=_NOT_FOUND)
-    def report(request: Request, user: ApiUser, pk: int) -> Response:
+    def report(request: Request, user: ApiUser, pk: RowId) -> Response:
         found, _ = stored(request, user, pk)
         return _json(report_dict(found))
 
@@ -263,7 +279,7 @@ def build_router() -> APIRouter:
         summary="The report's input exactly as received",
         responses={**_NOT_FOUND, 200: {"content": {"application/octet-stream": {}}}},
     )
-    def report_raw(request: Request, user: ApiUser, pk: int) -> Response:
+    def report_raw(request: Request, user: ApiUser, pk: RowId) -> Response:
         found, data = stored(request, user, pk)
         extension = {"json": "json", "gzip": "json.gz", "email": "eml"}.get(
             found.raw["kind"] or "", "bin"
@@ -274,7 +290,7 @@ def build_router() -> APIRouter:
             headers={"Content-Disposition": f'attachment; filename="report-{pk}.{extension}"'},
         )
 
-    @router.get("/quarantine", summary="Quarantined inputs (admin)")
+    @router.get("/quarantine", summary="Quarantined inputs (admin)", responses=_ADMIN)
     def quarantine(
         request: Request, _user: Annotated[User, Depends(_admin)], limit: Limit = 1000
     ) -> Response:
@@ -282,8 +298,12 @@ def build_router() -> APIRouter:
             rows = list_quarantined(conn, limit)
         return _json({"quarantined": rows})
 
-    @router.post("/quarantine/{raw_id}/retry", summary="Run the pipeline again (admin)")
-    def retry(request: Request, _user: Annotated[User, Depends(_admin)], raw_id: int) -> Response:
+    @router.post(
+        "/quarantine/{raw_id}/retry",
+        summary="Run the pipeline again (admin)",
+        responses={**_ADMIN, 404: {"description": "no such raw input"}},
+    )
+    def retry(request: Request, _user: Annotated[User, Depends(_admin)], raw_id: RowId) -> Response:
         try:
             (result,) = reprocess(_store(request), [raw_id])
         except KeyError:

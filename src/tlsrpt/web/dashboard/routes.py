@@ -47,6 +47,7 @@ SECURITY_HEADERS = {
 
 # Any text: a policy domain as a report wrote it (even with "/").
 DomainName = Annotated[str, Path(max_length=253)]
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # a BIGINT key
 
 
 def _percent(rate: float | None) -> str:
@@ -258,7 +259,7 @@ def build_router() -> APIRouter:
         )
 
     @router.get("/reports/{pk}")
-    def report_page(request: Request, pk: int) -> HTMLResponse:
+    def report_page(request: Request, pk: RowId) -> HTMLResponse:
         store = store_of(request)
         session = auth.require_session(request, store)
         with store.read() as conn:
@@ -287,7 +288,7 @@ def build_router() -> APIRouter:
 
     @router.post("/quarantine/{raw_id}/retry")
     def retry(
-        request: Request, raw_id: int, csrf: Annotated[str, Form(max_length=128)] = ""
+        request: Request, raw_id: RowId, csrf: Annotated[str, Form(max_length=128)] = ""
     ) -> HTMLResponse:
         store = store_of(request)
         session = auth.require_session(request, store)
