@@ -209,3 +209,35 @@ def test_login_is_rate_limited(client: TestClient) -> None:
     codes = [_login(client, ADMIN, "wrong password").status_code for _ in range(12)]
     assert codes[:10] == [401] * 10
     assert codes[-1] == 429
+
+
+def test_overview_pages_and_search(tmp_path: Any) -> None:
+    from tlsrpt.store.engine import open_store
+    from tlsrpt.store.users import add_domain, add_user
+    from tlsrpt.web.app import create_app
+    from tlsrpt.web.settings import Settings
+
+    store = open_store(f"sqlite:///{tmp_path / 'many.sqlite3'}")
+    with store.write() as conn:
+        add_user(conn, ADMIN, PASSWORD, admin=True)
+        for n in range(250):
+            add_domain(conn, f"customer{n:03d}.example")
+    with TestClient(create_app(Settings(), store)) as many:
+        _login(many, ADMIN)
+        first = many.get("/").text
+        rows = re.findall(r'<tr data-domain="([^"]+)"', first)
+        assert rows == [f"customer{n:03d}.example" for n in range(100)]
+        assert '<strong id="domain-total">250</strong>' in first
+        assert "page 1 of 3" in first and 'rel="next"' in first
+        last = many.get("/", params={"page": 3}).text
+        assert len(re.findall(r'<tr data-domain="', last)) == 50
+        assert 'rel="prev"' in last and 'rel="next"' not in last
+        beyond = many.get("/", params={"page": 99}).text
+        assert "page 3 of 3" in beyond
+        found = many.get("/", params={"q": "CUSTOMER12"}).text
+        assert re.findall(r'<tr data-domain="([^"]+)"', found) == [
+            f"customer{n}.example" for n in range(120, 130)
+        ]
+        nothing = many.get("/", params={"q": "<script>"}).text
+        assert "No domains to show matching “&lt;script&gt;”" in nothing
+    store.close()

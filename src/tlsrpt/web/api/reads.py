@@ -135,10 +135,14 @@ def _totals(
     )
 
 
-def overview(conn: Connection, user: User, period: Period) -> list[DomainOverview]:
-    """Every domain the user may see, sorted by name, with its analysis and
-    readiness verdict over the period."""
-    names = visible_domains(conn, user)
+def overview(
+    conn: Connection, user: User, period: Period, names: Sequence[str] | None = None
+) -> list[DomainOverview]:
+    """Domains with their analysis and readiness verdict over the period,
+    sorted by name: every domain the user may see, or those of `names`
+    (which the caller took from `visible_domains`)."""
+    if names is None:
+        names = visible_domains(conn, user)
     if not names:
         return []
     analyses = analyze_totals(period, *_totals(conn, names, period), domains=names)

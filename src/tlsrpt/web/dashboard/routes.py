@@ -24,7 +24,7 @@ from tlsrpt.export import to_csv
 from tlsrpt.ingest.pipeline import reprocess
 from tlsrpt.store.engine import Store
 from tlsrpt.store.queries import list_quarantined
-from tlsrpt.store.users import authenticate, end_session, start_session
+from tlsrpt.store.users import authenticate, end_session, start_session, visible_domains
 from tlsrpt.web.api import reads
 from tlsrpt.web.api.serialize import DAILY_COLUMNS, daily_rows
 from tlsrpt.web.dashboard import auth
@@ -33,6 +33,7 @@ from tlsrpt.web.dashboard.raw import readable_json
 
 HERE = FsPath(__file__).parent
 DAY_CHOICES = (7, 30, 60, 90)
+PAGE_SIZE = 100  # domains per overview page (a hosting provider has thousands)
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -158,13 +159,25 @@ def build_router() -> APIRouter:
         return answer
 
     @router.get("/")
-    def overview(request: Request, days: int = reads.DEFAULT_DAYS) -> HTMLResponse:
+    def overview(
+        request: Request,
+        days: int = reads.DEFAULT_DAYS,
+        page_number: Annotated[int, Query(alias="page", ge=1, le=10**6)] = 1,
+        q: Annotated[str, Query(max_length=253)] = "",
+    ) -> HTMLResponse:
         store = store_of(request)
         session = auth.require_session(request, store)
         days = days_of(days)
         period = reads.period_of(days)
         with store.read() as conn:
-            rows = reads.overview(conn, session.user, period)
+            names = visible_domains(conn, session.user)
+            if q.strip():
+                names = [n for n in names if q.strip().lower() in n]
+            pages = max(1, -(-len(names) // PAGE_SIZE))
+            page_number = min(page_number, pages)
+            first = (page_number - 1) * PAGE_SIZE
+            shown = names[first : first + PAGE_SIZE]
+            rows = reads.overview(conn, session.user, period, shown) if shown else []
         items = [(o, sparkline(o.analysis.daily)) for o in rows]
         counts = {
             v: sum(1 for o in rows if o.readiness.verdict == v)
@@ -179,6 +192,11 @@ def build_router() -> APIRouter:
             days=days,
             day_choices=DAY_CHOICES,
             counts=counts,
+            total=len(names),
+            first=first,
+            page_number=page_number,
+            pages=pages,
+            q=q.strip(),
         )
 
     @router.get("/export/{kind}.csv", response_class=Response)
