@@ -1,4 +1,4 @@
-"""The dashboard over a database with the demo dataset (fixed end day) plus
+"""The dashboard over a database with the demo dataset (up to yesterday) plus
 hostile reports, an admin and a customer; an in-process client, and a real
 uvicorn server on loopback for the browser tests."""
 
@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -26,7 +26,8 @@ from tlsrpt.store.users import add_domain, add_user
 from tlsrpt.web.app import create_app
 from tlsrpt.web.settings import Settings
 
-END = date(2026, 11, 28)
+# The pages show periods ending today (UTC), so the data ends yesterday.
+END = datetime.now(UTC).date() - timedelta(days=1)
 DAYS = 60
 PASSWORD = "correct horse battery"
 ADMIN, CUSTOMER = "admin@example.com", "customer@example.net"
