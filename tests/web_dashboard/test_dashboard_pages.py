@@ -241,3 +241,12 @@ def test_overview_pages_and_search(tmp_path: Any) -> None:
         nothing = many.get("/", params={"q": "<script>"}).text
         assert "No domains to show matching “&lt;script&gt;”" in nothing
     store.close()
+
+
+def test_api_csv_filename_keeps_a_safe_subset() -> None:
+    from tlsrpt.web.api.routes import _csv
+
+    answer = _csv([{"a": 1}], ("a",), 'evil".example\r\nSet-Cookie: x=1')
+    assert answer.headers["content-disposition"] == (
+        'attachment; filename="evil_.example__Set-Cookie__x_1.csv"'
+    )

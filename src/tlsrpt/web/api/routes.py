@@ -10,6 +10,7 @@ endpoints also answer `?format=csv` (`tlsrpt.export`).
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -93,10 +94,12 @@ def _json(body: Any) -> Response:
 
 
 def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...], name: str) -> Response:
+    # The name holds a policy domain as a report wrote it: keep a safe subset.
+    filename = re.sub(r"[^A-Za-z0-9._-]", "_", name)
     return Response(
         to_csv(rows, columns),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
     )
 
 
