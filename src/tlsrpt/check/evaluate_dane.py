@@ -11,7 +11,7 @@ from typing import Any
 
 from tlsrpt.check.certs import parse_chain, spki_der
 from tlsrpt.check.facts import MxHostFacts
-from tlsrpt.check.findings import Finding, Severity
+from tlsrpt.check.findings import DANE_SENDERS, Finding, Severity, senders
 from tlsrpt.check.resolver import DnsAnswer, DnsStatus
 from tlsrpt.check.smtp_probe import SmtpProbe
 from tlsrpt.check.tlsa import TlsaRecord, match_chain
@@ -154,7 +154,12 @@ def evaluate_dane(
                 f"no TLSA record at {name} matches the certificate chain {host} serves "
                 f"({', '.join(m['address'] for m in mismatched)}): DANE senders do not deliver "
                 "(RFC 7672 §3)",
-                {"name": name, "records": records, "addresses": mismatched},
+                {
+                    "name": name,
+                    "records": records,
+                    "addresses": mismatched,
+                    "senders": senders([DANE_SENDERS]),
+                },
                 _tlsa_fix(name, probes or ()),
             )
         )
