@@ -97,13 +97,15 @@ def naive_utc(moment: datetime) -> datetime:
 @lru_cache(maxsize=4096)
 def _range_facts(start: datetime, end: datetime, end_exclusive: datetime | None) -> tuple[Any, ...]:
     """(start, end as stored, attribution day, the day as stored, start for
-    the key): reports of one batch share a handful of date ranges."""
+    the key, as prefix and as text): reports of one batch share a handful of
+    date ranges."""
     if end_exclusive is None or end_exclusive <= start:
         day = start.astimezone(UTC).date()
     else:
         day = (start + (end_exclusive - start) / 2).astimezone(UTC).date()
     naive_start = naive_utc(start)
-    return db_time(naive_start), db_time(naive_utc(end)), day, db_date(day), naive_start
+    key_start = (f"{naive_start.year:04d}{naive_start:%m%d%H%M%S}", naive_start.isoformat())
+    return db_time(naive_start), db_time(naive_utc(end)), day, db_date(day), key_start
 
 
 def _facts(report: Report) -> tuple[Any, ...]:
@@ -133,10 +135,10 @@ def dedup_key(report: Report, organization: str | None = None) -> str:
     org = (organization_name(report) if organization is None else organization).casefold()
     if not org and report.contact_info:
         org = report.contact_info.rpartition("@")[2].strip().casefold()
-    start: datetime = _facts(report)[4]
-    digest = hashlib.sha256(f"{org}\x00{report.report_id}\x00{start.isoformat()}".encode())
+    prefix, start = _facts(report)[4]
+    digest = hashlib.sha256(f"{org}\x00{report.report_id}\x00{start}".encode()).hexdigest()
     # Led by the start time: keys of one period sit together in the index.
-    return f"{start.year:04d}{start:%m%d%H%M%S}-{digest.hexdigest()[:49]}"
+    return f"{prefix}-{digest[:49]}"
 
 
 def _scrub(value: Any) -> Any:
