@@ -84,6 +84,7 @@ def evaluate_dane(
                     "name": name,
                     "dns": tlsa.to_json(),
                     "records_without_validation": [r.text() for r in tlsa.records],
+                    "senders": senders([DANE_SENDERS]),
                 },
                 "re-sign the zone (or fix its delegation/DS) so the TLSA RRset validates",
             )
