@@ -196,6 +196,8 @@ def test_idn_is_queried_as_a_label(lab: Lab) -> None:
         ([], "no domain to check"),
         (["not a domain"], "argument 1: 'not a domain' is not a domain name"),
         (["localhost"], "needs a dot"),
+        (["example.com:25"], "'example.com:25' is not a domain name"),
+        (["https://example.com/"], "is not a domain name"),
         (["--file", "/nonexistent/list"], "cannot read /nonexistent/list"),
         (["--nameserver", "ns.example:53", "example.com"], "not an IP address"),
         (["--ca-file", "/nonexistent.pem", "example.com"], "--ca-file /nonexistent.pem"),

@@ -156,7 +156,7 @@ def _port(text: str) -> int:
 def normalize_domain(text: str, where: str) -> str:
     """A-label, lower-case, no final dot (RFC 8460 §3: IDNs are queried as A-labels)."""
     raw = text.strip().rstrip(".")
-    if not raw or any(c.isspace() for c in raw) or "/" in raw or "@" in raw:
+    if not raw or any(c.isspace() for c in raw) or any(c in raw for c in "/@:"):
         raise UsageError(f"{where}: {text.strip()!r} is not a domain name")
     try:
         name = dns.name.from_unicode(raw)
