@@ -20,8 +20,6 @@ from tlsrpt.store.location import default_database_path
 from tlsrpt.store.schema import daily_rollups, metadata
 from tlsrpt.store.url import StoreError, normalize_url, resolve_url
 
-CORPUS = Path("/work/shared/corpus")
-
 
 def test_migrations_build_exactly_the_schema(store: Store) -> None:
     with store.read() as conn:
@@ -36,16 +34,45 @@ def _rollups(store: Store) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in conn.execute(query)]
 
 
-def _corpus_inputs() -> list[RawInput]:
-    files = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix != ".md")
-    return [RawInput(p.read_bytes(), SourceInfo("file", str(p))) for p in files]
+def _varied_inputs(make: Any) -> list[RawInput]:
+    """Several domains and days, sts and tlsa, failures, an empty result
+    type, a report without policy domain, a duplicate and a conflict."""
+    file = SourceInfo("file", "/in/r.json")
+    reports = [
+        make.json(
+            f"r{i}",
+            org=f"Org {i % 3}",
+            day=f"2024-03-{i % 5 + 1:02d}",
+            policies=[
+                make.policy(
+                    f"d{i % 4}.example",
+                    ok=i,
+                    failed=i % 3,
+                    failures=[make.failure(count=i % 3 + 1)],
+                ),
+                make.policy(
+                    f"d{i % 4}.example",
+                    "tlsa",
+                    ok=2,
+                    failures=[make.failure("", 1), make.failure("tlsa-invalid", 2)],
+                ),
+                make.policy(None, "no-policy-found", ok=1),
+            ],
+        )
+        for i in range(12)
+    ]
+    reports += [reports[0], make.json("r1", org="Org 1", day="2024-03-02")]
+    return [RawInput(body, file) for body in reports]
 
 
-def test_upgrade_from_first_revision_backfills_rollups(db_url: str, tmp_path: Path) -> None:
+def test_upgrade_from_first_revision_backfills_rollups(
+    db_url: str, tmp_path: Path, make: Any
+) -> None:
     """A database created by revision 0001 (reports, no roll-ups) upgrades to
     head, and the roll-ups it back-fills equal those kept by ingest."""
     reference = open_store(f"sqlite:///{tmp_path / 'reference.sqlite3'}")
-    ingest_batch(reference, _corpus_inputs())
+    results = ingest_batch(reference, _varied_inputs(make))
+    assert [r.outcome for r in results][-2:] == ["duplicate", "duplicate"]
     expected = _rollups(reference)
     assert expected
 
