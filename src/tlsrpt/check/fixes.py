@@ -6,8 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from tlsrpt.records import Mode, generate_sts_policy, generate_sts_record, txt_presentation
-from tlsrpt.records.sts_policy import MAX_AGE_LIMIT
+from tlsrpt.records import (
+    MAX_AGE_LIMIT,
+    Mode,
+    generate_sts_policy,
+    generate_sts_record,
+    txt_presentation,
+)
 
 DEFAULT_MAX_AGE = 604800  # one week, the usual first step
 
