@@ -13,7 +13,7 @@ are skipped (neither is read here). Then, through the real app in process
 
 - the domain time-series API call: `GET /api/v1/domains/D/daily?days=90`
   for random domains;
-- the overview page: `GET /?days=30`, the first page (100 domains, by
+- the overview page: `GET /?days=30`, the first page (50 domains, by
   name: analysis, sparkline and readiness of each) of all the domains;
 - for information, `GET /api/v1/domains?days=30`: all domains at once.
 
@@ -53,6 +53,7 @@ from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.url import normalize_url
 from tlsrpt.store.users import add_user, create_token
 from tlsrpt.web.app import create_app
+from tlsrpt.web.dashboard.routes import PAGE_SIZE
 from tlsrpt.web.settings import Settings
 
 DAYS = 90
@@ -163,7 +164,7 @@ def measure(store: Store, domains: int, runs: int) -> None:
 
         def overview() -> int:
             answer = client.get("/?days=30")
-            assert answer.text.count("<tr data-domain=") == min(domains, 100)
+            assert answer.text.count("<tr data-domain=") == min(domains, PAGE_SIZE)
             assert f'<strong id="domain-total">{domains:,}</strong>' in answer.text
             return answer.status_code
 

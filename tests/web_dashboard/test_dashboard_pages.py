@@ -13,6 +13,7 @@ from urllib.parse import quote
 from fastapi.testclient import TestClient
 
 from tlsrpt.web.dashboard.auth import SESSION_COOKIE, safe_next
+from tlsrpt.web.dashboard.routes import PAGE_SIZE
 
 ADMIN, CUSTOMER, PASSWORD = "admin@example.com", "customer@example.net", "correct horse battery"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -220,23 +221,23 @@ def test_overview_pages_and_search(tmp_path: Any) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'many.sqlite3'}")
     with store.write() as conn:
         add_user(conn, ADMIN, PASSWORD, admin=True)
-        for n in range(250):
+        for n in range(2 * PAGE_SIZE + 20):
             add_domain(conn, f"customer{n:03d}.example")
     with TestClient(create_app(Settings(), store)) as many:
         _login(many, ADMIN)
         first = many.get("/").text
         rows = re.findall(r'<tr data-domain="([^"]+)"', first)
-        assert rows == [f"customer{n:03d}.example" for n in range(100)]
-        assert '<strong id="domain-total">250</strong>' in first
+        assert rows == [f"customer{n:03d}.example" for n in range(PAGE_SIZE)]
+        assert f'<strong id="domain-total">{2 * PAGE_SIZE + 20}</strong>' in first
         assert "page 1 of 3" in first and 'rel="next"' in first
         last = many.get("/", params={"page": 3}).text
-        assert len(re.findall(r'<tr data-domain="', last)) == 50
+        assert len(re.findall(r'<tr data-domain="', last)) == 20
         assert 'rel="prev"' in last and 'rel="next"' not in last
         beyond = many.get("/", params={"page": 99}).text
         assert "page 3 of 3" in beyond
-        found = many.get("/", params={"q": "CUSTOMER12"}).text
+        found = many.get("/", params={"q": "CUSTOMER01"}).text
         assert re.findall(r'<tr data-domain="([^"]+)"', found) == [
-            f"customer{n}.example" for n in range(120, 130)
+            f"customer0{n}.example" for n in range(10, 20)
         ]
         nothing = many.get("/", params={"q": "<script>"}).text
         assert "No domains to show matching “&lt;script&gt;”" in nothing

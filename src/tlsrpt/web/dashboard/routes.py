@@ -33,7 +33,7 @@ from tlsrpt.web.dashboard.raw import readable_json
 
 HERE = FsPath(__file__).parent
 DAY_CHOICES = (7, 30, 60, 90)
-PAGE_SIZE = 100  # domains per overview page (a hosting provider has thousands)
+PAGE_SIZE = 50  # domains per overview page (a hosting provider has thousands)
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
