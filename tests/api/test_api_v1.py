@@ -256,3 +256,33 @@ def test_bad_parameters_are_422(world: Any) -> None:
 def test_until_defaults_to_today(world: Any) -> None:
     body = _json(world.get("/api/v1/domains", world.admin_token, days=1))
     assert body["end"] == datetime.now(UTC).date().isoformat()
+
+
+def test_admin_lists_reports_of_unknown_domains(world: Any) -> None:
+    from tlsrpt.ingest.model import SourceInfo
+    from tlsrpt.ingest.pipeline import ingest
+
+    # Postfix/libtlsrpt omits policy-domain on no-policy-found (peers.md §8).
+    day = END.isoformat()
+    report = {
+        "organization-name": "Postfix Reporter",
+        "date-range": {"start-datetime": f"{day}T00:00:00Z", "end-datetime": f"{day}T23:59:59Z"},
+        "contact-info": "postmaster@reporter.example",
+        "report-id": "no-domain-1",
+        "policies": [
+            {
+                "policy": {"policy-type": "no-policy-found"},
+                "summary": {"total-successful-session-count": 2, "total-failure-session-count": 0},
+            }
+        ],
+    }
+    result = ingest(world.store, orjson.dumps(report), SourceInfo("file", "no-domain"))
+    assert result.outcome == "accepted"
+    pk = result.report_ids[0]
+    admin = _json(world.get("/api/v1/reports", world.admin_token, days=1, until=END, limit=1000))
+    assert pk in {r["id"] for r in admin["reports"]}
+    customer = _json(
+        world.get("/api/v1/reports", world.customer_token, days=1, until=END, limit=1000)
+    )
+    assert pk not in {r["id"] for r in customer["reports"]}
+    assert world.get(f"/api/v1/reports/{pk}", world.customer_token).status_code == 404
