@@ -251,3 +251,23 @@ def test_api_csv_filename_keeps_a_safe_subset() -> None:
     assert answer.headers["content-disposition"] == (
         'attachment; filename="evil_.example__Set-Cookie__x_1.csv"'
     )
+
+
+def test_raw_download_from_the_dashboard(client: TestClient, site: Any) -> None:
+    import orjson
+
+    _login(client, ADMIN)
+    page = client.get(f"/reports/{site.hostile_report_pk}").text
+    assert f'href="/reports/{site.hostile_report_pk}/raw"' in page
+    raw = client.get(f"/reports/{site.hostile_report_pk}/raw")
+    assert raw.status_code == 200
+    assert raw.headers["content-type"] == "application/octet-stream"
+    assert raw.headers["content-disposition"] == (
+        f'attachment; filename="report-{site.hostile_report_pk}.json"'
+    )
+    assert (
+        orjson.loads(raw.content)["policies"][0]["policy"]["policy-domain"] == site.hostile_domain
+    )
+    client.cookies.clear()
+    _login(client, CUSTOMER)
+    assert client.get(f"/reports/{site.hostile_report_pk}/raw").status_code == 404

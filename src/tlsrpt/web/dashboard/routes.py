@@ -294,6 +294,27 @@ def build_router() -> APIRouter:
             raw_json=readable_json(data, stored.report["report_id"]),
         )
 
+    @router.get("/reports/{pk}/raw", response_class=Response)
+    def report_raw(request: Request, pk: RowId) -> Response:
+        store = store_of(request)
+        session = auth.require_session(request, store)
+        with store.read() as conn:
+            stored = reads.visible_report(conn, session.user, pk)
+            if stored is None:
+                return not_found(request, session, f"report {pk}")
+            data = reads.raw_bytes(conn, stored.report["raw_id"])
+        extension = {"json": "json", "gzip": "json.gz", "email": "eml"}.get(
+            stored.raw["kind"] or "", "bin"
+        )
+        return Response(
+            data,
+            media_type="application/octet-stream",
+            headers={
+                "Content-Disposition": f'attachment; filename="report-{pk}.{extension}"',
+                **SECURITY_HEADERS,
+            },
+        )
+
     @router.get("/quarantine")
     def quarantine(request: Request) -> HTMLResponse:
         store = store_of(request)
