@@ -49,7 +49,7 @@ class JsonLogFormatter(logging.Formatter):
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "serve",
-        help="run the HTTPS report receiver",
+        help="run the report receiver, the dashboard and the JSON API",
         description=(
             "Receive TLS-RPT reports POSTed to rua=https://... (RFC 8460 §5.4) and store them. "
             "Defaults: 127.0.0.1:8080, plain HTTP (put a TLS reverse proxy in front, or give "
