@@ -44,20 +44,38 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_name(module: str) -> str:
+    """The verb a command module registers: `import_` -> `import`."""
+    return module.rstrip("_").replace("_", "-")
+
+
+def _modules_to_load(argv: Sequence[str] | None) -> list[str]:
+    """Only the module of the command asked for (the web app alone takes a
+    second to import); all of them for a help listing or an unknown verb."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    verb = next((a for a in args if not a.startswith("-")), None)
+    by_verb = {command_name(m): m for m in COMMAND_MODULES}
+    if verb in by_verb:
+        return [by_verb[verb]]
+    if verb is None and "--version" in args:
+        return []
+    return list(COMMAND_MODULES)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="tlsrpt",
         description="SMTP TLS Reporting (RFC 8460) and MTA-STS (RFC 8461) toolkit.",
     )
     parser.add_argument("--version", action="version", version=f"tlsrpt {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
+    for name in _modules_to_load(argv):
         importlib.import_module(f"tlsrpt.cli.{name}").register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)

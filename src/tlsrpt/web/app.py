@@ -39,7 +39,11 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         finally:
             opened.close()
 
-    app = FastAPI(title="tlsrpt", version=__version__, lifespan=lifespan)
+    # No /docs or /redoc: FastAPI's pages load their scripts from a CDN, and
+    # tlsrpt must work offline; the schema itself is at /openapi.json.
+    app = FastAPI(
+        title="tlsrpt", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.settings = settings
 
     @app.get("/healthz", summary="Liveness")
