@@ -32,25 +32,16 @@ import argparse
 import os
 import random
 import re
-import statistics
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tlsrpt.ingest.rows import build_rows
-from tlsrpt.report import DateRange, FailureDetail, ParsedReport, Policy, PolicyResult, Report
-from tlsrpt.report import Summary as SessionSummary
-from tlsrpt.store import writer
+from bulk import ORGS, Placement, bulk_load, percentiles, postgres_schemas
 from tlsrpt.store.engine import Store, open_store
-from tlsrpt.store.url import normalize_url
 from tlsrpt.store.users import add_user, create_token
 from tlsrpt.web.app import create_app
 from tlsrpt.web.dashboard.routes import PAGE_SIZE
@@ -59,78 +50,17 @@ from tlsrpt.web.settings import Settings
 DAYS = 90
 LAST_DAY = datetime.now(UTC).date()
 FIRST_DAY = LAST_DAY - timedelta(days=DAYS - 1)
-ORGS = ["Google Inc.", "Microsoft Corporation", "Mail.ru", "Yahoo", "Comcast"] + [
-    f"Provider {i}" for i in range(7)
-]
-RESULTS = ["certificate-expired", "starttls-not-supported", "validation-failure"]
 PASSWORD = "benchmark password"  # noqa: S105 (a throwaway benchmark user)
 
 
-def _report(i: int, domains: int, rng: random.Random) -> Report:
-    domain = f"d{i % domains}.example"
-    day = FIRST_DAY + timedelta(days=(i // domains) % DAYS)
-    org = ORGS[(i // (domains * DAYS)) % len(ORGS)]
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    failed = rng.randint(1, 40) if rng.random() < 0.3 else 0
-    details = [
-        FailureDetail(
-            result_type=RESULTS[k],
-            failed_session_count=max(1, failed // (k + 1)),
-            sending_mta_ip=f"203.0.113.{rng.randint(1, 254)}",
-            receiving_mx_hostname=f"mx{rng.randint(1, 3)}.{domain}",
-        )
-        for k in range(rng.randint(1, 3) if failed else 0)
-    ]
-    return Report(
-        organization_name=org,
-        date_range=DateRange(start, start + timedelta(seconds=86399)),
-        contact_info="smtp-tls-reporting@org.example",
-        report_id=f"bench-{i}",
-        policies=[
-            PolicyResult(
-                Policy("sts", ["version: STSv1", "mode: testing"], domain, [f"*.{domain}"]),
-                SessionSummary(rng.randint(0, 5000), failed),
-                details,
-            )
-        ],
-    )
+def placement(domains: int) -> Placement:
+    """About 11 reporters per domain and day over `DAYS` days."""
 
+    def place(i: int) -> tuple[str, date, str]:
+        day = FIRST_DAY + timedelta(days=(i // domains) % DAYS)
+        return f"d{i % domains}.example", day, ORGS[(i // (domains * DAYS)) % len(ORGS)]
 
-def bulk_load(store: Store, count: int, domains: int, chunk: int = 20_000) -> float:
-    rng = random.Random(7)
-    start = time.perf_counter()
-    with store.write() as conn:
-        raw = ("0" * 64, 0, "none", b"", "bench", "bulk load", None, None)
-        raw_id = writer.insert_raw(
-            conn, [(*raw, writer.db_time(datetime(2024, 1, 1)), "accepted")]
-        )[0]
-    now = writer.db_time(datetime(2024, 6, 1))
-    for first in range(0, count, chunk):
-        rollups: dict[Any, list[int]] = {}
-        reports, policies, failures = [], [], []
-        for i in range(first, min(first + chunk, count)):
-            rows = build_rows(ParsedReport(_report(i, domains, rng), []))
-            reports.append((raw_id, now, rows.dedup_key, rows.content_sha256, *rows.report))
-            policies.append(rows.policies)
-            failures.append(rows.failures)
-            for key, (n, ok, failed) in rows.rollups.items():
-                c = rollups.setdefault(key, [0, 0, 0])
-                c[0] += n
-                c[1] += ok
-                c[2] += failed
-        with store.write() as conn:
-            writer.insert_reports(conn, reports, policies, failures)
-            writer.add_rollups(conn, rollups)
-    if not store.is_sqlite:  # what autovacuum does to a live database
-        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE")
-    return time.perf_counter() - start
-
-
-def percentiles(timings: list[float]) -> tuple[float, float]:
-    timings = sorted(timings)
-    p95 = timings[max(0, int(len(timings) * 0.95) - 1)]
-    return statistics.median(timings) * 1000, p95 * 1000
+    return place
 
 
 def timed(runs: int, call: Callable[[], int]) -> tuple[float, float]:
@@ -188,25 +118,10 @@ def measure(store: Store, domains: int, runs: int) -> None:
         print(f"  {'reference: GET /healthz':<28} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms")
 
 
-@contextmanager
-def postgres_schema(base: str) -> Iterator[str]:
-    admin = sa.create_engine(normalize_url(base), isolation_level="AUTOCOMMIT")
-    name = f"tlsrpt_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {name}")
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {name} CASCADE")
-        admin.dispose()
-
-
 def run_backend(name: str, url: str, args: argparse.Namespace) -> None:
     print(f"\n{name}")
     store = open_store(url)
-    took = bulk_load(store, args.reports, args.domains)
+    took = bulk_load(store, args.reports, placement(args.domains))
     print(f"  bulk load {args.reports:,} reports, {args.domains:,} domains: {took:.0f} s")
     measure(store, args.domains, args.runs)
     store.close()
@@ -226,8 +141,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
             run_backend("SQLite", f"sqlite:///{tmp}/dashboard.sqlite3", args)
     if args.postgres:
-        with postgres_schema(args.postgres) as url:
-            run_backend("PostgreSQL", url, args)
+        with postgres_schemas(args.postgres) as fresh:
+            run_backend("PostgreSQL", fresh(), args)
     else:
         print("\nPostgreSQL: skipped (give --postgres URL or set TLSRPT_TEST_POSTGRES_URL)")
 

@@ -31,37 +31,24 @@ import gc
 import gzip
 import os
 import random
-import statistics
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
 
+from bulk import Placement, bulk_load, percentiles, postgres_schemas
 from tlsrpt.analysis.summary import summarize
 from tlsrpt.ingest.model import RawInput, SourceInfo
 from tlsrpt.ingest.pipeline import ingest_batch
-from tlsrpt.ingest.rows import build_rows
 from tlsrpt.report import (
-    DateRange,
-    FailureDetail,
-    ParsedReport,
-    Policy,
-    PolicyResult,
-    Report,
-    Summary,
     parse_input,
 )
-from tlsrpt.store import writer
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.queries import summary_rows
-from tlsrpt.store.url import normalize_url
 from tlsrpt.store.window import Window
 
 FIRST_DAY = date(2024, 1, 1)
@@ -180,88 +167,17 @@ def database_bytes(store: Store) -> int:
 # ---------------------------------------------------------------- 1M case
 
 
-def _model_report(i: int, rng: random.Random, days: int) -> Report:
-    """Reports as the parser would produce them, built directly."""
-    if i % 20 == 0:  # 5 % of all reports: one busy domain, many reporters a day
-        domain, day = "big.example", FIRST_DAY + timedelta(days=(i // 20) % days)
-        org = f"Reporter {(i // 20 // days) % 1000}"
-    else:
-        domain, day = f"d{i % 20_000}.example", FIRST_DAY + timedelta(days=i % days)
-        org = ORGS[i % len(ORGS)]
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    failed = rng.randint(1, 40) if rng.random() < 0.3 else 0
-    details = [
-        FailureDetail(
-            result_type=RESULTS[k],
-            failed_session_count=max(1, failed // (k + 1)),
-            sending_mta_ip=f"203.0.113.{rng.randint(1, 254)}",
-            receiving_mx_hostname=f"mx{rng.randint(1, 3)}.{domain}",
-            receiving_ip=f"198.51.100.{rng.randint(1, 254)}",
-        )
-        for k in range(rng.randint(1, 3) if failed else 0)
-    ]
-    return Report(
-        organization_name=org,
-        date_range=DateRange(start, start + timedelta(seconds=86399)),
-        contact_info="smtp-tls-reporting@org.example",
-        report_id=f"bulk-{i}",
-        policies=[
-            PolicyResult(
-                Policy("sts", ["version: STSv1", "mode: testing"], domain, [f"*.{domain}"]),
-                Summary(rng.randint(0, 5000), failed),
-                details,
-            )
-        ],
-    )
+def placement(days: int) -> Placement:
+    """5 % of all reports for one busy domain with many reporters a day; the
+    rest spread over 20,000 domains and the usual large senders."""
 
+    def place(i: int) -> tuple[str, date, str]:
+        if i % 20 == 0:
+            day = FIRST_DAY + timedelta(days=(i // 20) % days)
+            return "big.example", day, f"Reporter {(i // 20 // days) % 1000}"
+        return f"d{i % 20_000}.example", FIRST_DAY + timedelta(days=i % days), ORGS[i % len(ORGS)]
 
-def bulk_load(store: Store, count: int, days: int, chunk: int = 20_000) -> float:
-    """What exactly is loaded: `count` reports built as parsed models, turned
-    into rows by the ingest code (`build_rows`), written with the ingest
-    writer (`insert_reports`, `add_rollups`) in transactions of `chunk`.
-    Skipped: parsing and the raw inputs (all reports point at one stand-in
-    raw input row) — neither is read by the summary."""
-    rng = random.Random(7)
-    start = time.perf_counter()
-    with store.write() as conn:
-        raw_id = writer.insert_raw(
-            conn,
-            [
-                (
-                    "0" * 64,
-                    0,
-                    "none",
-                    b"",
-                    "bench",
-                    "bulk load",
-                    None,
-                    None,
-                    writer.db_time(datetime(2024, 1, 1)),
-                    "accepted",
-                )
-            ],
-        )[0]
-    now = writer.db_time(datetime(2024, 6, 1))
-    for first in range(0, count, chunk):
-        rollups: dict[Any, list[int]] = {}
-        reports, policies, failures = [], [], []
-        for i in range(first, min(first + chunk, count)):
-            rows = build_rows(ParsedReport(_model_report(i, rng, days), []))
-            reports.append((raw_id, now, rows.dedup_key, rows.content_sha256, *rows.report))
-            policies.append(rows.policies)
-            failures.append(rows.failures)
-            for key, (n, ok, failed) in rows.rollups.items():
-                c = rollups.setdefault(key, [0, 0, 0])
-                c[0] += n
-                c[1] += ok
-                c[2] += failed
-        with store.write() as conn:
-            writer.insert_reports(conn, reports, policies, failures)
-            writer.add_rollups(conn, rollups)
-    if not store.is_sqlite:  # what autovacuum does to a live database
-        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE")
-    return time.perf_counter() - start
+    return place
 
 
 def summary_latency(url: str, domain: str, days: int, runs: int = 30) -> dict[str, Any]:
@@ -289,37 +205,13 @@ def summary_latency(url: str, domain: str, days: int, runs: int = 30) -> dict[st
             warm.append(time.perf_counter() - start)
 
     def stats(timings: list[float]) -> str:
-        timings.sort()
-        p95 = timings[int(len(timings) * 0.95) - 1]
-        return f"median {statistics.median(timings) * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms"
+        median, p95 = percentiles(timings)
+        return f"median {median:.1f} ms, p95 {p95:.1f} ms"
 
     return {"reports": reports, "cli": stats(cli), "open": stats(warm)}
 
 
 # ---------------------------------------------------------------- driver
-
-
-@contextmanager
-def postgres_schema(base: str) -> Iterator[Callable[[], str]]:
-    """Fresh schemas on the server, dropped at the end."""
-    admin = sa.create_engine(normalize_url(base), isolation_level="AUTOCOMMIT")
-    made: list[str] = []
-
-    def fresh() -> str:
-        name = f"tlsrpt_bench_{uuid.uuid4().hex[:10]}"
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {name}")
-        made.append(name)
-        sep = "&" if "?" in base else "?"
-        return f"{base}{sep}options=-csearch_path%3D{name}"
-
-    try:
-        yield fresh
-    finally:
-        with admin.connect() as conn:
-            for name in made:
-                conn.exec_driver_sql(f"DROP SCHEMA {name} CASCADE")
-        admin.dispose()
 
 
 def run_backend(
@@ -345,7 +237,7 @@ def run_backend(
 
     url = make_url()
     store = open_store(url)
-    load = bulk_load(store, args.stored, args.days)
+    load = bulk_load(store, args.stored, placement(args.days))
     size = database_bytes(store)
     store.close()
     print(
@@ -382,7 +274,7 @@ def main() -> None:
                 "SQLite", lambda: f"sqlite:///{tmp}/bench-{next(counter)}.sqlite3", data, args
             )
         if args.postgres:
-            with postgres_schema(args.postgres) as fresh:
+            with postgres_schemas(args.postgres) as fresh:
                 run_backend("PostgreSQL", fresh, data, args)
         else:
             print("\nPostgreSQL: skipped (give --postgres URL or set TLSRPT_TEST_POSTGRES_URL)")
