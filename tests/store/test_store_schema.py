@@ -192,5 +192,6 @@ def test_migrations_ship_inside_the_package() -> None:
         "0001_reports.py",
         "0002_daily_rollups.py",
         "0003_accounts.py",
+        "0004_imap_watermarks.py",
     ]
     assert (migrate.MIGRATIONS / "script.py.mako").is_file()

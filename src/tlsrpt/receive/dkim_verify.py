@@ -177,3 +177,24 @@ def verify(
         reason = f"d={first.domain} is not aligned with {', '.join(identities) or 'no submitter'}"
         return DkimVerdict("pass", first.domain, first.selector, False, reason)
     return first
+
+
+def mail_verdict(
+    message: bytes, dnsfunc: Any, *, require_tlsrpt_service: bool = False
+) -> DkimVerdict:
+    """The verdict on a mailed report, aligned with its submitter and
+    contact domains (R8460-3-w): what every mail receiver checks."""
+    return verify(
+        message,
+        dnsfunc,
+        contact_domains=report_contact_domains(message),
+        require_tlsrpt_service=require_tlsrpt_service,
+    )
+
+
+def hold_reason(verdict: DkimVerdict, accept_unsigned: bool) -> str | None:
+    """R8460-3-u: why a mailed report is kept in quarantine, not counted;
+    None when it is ingested (an acceptable signature, or accept_unsigned)."""
+    if verdict.acceptable or accept_unsigned:
+        return None
+    return f"no acceptable DKIM signature: {verdict.result}: {verdict.reason}"

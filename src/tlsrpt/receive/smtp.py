@@ -21,7 +21,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tlsrpt.ingest.model import SourceInfo
 from tlsrpt.ingest.pipeline import ingest
-from tlsrpt.receive.dkim_verify import DkimVerdict, report_contact_domains, verify
+from tlsrpt.receive.dkim_verify import DkimVerdict, hold_reason, mail_verdict
 from tlsrpt.store.engine import Store
 from tlsrpt.store.url import StoreError
 
@@ -78,12 +78,7 @@ class ReportHandler:
         return "250 2.1.5 OK"
 
     def _verdict(self, data: bytes) -> DkimVerdict:
-        return verify(
-            data,
-            self.dnsfunc,
-            contact_domains=report_contact_domains(data),
-            require_tlsrpt_service=self.require_tlsrpt_service,
-        )
+        return mail_verdict(data, self.dnsfunc, require_tlsrpt_service=self.require_tlsrpt_service)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         data = envelope.original_content or b""
@@ -91,10 +86,7 @@ class ReportHandler:
         if verdict.result == "temperror":
             log.warning("DKIM lookup failed, asking to retry: %s", verdict.reason)
             return "450 4.4.3 DKIM key lookup failed; try again later"
-        hold = None
-        if not verdict.acceptable and not self.accept_unsigned:
-            # R8460-3-u: kept in quarantine, not counted
-            hold = f"no acceptable DKIM signature: {verdict.result}: {verdict.reason}"
+        hold = hold_reason(verdict, self.accept_unsigned)  # R8460-3-u
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
         source = SourceInfo(
             kind="smtp",

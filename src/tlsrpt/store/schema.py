@@ -8,6 +8,7 @@ Tables:
   policy domain and UTC day so per-domain time ranges are index scans.
 - `report_duplicates`: later arrivals of an already stored report, with
   `conflict` set when the content differs (R8460-5.3-k).
+- `imap_watermarks`: how far a read-only IMAP poller has read each mailbox.
 - `daily_rollups`: counts per (policy domain, UTC day, organization, policy
   type, result type), kept current by the ingest transaction. `ALL` ('')
   in a key column means "all of them", giving three levels side by side in
@@ -175,5 +176,17 @@ daily_rollups = sa.Table(
     # Key order: one level (all types, a policy type, a result type) of one
     # domain is a contiguous range of days, whatever the organizations.
     sa.PrimaryKeyConstraint("domain", "policy_type", "result_type", "day", "organization"),
+    sqlite_with_rowid=False,
+)
+
+# Read-only IMAP polling (tlsrpt.receive.imap): per mailbox, the highest UID
+# ingested under the folder's UIDVALIDITY (RFC 9051 §2.3.1.1).
+imap_watermarks = sa.Table(
+    "imap_watermarks",
+    metadata,
+    sa.Column("mailbox", sa.Text, primary_key=True),
+    sa.Column("uidvalidity", sa.BigInteger, nullable=False),
+    sa.Column("last_uid", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
     sqlite_with_rowid=False,
 )

@@ -1,0 +1,466 @@
+"""IMAP poller end to end against a real Dovecot (Debian `dovecot-imapd`)
+on 127.0.0.1, with a trustme certificate, DKIM keys from a loopback DNS
+server (R8460-3-u) and a SQLite store; PostgreSQL for the two-instance
+test (TLSRPT_TEST_POSTGRES_URL)."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import quote
+
+import imapclient
+import pytest
+import sqlalchemy as sa
+import trustme
+
+from tlsrpt.receive.imap import ImapConfig, ImapPoller, start
+from tlsrpt.store.engine import Store, open_store
+from tlsrpt.store.schema import imap_watermarks, raw_inputs, reports
+from tlsrpt.store.url import normalize_url
+
+DOVECOT = shutil.which("dovecot") or (
+    "/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None
+)
+USER, PASSWORD = "reports", "s3cret-imap"
+REPORT_JSON = (
+    '{"organization-name": "Mail.ru", "date-range": {"start-datetime": "2026-11-03T00:00:00Z", '
+    '"end-datetime": "2026-11-03T23:59:59Z"}, "contact-info": "tlsrpt@mail.ru", '
+    '"report-id": "%s", "policies": [{"policy": {"policy-type": "no-policy-found", '
+    '"policy-domain": "example.org"}, "summary": {"total-successful-session-count": 5, '
+    '"total-failure-session-count": 0}}]}'
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Dovecot:
+    """A Dovecot instance of the test's own, on loopback ports."""
+
+    conf: Path
+    imaps_port: int
+    imap_port: int
+    ca_file: str
+
+    def config(self, **options: Any) -> ImapConfig:
+        base = ImapConfig(
+            host="127.0.0.1",
+            user=USER,
+            password=PASSWORD,
+            port=self.imaps_port,
+            ca_file=self.ca_file,
+            poll_interval_s=30,
+        )
+        if options.get("tls") == "starttls":
+            options.setdefault("port", self.imap_port)
+        return replace(base, **options)
+
+    def client(self) -> imapclient.IMAPClient:
+        context = ssl.create_default_context(cafile=self.ca_file)
+        client = imapclient.IMAPClient("127.0.0.1", port=self.imaps_port, ssl_context=context)
+        client.login(USER, PASSWORD)
+        return client
+
+    def append(self, *messages: bytes, folder: str = "INBOX") -> None:
+        with self.client() as c:
+            for message in messages:
+                c.append(folder, message)
+
+    def count(self, folder: str) -> int:
+        with self.client() as c:
+            if not c.folder_exists(folder):
+                return 0
+            return int(c.folder_status(folder, [b"MESSAGES"])[b"MESSAGES"])
+
+    def kick(self) -> None:
+        """Drop every IMAP session of the user, server side."""
+        subprocess.run(
+            ["doveadm", "-c", str(self.conf), "kick", USER], check=True, capture_output=True
+        )
+
+
+def _dovecot_conf(run: Path, mail: Path, ports: tuple[int, int], capability: str | None) -> str:
+    me = pwd.getpwuid(os.getuid()).pw_name
+    root = os.getuid() == 0
+    cap = f"imap_capability = {capability}\n" if capability else ""
+    return f"""
+base_dir = {run}/run
+state_dir = {run}/state
+log_path = {run}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <{run}/server.pem
+ssl_key = <{run}/server.pem
+default_login_user = {"dovenull" if root else me}
+default_internal_user = {"dovecot" if root else me}
+default_internal_group = {"dovecot" if root else me}
+first_valid_uid = 1
+mail_location = maildir:{mail}/%u
+auth_mechanisms = plain
+disable_plaintext_auth = no
+{cap}passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {run}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = {run}/passwd
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    port = {ports[1]}
+  }}
+  inet_listener imaps {{
+    port = {ports[0]}
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+"""
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+    for _ in range(100):
+        if proc.poll() is not None:
+            text = log.read_text() if log.exists() else ""
+            pytest.fail(
+                f"dovecot exited: {proc.stderr.read().decode() if proc.stderr else ''}{text}"
+            )
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    pytest.fail("dovecot did not start listening")
+
+
+def run_dovecot(capability: str | None = None) -> Iterator[Dovecot]:
+    if DOVECOT is None:
+        pytest.skip("the IMAP tests need Dovecot: apt-get install dovecot-imapd")
+    # Outside tmp_path: as root, Dovecot's auth and mail processes run as
+    # the `dovecot` user, which cannot enter root's private pytest directory.
+    run = Path(tempfile.mkdtemp(prefix="tlsrpt-dovecot-"))
+    run.chmod(0o755)
+    mail = run / "mail"
+    mail.mkdir()
+    ca = trustme.CA()
+    ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(
+        str(run / "server.pem")
+    )
+    ca.cert_pem.write_to_path(str(run / "ca.pem"))
+    if os.getuid() == 0:
+        owner = pwd.getpwnam("dovecot")
+        os.chown(mail, owner.pw_uid, owner.pw_gid)
+        uid, gid = owner.pw_uid, owner.pw_gid
+    else:
+        uid, gid = os.getuid(), os.getgid()
+    (run / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{mail}/home::\n")
+    ports = (free_port(), free_port())
+    conf = run / "dovecot.conf"
+    conf.write_text(_dovecot_conf(run, mail, ports, capability))
+    proc = subprocess.Popen([DOVECOT, "-F", "-c", str(conf)], stderr=subprocess.PIPE)
+    try:
+        _wait_port(ports[0], proc, run / "dovecot.log")
+        yield Dovecot(conf, ports[0], ports[1], str(run / "ca.pem"))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(run, ignore_errors=True)
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    yield from run_dovecot()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with open_store(f"sqlite:///{tmp_path / 'imap.sqlite3'}") as s:
+        yield s
+
+
+@pytest.fixture
+def mails(kit: SimpleNamespace, key: tuple[bytes, str], dns_server: Any) -> SimpleNamespace:
+    """Report mails from mail.ru, DKIM-signed with a key the DNS server publishes."""
+    pem, pub = key
+    kit.publish(dns_server, "mail.ru", pub)
+
+    def report(report_id: str, sign: bool = True) -> bytes:
+        import gzip
+        from email.message import EmailMessage
+
+        msg = EmailMessage()
+        msg["From"] = "tlsrpt@mail.ru"
+        msg["To"] = "tlsrpt@example.org"
+        msg["Subject"] = f"Report Domain: example.org Submitter: mail.ru Report-ID: <{report_id}>"
+        msg["TLS-Report-Domain"] = "example.org"
+        msg["TLS-Report-Submitter"] = "mail.ru"
+        msg.set_content("TLS report\n")
+        msg.add_attachment(
+            gzip.compress((REPORT_JSON % report_id).encode(), mtime=0),
+            maintype="application",
+            subtype="tlsrpt+gzip",
+            filename="mail.ru!example.org!1793664000!1793750399.json.gz",
+        )
+        data = msg.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        return kit.signed(data, pem, "mail.ru") if sign else data
+
+    return SimpleNamespace(report=report, dnsfunc=kit.lookup(dns_server))
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail("timed out waiting for the poller")
+        time.sleep(0.05)
+
+
+@dataclass
+class Running:
+    poller: ImapPoller
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.poller.stop()
+        self.thread.join(timeout=15)
+        assert not self.thread.is_alive()
+
+
+def run_poller(store: Store, config: ImapConfig, dnsfunc: Any) -> Running:
+    poller = ImapPoller(store, config, dnsfunc)
+    return Running(poller, start(poller))
+
+
+def outcomes(store: Store) -> list[tuple[str, str]]:
+    with store.read() as conn:
+        rows = conn.execute(sa.select(raw_inputs.c.outcome, raw_inputs.c.source_kind))
+        return sorted((r.outcome, r.source_kind) for r in rows)
+
+
+def report_count(store: Store) -> int:
+    with store.read() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(reports)).scalar_one())
+
+
+def test_new_message_is_ingested_and_moved_to_the_archive(
+    dovecot: Dovecot, store: Store, mails: SimpleNamespace
+) -> None:
+    dovecot.append(mails.report("r-1"))
+    running = run_poller(store, dovecot.config(), mails.dnsfunc)
+    try:
+        wait_for(lambda: dovecot.count("Archive") == 1)
+        dovecot.append(mails.report("r-2"))  # arrives while the poller IDLEs
+        wait_for(lambda: dovecot.count("Archive") == 2)
+    finally:
+        running.stop()
+    assert dovecot.count("INBOX") == 0
+    assert outcomes(store) == [("accepted", "imap"), ("accepted", "imap")]
+    assert report_count(store) == 2
+    with store.read() as conn:
+        meta = conn.execute(sa.select(raw_inputs.c.source_meta)).scalars().all()
+    assert all('"dkim":"pass"' in m for m in meta)  # R8460-3-u verdict kept
+
+
+def test_unsigned_or_unreadable_message_goes_to_the_invalid_folder(
+    dovecot: Dovecot, store: Store, mails: SimpleNamespace
+) -> None:
+    """R8460-3-u: no DKIM signature -> quarantined, not counted; same for
+    a message without a report."""
+    dovecot.append(mails.report("r-1", sign=False), b"Subject: hello\r\n\r\nnot a report\r\n")
+    running = run_poller(store, dovecot.config(invalid_folder="Quarantined reports"), mails.dnsfunc)
+    try:
+        wait_for(lambda: dovecot.count("Quarantined reports") == 2)
+    finally:
+        running.stop()
+    assert dovecot.count("INBOX") == 0
+    assert dovecot.count("Archive") == 0
+    assert outcomes(store) == [("quarantined", "imap"), ("quarantined", "imap")]
+    assert report_count(store) == 0
+
+
+def test_duplicate_message_is_not_counted_twice(
+    dovecot: Dovecot, store: Store, mails: SimpleNamespace
+) -> None:
+    """R8460-5.3-k: the same message delivered twice is stored once."""
+    message = mails.report("r-1")
+    dovecot.append(message, message)
+    running = run_poller(store, dovecot.config(), mails.dnsfunc)
+    try:
+        wait_for(lambda: dovecot.count("Archive") == 2)
+    finally:
+        running.stop()
+    assert running.poller.counts == {"accepted": 1, "duplicate": 1}
+    assert report_count(store) == 1
+
+
+def test_read_only_watermark_survives_a_restart(
+    dovecot: Dovecot, store: Store, mails: SimpleNamespace
+) -> None:
+    config = dovecot.config(mode="read-only", tls="starttls")
+    dovecot.append(mails.report("r-1"), mails.report("r-2"))
+    first = run_poller(store, config, mails.dnsfunc)
+    try:
+        wait_for(lambda: first.poller.counts.total() == 2)
+    finally:
+        first.stop()
+    dovecot.append(mails.report("r-3"))
+    second = run_poller(store, config, mails.dnsfunc)
+    try:
+        wait_for(lambda: second.poller.counts.total() == 1)
+        time.sleep(0.5)  # time to (wrongly) read old messages again
+    finally:
+        second.stop()
+    assert second.poller.counts == {"accepted": 1}  # only the new message
+    assert dovecot.count("INBOX") == 3  # nothing moved or deleted
+    assert report_count(store) == 3
+    with store.read() as conn:
+        row = conn.execute(sa.select(imap_watermarks)).one()
+    assert row.mailbox == config.mailbox
+    assert row.last_uid == 3
+
+
+def test_dropped_connection_mid_run_loses_and_double_counts_nothing(
+    dovecot: Dovecot, store: Store, mails: SimpleNamespace
+) -> None:
+    """The server drops the session after the first message is ingested and
+    before it is moved: the poller reconnects, finds it again (a duplicate
+    by its bytes) and moves every message once."""
+    kicked = threading.Event()
+
+    def dnsfunc(name: Any, timeout: float = 5.0) -> bytes | None:
+        if kicked.is_set() is False and len(calls) == 1:
+            kicked.set()
+            dovecot.kick()
+        calls.append(name)
+        return mails.dnsfunc(name, timeout)  # type: ignore[no-any-return]
+
+    calls: list[Any] = []
+    dovecot.append(*(mails.report(f"r-{i}") for i in range(3)))
+    running = run_poller(store, dovecot.config(), dnsfunc)
+    try:
+        wait_for(lambda: dovecot.count("Archive") == 3)
+    finally:
+        running.stop()
+    assert kicked.is_set()
+    assert dovecot.count("INBOX") == 0
+    assert report_count(store) == 3
+    assert running.poller.counts["accepted"] == 3
+
+
+@pytest.fixture
+def dovecot_without_idle_or_move() -> Iterator[Dovecot]:
+    yield from run_dovecot(capability="IMAP4rev1 LITERAL+ UIDPLUS")
+
+
+def test_polls_and_copies_when_the_server_has_neither_idle_nor_move(
+    dovecot_without_idle_or_move: Dovecot, store: Store, mails: SimpleNamespace
+) -> None:
+    server = dovecot_without_idle_or_move
+    server.append(mails.report("r-1"))
+    running = run_poller(store, server.config(poll_interval_s=0.2), mails.dnsfunc)
+    try:
+        wait_for(lambda: server.count("Archive") == 1)
+        server.append(mails.report("r-2"))
+        wait_for(lambda: server.count("Archive") == 2)
+    finally:
+        running.stop()
+    assert server.count("INBOX") == 0
+    assert report_count(store) == 2
+
+
+def test_a_wrong_password_is_retried_without_crashing(
+    dovecot: Dovecot, store: Store, mails: SimpleNamespace
+) -> None:
+    running = run_poller(store, dovecot.config(password="wrong"), mails.dnsfunc)
+    time.sleep(0.5)
+    assert running.thread.is_alive()
+    running.stop()
+    assert outcomes(store) == []
+
+
+# -- scale-out: two pollers, one PostgreSQL database, one mailbox -----------
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    base = os.environ.get("TLSRPT_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("the scale-out test needs TLSRPT_TEST_POSTGRES_URL (a PostgreSQL server)")
+    schema = f"tlsrpt_imap_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(normalize_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql("SET lock_timeout = '10s'")
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_two_instances_on_one_postgres_poll_a_mailbox_one_at_a_time(
+    dovecot: Dovecot, postgres_url: str, mails: SimpleNamespace
+) -> None:
+    stores = [open_store(postgres_url), open_store(postgres_url)]
+    config = dovecot.config(poll_interval_s=0.3)
+    instances = [run_poller(s, config, mails.dnsfunc) for s in stores]
+    overlap: list[int] = []
+    watching = threading.Event()
+
+    def watch() -> None:
+        while not watching.is_set():
+            if sum(i.poller.polling.is_set() for i in instances) > 1:
+                overlap.append(1)
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        wait_for(lambda: any(i.poller.polling.is_set() for i in instances))
+        dovecot.append(*(mails.report(f"r-{i}") for i in range(6)))
+        wait_for(lambda: dovecot.count("Archive") == 6)
+        holder = next(i for i in instances if i.poller.polling.is_set())
+        other = next(i for i in instances if i is not holder)
+        assert other.poller.counts.total() == 0
+        holder.stop()  # the other instance takes the mailbox over
+        wait_for(lambda: other.poller.polling.is_set())
+        dovecot.append(mails.report("r-6"), mails.report("r-0"))
+        wait_for(lambda: dovecot.count("Archive") == 8)
+        other.stop()
+    finally:
+        watching.set()
+        watcher.join()
+        for i in instances:
+            i.stop()
+        for s in stores:
+            s.close()
+    assert not overlap
+    assert holder.poller.counts == {"accepted": 6}
+    assert other.poller.counts == {"accepted": 1, "duplicate": 1}
+    with open_store(postgres_url) as s:
+        assert report_count(s) == 7
