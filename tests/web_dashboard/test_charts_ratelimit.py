@@ -1,65 +1,161 @@
-"""Chart geometry (pure) and the token buckets behind the rate limits."""
+"""The charts pygal draws (self-contained, escaped, the right numbers) and
+the token buckets behind the rate limits."""
 
 from __future__ import annotations
 
+import re
+import xml.etree.ElementTree as ET
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tlsrpt.analysis.period import DailyPoint
-from tlsrpt.web.dashboard.charts import HEIGHT, daily_bars, nice_max, sparkline
+from tlsrpt.web.dashboard.charts import (
+    daily_chart,
+    failure_rate_label,
+    parse_spark_query,
+    spark_query,
+    sparkline,
+)
 from tlsrpt.web.ratelimit import TokenBuckets
 
+NS = {"s": "http://www.w3.org/2000/svg"}
+START = date(2026, 1, 1)
 
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [(0, 1), (1, 1), (2, 2), (3, 5), (7, 10), (11, 20), (1999, 2000), (2001, 5000)],
-)
-def test_nice_max(value: int, expected: int) -> None:
-    assert nice_max(value) == expected
+
+def assert_self_contained(svg: str) -> ET.Element:
+    """No script, event handler or anything fetched from elsewhere."""
+    root = ET.fromstring(svg)  # noqa: S314 (our own output, no DTD)
+    for element in root.iter():
+        assert not element.tag.endswith("}script")
+        assert element.tag != "script"
+        for name, value in element.attrib.items():
+            assert not name.lower().startswith("on"), name
+            assert "href" not in name, name  # no link, no external image or font
+            assert "javascript:" not in value.lower()
+    text = svg.lower()
+    for fetched in ("<script", "@import", "url(", "xml-stylesheet", "<!--"):
+        assert fetched not in text
+    # The only URLs are the namespaces (identifiers, never fetched).
+    assert set(re.findall(r"https?://[^\s\"'<>]+", svg)) <= {
+        "http://www.w3.org/2000/svg",
+        "http://www.w3.org/1999/xlink",
+    }
+    return root
+
+
+def _daily(days: list[tuple[int, int] | None]) -> list[DailyPoint]:
+    return [
+        DailyPoint(START + timedelta(n), 0, None, None)
+        if c is None
+        else DailyPoint(START + timedelta(n), 1, c[0], c[1])
+        for n, c in enumerate(days)
+    ]
+
+
+def chart_bars(root: ET.Element, serie: int) -> list[dict[str, object]]:
+    """What pygal drew for one series: per bar its day, value, title, rect."""
+    bars = []
+    for g in root.findall(f".//s:g[@class='series serie-{serie} color-{serie}']/s:g/s:g", NS):
+        rect = g.find("s:rect", NS)
+        assert rect is not None
+        bars.append(
+            {
+                "day": g.findtext("s:desc[@class='x_label']", namespaces=NS),
+                "value": g.findtext("s:desc[@class='value']", namespaces=NS),
+                "title": g.findtext("s:title", namespaces=NS),
+                "y": float(rect.get("y", "nan")),
+                "height": float(rect.get("height", "nan")),
+            }
+        )
+    return bars
 
 
 counts = st.one_of(st.none(), st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)))
 
 
 @given(st.lists(counts, min_size=1, max_size=90))
-def test_bars_are_proportional_and_inside_the_chart(days: list[tuple[int, int] | None]) -> None:
-    start = date(2026, 1, 1)
-    daily = [
-        DailyPoint(start + timedelta(n), 0, None, None)
-        if c is None
-        else DailyPoint(start + timedelta(n), 1, c[0], c[1])
-        for n, c in enumerate(days)
-    ]
-    chart = daily_bars(daily)
-    top = chart.ticks[-1].value
-    plot_h = chart.bottom_y - chart.ticks[-1].y
-    assert top >= max((sum(c) for c in days if c), default=0)
-    for bar, c in zip(chart.bars, days, strict=True):
+@settings(deadline=None, max_examples=40)
+def test_daily_chart_draws_each_day_on_one_scale(days: list[tuple[int, int] | None]) -> None:
+    root = assert_self_contained(str(daily_chart(_daily(days), "example.com")))
+    assert root.get("id") == "daily-chart" and root.get("role") == "img"
+    assert root.findtext("s:title", namespaces=NS) == (
+        "Daily successful and failed sessions for example.com"
+    )
+    ok_bars, failed_bars = chart_bars(root, 0), chart_bars(root, 1)
+    assert len(ok_bars) == len(failed_bars) == len(days)
+    scales = []
+    for n, (c, ok, failed) in enumerate(zip(days, ok_bars, failed_bars, strict=True)):
+        day = (START + timedelta(n)).isoformat()
+        assert ok["day"] == failed["day"] == day
         if c is None:
-            assert bar.successful is None and bar.label.endswith("no report")
+            assert ok["title"] == failed["title"] == f"{day}: no report"
+            assert ok["height"] == failed["height"] == 0
             continue
-        assert bar.ok_height == pytest.approx(plot_h * c[0] / top, abs=0.01)
-        assert bar.failed_height == pytest.approx(plot_h * c[1] / top, abs=0.01)
-        assert 0 <= bar.failed_y <= bar.ok_y <= chart.bottom_y <= HEIGHT
-        assert bar.x + bar.width <= chart.width
+        assert ok["value"] == f"{c[0]:,}" and failed["value"] == f"{c[1]:,}"
+        assert ok["title"] == f"{day}: {c[0]:,} successful sessions"
+        assert failed["title"] == f"{day}: {c[1]:,} failed sessions"
+        # Failed sessions stacked on the successful ones.
+        assert failed["y"] + failed["height"] == pytest.approx(ok["y"], abs=1e-6)
+        for bar, value in ((ok, c[0]), (failed, c[1])):
+            if value:
+                scales.append(bar["height"] / value)
+            else:
+                assert bar["height"] == pytest.approx(0, abs=1e-6)
+    if scales:
+        assert max(scales) == pytest.approx(min(scales), rel=1e-6)
 
 
-def test_sparkline_breaks_at_gap_days() -> None:
-    start = date(2026, 1, 1)
-    daily = [
-        DailyPoint(start, 1, 99, 1),
-        DailyPoint(start + timedelta(1), 1, 90, 10),
-        DailyPoint(start + timedelta(2), 0, None, None),
-        DailyPoint(start + timedelta(3), 1, 100, 0),
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "\"><script>window.__pwned='domain'</script>.example",
+        "</title><script>alert(1)</script><title>",
+        "]]><svg onload=alert(1)>&amp;<!--",
+    ],
+)
+def test_a_hostile_domain_is_text_in_the_chart(hostile: str) -> None:
+    """A policy domain is whatever a report wrote; pygal escapes it."""
+    svg = str(daily_chart(_daily([(5, 1)]), hostile))
+    root = assert_self_contained(svg)
+    assert root.findtext("s:title", namespaces=NS) == (
+        f"Daily successful and failed sessions for {hostile}"
+    )
+
+
+def test_sparkline_shows_each_rate_and_breaks_at_gap_days() -> None:
+    rates = [0.01, 0.1, None, 0.0, None, 0.02, 0.04, 0.03]
+    root = assert_self_contained(sparkline(rates))
+    assert root.findtext("s:title", namespaces=NS) == "daily failure rate from 0.0% to 10.0%"
+    dots = root.findall(".//s:g[@class='dots']", NS)
+    assert [d.findtext("s:desc[@class='value']", namespaces=NS) for d in dots] == [
+        "1.00%",
+        "10.00%",
+        "0.00%",
+        "2.00%",
+        "4.00%",
+        "3.00%",
     ]
-    spark = sparkline(daily)
-    assert len(spark.segments) == 2
-    assert spark.max_rate == pytest.approx(0.1)
-    assert spark.label == "daily failure rate from 0.0% to 10.0%"
-    assert sparkline([DailyPoint(start, 0, None, None)]).label == "no reports in this period"
+    # One line per run of at least two days with reports.
+    assert len(root.findall(".//s:path[@class='line reactive nofill']", NS)) == 2
+    # The dots' heights above the zero line are proportional to the rates.
+    ys = [float(d.find("s:circle", NS).get("cy")) for d in dots]
+    zero = ys[2]
+    known = [r for r in rates if r is not None]
+    for y, r in zip(ys, known, strict=True):
+        assert zero - y == pytest.approx((zero - ys[1]) * r / 0.1, abs=1e-6)
+    assert failure_rate_label([None]) == "no reports in this period"
+
+
+def test_sparkline_urls_round_trip_and_refuse_anything_else() -> None:
+    daily = _daily([(99, 1), None, (2, 1), (10, 0)])
+    query = spark_query(daily)
+    assert query == "0.01,,0.333333,0"
+    assert parse_spark_query(query) == [0.01, None, 0.333333, 0.0]
+    for bad in ("nan", "1.5", "-0.1", "0.1;x", "inf", ",".join(["0"] * 401)):
+        assert parse_spark_query(bad) is None, bad
 
 
 def test_token_buckets_allow_a_burst_then_the_rate() -> None:

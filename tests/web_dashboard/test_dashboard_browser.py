@@ -12,6 +12,7 @@ markup got through escaping). Screenshots go to test-artifacts/dashboard/.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -102,6 +103,21 @@ def _expected(days: int, site_end: date) -> dict[str, dict[str, Any]]:
     return out
 
 
+# The share of an image's pixels that are not transparent (test code run by
+# Playwright in the page, outside its Content-Security-Policy).
+INKED = """img => {
+    const canvas = document.createElement('canvas');
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    const context = canvas.getContext('2d');
+    context.drawImage(img, 0, 0);
+    const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    let inked = 0;
+    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) inked++;
+    return inked / (data.length / 4);
+}"""
+
+
 def test_overview_shows_the_right_numbers(admin: Watched, live_url: str, site: Any) -> None:
     page = admin.page
     page.goto(f"{live_url}/?days=90")
@@ -115,7 +131,25 @@ def test_overview_shows_the_right_numbers(admin: Watched, live_url: str, site: A
         assert failed == f"{want['failed']:,}"
     assert page.locator("tr[data-domain='example.com'] .verdict-ready").count() == 1
     assert page.locator("tr[data-domain='shop.example.net'] .verdict-not-ready").count() == 1
-    assert page.locator("svg.spark").count() >= 5
+    sparks = page.locator("img.spark")
+    assert sparks.count() >= 5
+    for domain in ("example.com", "shop.example.net"):
+        spark = page.locator(f"tr[data-domain='{domain}'] img.spark")
+        spark.scroll_into_view_if_needed()
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=spark.element_handle()
+        )
+        # Drawn as a line with pygal's own style, not a filled box.
+        inked = page.evaluate(INKED, spark.element_handle())
+        assert 0 < inked < 0.3
+        svg = page.request.get(f"{live_url}{spark.get_attribute('src')}").text()
+        days = expected[domain]["days"]
+        rates = [
+            f"{failed / (ok + failed):.2%}"
+            for _, (ok, failed) in sorted(days.items())
+            if ok + failed
+        ]
+        assert re.findall(r'<desc class="value">([^<]*)</desc>', svg) == rates
     page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
 
 
@@ -123,24 +157,36 @@ def test_domain_chart_draws_the_daily_numbers(admin: Watched, live_url: str, sit
     page = admin.page
     page.goto(f"{live_url}/domains/shop.example.net?days=90")
     expected = _expected(90, site.end)["shop.example.net"]["days"]
-    bars = page.locator("#daily-chart g.bar")
-    assert bars.count() == 90
+    assert page.locator("#daily-chart").get_attribute("role") == "img"
+    ok_bars = page.locator("#daily-chart .serie-0 g.bar")
+    failed_bars = page.locator("#daily-chart .serie-1 g.bar")
+    assert ok_bars.count() == failed_bars.count() == 90
     scale: list[float] = []
-    for i in range(bars.count()):
-        bar = bars.nth(i)
-        day = bar.get_attribute("data-day")
+    for i in range(ok_bars.count()):
+        ok_bar, failed_bar = ok_bars.nth(i), failed_bars.nth(i)
+        day = ok_bar.locator("desc.x_label").text_content()
+        assert failed_bar.locator("desc.x_label").text_content() == day
         ok, failed = expected.get(day, (None, None))
-        title = bar.locator("title").text_content()
+        ok_h = float(ok_bar.locator("rect").get_attribute("height"))
+        failed_h = float(failed_bar.locator("rect").get_attribute("height"))
         if ok is None:
-            assert bar.get_attribute("data-successful") == ""
-            assert title == f"{day}: no report"
+            assert ok_bar.locator("title").text_content() == f"{day}: no report"
+            assert failed_bar.locator("title").text_content() == f"{day}: no report"
+            assert ok_h == failed_h == 0
             continue
-        assert int(bar.get_attribute("data-successful")) == ok
-        assert int(bar.get_attribute("data-failed")) == failed
-        assert title == f"{day}: {ok} successful, {failed} failed sessions"
-        ok_h = float(bar.locator("rect.ok").get_attribute("height"))
-        failed_h = float(bar.locator("rect.failed").get_attribute("height"))
+        assert ok_bar.locator("desc.value").text_content() == f"{ok:,}"
+        assert failed_bar.locator("desc.value").text_content() == f"{failed:,}"
+        assert ok_bar.locator("title").text_content() == f"{day}: {ok:,} successful sessions"
+        assert failed_bar.locator("title").text_content() == f"{day}: {failed:,} failed sessions"
+        # The drawn bar: its rendered box in the page, not only the attribute.
+        assert ok_bar.locator("rect").bounding_box()["height"] > 0
         scale.append(ok_h / ok)
+        if i == 0 or failed:
+            fills = page.evaluate(
+                "bars => bars.map(b => getComputedStyle(b.querySelector('rect')).fill)",
+                [ok_bar.element_handle(), failed_bar.element_handle()],
+            )
+            assert fills == ["rgb(46, 125, 50)", "rgb(198, 40, 40)"]  # the page's --ok, --bad
         if failed:
             assert failed_h / failed == pytest.approx(scale[-1], rel=0.02)
     # Every bar is drawn on the same scale: heights proportional to the numbers.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import xml.etree.ElementTree as ET
 from typing import Any
 from urllib.parse import quote
 
@@ -128,21 +129,80 @@ def test_a_customer_sees_only_its_domains(client: TestClient, site: Any) -> None
     assert "Quarantine</a>" not in html
 
 
+SVG = {"s": "http://www.w3.org/2000/svg"}
+
+
+def _svg(text: str) -> ET.Element:
+    return ET.fromstring(text)  # noqa: S314 (pygal's output, no DTD)
+
+
 def test_domain_page_chart_has_the_daily_numbers(client: TestClient, site: Any) -> None:
     _login(client, ADMIN)
     html = client.get("/domains/shop.example.net", params={"days": 7}).text
-    bars = re.findall(
-        r'<g class="bar" data-day="([^"]+)" data-successful="(\d*)" data-failed="(\d*)">', html
-    )
+    svg = re.search(r'<svg [^>]*id="daily-chart".*?</svg>', html, re.S)
+    assert svg is not None
+    chart = _svg(svg.group(0))
+    drawn: dict[str, list[str | None]] = {}
+    for serie in (0, 1):
+        for bar in chart.findall(
+            f".//s:g[@class='series serie-{serie} color-{serie}']/s:g/s:g", SVG
+        ):
+            day = bar.findtext("s:desc[@class='x_label']", namespaces=SVG) or ""
+            drawn.setdefault(day, []).append(bar.findtext("s:title", namespaces=SVG))
     daily = client.get("/export/daily.csv", params={"domain": "shop.example.net", "days": 7})
     rows = list(csv.DictReader(io.StringIO(daily.text)))
-    assert len(bars) == 7
-    assert [(b[0], b[1], b[2]) for b in bars] == [
-        (r["day"], r["successful_sessions"], r["failed_sessions"]) for r in rows
-    ]
+    assert len(rows) == len(drawn) == 7
+    expected = {
+        r["day"]: [f"{r['day']}: no report"] * 2
+        if r["successful_sessions"] == ""
+        else [
+            f"{r['day']}: {int(r['successful_sessions']):,} successful sessions",
+            f"{r['day']}: {int(r['failed_sessions']):,} failed sessions",
+        ]
+        for r in rows
+    }
+    assert drawn == expected
     assert ("certificate-expired" in html and "Certificate expired" in html) or "expired" in html
     assert "mx2.shop.example.net" in html
     assert 'class="badge verdict-not-ready"' in html
+
+
+def test_overview_sparklines_draw_the_daily_failure_rates(client: TestClient, site: Any) -> None:
+    from tlsrpt.store.users import User
+    from tlsrpt.web.api.reads import overview, period_of
+
+    _login(client, ADMIN)
+    html = client.get("/", params={"days": 30}).text
+    with site.store.read() as conn:
+        rows = {o.analysis.domain: o for o in overview(conn, User(0, "t", True), period_of(30))}
+    for domain in ("example.com", "shop.example.net"):
+        row = re.search(rf'<tr data-domain="{re.escape(domain)}">(.*?)</tr>', html, re.S)
+        assert row is not None
+        img = re.search(r'<img class="spark" src="([^"]+)"[^>]* alt="([^"]+)"', row.group(1))
+        assert img is not None
+        rates = [p.failure_rate for p in rows[domain].analysis.daily]
+        answer = client.get(img.group(1).replace("&amp;", "&"))
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "image/svg+xml"
+        assert answer.headers["content-security-policy"] == (
+            "default-src 'none'; style-src 'unsafe-inline'"
+        )
+        assert "<script" not in answer.text
+        spark = _svg(answer.text)
+        values = [
+            d.findtext("s:desc[@class='value']", namespaces=SVG)
+            for d in spark.findall(".//s:g[@class='dots']", SVG)
+        ]
+        assert values == [f"{r:.2%}" for r in rates if r is not None]
+        assert img.group(2) == spark.findtext("s:title", namespaces=SVG)
+
+
+def test_sparkline_route_refuses_anything_but_rates(client: TestClient) -> None:
+    assert client.get("/charts/failure-rate.svg?r=0.1", follow_redirects=False).status_code == 303
+    _login(client, ADMIN)
+    assert client.get("/charts/failure-rate.svg", params={"r": "0.1,,0.2"}).status_code == 200
+    for bad in ("<script>", "2", "nan", "0.1," * 400):
+        assert client.get("/charts/failure-rate.svg", params={"r": bad}).status_code == 404
 
 
 # What a payload looks like when it is not escaped.

@@ -1,152 +1,197 @@
-"""Chart geometry for the dashboard's server-rendered SVG charts. Pure.
+"""The dashboard's charts, drawn on the server as SVG by pygal.
 
-Why SVG drawn on the server rather than a JavaScript charting library: the
-pages then run no script at all (the Content-Security-Policy forbids every
-script, so a hostile string in a report cannot execute even if some
-escaping were missed), work offline and on any phone, are readable by
-screen readers through `<title>` elements and a data table beside each
-chart, and the numbers drawn can be tested exactly. The templates
-(`templates/_charts.html`) turn these shapes into SVG elements, with
-Jinja2 autoescaping every text.
+The pages run no script: the Content-Security-Policy forbids every script,
+so a hostile string in a report cannot execute even if some escaping were
+missed. pygal builds its SVG as an element tree (so every text, such as a
+domain name in a title, is escaped when serialized) and would add a
+script carrying its configuration and an inline stylesheet; `_no_script`,
+an XML filter of pygal's, removes the script, pygal's comments and its
+JavaScript-only tooltip overlay, and turns each bar's label into a
+`<title>` (the browser's own tooltip, read by screen readers).
+
+- The daily chart is embedded in the domain page. The page's CSP allows no
+  inline style, so pygal's stylesheet and style attributes are removed too
+  and `static/style.css` styles pygal's classes.
+- The overview's sparklines are `<img>` of `/charts/failure-rate.svg`, a
+  pure function of the rates in its URL; such an image keeps pygal's own
+  stylesheet (its response allows inline style, still no script). Drawing
+  fifty sparklines inline would cost the overview page about 170 ms.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pygal
+from markupsafe import Markup
+from pygal.style import Style
 
 from tlsrpt.analysis.period import DailyPoint
 
-WIDTH, HEIGHT = 720, 240
-LEFT, RIGHT, TOP, BOTTOM = 48, 8, 8, 28
-
-
-def nice_max(value: int) -> int:
-    """The smallest 1, 2 or 5 times a power of ten at least `value` (>= 1)."""
-    if value <= 1:
-        return 1
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if step * power >= value:
-            return step * power
-    raise AssertionError("unreachable")
-
-
-@dataclass(frozen=True, slots=True)
-class Bar:
-    day: str
-    x: float
-    width: float
-    successful: int | None
-    failed: int | None
-    ok_y: float
-    ok_height: float
-    failed_y: float
-    failed_height: float
-
-    @property
-    def label(self) -> str:
-        if self.successful is None:
-            return f"{self.day}: no report"
-        return f"{self.day}: {self.successful} successful, {self.failed} failed sessions"
-
-
-@dataclass(frozen=True, slots=True)
-class Tick:
-    value: int
-    y: float
-
-
-@dataclass(frozen=True, slots=True)
-class DayLabel:
-    text: str
-    x: float
-
-
-@dataclass(frozen=True, slots=True)
-class BarChart:
-    width: int
-    height: int
-    left: int
-    bottom_y: float
-    bars: list[Bar]
-    ticks: list[Tick]
-    day_labels: list[DayLabel]
-
-
-def daily_bars(daily: list[DailyPoint]) -> BarChart:
-    """Stacked bars per UTC day: successful sessions below, failed above."""
-    plot_w = WIDTH - LEFT - RIGHT
-    plot_h = HEIGHT - TOP - BOTTOM
-    base = TOP + plot_h
-    top = nice_max(
-        max(((p.successful_sessions or 0) + (p.failed_sessions or 0) for p in daily), default=0)
-    )
-    slot = plot_w / max(len(daily), 1)
-    gap = min(2.0, slot * 0.2)
-    bars = []
-    for i, p in enumerate(daily):
-        ok, failed = p.successful_sessions or 0, p.failed_sessions or 0
-        ok_h = plot_h * ok / top
-        failed_h = plot_h * failed / top
-        bars.append(
-            Bar(
-                day=p.day.isoformat(),
-                x=round(LEFT + i * slot + gap / 2, 2),
-                width=round(slot - gap, 2),
-                successful=p.successful_sessions,
-                failed=p.failed_sessions,
-                ok_y=round(base - ok_h, 2),
-                ok_height=round(ok_h, 2),
-                failed_y=round(base - ok_h - failed_h, 2),
-                failed_height=round(failed_h, 2),
-            )
-        )
-    ticks = [Tick(v, round(base - plot_h * v / top, 2)) for v in (0, top // 2, top)]
-    every = max(1, math.ceil(len(daily) / 6))
-    labels = [
-        DayLabel(p.day.strftime("%b %d"), round(LEFT + (i + 0.5) * slot, 2))
-        for i, p in enumerate(daily)
-        if i % every == 0
-    ]
-    return BarChart(WIDTH, HEIGHT, LEFT, base, bars, ticks, labels)
-
-
-@dataclass(frozen=True, slots=True)
-class Sparkline:
-    width: int
-    height: int
-    segments: list[str]  # SVG polyline "points", one per run of days with data
-    max_rate: float
-    label: str
-
-
+FAILED_COLOR = "#c62828"  # the page's --bad
 SPARK_W, SPARK_H = 120, 28
+MAX_SPARK_POINTS = 400  # the longest period a page shows (reads.MAX_DAYS)
+DAILY_TITLE_ID = "daily-chart-title"
 
 
-def sparkline(daily: list[DailyPoint]) -> Sparkline:
-    """Daily failure rate; days without reports break the line."""
-    rates = [p.failure_rate for p in daily]
-    top = max([r for r in rates if r is not None] + [0.05])
-    step = SPARK_W / max(len(daily) - 1, 1)
-    segments: list[list[str]] = [[]]
-    for i, r in enumerate(rates):
-        if r is None:
-            if segments[-1]:
-                segments.append([])
-            continue
-        y = 2 + (SPARK_H - 4) * (1 - r / top)
-        segments[-1].append(f"{i * step:.1f},{y:.1f}")
+def _local(tag: Any) -> str:
+    """An element's name without namespace; "" for comments and the like."""
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _no_script(*, keep_style: bool) -> Callable[[Any], Any]:
+    """A pygal XML filter: no script, comment or JavaScript-only element;
+    bar labels as `<title>`; without `keep_style`, no style either."""
+
+    def drop(element: Any) -> bool:
+        name = _local(element.tag)
+        return (
+            name in ("", "script")
+            or (name == "style" and not keep_style)
+            or "tooltip-overlay" in element.get("class", "")
+        )
+
+    def apply(root: Any) -> Any:
+        for parent in list(root.iter()):
+            for child in list(parent):
+                if drop(child):
+                    parent.remove(child)
+            if not keep_style:
+                parent.attrib.pop("style", None)
+            if _local(parent.tag) == "desc" and parent.get("class") == "label":
+                parent.tag = parent.tag[: -len("desc")] + "title"
+                del parent.attrib["class"]
+        return root
+
+    return apply
+
+
+def _titled(title: str, title_id: str | None, **attributes: str) -> Callable[[Any], Any]:
+    """A pygal XML filter naming the chart: its `<title>` and ARIA role."""
+
+    def apply(root: Any) -> Any:
+        for key, value in attributes.items():
+            root.set(key, value)
+        root.set("role", "img")
+        heading = next(e for e in root if _local(e.tag) == "title")
+        heading.text = title
+        if title_id:
+            heading.set("id", title_id)
+            root.set("aria-labelledby", title_id)
+        return root
+
+    return apply
+
+
+def _bar_label(p: DailyPoint, count: int | None, what: str) -> str:
+    day = p.day.isoformat()
+    return f"{day}: no report" if count is None else f"{day}: {count:,} {what} sessions"
+
+
+def daily_chart(daily: Sequence[DailyPoint], domain: str) -> Markup:
+    """Stacked bars per UTC day, successful sessions below and failed above,
+    as inline SVG (`<svg id="daily-chart">`) for the domain page."""
+    chart = pygal.StackedBar(
+        width=720,
+        height=240,
+        margin=8,
+        show_legend=False,
+        js=[],
+        css=[],  # pygal's stylesheet is dropped anyway
+        disable_xml_declaration=True,
+        no_prefix=True,
+        classes=["pygal-chart", "daily-chart"],
+        formatter=lambda v: f"{v:,}",
+        x_labels=[p.day.isoformat() for p in daily],
+        x_labels_major_every=max(1, math.ceil(len(daily) / 6)),
+        show_minor_x_labels=False,
+        truncate_label=-1,
+        show_x_guides=False,
+        spacing=2,
+    )
+    for what, count_of in (
+        ("successful", lambda p: p.successful_sessions),
+        ("failed", lambda p: p.failed_sessions),
+    ):
+        chart.add(
+            what,
+            [{"value": count_of(p), "label": _bar_label(p, count_of(p), what)} for p in daily],
+        )
+    chart.add_xml_filter(_no_script(keep_style=False))
+    chart.add_xml_filter(
+        _titled(
+            f"Daily successful and failed sessions for {domain}", DAILY_TITLE_ID, id="daily-chart"
+        )
+    )
+    # pygal serialized the tree: text and attributes are escaped.
+    return Markup(chart.render(is_unicode=True))  # noqa: S704
+
+
+def failure_rate_label(rates: Sequence[float | None]) -> str:
     known = [r for r in rates if r is not None]
-    label = (
-        "no reports in this period"
-        if not known
-        else f"daily failure rate from {min(known):.1%} to {max(known):.1%}"
+    if not known:
+        return "no reports in this period"
+    return f"daily failure rate from {min(known):.1%} to {max(known):.1%}"
+
+
+def spark_query(daily: Sequence[DailyPoint]) -> str:
+    """The `r` parameter of a sparkline's URL: daily rates, "" for no report."""
+    return ",".join("" if p.failure_rate is None else f"{p.failure_rate:.6g}" for p in daily)
+
+
+def parse_spark_query(text: str) -> list[float | None] | None:
+    """The rates of a sparkline's URL, or None if it is not one."""
+    parts = text.split(",")
+    if len(parts) > MAX_SPARK_POINTS:
+        return None
+    rates: list[float | None] = []
+    for part in parts:
+        if not part:
+            rates.append(None)
+            continue
+        try:
+            rate = float(part)
+        except ValueError:
+            return None
+        if not 0 <= rate <= 1:  # also refuses nan
+            return None
+        rates.append(rate)
+    return rates
+
+
+SPARK_STYLE = Style(
+    background="transparent",
+    plot_background="transparent",
+    colors=(FAILED_COLOR,),
+    stroke_width="1.5",
+    opacity="1",
+)
+
+
+def sparkline(rates: Sequence[float | None]) -> str:
+    """A standalone SVG of the daily failure rate, on a scale from 0 to the
+    highest rate (at least 5 %): a dot per day with reports (its value in a
+    `<desc>`), joined by a line that a day without reports breaks."""
+    top = max([r for r in rates if r is not None] + [0.05])
+    chart = pygal.Line(
+        style=SPARK_STYLE,
+        allow_interruptions=True,
+        range=(0, top),
+        js=[],
+        classes=["pygal-chart", "spark"],
+        formatter=lambda v: f"{v:.2%}",
     )
-    return Sparkline(
-        SPARK_W,
-        SPARK_H,
-        [" ".join(s) if len(s) > 1 else f"{s[0]} {s[0]}" for s in segments if s],
-        top,
-        label,
+    chart.add("daily failure rate", list(rates))
+    chart.add_xml_filter(_no_script(keep_style=True))
+    chart.add_xml_filter(_titled(failure_rate_label(rates), None))
+    svg: str = chart.render_sparkline(
+        width=SPARK_W,
+        height=SPARK_H,
+        margin=2,
+        disable_xml_declaration=True,
+        show_dots=True,  # a day between two without reports is a dot
+        dots_size=1,
     )
+    return svg

@@ -1,9 +1,11 @@
 """The dashboard: server-rendered pages over `tlsrpt.web.api.reads`.
 
 Pages: /login, / (overview), /domains/{domain} (with CSV exports),
-/reports, /reports/{id}, /quarantine (admin, with retry). Every page needs
+/reports, /reports/{id}, /quarantine (admin, with retry), and the
+overview's sparkline images (/charts/failure-rate.svg). Every page needs
 a session (`auth`); a domain or report the user may not see is a 404.
-Templates are Jinja2 with autoescape on and never `|safe`; the pages carry
+Templates are Jinja2 with autoescape on and never `|safe` (the daily chart
+is Markup serialized by pygal's element tree, which escapes); the pages carry
 no script, and the Content-Security-Policy forbids any.
 """
 
@@ -28,7 +30,13 @@ from tlsrpt.store.users import authenticate, end_session, start_session, visible
 from tlsrpt.web.api import reads
 from tlsrpt.web.api.serialize import DAILY_COLUMNS, daily_rows
 from tlsrpt.web.dashboard import auth
-from tlsrpt.web.dashboard.charts import daily_bars, sparkline
+from tlsrpt.web.dashboard.charts import (
+    daily_chart,
+    failure_rate_label,
+    parse_spark_query,
+    spark_query,
+    sparkline,
+)
 from tlsrpt.web.dashboard.raw import readable_json
 
 HERE = FsPath(__file__).parent
@@ -45,6 +53,13 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 
+# A standalone chart: pygal's own stylesheet, never a script; the same
+# URL always draws the same chart.
+SVG_HEADERS = {
+    **SECURITY_HEADERS,
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    "Cache-Control": "private, max-age=86400",
+}
 
 # Any text: a policy domain as a report wrote it (even with "/").
 DomainName = Annotated[str, Path(max_length=253)]
@@ -178,7 +193,14 @@ def build_router() -> APIRouter:
             first = (page_number - 1) * PAGE_SIZE
             shown = names[first : first + PAGE_SIZE]
             rows = reads.overview(conn, session.user, period, shown) if shown else []
-        items = [(o, sparkline(o.analysis.daily)) for o in rows]
+        items = [
+            (
+                o,
+                spark_query(o.analysis.daily),
+                failure_rate_label([p.failure_rate for p in o.analysis.daily]),
+            )
+            for o in rows
+        ]
         counts = {
             v: sum(1 for o in rows if o.readiness.verdict == v)
             for v in ("ready", "not-ready", "insufficient-data")
@@ -246,12 +268,21 @@ def build_router() -> APIRouter:
             session=session,
             detail=detail,
             a=detail.analysis,
-            chart=daily_bars(detail.analysis.daily),
+            chart=daily_chart(detail.analysis.daily, domain),
             failures=failures,
             period=period,
             days=days,
             day_choices=DAY_CHOICES,
         )
+
+    @router.get("/charts/failure-rate.svg", response_class=Response)
+    def failure_rate_svg(request: Request, r: Annotated[str, Query(max_length=8000)]) -> Response:
+        """A sparkline, a pure function of its URL (the overview's `<img>`)."""
+        session = auth.require_session(request, store_of(request))
+        rates = parse_spark_query(r)
+        if rates is None:
+            return not_found(request, session, "chart")
+        return Response(sparkline(rates), media_type="image/svg+xml", headers=SVG_HEADERS)
 
     @router.get("/reports")
     def report_list(
