@@ -8,9 +8,11 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -464,3 +466,75 @@ def test_two_instances_on_one_postgres_poll_a_mailbox_one_at_a_time(
     assert other.poller.counts == {"accepted": 1, "duplicate": 1}
     with open_store(postgres_url) as s:
         assert report_count(s) == 7
+
+
+# -- tlsrpt serve -------------------------------------------------------------
+
+
+def _serve(config: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TLSRPT_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tlsrpt", "serve", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**clean, **env},
+    )
+
+
+def test_serve_starts_the_poller_and_stops_cleanly(
+    tmp_path: Path, dovecot: Dovecot, mails: SimpleNamespace, dns_server: Any
+) -> None:
+    db = tmp_path / "serve-imap.sqlite3"
+    secret = tmp_path / "imap-password"
+    secret.write_text(PASSWORD + "\n")
+    config = tmp_path / "tlsrpt.toml"
+    config.write_text(
+        f'database_url = "sqlite:///{db}"\nport = {free_port()}\n'
+        f'imap_host = "127.0.0.1"\nimap_port = {dovecot.imap_port}\nimap_tls = "starttls"\n'
+        f'imap_user = "{USER}"\nimap_ca_file = "{dovecot.ca_file}"\n'
+        f'imap_archive_folder = "Done"\n'
+        f'dns_nameservers = ["127.0.0.1"]\ndns_port = {dns_server.port}\n'
+    )
+    dovecot.append(mails.report("r-1"))
+    proc = _serve(config, {"TLSRPT_IMAP_PASSWORD_FILE": str(secret)})
+    try:
+        wait_for(lambda: proc.poll() is not None or dovecot.count("Done") == 1, timeout=30)
+        assert proc.poll() is None, proc.communicate()[1].decode()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err.decode()
+    assert b"Traceback" not in err
+    assert f"IMAP {USER}@127.0.0.1:{dovecot.imap_port}/INBOX (move)".encode() in err
+    with open_store(f"sqlite:///{db}") as store:
+        assert outcomes(store) == [("accepted", "imap")]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ('imap_host = "127.0.0.1"\nimap_password = "x"\n', "imap_host needs imap_user"),
+        ('imap_host = "127.0.0.1"\nimap_user = "u"\n', "needs imap_password"),
+        (
+            'imap_host = "127.0.0.1"\nimap_user = "u"\nimap_password = "x"\nimap_mode = "copy"\n',
+            "IMAP mode 'copy' is not one of move, read-only",
+        ),
+        (
+            'imap_host = "h"\nimap_user = "u"\nimap_password_file = "/nonexistent/pw"\n',
+            "imap_password_file /nonexistent/pw: No such file",
+        ),
+    ],
+)
+def test_serve_refuses_incomplete_imap_settings(
+    tmp_path: Path, settings: str, message: str
+) -> None:
+    config = tmp_path / "tlsrpt.toml"
+    config.write_text(f'database_url = "sqlite:///{tmp_path / "x.sqlite3"}"\n{settings}')
+    proc = _serve(config, {})
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert message in err.decode()
+    assert b"Traceback" not in err

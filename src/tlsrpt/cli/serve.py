@@ -1,5 +1,6 @@
 """`tlsrpt serve`: the HTTP report receiver (RFC 8460 §5.4) under uvicorn,
-and, when `smtp_port` is set, the SMTP receiver (RFC 8460 §5.3) beside it.
+and, when `smtp_port` is set, the SMTP receiver (RFC 8460 §5.3) beside it;
+when `imap_host` is set, the IMAP poller in a thread.
 
 Settings: `--config FILE` (TOML), `TLSRPT_*` environment variables and the
 options below, in rising precedence (`tlsrpt.web.settings`). SIGTERM or
@@ -23,6 +24,8 @@ from tlsrpt.cli.db import add_db_argument, opened_store
 from tlsrpt.cli.demo import prepare_serve_demo
 from tlsrpt.cli.output import UsageError, console, err_console
 from tlsrpt.receive.dkim_verify import txt_lookup
+from tlsrpt.receive.imap import ImapConfig, ImapPoller
+from tlsrpt.receive.imap import start as start_poller
 from tlsrpt.receive.smtp import Recipients, ReportHandler, smtp_kwargs
 from tlsrpt.store.engine import Store
 from tlsrpt.web.app import create_app
@@ -124,6 +127,41 @@ def _smtp_controller(settings: Settings, store: Store) -> Controller | None:
     )
 
 
+def _imap_poller(settings: Settings, store: Store) -> ImapPoller | None:
+    if settings.imap_host is None:
+        return None
+    password = settings.imap_password
+    if password is None and settings.imap_password_file is not None:
+        try:
+            password = Path(settings.imap_password_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise UsageError(
+                f"imap_password_file {settings.imap_password_file}: {exc.strerror or exc}"
+            ) from exc
+    if settings.imap_ca_file is not None and not Path(settings.imap_ca_file).is_file():
+        raise UsageError(f"imap_ca_file {settings.imap_ca_file}: no such file")
+    try:
+        config = ImapConfig(
+            host=settings.imap_host,
+            port=settings.imap_port,
+            user=settings.imap_user or "",
+            password=password or "",
+            folder=settings.imap_folder,
+            mode=settings.imap_mode,  # type: ignore[arg-type]  # checked by ImapConfig
+            archive_folder=settings.imap_archive_folder,
+            invalid_folder=settings.imap_invalid_folder,
+            tls=settings.imap_tls,  # type: ignore[arg-type]
+            ca_file=settings.imap_ca_file,
+            poll_interval_s=settings.imap_poll_interval_s,
+            accept_unsigned=settings.smtp_accept_unsigned,
+            require_tlsrpt_service=settings.dkim_require_tlsrpt_service,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    dnsfunc = txt_lookup(list(settings.dns_nameservers) or None, settings.dns_port)
+    return ImapPoller(store, config, dnsfunc)
+
+
 def run(args: argparse.Namespace) -> int:
     demo = prepare_serve_demo(args) if args.demo else None
     settings = _settings(args)
@@ -162,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
         # stop exits 0 once every request in flight was answered.
         signal.signal(signal.SIGTERM, lambda *_: None)
         smtp = _smtp_controller(settings, store)
+        imap = _imap_poller(settings, store)
         if smtp is not None:
             try:
                 smtp.start()
@@ -174,6 +213,12 @@ def run(args: argparse.Namespace) -> int:
                 f"{settings.smtp_host}:{settings.smtp_port}",
                 markup=False,
             )
+        imap_thread = None
+        if imap is not None:
+            imap_thread = start_poller(imap)
+            err_console.print(
+                f"tlsrpt serve: IMAP {imap.config.mailbox} ({imap.config.mode})", markup=False
+            )
         try:
             server.run()
         except SystemExit:  # uvicorn exits when it cannot bind; it logged why
@@ -181,4 +226,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if smtp is not None:
                 smtp.stop()
+            if imap is not None and imap_thread is not None:
+                imap.stop()  # finishes the message in hand: it is committed or left in place
+                imap_thread.join(timeout=60)
     return 0

@@ -22,7 +22,18 @@ for secrets such as a database password), and the command line.
 | smtp_accept_unsigned | ..._ACCEPT_UNSIGNED  | false: quarantine (R8460-3-u)|
 | dkim_require_tlsrpt_service | ...          | false (R8460-3-v)            |
 | dns_nameservers, dns_port | TLSRPT_DNS_*    | system resolver, 53          |
+| imap_host        | TLSRPT_IMAP_HOST         | none: no IMAP poller         |
+| imap_port        | TLSRPT_IMAP_PORT         | 993 (imaps), 143 (starttls)  |
+| imap_user, imap_password(_file) | TLSRPT_IMAP_* | required with imap_host |
+| imap_folder      | TLSRPT_IMAP_FOLDER       | INBOX                        |
+| imap_mode        | TLSRPT_IMAP_MODE         | move (or read-only)          |
+| imap_archive_folder, imap_invalid_folder | ... | Archive, Invalid          |
+| imap_tls         | TLSRPT_IMAP_TLS          | imaps (or starttls)          |
+| imap_ca_file     | TLSRPT_IMAP_CA_FILE      | system trust store           |
+| imap_poll_interval_s | ..._POLL_INTERVAL_S  | 60 (without IDLE; IDLE wakes)|
 
+The IMAP poller applies the SMTP receiver's DKIM policy
+(smtp_accept_unsigned, dkim_require_tlsrpt_service).
 The SMTP receiver offers STARTTLS with certfile/keyfile when they are set.
 Booleans in the environment: 1/true/yes or 0/false/no.
 """
@@ -65,6 +76,18 @@ class Settings:
     dkim_require_tlsrpt_service: bool = False
     dns_nameservers: tuple[str, ...] = ()
     dns_port: int = 53
+    imap_host: str | None = None
+    imap_port: int | None = None
+    imap_user: str | None = None
+    imap_password: str | None = None
+    imap_password_file: str | None = None
+    imap_folder: str = "INBOX"
+    imap_mode: str = "move"
+    imap_archive_folder: str = "Archive"
+    imap_invalid_folder: str = "Invalid"
+    imap_tls: str = "imaps"
+    imap_ca_file: str | None = None
+    imap_poll_interval_s: int = 60
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -79,8 +102,19 @@ class Settings:
             raise SettingsError("smtp_port needs smtp_recipients: the receiver is never a relay")
         if self.smtp_port is not None and not 0 <= self.smtp_port <= 65535:
             raise SettingsError(f"smtp_port {self.smtp_port} is out of range 0-65535")
+        if self.imap_host is not None:
+            self._check_imap()
         if (self.certfile is None) != (self.keyfile is None):
             raise SettingsError("certfile and keyfile go together: give both or neither")
+
+    def _check_imap(self) -> None:
+        if not self.imap_user:
+            raise SettingsError("imap_host needs imap_user")
+        if self.imap_password is None and self.imap_password_file is None:
+            raise SettingsError("imap_host needs imap_password or imap_password_file")
+        # mode, TLS mode, folders and interval: checked by tlsrpt.receive.imap.ImapConfig
+        if self.imap_port is not None and not 0 < self.imap_port <= 65535:
+            raise SettingsError(f"imap_port {self.imap_port} is out of range 1-65535")
 
 
 _BOOLS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
