@@ -62,6 +62,9 @@ TLS_MODES: tuple[TlsMode, ...] = ("imaps", "starttls")
 # RFC 2177 §3: re-issue IDLE at least every 29 minutes.
 MAX_IDLE_S = 25 * 60
 MAX_BACKOFF_S = 300.0
+LOCK_CHECK_S = 5.0
+# Untagged responses during IDLE that mean new mail (RFC 2177).
+_CHANGES = (b"EXISTS", b"RECENT")
 # Errors after which the session is dropped and opened again.
 RETRYABLE = (
     OSError,
@@ -238,19 +241,26 @@ class ImapPoller:
             _close(client)
 
     def _wait(self, client: imapclient.IMAPClient, idle: bool) -> None:
-        """Until the folder changes (IDLE), the poll interval passes, or stop."""
-        deadline = time.monotonic() + min(self.config.poll_interval_s, MAX_IDLE_S)
-        if not idle:
-            self._stop.wait(max(0.0, deadline - time.monotonic()))
-            return
-        client.idle()
+        """Until the folder changes (IDLE), the poll interval passes, or stop.
+        Checks in one-second steps so stop() is prompt, and that the mailbox
+        lock is still held every LOCK_CHECK_S."""
+        start = time.monotonic()
+        deadline = start + min(self.config.poll_interval_s, MAX_IDLE_S)
+        next_check = start + LOCK_CHECK_S
+        if idle:
+            client.idle()
         try:
             while not self._stop.is_set() and time.monotonic() < deadline:
-                # Short checks keep stop() prompt; responses are buffered.
-                if any(r[1] in (b"EXISTS", b"RECENT") for r in client.idle_check(timeout=1)):
+                if time.monotonic() >= next_check:
+                    self._lock_alive()
+                    next_check += LOCK_CHECK_S
+                if not idle:
+                    self._stop.wait(min(1.0, max(0.0, deadline - time.monotonic())))
+                elif any(len(r) > 1 and r[1] in _CHANGES for r in client.idle_check(timeout=1)):
                     break
         finally:
-            client.idle_done()
+            if idle:
+                client.idle_done()
 
     def _round(self, client: imapclient.IMAPClient, uidvalidity: int) -> None:
         if self.config.mode == "move":
