@@ -1,0 +1,337 @@
+"""Receiving throughput of a real `tlsrpt serve` process: HTTP and SMTP.
+
+    .venv/bin/python benchmarks/receive.py [--clients 50] [--seconds 20]
+        [--smtp-clients 10] [--smtp-seconds 15] [--postgres URL] [--workdir DIR]
+
+Starts `tlsrpt serve` as a separate process on 127.0.0.1 (fresh SQLite
+database, or a schema of its own on PostgreSQL with `--postgres`), with
+the SMTP receiver on, then from this process:
+
+1. `--clients` concurrent HTTP clients (threads, one keep-alive connection
+   each) call `GET /healthz` for `--seconds`: the reference, the server's
+   own cost per request, measured in the same run;
+2. the same clients POST distinct gzip reports (`application/tlsrpt+gzip`,
+   RFC 8460 §5.4) to `/v1/reports` for `--seconds`; every answer must be
+   201 (a new report, committed before the answer);
+3. `--smtp-clients` smtplib clients send report mails (one session each,
+   one message after another) for `--smtp-seconds`; every answer must be
+   250. `smtp_accept_unsigned` is on, so messages are stored as reports
+   without a DKIM key lookup (DKIM is measured in its own tests).
+
+Printed: requests/s, p50 and p99 latency, errors, and the ratio of
+reports/s to /healthz requests/s (target, issue 4: >= 50 % on SQLite, zero
+errors). Exit 1 on any error. Only loopback is contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import http.client
+import os
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import quote
+
+import orjson
+import sqlalchemy as sa
+
+from tlsrpt.store.url import normalize_url
+
+HOST = "127.0.0.1"
+
+
+def report(report_id: str) -> bytes:
+    return orjson.dumps(
+        {
+            "organization-name": "Benchmark Org",
+            "date-range": {
+                "start-datetime": "2026-11-03T00:00:00Z",
+                "end-datetime": "2026-11-03T23:59:59Z",
+            },
+            "contact-info": "tlsrpt@bench.example",
+            "report-id": report_id,
+            "policies": [
+                {
+                    "policy": {
+                        "policy-type": "sts",
+                        "policy-string": ["version: STSv1", "mode: enforce", "mx: *.example.org"],
+                        "policy-domain": "example.org",
+                        "mx-host": ["*.example.org"],
+                    },
+                    "summary": {
+                        "total-successful-session-count": 120,
+                        "total-failure-session-count": 2,
+                    },
+                    "failure-details": [
+                        {
+                            "result-type": "certificate-expired",
+                            "sending-mta-ip": "192.0.2.1",
+                            "receiving-mx-hostname": "mx1.example.org",
+                            "failed-session-count": 2,
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+
+
+def report_mail(report_id: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "tlsrpt@bench.example"
+    msg["To"] = "tlsrpt@example.org"
+    msg["Subject"] = f"Report Domain: example.org Submitter: bench.example Report-ID: <{report_id}>"
+    msg["TLS-Report-Domain"] = "example.org"
+    msg["TLS-Report-Submitter"] = "bench.example"
+    msg.set_content("TLS report\n")
+    msg.add_attachment(
+        gzip.compress(report(report_id)),
+        maintype="application",
+        subtype="tlsrpt+gzip",
+        filename="bench.example!example.org!1793664000!1793750399.json.gz",
+    )
+    return msg.as_bytes().replace(b"\n", b"\r\n")  # smtplib sends bytes as given
+
+
+@dataclass
+class Phase:
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    elapsed: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def error(self, what: str) -> None:
+        with self.lock:
+            self.errors[what] = self.errors.get(what, 0) + 1
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+
+    def line(self) -> str:
+        lat = sorted(self.latencies)
+
+        def pct(p: float) -> float:
+            return lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")
+
+        errors = sum(self.errors.values())
+        detail = f" {self.errors}" if errors else ""
+        return (
+            f"{self.name:<34} {self.rate:9.1f}/s  p50 {pct(0.50):7.1f} ms  "
+            f"p99 {pct(0.99):7.1f} ms  n={len(lat)}  errors={errors}{detail}"
+        )
+
+
+def run_phase(phase: Phase, clients: int, seconds: float, worker: Callable[..., None]) -> Phase:
+    """`clients` threads call `worker(index, phase, deadline)`; wall time measured."""
+    start = time.perf_counter()
+    deadline = start + seconds
+    threads = [
+        threading.Thread(target=worker, args=(i, phase, deadline), daemon=True)
+        for i in range(clients)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    phase.elapsed = time.perf_counter() - start
+    return phase
+
+
+def http_worker(
+    port: int, request: Callable[[int, int], tuple[str, str, bytes, dict[str, str]]], expect: int
+) -> Callable[[int, Phase, float], None]:
+    def work(index: int, phase: Phase, deadline: float) -> None:
+        conn = http.client.HTTPConnection(HOST, port, timeout=60)
+        n = 0
+        while time.perf_counter() < deadline:
+            method, path, body, headers = request(index, n)
+            n += 1
+            t0 = time.perf_counter()
+            try:
+                conn.request(method, path, body=body or None, headers=headers)
+                response = conn.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                phase.error(type(exc).__name__)
+                conn.close()
+                conn = http.client.HTTPConnection(HOST, port, timeout=60)
+                continue
+            took = time.perf_counter() - t0
+            if response.status != expect:
+                phase.error(f"HTTP {response.status}")
+                continue
+            with phase.lock:
+                phase.latencies.append(took)
+        conn.close()
+
+    return work
+
+
+def smtp_worker(port: int, run_id: str) -> Callable[[int, Phase, float], None]:
+    def work(index: int, phase: Phase, deadline: float) -> None:
+        n = 0
+        with smtplib.SMTP(HOST, port, timeout=60) as client:
+            client.ehlo("bench.example")
+            while time.perf_counter() < deadline:
+                message = report_mail(f"{run_id}-smtp-{index}-{n}")
+                n += 1
+                t0 = time.perf_counter()
+                try:
+                    refused = client.sendmail("b@bench.example", ["tlsrpt@example.org"], message)
+                except smtplib.SMTPException as exc:
+                    phase.error(type(exc).__name__)
+                    continue
+                took = time.perf_counter() - t0
+                if refused:
+                    phase.error("refused")
+                    continue
+                with phase.lock:
+                    phase.latencies.append(took)
+
+    return work
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"tlsrpt serve exited:\n{log.read_text()}")
+        try:
+            socket.create_connection((HOST, port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit("tlsrpt serve did not start listening")
+
+
+def postgres_schema(base: str) -> tuple[str, Callable[[], None]]:
+    schema = f"tlsrpt_bench_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(normalize_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}options={quote(f'-csearch_path={schema}')}", drop
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--smtp-clients", type=int, default=10)
+    parser.add_argument("--smtp-seconds", type=float, default=15.0)
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server instead of SQLite")
+    parser.add_argument("--workdir", type=Path, help="where the database and log go")
+    args = parser.parse_args()
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tlsrpt-bench-receive-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    drop: Callable[[], None] = lambda: None  # noqa: E731
+    if args.postgres:
+        db_url, drop = postgres_schema(args.postgres)
+        backend = "PostgreSQL"
+    else:
+        db_url = f"sqlite:///{workdir / 'receive.sqlite3'}"
+        backend = "SQLite"
+    http_port, smtp_port = free_port(), free_port()
+    config = workdir / "tlsrpt.toml"
+    config.write_text(
+        f"database_url = {orjson.dumps(db_url).decode()}\nport = {http_port}\n"
+        f'smtp_port = {smtp_port}\nsmtp_recipients = ["tlsrpt@example.org"]\n'
+        "smtp_accept_unsigned = true\nsmtp_max_message_bytes = 1048576\n"
+    )
+    log = workdir / "serve.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TLSRPT_")}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tlsrpt", "serve", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    run_id = uuid.uuid4().hex[:8]
+    try:
+        wait_listening(http_port, proc, log)
+        wait_listening(smtp_port, proc, log)
+        print(
+            f"tlsrpt serve ({backend}) pid {proc.pid} on {HOST}:{http_port}, SMTP {smtp_port}; "
+            f"client process pid {os.getpid()}; {os.cpu_count()} CPUs"
+        )
+
+        def healthz(_i: int, _n: int) -> tuple[str, str, bytes, dict[str, str]]:
+            return "GET", "/healthz", b"", {}
+
+        def post(prefix: str) -> Callable[[int, int], tuple[str, str, bytes, dict[str, str]]]:
+            def request(i: int, n: int) -> tuple[str, str, bytes, dict[str, str]]:
+                body = gzip.compress(report(f"{run_id}-{prefix}-{i}-{n}"), compresslevel=6)
+                return "POST", "/v1/reports", body, {"Content-Type": "application/tlsrpt+gzip"}
+
+            return request
+
+        # Warm-up (imports, connection pools), not counted.
+        run_phase(Phase("warm-up"), 4, 1.0, http_worker(http_port, post("warm"), 201))
+        ref = run_phase(
+            Phase(f"GET /healthz ({args.clients} clients)"),
+            args.clients,
+            args.seconds,
+            http_worker(http_port, healthz, 200),
+        )
+        print(ref.line())
+        posts = run_phase(
+            Phase(f"POST /v1/reports gzip ({args.clients})"),
+            args.clients,
+            args.seconds,
+            http_worker(http_port, post("http"), 201),
+        )
+        print(posts.line())
+        ratio = posts.rate / ref.rate if ref.rate else 0.0
+        print(f"{'reports/s : /healthz requests/s':<34} {ratio:9.1%}   (target >= 50 % on SQLite)")
+        smtp = run_phase(
+            Phase(f"SMTP messages ({args.smtp_clients} clients)"),
+            args.smtp_clients,
+            args.smtp_seconds,
+            smtp_worker(smtp_port, run_id),
+        )
+        print(smtp.line())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        drop()
+    errors = sum(sum(p.errors.values()) for p in (ref, posts, smtp))
+    if proc.returncode != 0:
+        print(f"tlsrpt serve exited {proc.returncode}; log: {log}")
+        return 1
+    print(f"errors: {errors}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
