@@ -331,3 +331,83 @@ def test_raw_download_from_the_dashboard(client: TestClient, site: Any) -> None:
     client.cookies.clear()
     _login(client, CUSTOMER)
     assert client.get(f"/reports/{site.hostile_report_pk}/raw").status_code == 404
+
+
+def _verdict_counts(html: str) -> dict[str, int]:
+    return {
+        v: int(n.replace(",", ""))
+        for v, n in re.findall(r'<strong id="count-([a-z-]+)">([\d,]+)</strong>', html)
+    }
+
+
+def test_readiness_counts_cover_every_visible_domain(tmp_path: Any) -> None:
+    """The overview counts verdicts over all visible domains (or all that
+    match a search), not the page of 50 shown, and a new report counts at once."""
+    from collections import Counter
+    from datetime import UTC, datetime, timedelta
+
+    import orjson
+
+    from tlsrpt.demo import load_demo
+    from tlsrpt.ingest.model import SourceInfo
+    from tlsrpt.ingest.pipeline import ingest
+    from tlsrpt.store.engine import open_store
+    from tlsrpt.store.users import User, add_domain, add_user
+    from tlsrpt.web.api.reads import overview, period_of
+    from tlsrpt.web.app import create_app
+    from tlsrpt.web.settings import Settings
+
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    store = open_store(f"sqlite:///{tmp_path / 'verdicts.sqlite3'}")
+    load_demo(store, yesterday, 60)
+    with store.write() as conn:
+        add_user(conn, ADMIN, PASSWORD, admin=True)
+        for n in range(2 * PAGE_SIZE + 20):  # before the demo domains by name
+            add_domain(conn, f"customer{n:03d}.example")
+
+    def expected() -> Counter[str]:
+        with store.read() as conn:
+            every = overview(conn, User(0, "t", True), period_of(30))
+        return Counter({"ready": 0, "not-ready": 0, "insufficient-data": 0}) + Counter(
+            str(o.readiness.verdict) for o in every
+        )
+
+    before = expected()
+    assert before["ready"] >= 1 and before["not-ready"] >= 1
+    assert before["insufficient-data"] >= 2 * PAGE_SIZE + 20
+    with TestClient(create_app(Settings(), store)) as many:
+        _login(many, ADMIN)
+        for page in (1, 2, 3):
+            html = many.get("/", params={"days": 30, "page": page}).text
+            assert _verdict_counts(html) == before, page
+        first = many.get("/", params={"days": 30}).text
+        assert "verdict-ready" not in first  # the ready domains are on page 3
+        report = {
+            "organization-name": "Google Inc.",
+            "date-range": {
+                "start-datetime": f"{yesterday}T00:00:00Z",
+                "end-datetime": f"{yesterday}T23:59:59Z",
+            },
+            "contact-info": "smtp-tls-reporting@google.com",
+            "report-id": "late-1",
+            "policies": [
+                {
+                    "policy": {"policy-type": "sts", "policy-domain": "late.example"},
+                    "summary": {
+                        "total-successful-session-count": 5,
+                        "total-failure-session-count": 5,
+                    },
+                    "failure-details": [
+                        {"result-type": "certificate-expired", "failed-session-count": 5}
+                    ],
+                }
+            ],
+        }
+        stored = ingest(store, orjson.dumps(report), SourceInfo("file", "late"))
+        assert stored.outcome == "accepted", stored.reason
+        after = expected()
+        assert after["not-ready"] == before["not-ready"] + 1
+        assert _verdict_counts(many.get("/", params={"days": 30}).text) == after
+        found = many.get("/", params={"days": 30, "q": "customer01"}).text
+        assert _verdict_counts(found) == {"ready": 0, "not-ready": 0, "insufficient-data": 10}
+    store.close()

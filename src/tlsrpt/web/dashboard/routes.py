@@ -38,6 +38,7 @@ from tlsrpt.web.dashboard.charts import (
     sparkline,
 )
 from tlsrpt.web.dashboard.raw import readable_json
+from tlsrpt.web.dashboard.verdicts import VerdictCounts
 
 HERE = FsPath(__file__).parent
 DAY_CHOICES = (7, 30, 60, 90)
@@ -97,6 +98,7 @@ def _templates() -> Jinja2Templates:
 
 def build_router() -> APIRouter:
     templates = _templates()
+    verdict_counts = VerdictCounts()
     router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
     def store_of(request: Request) -> Store:
@@ -193,6 +195,7 @@ def build_router() -> APIRouter:
             first = (page_number - 1) * PAGE_SIZE
             shown = names[first : first + PAGE_SIZE]
             rows = reads.overview(conn, session.user, period, shown) if shown else []
+            counts = verdict_counts(conn, session.user, period, names)  # all, not the page
         items = [
             (
                 o,
@@ -201,10 +204,6 @@ def build_router() -> APIRouter:
             )
             for o in rows
         ]
-        counts = {
-            v: sum(1 for o in rows if o.readiness.verdict == v)
-            for v in ("ready", "not-ready", "insufficient-data")
-        }
         return page(
             request,
             "overview.html",
