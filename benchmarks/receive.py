@@ -8,8 +8,9 @@ database, or a schema of its own on PostgreSQL with `--postgres`), with
 the SMTP receiver on, then from this process:
 
 1. `--clients` concurrent HTTP clients (threads, one keep-alive connection
-   each) call `GET /healthz` for `--seconds`: the reference, the server's
-   own cost per request, measured in the same run;
+   each, each from its own 127.0.x.y address like distinct senders) call
+   `GET /healthz` for `--seconds`: the reference, the server's own cost per
+   request, measured in the same run;
 2. the same clients POST distinct gzip reports (`application/tlsrpt+gzip`,
    RFC 8460 §5.4) to `/v1/reports` for `--seconds`; every answer must be
    201 (a new report, committed before the answer);
@@ -151,11 +152,22 @@ def run_phase(phase: Phase, clients: int, seconds: float, worker: Callable[..., 
     return phase
 
 
+def client_address(index: int) -> str:
+    """Each client its own loopback address, as distinct senders are: the
+    receiver's per-address rate limit (20/s, burst 2000) applies to each."""
+    return f"127.0.{1 + index // 250}.{1 + index % 250}"
+
+
 def http_worker(
     port: int, request: Callable[[int, int], tuple[str, str, bytes, dict[str, str]]], expect: int
 ) -> Callable[[int, Phase, float], None]:
     def work(index: int, phase: Phase, deadline: float) -> None:
-        conn = http.client.HTTPConnection(HOST, port, timeout=60)
+        def connect() -> http.client.HTTPConnection:
+            return http.client.HTTPConnection(
+                HOST, port, timeout=60, source_address=(client_address(index), 0)
+            )
+
+        conn = connect()
         n = 0
         while time.perf_counter() < deadline:
             method, path, body, headers = request(index, n)
@@ -168,7 +180,7 @@ def http_worker(
             except (OSError, http.client.HTTPException) as exc:
                 phase.error(type(exc).__name__)
                 conn.close()
-                conn = http.client.HTTPConnection(HOST, port, timeout=60)
+                conn = connect()
                 continue
             took = time.perf_counter() - t0
             if response.status != expect:
