@@ -342,7 +342,9 @@ def _verdict_counts(html: str) -> dict[str, int]:
 
 def test_readiness_counts_cover_every_visible_domain(tmp_path: Any) -> None:
     """The overview counts verdicts over all visible domains (or all that
-    match a search), not the page of 50 shown, and a new report counts at once."""
+    match a search), not the page of 50 shown; after a new report the kept
+    counts are shown, marked, until a background recount has them."""
+    import time
     from collections import Counter
     from datetime import UTC, datetime, timedelta
 
@@ -392,7 +394,7 @@ def test_readiness_counts_cover_every_visible_domain(tmp_path: Any) -> None:
             "report-id": "late-1",
             "policies": [
                 {
-                    "policy": {"policy-type": "sts", "policy-domain": "late.example"},
+                    "policy": {"policy-type": "sts", "policy-domain": "customer000.example"},
                     "summary": {
                         "total-successful-session-count": 5,
                         "total-failure-session-count": 5,
@@ -407,7 +409,25 @@ def test_readiness_counts_cover_every_visible_domain(tmp_path: Any) -> None:
         assert stored.outcome == "accepted", stored.reason
         after = expected()
         assert after["not-ready"] == before["not-ready"] + 1
-        assert _verdict_counts(many.get("/", params={"days": 30}).text) == after
+        assert after["insufficient-data"] == before["insufficient-data"] - 1
+        # The first view after it shows the kept counts, marked, and starts a recount.
+        stale = many.get("/", params={"days": 30}).text
+        assert _verdict_counts(stale) == before
+        assert 'id="counts-stale"' in stale and "before the latest reports" in stale
+        deadline = time.monotonic() + 30
+        while 'id="counts-stale"' in (fresh := many.get("/", params={"days": 30}).text):
+            assert time.monotonic() < deadline, "the recount did not finish"
+            time.sleep(0.05)
+        assert _verdict_counts(fresh) == after
+        # A new domain changes the visible set: counted at once.
+        report["report-id"] = "late-2"
+        report["policies"][0]["policy"]["policy-domain"] = "late.example"  # type: ignore[index]
+        stored = ingest(store, orjson.dumps(report), SourceInfo("file", "late"))
+        assert stored.outcome == "accepted", stored.reason
+        latest = expected()
+        assert latest["not-ready"] == after["not-ready"] + 1
+        now = many.get("/", params={"days": 30}).text
+        assert _verdict_counts(now) == latest and 'id="counts-stale"' not in now
         found = many.get("/", params={"days": 30, "q": "customer01"}).text
         assert _verdict_counts(found) == {"ready": 0, "not-ready": 0, "insufficient-data": 10}
     store.close()

@@ -195,7 +195,7 @@ def build_router() -> APIRouter:
             first = (page_number - 1) * PAGE_SIZE
             shown = names[first : first + PAGE_SIZE]
             rows = reads.overview(conn, session.user, period, shown) if shown else []
-            counts = verdict_counts(conn, session.user, period, names)  # all, not the page
+            tally = verdict_counts(store, conn, session.user, period, names)  # all domains
         items = [
             (
                 o,
@@ -212,7 +212,7 @@ def build_router() -> APIRouter:
             period=period,
             days=days,
             day_choices=DAY_CHOICES,
-            counts=counts,
+            tally=tally,
             total=len(names),
             first=first,
             page_number=page_number,
