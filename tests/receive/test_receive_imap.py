@@ -29,7 +29,7 @@ import pytest
 import sqlalchemy as sa
 import trustme
 
-from tlsrpt.receive.imap import ImapConfig, ImapPoller, start
+from tlsrpt.receive.imap import ImapConfig, ImapPoller, lock_key, start
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.schema import imap_watermarks, raw_inputs, reports
 from tlsrpt.store.url import normalize_url
@@ -538,3 +538,40 @@ def test_serve_refuses_incomplete_imap_settings(
     assert proc.returncode == 2
     assert message in err.decode()
     assert b"Traceback" not in err
+
+
+@pytest.mark.postgres
+def test_losing_the_lock_connection_hands_the_mailbox_over(
+    dovecot: Dovecot, postgres_url: str, mails: SimpleNamespace
+) -> None:
+    """The holder's database session is killed (a network cut, a failover):
+    PostgreSQL frees its advisory lock, the other instance takes the
+    mailbox, the first notices within LOCK_CHECK_S and stops polling."""
+    stores = [open_store(postgres_url), open_store(postgres_url)]
+    config = dovecot.config(poll_interval_s=0.3)
+    instances = [run_poller(s, config, mails.dnsfunc) for s in stores]
+    try:
+        wait_for(lambda: any(i.poller.polling.is_set() for i in instances))
+        holder = next(i for i in instances if i.poller.polling.is_set())
+        other = next(i for i in instances if i is not holder)
+        key = lock_key(config.mailbox)
+        with stores[0].engine.connect() as conn:
+            killed = conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+                    " AND granted AND classid = :hi AND objid = :lo"
+                ),
+                {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF},
+            ).all()
+            conn.commit()
+        assert killed == [(True,)]
+        wait_for(lambda: other.poller.polling.is_set() and not holder.poller.polling.is_set())
+        dovecot.append(*(mails.report(f"r-{i}") for i in range(3)))
+        wait_for(lambda: dovecot.count("Archive") == 3)
+    finally:
+        for i in instances:
+            i.stop()
+        for s in stores:
+            s.close()
+    assert other.poller.counts == {"accepted": 3}
+    assert holder.poller.counts.total() == 0

@@ -72,7 +72,7 @@ RETRYABLE = (
     imapclient.exceptions.IMAPClientError,
     imapclient.exceptions.IMAPClientAbortError,
     StoreError,
-    sa.exc.DBAPIError,
+    sa.exc.SQLAlchemyError,
 )
 
 
@@ -142,6 +142,7 @@ class ImapPoller:
         self.polling = threading.Event()  # set while this instance holds the mailbox
         self._stop = threading.Event()
         self._lock_conn: sa.Connection | None = None
+        self._worked = False  # the current session completed a round
 
     # -- lifecycle -------------------------------------------------------
 
@@ -152,6 +153,7 @@ class ImapPoller:
         """Hold the mailbox lock, poll, and start over after any failure."""
         backoff = 1.0
         while not self._stop.is_set():
+            self._worked = False
             try:
                 with self._mailbox_lock() as held:
                     if not held:
@@ -162,11 +164,18 @@ class ImapPoller:
                         self._session()
                     finally:
                         self.polling.clear()
-                backoff = 1.0
             except RETRYABLE as exc:
                 log.warning("IMAP %s: %s; retrying in %.0f s", self.config.mailbox, exc, backoff)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+            except Exception:  # a bug must not end the poller: log it, start over
+                log.exception(
+                    "IMAP %s: unexpected error; retrying in %.0f s", self.config.mailbox, backoff
+                )
+            else:
+                continue
+            if self._worked:  # the session was up: this is a new failure
+                backoff = 1.0
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     @contextmanager
     def _mailbox_lock(self) -> Iterator[bool]:
@@ -187,7 +196,7 @@ class ImapPoller:
                 self._lock_conn = None
                 if held:
                     # If the connection is gone, the lock went with it.
-                    with contextlib.suppress(sa.exc.DBAPIError):
+                    with contextlib.suppress(sa.exc.SQLAlchemyError):
                         conn.execute(sa.select(sa.func.pg_advisory_unlock(key)))
 
     def _lock_alive(self) -> None:
@@ -236,6 +245,7 @@ class ImapPoller:
                     self.config.folder, readonly=self.config.mode != "move"
                 )
                 self._round(client, int(selected[b"UIDVALIDITY"]))
+                self._worked = True
                 self._wait(client, idle)
         finally:
             _close(client)
