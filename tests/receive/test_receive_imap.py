@@ -575,3 +575,17 @@ def test_losing_the_lock_connection_hands_the_mailbox_over(
             s.close()
     assert other.poller.counts == {"accepted": 3}
     assert holder.poller.counts.total() == 0
+
+
+def test_a_message_over_the_size_limit_is_not_read(
+    dovecot: Dovecot, store: Store, mails: SimpleNamespace
+) -> None:
+    big = mails.report("r-big") + b"x" * 4000 + b"\r\n"
+    dovecot.append(big, mails.report("r-1"))
+    running = run_poller(store, dovecot.config(max_message_bytes=3000), mails.dnsfunc)
+    try:
+        wait_for(lambda: dovecot.count("Invalid") == 1 and dovecot.count("Archive") == 1)
+    finally:
+        running.stop()
+    assert running.poller.counts == {"too-large": 1, "accepted": 1}
+    assert outcomes(store) == [("accepted", "imap")]  # the large one was never stored

@@ -155,6 +155,7 @@ def _imap_poller(settings: Settings, store: Store) -> ImapPoller | None:
             poll_interval_s=settings.imap_poll_interval_s,
             accept_unsigned=settings.smtp_accept_unsigned,
             require_tlsrpt_service=settings.dkim_require_tlsrpt_service,
+            max_message_bytes=settings.smtp_max_message_bytes,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc

@@ -49,6 +49,7 @@ import sqlalchemy as sa
 from tlsrpt.ingest.model import Outcome, SourceInfo
 from tlsrpt.ingest.pipeline import ingest
 from tlsrpt.receive.dkim_verify import hold_reason, mail_verdict
+from tlsrpt.report import DEFAULT_LIMITS
 from tlsrpt.store.engine import Store
 from tlsrpt.store.schema import imap_watermarks
 from tlsrpt.store.url import StoreError
@@ -92,6 +93,9 @@ class ImapConfig:
     timeout_s: float = 60.0
     accept_unsigned: bool = False
     require_tlsrpt_service: bool = False
+    # Larger messages are not fetched: moved to the invalid folder (or
+    # passed over in read-only mode) with a warning, as SMTP answers 552.
+    max_message_bytes: int = DEFAULT_LIMITS.max_message_bytes
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -291,6 +295,17 @@ class ImapPoller:
 
     def _ingest(self, client: imapclient.IMAPClient, uid: int) -> Outcome | None:
         """Ingest one message; None when it must be tried again later."""
+        size = client.fetch([uid], ["RFC822.SIZE"]).get(uid, {}).get(b"RFC822.SIZE")
+        if size is not None and size > self.config.max_message_bytes:
+            log.warning(
+                "IMAP %s: UID %d is %d bytes, over the limit of %d: not read",
+                self.config.mailbox,
+                uid,
+                size,
+                self.config.max_message_bytes,
+            )
+            self.counts["too-large"] += 1
+            return "quarantined"
         fetched = client.fetch([uid], ["BODY.PEEK[]"]).get(uid)
         if not fetched or b"BODY[]" not in fetched:
             log.warning("IMAP %s: UID %d vanished before it was read", self.config.mailbox, uid)

@@ -32,8 +32,8 @@ for secrets such as a database password), and the command line.
 | imap_ca_file     | TLSRPT_IMAP_CA_FILE      | system trust store           |
 | imap_poll_interval_s | ..._POLL_INTERVAL_S  | 60 (without IDLE; IDLE wakes)|
 
-The IMAP poller applies the SMTP receiver's DKIM policy
-(smtp_accept_unsigned, dkim_require_tlsrpt_service).
+The IMAP poller applies the SMTP receiver's DKIM policy and size limit
+(smtp_accept_unsigned, dkim_require_tlsrpt_service, smtp_max_message_bytes).
 The SMTP receiver offers STARTTLS with certfile/keyfile when they are set.
 Booleans in the environment: 1/true/yes or 0/false/no.
 """
