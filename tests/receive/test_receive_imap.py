@@ -589,3 +589,55 @@ def test_a_message_over_the_size_limit_is_not_read(
         running.stop()
     assert running.poller.counts == {"too-large": 1, "accepted": 1}
     assert outcomes(store) == [("accepted", "imap")]  # the large one was never stored
+
+
+def test_read_only_reads_again_when_uidvalidity_changes(
+    dovecot: Dovecot, store: Store, mails: SimpleNamespace
+) -> None:
+    """RFC 9051 §2.3.1.1: a new UIDVALIDITY voids the watermark; what was
+    stored already is a duplicate, the rest is read."""
+    old = [mails.report("r-1"), mails.report("r-2")]
+    with dovecot.client() as c:
+        c.create_folder("Reports")
+    dovecot.append(*old, folder="Reports")
+    config = dovecot.config(mode="read-only", folder="Reports")
+    first = run_poller(store, config, mails.dnsfunc)
+    try:
+        wait_for(lambda: first.poller.counts.total() == 2)
+    finally:
+        first.stop()
+    with dovecot.client() as c:  # the folder is recreated: new UIDVALIDITY
+        c.delete_folder("Reports")
+        c.create_folder("Reports")
+    dovecot.append(*old, mails.report("r-3"), folder="Reports")
+    second = run_poller(store, config, mails.dnsfunc)
+    try:
+        wait_for(lambda: second.poller.counts.total() == 3)
+    finally:
+        second.stop()
+    assert second.poller.counts == {"duplicate": 2, "accepted": 1}
+    assert report_count(store) == 3
+
+
+def test_dkim_dns_failure_leaves_the_message_for_a_later_round(
+    dovecot: Dovecot,
+    store: Store,
+    mails: SimpleNamespace,
+    dns_server: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A key lookup that failed for a reason that may pass (SERVFAIL) is not
+    a verdict: the message stays in the folder and is read again."""
+    dns_server.servfail.add("mail._domainkey.mail.ru.")
+    dovecot.append(mails.report("r-1"))
+    running = run_poller(store, dovecot.config(poll_interval_s=0.3), mails.dnsfunc)
+    try:
+        wait_for(lambda: "DKIM lookup failed, trying later" in caplog.text)
+        time.sleep(0.7)  # at least one more round
+        assert outcomes(store) == []
+        assert dovecot.count("INBOX") == 1
+        dns_server.servfail.clear()
+        wait_for(lambda: dovecot.count("Archive") == 1)
+    finally:
+        running.stop()
+    assert outcomes(store) == [("accepted", "imap")]
