@@ -24,7 +24,7 @@ from tlsrpt.cli.db import add_db_argument
 from tlsrpt.cli.output import UsageError, console, err_console, print_json_line
 from tlsrpt.ingest.model import SourceInfo
 from tlsrpt.ingest.pipeline import ingest
-from tlsrpt.receive.dkim_verify import report_contact_domains, txt_lookup, verify
+from tlsrpt.receive.dkim_verify import hold_reason, mail_verdict, txt_lookup
 from tlsrpt.report import DEFAULT_LIMITS
 from tlsrpt.store.engine import db_reason, open_store
 from tlsrpt.store.url import StoreError
@@ -91,19 +91,13 @@ def run(args: argparse.Namespace) -> int:
     if data is None:
         err_console.print(f"error: message exceeds {limit} bytes; not stored", markup=False)
         return EX_DATAERR
-    verdict = verify(
-        data,
-        _dnsfunc(args.nameserver),
-        contact_domains=report_contact_domains(data),
-        require_tlsrpt_service=args.require_tlsrpt_service,
+    verdict = mail_verdict(
+        data, _dnsfunc(args.nameserver), require_tlsrpt_service=args.require_tlsrpt_service
     )
     if verdict.result == "temperror":
         err_console.print(f"error: {verdict.reason}; try again later", markup=False)
         return EX_TEMPFAIL
-    hold = None
-    if not verdict.acceptable and not args.accept_unsigned:
-        # R8460-3-u: kept in quarantine, not counted
-        hold = f"no acceptable DKIM signature: {verdict.result}: {verdict.reason}"
+    hold = hold_reason(verdict, args.accept_unsigned)  # R8460-3-u
     source = SourceInfo(
         kind="pipe", detail="stdin", content_type="message/rfc822", meta=verdict.as_meta()
     )
