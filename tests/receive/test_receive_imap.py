@@ -641,3 +641,63 @@ def test_dkim_dns_failure_leaves_the_message_for_a_later_round(
     finally:
         running.stop()
     assert outcomes(store) == [("accepted", "imap")]
+
+
+def _config_mailbox(dovecot: Dovecot) -> str:
+    return f"{USER}@127.0.0.1:{dovecot.imaps_port}/INBOX"
+
+
+def lock_holders(url: str, key: int) -> int:
+    """Sessions holding the advisory lock `key` (one per polling instance)."""
+    with open_store(url) as store, store.read() as conn:
+        return int(
+            conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND classid = :hi AND objid = :lo"
+                ),
+                {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF},
+            ).scalar_one()
+        )
+
+
+@pytest.mark.postgres
+def test_two_serve_processes_on_one_postgres_count_each_message_once(
+    tmp_path: Path, dovecot: Dovecot, postgres_url: str, mails: SimpleNamespace, dns_server: Any
+) -> None:
+    """Issue 4 scale-out: two `tlsrpt serve` instances, one database, one
+    mailbox; one polls, nothing is counted twice."""
+    with open_store(postgres_url):
+        pass  # migrate once, before the two instances start
+    procs = []
+    for n in range(2):
+        config = tmp_path / f"tlsrpt-{n}.toml"
+        config.write_text(
+            f'database_url = "{postgres_url}"\nport = {free_port()}\n'
+            f'imap_host = "127.0.0.1"\nimap_port = {dovecot.imaps_port}\n'
+            f'imap_user = "{USER}"\nimap_password = "{PASSWORD}"\n'
+            f'imap_ca_file = "{dovecot.ca_file}"\nimap_poll_interval_s = 1\n'
+            f'dns_nameservers = ["127.0.0.1"]\ndns_port = {dns_server.port}\n'
+        )
+        procs.append(_serve(config, {}))
+    errs: list[str] = []
+    try:
+        dovecot.append(*(mails.report(f"r-{i}") for i in range(6)))
+        wait_for(lambda: dovecot.count("Archive") == 6, timeout=60)
+        assert lock_holders(postgres_url, lock_key(_config_mailbox(dovecot))) == 1
+        for proc in procs:
+            assert proc.poll() is None
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            _, err = proc.communicate(timeout=60)
+            errs.append(err.decode())
+            assert proc.returncode == 0, err.decode()
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert any("INBOX: polling (move" in e for e in errs), errs
+    with open_store(postgres_url) as store:
+        assert outcomes(store) == [("accepted", "imap")] * 6
+        assert report_count(store) == 6
