@@ -56,7 +56,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=(
             "Receive TLS-RPT reports POSTed to rua=https://... (RFC 8460 §5.4) and store them. "
             "Defaults: 127.0.0.1:8080, plain HTTP (put a TLS reverse proxy in front, or give "
-            "--certfile/--keyfile)."
+            "--certfile/--keyfile). With smtp_* settings (--config or TLSRPT_* variables) also "
+            "by SMTP for rua=mailto:, with imap_* settings from an IMAP mailbox."
         ),
     )
     p.add_argument("--config", type=Path, metavar="FILE", help="TOML settings file")
