@@ -136,6 +136,9 @@ service imap-login {{
     port = {ports[0]}
   }}
 }}
+protocol imap {{
+  mail_max_userip_connections = 500
+}}
 service anvil {{
   chroot =
 }}
@@ -236,7 +239,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     while not condition():
         if time.monotonic() > deadline:
             pytest.fail("timed out waiting for the poller")
-        time.sleep(0.05)
+        time.sleep(0.1)
 
 
 @dataclass
@@ -688,7 +691,7 @@ def test_two_serve_processes_on_one_postgres_count_each_message_once(
         wait_for(lambda: dovecot.count("Archive") == 6, timeout=60)
         assert lock_holders(postgres_url, lock_key(_config_mailbox(dovecot))) == 1
         for proc in procs:
-            assert proc.poll() is None
+            assert proc.poll() is None, proc.communicate()[1].decode()
             proc.send_signal(signal.SIGTERM)
         for proc in procs:
             _, err = proc.communicate(timeout=60)
