@@ -47,10 +47,29 @@ REPORT_JSON = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_ports(n: int) -> list[int]:
+    """`n` distinct free loopback ports (all bound at once, so never equal)."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def wait_http(port: int, proc: subprocess.Popen[bytes]) -> None:
+    """Until `tlsrpt serve` answers: its SIGTERM handling is in place then."""
+    deadline = time.monotonic() + 30
+    while True:
+        assert proc.poll() is None, proc.communicate()[1].decode()
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, "tlsrpt serve did not come up"
+            time.sleep(0.1)
 
 
 @dataclass
@@ -181,7 +200,8 @@ def run_dovecot(capability: str | None = None) -> Iterator[Dovecot]:
     else:
         uid, gid = os.getuid(), os.getgid()
     (run / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{mail}/home::\n")
-    ports = (free_port(), free_port())
+    imaps_port, imap_port = free_ports(2)
+    ports = (imaps_port, imap_port)
     conf = run / "dovecot.conf"
     conf.write_text(_dovecot_conf(run, mail, ports, capability))
     proc = subprocess.Popen([DOVECOT, "-F", "-c", str(conf)], stderr=subprocess.PIPE)
@@ -492,9 +512,10 @@ def test_serve_starts_the_poller_and_stops_cleanly(
     db = tmp_path / "serve-imap.sqlite3"
     secret = tmp_path / "imap-password"
     secret.write_text(PASSWORD + "\n")
+    (http_port,) = free_ports(1)
     config = tmp_path / "tlsrpt.toml"
     config.write_text(
-        f'database_url = "sqlite:///{db}"\nport = {free_port()}\n'
+        f'database_url = "sqlite:///{db}"\nport = {http_port}\n'
         f'imap_host = "127.0.0.1"\nimap_port = {dovecot.imap_port}\nimap_tls = "starttls"\n'
         f'imap_user = "{USER}"\nimap_ca_file = "{dovecot.ca_file}"\n'
         f'imap_archive_folder = "Done"\n'
@@ -503,6 +524,7 @@ def test_serve_starts_the_poller_and_stops_cleanly(
     dovecot.append(mails.report("r-1"))
     proc = _serve(config, {"TLSRPT_IMAP_PASSWORD_FILE": str(secret)})
     try:
+        wait_http(http_port, proc)
         wait_for(lambda: proc.poll() is not None or dovecot.count("Done") == 1, timeout=30)
         assert proc.poll() is None, proc.communicate()[1].decode()
         proc.send_signal(signal.SIGTERM)
@@ -675,10 +697,11 @@ def test_two_serve_processes_on_one_postgres_count_each_message_once(
     with open_store(postgres_url):
         pass  # migrate once, before the two instances start
     procs = []
+    http_ports = free_ports(2)
     for n in range(2):
         config = tmp_path / f"tlsrpt-{n}.toml"
         config.write_text(
-            f'database_url = "{postgres_url}"\nport = {free_port()}\n'
+            f'database_url = "{postgres_url}"\nport = {http_ports[n]}\n'
             f'imap_host = "127.0.0.1"\nimap_port = {dovecot.imaps_port}\n'
             f'imap_user = "{USER}"\nimap_password = "{PASSWORD}"\n'
             f'imap_ca_file = "{dovecot.ca_file}"\nimap_poll_interval_s = 1\n'
@@ -687,6 +710,8 @@ def test_two_serve_processes_on_one_postgres_count_each_message_once(
         procs.append(_serve(config, {}))
     errs: list[str] = []
     try:
+        for port, proc in zip(http_ports, procs, strict=True):
+            wait_http(port, proc)
         dovecot.append(*(mails.report(f"r-{i}") for i in range(6)))
         wait_for(lambda: dovecot.count("Archive") == 6, timeout=60)
         assert lock_holders(postgres_url, lock_key(_config_mailbox(dovecot))) == 1
