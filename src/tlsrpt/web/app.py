@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from tlsrpt import __version__
+from tlsrpt.ingest.group_commit import GroupCommitter
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.web import api, dashboard
 from tlsrpt.web.ratelimit import RateLimit, default_rules
@@ -28,16 +29,16 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if store is not None:
-            app.state.store = store
-            yield
-            return
-        opened = await run_in_threadpool(open_store, settings.database_url)
+        opened = store or await run_in_threadpool(open_store, settings.database_url)
         app.state.store = opened
+        # reports that arrive together are committed together (receiver.py)
+        app.state.committer = GroupCommitter(opened)
         try:
             yield
         finally:
-            opened.close()
+            await app.state.committer.close()
+            if store is None:
+                opened.close()
 
     # No /docs or /redoc: FastAPI's pages load their scripts from a CDN, and
     # tlsrpt must work offline; the schema itself is at /openapi.json.

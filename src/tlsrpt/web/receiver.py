@@ -6,7 +6,7 @@ time (a body trickled in to hold the connection), 413 body over the limit,
 415 unsupported media type or content coding, 503 the store is unavailable
 (the sender retries, R8460-5.4-e). Every error body is RFC 9457
 problem+json. A 2xx is sent only once `ingest` has committed the raw bytes
-(R8460-5.4-d).
+(R8460-5.4-d); reports arriving together share one commit (`GroupCommitter`).
 """
 
 from __future__ import annotations
@@ -17,11 +17,9 @@ import logging
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
-from tlsrpt.ingest.model import IngestResult, SourceInfo
-from tlsrpt.ingest.pipeline import ingest
-from tlsrpt.store.engine import Store
+from tlsrpt.ingest.group_commit import GroupCommitter
+from tlsrpt.ingest.model import IngestResult, RawInput, SourceInfo
 from tlsrpt.store.url import StoreError
 from tlsrpt.web.problems import problem
 
@@ -128,9 +126,9 @@ def build_router(path: str, max_body_bytes: int, body_timeout_s: float) -> APIRo
                 "user_agent": request.headers.get("user-agent"),
             },
         )
-        store: Store = request.app.state.store
+        committer: GroupCommitter = request.app.state.committer
         try:
-            result = await run_in_threadpool(ingest, store, data, source)
+            result = await committer.submit(RawInput(data, source))
         except (StoreError, sa.exc.DBAPIError) as exc:
             log.error("store unavailable for %s: %s", source.detail, exc)
             answer = problem(503, "the report store is unavailable; retry later")
