@@ -67,6 +67,12 @@ DomainName = Annotated[str, Path(max_length=253)]
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # a BIGINT key
 
 
+def _attachment(body: bytes | str, media_type: str, filename: str) -> Response:
+    """A download; `filename` is built from our own ids, never report text."""
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"', **SECURITY_HEADERS}
+    return Response(body, media_type=media_type, headers=headers)
+
+
 def _percent(rate: float | None) -> str:
     if rate is None:
         return "–"
@@ -239,14 +245,7 @@ def build_router() -> APIRouter:
             else:
                 rows = reads.failure_list(conn, domain, period, 100_000)
                 text = to_csv(rows, reads.FAILURE_COLUMNS)
-        return Response(
-            text,
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": f'attachment; filename="{kind}.csv"',
-                **SECURITY_HEADERS,
-            },
-        )
+        return _attachment(text, "text/csv; charset=utf-8", f"{kind}.csv")
 
     @router.get("/domains/{domain:path}")
     def domain_page(
@@ -336,14 +335,7 @@ def build_router() -> APIRouter:
         extension = {"json": "json", "gzip": "json.gz", "email": "eml"}.get(
             stored.raw["kind"] or "", "bin"
         )
-        return Response(
-            data,
-            media_type="application/octet-stream",
-            headers={
-                "Content-Disposition": f'attachment; filename="report-{pk}.{extension}"',
-                **SECURITY_HEADERS,
-            },
-        )
+        return _attachment(data, "application/octet-stream", f"report-{pk}.{extension}")
 
     @router.get("/quarantine")
     def quarantine(request: Request) -> HTMLResponse:
