@@ -44,6 +44,7 @@ def test_ready_domain() -> None:
     assert r.large_senders == ("Google", "Microsoft")
     texts = {x.check: x.text for x in r.reasons}
     assert texts["days"] == "30 days with reports out of 30 (minimum 14)"
+    assert texts["sessions"] == f"{30 * 501 + 20 * 300:,} sessions reported (minimum 100)"
     assert texts["large-senders"] == "large senders reporting: Google, Microsoft"
     assert texts["failure-rate"] == "failure rate 0.14% (threshold 1.00%)"
     assert (

@@ -87,7 +87,7 @@ def large_senders_in(organizations: list[str], config: ReadinessConfig) -> tuple
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 def _top_mx(analysis: DomainPeriod, failures: list[FailureRow], result_type: str) -> str:
