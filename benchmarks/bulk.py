@@ -6,13 +6,10 @@ from __future__ import annotations
 import random
 import statistics
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-
-import sqlalchemy as sa
 
 from tlsrpt.ingest.rows import build_rows
 from tlsrpt.report import (
@@ -26,7 +23,7 @@ from tlsrpt.report import (
 )
 from tlsrpt.store import writer
 from tlsrpt.store.engine import Store
-from tlsrpt.store.url import normalize_url
+from tlsrpt.store.pgschema import temporary_schema
 
 ORGS = ["Google Inc.", "Microsoft Corporation", "Mail.ru", "Yahoo", "Comcast"] + [
     f"Provider {i}" for i in range(7)
@@ -110,24 +107,8 @@ def bulk_load(store: Store, count: int, place: Placement, chunk: int = 20_000) -
 def postgres_schemas(base: str) -> Iterator[Callable[[], str]]:
     """Yields a function making fresh schemas on the server (each a URL);
     all are dropped at the end."""
-    admin = sa.create_engine(normalize_url(base), isolation_level="AUTOCOMMIT")
-    made: list[str] = []
-
-    def fresh() -> str:
-        name = f"tlsrpt_bench_{uuid.uuid4().hex[:10]}"
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {name}")
-        made.append(name)
-        sep = "&" if "?" in base else "?"
-        return f"{base}{sep}options=-csearch_path%3D{name}"
-
-    try:
-        yield fresh
-    finally:
-        with admin.connect() as conn:
-            for name in made:
-                conn.exec_driver_sql(f"DROP SCHEMA {name} CASCADE")
-        admin.dispose()
+    with ExitStack() as stack:
+        yield lambda: stack.enter_context(temporary_schema(base, "tlsrpt_bench"))
 
 
 def percentiles(timings: list[float]) -> tuple[float, float]:

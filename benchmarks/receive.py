@@ -40,15 +40,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from urllib.parse import quote
 
 import orjson
-import sqlalchemy as sa
 
-from tlsrpt.store.url import normalize_url
+from tlsrpt.store.pgschema import temporary_schema
 
 HOST = "127.0.0.1"
 
@@ -236,21 +235,6 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
     sys.exit("tlsrpt serve did not start listening")
 
 
-def postgres_schema(base: str) -> tuple[str, Callable[[], None]]:
-    schema = f"tlsrpt_bench_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(normalize_url(base), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
-
-    separator = "&" if "?" in base else "?"
-    return f"{base}{separator}options={quote(f'-csearch_path={schema}')}", drop
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=50)
@@ -263,9 +247,9 @@ def main() -> int:
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tlsrpt-bench-receive-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    drop: Callable[[], None] = lambda: None  # noqa: E731
+    cleanup = ExitStack()  # the PostgreSQL schema, dropped at the end
     if args.postgres:
-        db_url, drop = postgres_schema(args.postgres)
+        db_url = cleanup.enter_context(temporary_schema(args.postgres, "tlsrpt_bench"))
         backend = "PostgreSQL"
     else:
         db_url = f"sqlite:///{workdir / 'receive.sqlite3'}"
@@ -336,7 +320,7 @@ def main() -> int:
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
-        drop()
+        cleanup.close()
     errors = sum(sum(p.errors.values()) for p in (ref, posts, smtp))
     if proc.returncode != 0:
         print(f"tlsrpt serve exited {proc.returncode}; log: {log}")

@@ -3,21 +3,17 @@ with API tokens, and the app over it (in-process ASGI client)."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tlsrpt.demo import load_demo
 from tlsrpt.store.engine import Store, open_store
-from tlsrpt.store.url import normalize_url
+from tlsrpt.store.pgschema import temporary_schema
 from tlsrpt.store.users import add_domain, add_user, create_token
 from tlsrpt.web.app import create_app
 from tlsrpt.web.settings import Settings
@@ -41,9 +37,6 @@ class World:
         return self.client.get(path, headers=headers, params=params)
 
 
-POSTGRES_ENV = "TLSRPT_TEST_POSTGRES_URL"
-
-
 @pytest.fixture(
     scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
@@ -55,20 +48,8 @@ def db_url(
         path: Path = tmp_path_factory.mktemp("api") / "api.sqlite3"
         yield f"sqlite:///{path}"
         return
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV}")
-    schema = f"tlsrpt_api_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(normalize_url(base), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with temporary_schema(request.getfixturevalue("postgres_base"), "tlsrpt_api") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -16,13 +16,11 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import quote
 
 import imapclient
 import pytest
@@ -32,7 +30,6 @@ import trustme
 from tlsrpt.receive.imap import ImapConfig, ImapPoller, lock_key, start
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.schema import imap_watermarks, raw_inputs, reports
-from tlsrpt.store.url import normalize_url
 
 DOVECOT = shutil.which("dovecot") or (
     "/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None
@@ -428,25 +425,6 @@ def test_a_wrong_password_is_retried_without_crashing(
 
 
 # -- scale-out: two pollers, one PostgreSQL database, one mailbox -----------
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    base = os.environ.get("TLSRPT_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("the scale-out test needs TLSRPT_TEST_POSTGRES_URL (a PostgreSQL server)")
-    schema = f"tlsrpt_imap_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(normalize_url(base), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql("SET lock_timeout = '10s'")
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 @pytest.mark.postgres

@@ -4,56 +4,12 @@ dropped afterwards)."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-import sqlalchemy as sa
 
 from tlsrpt.store.engine import Store, open_store
-from tlsrpt.store.url import normalize_url
-
-POSTGRES_ENV = "TLSRPT_TEST_POSTGRES_URL"
-POSTGRES_SKIP = (
-    f"PostgreSQL tests need {POSTGRES_ENV}, e.g. "
-    f"{POSTGRES_ENV}=postgresql://postgres@127.0.0.1:5432/test"
-)
-
-
-def postgres_base_url() -> str:
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        pytest.skip(POSTGRES_SKIP)
-    return url
-
-
-def with_search_path(url: str, schema: str) -> str:
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
-
-
-def _admin(url: str) -> sa.Engine:
-    return sa.create_engine(normalize_url(url), isolation_level="AUTOCOMMIT")
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh, empty schema."""
-    base = postgres_base_url()
-    schema = f"tlsrpt_test_{uuid.uuid4().hex[:12]}"
-    admin = _admin(base)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        yield with_search_path(base, schema)
-    finally:
-        with admin.connect() as conn:  # fail, not hang, if a test leaked a session
-            conn.exec_driver_sql("SET lock_timeout = '10s'")
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
