@@ -119,6 +119,17 @@ def build_router() -> APIRouter:
     def not_found(request: Request, session: Any, what: str) -> HTMLResponse:
         return page(request, "not_found.html", 404, session=session, what=what)
 
+    def visible_report(request: Request, pk: int) -> tuple[Any, Any, bytes] | HTMLResponse:
+        """(session, stored report, raw bytes), or the 404 page when the
+        report does not exist or belongs to another customer."""
+        store = store_of(request)
+        session = auth.require_session(request, store)
+        with store.read() as conn:
+            stored = reads.visible_report(conn, session.user, pk)
+            if stored is None:
+                return not_found(request, session, f"report {pk}")
+            return session, stored, reads.raw_bytes(conn, stored.report["raw_id"])
+
     def days_of(days: int) -> int:
         return days if 1 <= days <= reads.MAX_DAYS else reads.DEFAULT_DAYS
 
@@ -307,13 +318,10 @@ def build_router() -> APIRouter:
 
     @router.get("/reports/{pk}")
     def report_page(request: Request, pk: RowId) -> HTMLResponse:
-        store = store_of(request)
-        session = auth.require_session(request, store)
-        with store.read() as conn:
-            stored = reads.visible_report(conn, session.user, pk)
-            if stored is None:
-                return not_found(request, session, f"report {pk}")
-            data = reads.raw_bytes(conn, stored.report["raw_id"])
+        found = visible_report(request, pk)
+        if isinstance(found, HTMLResponse):
+            return found
+        session, stored, data = found
         return page(
             request,
             "report.html",
@@ -325,13 +333,10 @@ def build_router() -> APIRouter:
 
     @router.get("/reports/{pk}/raw", response_class=Response)
     def report_raw(request: Request, pk: RowId) -> Response:
-        store = store_of(request)
-        session = auth.require_session(request, store)
-        with store.read() as conn:
-            stored = reads.visible_report(conn, session.user, pk)
-            if stored is None:
-                return not_found(request, session, f"report {pk}")
-            data = reads.raw_bytes(conn, stored.report["raw_id"])
+        found = visible_report(request, pk)
+        if isinstance(found, HTMLResponse):
+            return found
+        _, stored, data = found
         extension = {"json": "json", "gzip": "json.gz", "email": "eml"}.get(
             stored.raw["kind"] or "", "bin"
         )
