@@ -1,8 +1,7 @@
 """Build RFC 8460 §5.3 report e-mails and §5.1 file names (sending side).
 
 DKIM signing (RFC 8460 §3, R8460-3-t) is applied to the bytes this returns
-by whoever sends it; the headers it must cover are listed in
-`DKIM_HEADERS`.
+by whoever sends it, covering the TLS-Report-* headers (R8460-5.3-d).
 """
 
 from __future__ import annotations
@@ -12,18 +11,6 @@ from email.utils import format_datetime, make_msgid
 
 from tlsrpt.report.model import Report
 from tlsrpt.report.serialize import to_gzip, to_json
-
-# R8460-5.3-d: the TLS-Report-* headers should be covered by DKIM.
-DKIM_HEADERS = (
-    "From",
-    "To",
-    "Subject",
-    "Date",
-    "Message-ID",
-    "TLS-Report-Domain",
-    "TLS-Report-Submitter",
-    "Content-Type",
-)
 
 
 def report_filename(

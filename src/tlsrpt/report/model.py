@@ -44,12 +44,6 @@ RESULT_TYPES: tuple[str, ...] = (
 )
 RESULT_TYPE_SET: frozenset[str] = frozenset(RESULT_TYPES)
 
-# Result types about the policy as a whole, reported without MX or IP
-# (RFC 8460 §4.3.2; real senders omit those members, checklist D5/M2).
-POLICY_LEVEL_RESULT_TYPES: frozenset[str] = frozenset(
-    {"sts-policy-fetch-error", "sts-policy-invalid", "sts-webpki-invalid", "dnssec-invalid"}
-)
-
 
 class DateRange(msgspec.Struct, rename="kebab", gc=False):
     start_datetime: datetime
