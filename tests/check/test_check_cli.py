@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from checklab.lab import Lab
 from checklab.zones import Addr
-from conftest import TIMEOUT, run_check
 
+from conftest import TIMEOUT, run_check
 from tlsrpt.check.net import resolve_vetted, tls_connect
 from tlsrpt.check.policy_fetch import fetch_policy
 from tlsrpt.check.resolver import Resolver

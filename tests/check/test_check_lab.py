@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 from checklab.lab import Lab
 from checklab.scenarios import scenario_specs
-from conftest import BulkRun
 
+from conftest import BulkRun
 from tlsrpt.check import CODES
 
 E, W, INFO = "error", "warning", "info"
