@@ -9,6 +9,10 @@ Normalization rules (spec checklist §6.5):
 - every date-time is timezone-aware UTC;
 - `policy-string`, `mx-host` and `failure-details` are always lists;
 - members whose value is unknown are `None`, never empty strings.
+
+Decoding JSON straight into these types accepts exactly that normalized form
+(unknown members are refused, so a prose key is never dropped silently):
+`tlsrpt.report.fast` uses it for reports that are already in it.
 """
 
 from __future__ import annotations
@@ -45,7 +49,16 @@ RESULT_TYPES: tuple[str, ...] = (
 RESULT_TYPE_SET: frozenset[str] = frozenset(RESULT_TYPES)
 
 
-class DateRange(msgspec.Struct, rename="kebab", gc=False):
+class Absent(list):  # type: ignore[type-arg]
+    """The value of a list member that was not given: an empty list that
+    remembers its absence (it compares equal to `[]` and encodes as `[]`).
+    Decoding fills it in, which lets `tlsrpt.report.fast` tell an omitted
+    member, a deviation, from an empty one without another look at the bytes."""
+
+    __slots__ = ()
+
+
+class DateRange(msgspec.Struct, rename="kebab", forbid_unknown_fields=True, gc=False):
     start_datetime: datetime
     end_datetime: datetime
 
@@ -58,19 +71,19 @@ class DateRange(msgspec.Struct, rename="kebab", gc=False):
         return end
 
 
-class Policy(msgspec.Struct, rename="kebab", gc=False):
+class Policy(msgspec.Struct, rename="kebab", forbid_unknown_fields=True, gc=False):
     policy_type: str
-    policy_string: list[str] = []
+    policy_string: list[str] = msgspec.field(default_factory=Absent)
     policy_domain: str | None = None
-    mx_host: list[str] = []
+    mx_host: list[str] = msgspec.field(default_factory=Absent)
 
 
-class Summary(msgspec.Struct, rename="kebab", gc=False):
+class Summary(msgspec.Struct, rename="kebab", forbid_unknown_fields=True, gc=False):
     total_successful_session_count: Count
     total_failure_session_count: Count
 
 
-class FailureDetail(msgspec.Struct, rename="kebab", gc=False):
+class FailureDetail(msgspec.Struct, rename="kebab", forbid_unknown_fields=True, gc=False):
     result_type: str
     failed_session_count: Count
     sending_mta_ip: Text | None = None
@@ -81,13 +94,13 @@ class FailureDetail(msgspec.Struct, rename="kebab", gc=False):
     failure_reason_code: Text | None = None
 
 
-class PolicyResult(msgspec.Struct, rename="kebab", gc=False):
+class PolicyResult(msgspec.Struct, rename="kebab", forbid_unknown_fields=True, gc=False):
     policy: Policy
     summary: Summary
-    failure_details: list[FailureDetail] = []
+    failure_details: list[FailureDetail] = msgspec.field(default_factory=Absent)
 
 
-class Report(msgspec.Struct, rename="kebab", gc=False):
+class Report(msgspec.Struct, rename="kebab", forbid_unknown_fields=True, gc=False):
     organization_name: str
     date_range: DateRange
     contact_info: str | None

@@ -5,7 +5,9 @@ default) accepts what real senders send and returns every quirk it accepted
 as a `Deviation`; strict mode rejects any deviation that RFC 8460 forbids.
 All rejections are `ReportError` with a JSON path and a reason.
 
-Pipeline: size and gzip limits -> one typed decode (`wire`) -> `normalize`.
+Pipeline: size and gzip limits -> a decode straight into the model when the
+report is in its shape (`fast`), else one permissive typed decode (`wire`) ->
+`normalize`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from tlsrpt.report import fast
 from tlsrpt.report.errors import ReportError
 from tlsrpt.report.limits import DEFAULT_LIMITS, Limits, gunzip, is_gzip
 from tlsrpt.report.model import Deviation, Report
@@ -71,7 +74,14 @@ def parse_report(
 
 
 def _decode(body: bytes, out: Findings, limits: Limits) -> Report:
-    """One typed decode in C, then the normalization pass."""
+    """Straight into the model when the report is in its shape (`fast`);
+    otherwise one permissive typed decode in C, then the normalization pass."""
+    report = fast.decode(body, out, limits)
+    return report if report is not None else decode_full(body, out, limits)
+
+
+def decode_full(body: bytes, out: Findings, limits: Limits) -> Report:
+    """The path for every input: the permissive decode, then `normalize`."""
     try:
         wire = decoder.decode(body)
         nulls = body.count(b"null")
