@@ -74,9 +74,12 @@ def decode(body: bytes, out: Findings, limits: Limits) -> Report | None:
     if (nullable and b"null" in body) or rows > limits.max_failure_details:
         return None
     dr = report.date_range
-    dr.start_datetime = _utc(dr.start_datetime, "$.date-range.start-datetime", out)
-    dr.end_datetime = _utc(dr.end_datetime, "$.date-range.end-datetime", out)
-    check_range(dr.start_datetime, dr.end_datetime, out)
+    start, end = dr.start_datetime, dr.end_datetime
+    if start.tzinfo is not UTC or end.tzinfo is not UTC:
+        dr.start_datetime = start = _utc(start, "$.date-range.start-datetime", out)
+        dr.end_datetime = end = _utc(end, "$.date-range.end-datetime", out)
+    if end < start or not (end.second or end.minute or end.hour):
+        check_range(start, end, out)
     for i, p in enumerate(policies):
         policy = p.policy
         if type(p.failure_details) is Absent:

@@ -22,7 +22,7 @@ import msgspec
 
 from tlsrpt.report import fast
 from tlsrpt.report.errors import ReportError
-from tlsrpt.report.limits import DEFAULT_LIMITS, Limits, gunzip, is_gzip
+from tlsrpt.report.limits import DEFAULT_LIMITS, GZIP_MAGIC, Limits, gunzip
 from tlsrpt.report.model import Deviation, Report
 from tlsrpt.report.normalize import Findings, normalize
 from tlsrpt.report.wire import decoder, nulls_outside_rows, row_nulls
@@ -52,7 +52,7 @@ def parse_report(
         raise ReportError("empty-input", "no bytes to parse")
     if len(data) > limits.max_input_bytes:
         raise ReportError("too-large", f"{len(data)} bytes, limit {limits.max_input_bytes}")
-    compressed = is_gzip(data)
+    compressed = data[:2] == GZIP_MAGIC  # is_gzip, inlined: every report passes here
     body = gunzip(data, limits) if compressed else data
     if len(body) > limits.max_decompressed_bytes:
         raise ReportError(
@@ -65,7 +65,8 @@ def parse_report(
     if strict:  # the only untyped decode: bound its depth first
         _check_depth(body, limits.max_depth)
         _check_duplicate_keys(body)
-    report = _decode(body, out, limits)
+    # Straight into the model when the report is in its shape (`fast`).
+    report = fast.decode(body, out, limits) or decode_full(body, out, limits)
     if strict:
         for dev in out.devs:
             if dev.violation:
@@ -73,15 +74,9 @@ def parse_report(
     return ParsedReport(report, out.devs, compressed)
 
 
-def _decode(body: bytes, out: Findings, limits: Limits) -> Report:
-    """Straight into the model when the report is in its shape (`fast`);
-    otherwise one permissive typed decode in C, then the normalization pass."""
-    report = fast.decode(body, out, limits)
-    return report if report is not None else decode_full(body, out, limits)
-
-
 def decode_full(body: bytes, out: Findings, limits: Limits) -> Report:
-    """The path for every input: the permissive decode, then `normalize`."""
+    """The path for every input: one permissive typed decode in C, then the
+    normalization pass."""
     try:
         wire = decoder.decode(body)
         nulls = body.count(b"null")
