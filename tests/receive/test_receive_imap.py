@@ -648,6 +648,39 @@ def test_dkim_dns_failure_leaves_the_message_for_a_later_round(
     assert outcomes(store) == [("accepted", "imap")]
 
 
+def test_dkim_dns_failure_that_persists_is_quarantined_after_the_retry_time(
+    dovecot: Dovecot, store: Store, mails: SimpleNamespace, dns_server: Any
+) -> None:
+    """Read-only mode: a message whose signer's DNS stays broken is retried
+    for dkim_retry_s, then quarantined with the reason, so the watermark
+    moves on and the next message is read (R8460-3-u: kept, not counted)."""
+    dns_server.servfail.add("mail._domainkey.mail.ru.")
+    with dovecot.client() as c:
+        c.create_folder("Reports")
+    dovecot.append(mails.report("r-1"), folder="Reports")
+    config = dovecot.config(
+        mode="read-only", folder="Reports", poll_interval_s=0.2, dkim_retry_s=1.5
+    )
+    running = run_poller(store, config, mails.dnsfunc)
+    try:
+        time.sleep(0.8)
+        assert outcomes(store) == []  # still within the retry time
+        wait_for(lambda: running.poller.counts["quarantined"] == 1)
+        dns_server.servfail.clear()
+        dovecot.append(mails.report("r-2"), folder="Reports")
+        wait_for(lambda: running.poller.counts["accepted"] == 1)
+    finally:
+        running.stop()
+    assert outcomes(store) == [("accepted", "imap"), ("quarantined", "imap")]
+    assert report_count(store) == 1
+    with store.read() as conn:
+        reason = conn.execute(
+            sa.select(raw_inputs.c.reason).where(raw_inputs.c.outcome == "quarantined")
+        ).scalar_one()
+    assert "DKIM key lookup kept failing" in reason
+    assert dovecot.count("Reports") == 2  # read-only: nothing moved
+
+
 def _config_mailbox(dovecot: Dovecot) -> str:
     return f"{USER}@127.0.0.1:{dovecot.imaps_port}/INBOX"
 

@@ -154,6 +154,7 @@ def _imap_poller(settings: Settings, store: Store) -> ImapPoller | None:
             tls=settings.imap_tls,  # type: ignore[arg-type]
             ca_file=settings.imap_ca_file,
             poll_interval_s=settings.imap_poll_interval_s,
+            dkim_retry_s=settings.imap_dkim_retry_s,
             accept_unsigned=settings.smtp_accept_unsigned,
             require_tlsrpt_service=settings.dkim_require_tlsrpt_service,
             max_message_bytes=settings.smtp_max_message_bytes,

@@ -16,7 +16,11 @@ one ingest pipeline; then, by `mode`:
   what was stored). The watermark is written after each ingest commits.
 
 A message whose DKIM key lookup failed for a reason that may pass stays in
-place (and below no watermark) and is tried again on the next round.
+place (and below no watermark) and is tried again on the next round, for
+`dkim_retry_s` (a day by default, about what a sending MTA retries a 4xx);
+after that it is quarantined with the reason — kept, not counted, and
+releasable with `tlsrpt quarantine retry` — so that one message whose
+signer's DNS stays broken does not hold back the read-only watermark.
 Between rounds the poller waits in IDLE (RFC 2177) when the server offers
 it, else sleeps `poll_interval_s`. Connection or database failures close
 the session and retry with backoff.
@@ -91,6 +95,7 @@ class ImapConfig:
     ca_file: str | None = None  # else the system's trust store
     poll_interval_s: float = 60.0
     timeout_s: float = 60.0
+    dkim_retry_s: float = 86400.0
     accept_unsigned: bool = False
     require_tlsrpt_service: bool = False
     # Larger messages are not fetched: moved to the invalid folder (or
@@ -104,6 +109,8 @@ class ImapConfig:
             raise ValueError(f"IMAP TLS mode {self.tls!r} is not one of {', '.join(TLS_MODES)}")
         if self.poll_interval_s <= 0:
             raise ValueError("the IMAP poll interval must be positive")
+        if self.dkim_retry_s < 0:
+            raise ValueError("the IMAP DKIM retry time cannot be negative")
         if self.mode == "move" and self.folder in (self.archive_folder, self.invalid_folder):
             raise ValueError(f"IMAP folder {self.folder!r} cannot be its own archive or invalid")
 
@@ -147,6 +154,8 @@ class ImapPoller:
         self._stop = threading.Event()
         self._lock_conn: sa.Connection | None = None
         self._worked = False  # the current session completed a round
+        # (UIDVALIDITY, UID) -> monotonic time of its first DKIM temperror
+        self._dkim_failing: dict[tuple[int, int], float] = {}
 
     # -- lifecycle -------------------------------------------------------
 
@@ -281,7 +290,8 @@ class ImapPoller:
             for uid in sorted(client.search(["UNDELETED"])):
                 if self._stop.is_set():
                     return
-                outcome = self._ingest(client, uid)
+                self._lock_alive()  # the window for a second poller: one message
+                outcome = self._ingest(client, uid, uidvalidity)
                 if outcome is not None:
                     _move(client, uid, destination(outcome, self.config))
             return
@@ -289,11 +299,12 @@ class ImapPoller:
         for uid in new_uids(client.search(["UID", f"{last + 1}:*"]), last):
             if self._stop.is_set():
                 return
-            if self._ingest(client, uid) is None:
+            self._lock_alive()
+            if self._ingest(client, uid, uidvalidity) is None:
                 return  # retry from this UID next round: the watermark stays below it
             self._set_watermark(uidvalidity, uid)
 
-    def _ingest(self, client: imapclient.IMAPClient, uid: int) -> Outcome | None:
+    def _ingest(self, client: imapclient.IMAPClient, uid: int, uidvalidity: int) -> Outcome | None:
         """Ingest one message; None when it must be tried again later."""
         size = client.fetch([uid], ["RFC822.SIZE"]).get(uid, {}).get(b"RFC822.SIZE")
         if size is not None and size > self.config.max_message_bytes:
@@ -314,23 +325,18 @@ class ImapPoller:
         verdict = mail_verdict(
             data, self.dnsfunc, require_tlsrpt_service=self.config.require_tlsrpt_service
         )
+        hold = hold_reason(verdict, self.config.accept_unsigned)
         if verdict.result == "temperror":
-            log.warning(
-                "IMAP %s: UID %d: DKIM lookup failed, trying later: %s",
-                self.config.mailbox,
-                uid,
-                verdict.reason,
-            )
-            return None
+            hold = self._dkim_temperror(uidvalidity, uid, verdict.reason)
+            if hold is None:
+                return None
         source = SourceInfo(
             kind="imap",
             detail=f"{self.config.mailbox} UID {uid}",
             content_type="message/rfc822",
             meta=verdict.as_meta(),
         )
-        result = ingest(
-            self.store, data, source, hold=hold_reason(verdict, self.config.accept_unsigned)
-        )
+        result = ingest(self.store, data, source, hold=hold)
         self.counts[result.outcome] += 1
         log.info(
             "IMAP %s UID %d: %s (raw input %d)",
@@ -340,6 +346,30 @@ class ImapPoller:
             result.raw_id,
         )
         return result.outcome
+
+    def _dkim_temperror(self, uidvalidity: int, uid: int, reason: str) -> str | None:
+        """None: try the message again later; else the quarantine reason,
+        once its key lookup has failed for `dkim_retry_s`."""
+        key = (uidvalidity, uid)
+        now = time.monotonic()
+        first = self._dkim_failing.setdefault(key, now)
+        if now - first < self.config.dkim_retry_s:
+            log.warning(
+                "IMAP %s: UID %d: DKIM lookup failed, trying later: %s",
+                self.config.mailbox,
+                uid,
+                reason,
+            )
+            return None
+        del self._dkim_failing[key]
+        log.warning(
+            "IMAP %s: UID %d: DKIM lookup failing for %.0f s, quarantined: %s",
+            self.config.mailbox,
+            uid,
+            now - first,
+            reason,
+        )
+        return f"DKIM key lookup kept failing for {now - first:.0f} s: {reason}"
 
     # -- read-only watermark ---------------------------------------------
 

@@ -31,6 +31,7 @@ for secrets such as a database password), and the command line.
 | imap_tls         | TLSRPT_IMAP_TLS          | imaps (or starttls)          |
 | imap_ca_file     | TLSRPT_IMAP_CA_FILE      | system trust store           |
 | imap_poll_interval_s | ..._POLL_INTERVAL_S  | 60 (without IDLE; IDLE wakes)|
+| imap_dkim_retry_s | ..._DKIM_RETRY_S        | 86400: then quarantined      |
 
 The IMAP poller applies the SMTP receiver's DKIM policy and size limit
 (smtp_accept_unsigned, dkim_require_tlsrpt_service, smtp_max_message_bytes).
@@ -88,6 +89,7 @@ class Settings:
     imap_tls: str = "imaps"
     imap_ca_file: str | None = None
     imap_poll_interval_s: int = 60
+    imap_dkim_retry_s: int = 86400
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
