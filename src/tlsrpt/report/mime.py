@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from email import errors
 from email.message import Message
+from typing import Any
 
 from tlsrpt.report.errors import ReportError
 
@@ -28,13 +29,35 @@ def _split_head(text: str) -> tuple[str, str]:
     return text, ""
 
 
+class _Headers(Message):
+    """A stdlib `Message` whose header lookups use an index: `Message.get`
+    scans and lower-cases every field for each lookup, and report parts are
+    asked for the same few fields many times. Only the first field of a
+    name is looked up, as `Message.get` does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._index: dict[str, str] = {}
+
+    def add(self, name: str, value: str) -> None:
+        self._headers.append((name, value))  # compat32 stores fields as given
+        self._index.setdefault(name.lower(), value)
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        value = self._index.get(name.lower())
+        return failobj if value is None else self.policy.header_fetch_parse(name, value)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._index
+
+
 def _headers_only(text: str) -> Message:
     """Header fields unfolded (RFC 5322 §2.2.3) into a stdlib `Message`,
     whose accessors then do the parameter and encoded-word decoding; the
     body is kept as raw text. (The stdlib feed parser costs ~50 µs per
     header block and reads the whole body line by line.)"""
     head, body = _split_head(text)
-    msg = Message()
+    msg = _Headers()
     lines = head.splitlines()
     name: str | None = None
     value: list[str] = []
@@ -43,7 +66,7 @@ def _headers_only(text: str) -> Message:
             value.append(line)
             continue
         if name is not None:
-            msg[name] = "\n".join(value).strip()
+            msg.add(name, "\n".join(value).strip())
         key, colon, rest = line.partition(":")
         if not colon or not key or key != key.strip():
             # not a header line: like the stdlib, the body starts here
@@ -53,7 +76,7 @@ def _headers_only(text: str) -> Message:
             break
         name, value = key, [rest]
     if name is not None:
-        msg[name] = "\n".join(value).strip()
+        msg.add(name, "\n".join(value).strip())
     msg.set_payload(body)
     return msg
 
