@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from tlsrpt.report.limits import Limits
-from tlsrpt.report.model import POLICY_TYPES, Absent, Report
+from tlsrpt.report.model import POLICY_TYPES, Absent, Deviation, Report
 from tlsrpt.report.normalize import (
     DATE_MESSAGES,
     Findings,
@@ -83,18 +83,18 @@ def decode(body: bytes, out: Findings, limits: Limits) -> Report | None:
     for i, p in enumerate(policies):
         policy = p.policy
         if type(p.failure_details) is Absent:
-            out.missing("failure-details-missing", f"$.policies[{i}].failure-details")
+            out.missing("failure-details-missing", i)
         strings = policy.policy_string
         if type(strings) is Absent:
             if policy.policy_type != "no-policy-found":
-                out.missing("policy-string-missing", f"$.policies[{i}].policy.policy-string")
+                out.missing("policy-string-missing", i)
         elif len(strings) == 1 and strings[0].startswith("["):
             path = f"$.policies[{i}].policy.policy-string"
             policy.policy_string = unwrap_policy_strings(strings, path, out)
         if policy.policy_domain is None:
-            out.missing("policy-domain-missing", f"$.policies[{i}].policy.policy-domain")
+            out.missing("policy-domain-missing", i)
         if type(policy.mx_host) is Absent and policy.policy_type == "sts":
-            out.missing("mx-host-missing", f"$.policies[{i}].policy.mx-host")
+            out.missing("mx-host-missing", i)
     return report
 
 
@@ -102,6 +102,12 @@ def _utc(value: datetime, path: str, out: Findings) -> datetime:
     if value.tzinfo is UTC:
         return value
     if value.tzinfo is None:  # Microsoft, checklist D8
-        out.dev("datetime-no-offset", path, DATE_MESSAGES["datetime-no-offset"])
+        out.devs.append(_NO_OFFSET[path])
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+_NO_OFFSET = {  # deviations are immutable: one for every report
+    path: Deviation("datetime-no-offset", path, DATE_MESSAGES["datetime-no-offset"])
+    for path in ("$.date-range.start-datetime", "$.date-range.end-datetime")
+}

@@ -50,18 +50,30 @@ class Findings:
     def dev(self, code: str, path: str, message: str, violation: bool = True) -> None:
         self.devs.append(Deviation(code, path, message, violation))
 
-    def missing(self, code: str, path: str) -> None:
-        """A member senders often leave out; both decoding paths say it alike."""
-        self.devs.append(Deviation(code, path, *_MISSING[code]))
+    def missing(self, code: str, policy: int) -> None:
+        """A member senders often leave out, in the `policy`-th policy.
+        Deviations are immutable, so the same one is shared between reports."""
+        key = (code, policy)
+        dev = _MISSING_DEVS.get(key)
+        if dev is None:
+            member, message, violation = _MISSING[code]
+            dev = Deviation(code, f"$.policies[{policy}]{member}", message, violation)
+            if policy < 64:
+                _MISSING_DEVS[key] = dev
+        self.devs.append(dev)
 
 
-_MISSING: dict[str, tuple[str, bool]] = {
+_MISSING: dict[str, tuple[str, str, bool]] = {
     # R8460-4-f: Google and Microsoft omit it when there are no failures.
-    "failure-details-missing": ("failure-details is missing", False),
-    "policy-string-missing": ("policy-string is missing", True),  # checklist M1, D5
-    "policy-domain-missing": ("policy-domain is missing", True),  # checklist O2
-    "mx-host-missing": ("mx-host is missing for sts", True),  # R8460-4.4-h; Microsoft (D3)
+    "failure-details-missing": (".failure-details", "failure-details is missing", False),
+    # checklist M1, D5
+    "policy-string-missing": (".policy.policy-string", "policy-string is missing", True),
+    # checklist O2
+    "policy-domain-missing": (".policy.policy-domain", "policy-domain is missing", True),
+    # R8460-4.4-h; Microsoft (D3)
+    "mx-host-missing": (".policy.mx-host", "mx-host is missing for sts", True),
 }
+_MISSING_DEVS: dict[tuple[str, int], Deviation] = {}
 
 
 def normalize(w: WireReport, out: Findings, limits: Limits, row_nulls: Any = None) -> Report:
@@ -223,11 +235,11 @@ def _policy_result(w: WirePolicyResult, i: int, out: Findings) -> PolicyResult:
     if rows is UNSET or rows is None:
         if rows is None:
             out.dev("null-value", f"{base}.failure-details", "failure-details is null")
-        out.missing("failure-details-missing", f"{base}.failure-details")
+        out.missing("failure-details-missing", i)
         details: list[FailureDetail] = []
     else:
         details = _rows(rows, base, out) if rows else []
-    return PolicyResult(_policy(w.policy, f"{base}.policy", out), Summary(ok, failed), details)
+    return PolicyResult(_policy(w.policy, i, out), Summary(ok, failed), details)
 
 
 def _string_list(value: Any, path: str, name: str, out: Findings) -> list[str] | UnsetType:
@@ -240,7 +252,8 @@ def _string_list(value: Any, path: str, name: str, out: Findings) -> list[str] |
     return [value]
 
 
-def _policy(w: WirePolicy, path: str, out: Findings) -> Policy:
+def _policy(w: WirePolicy, i: int, out: Findings) -> Policy:
+    path = f"$.policies[{i}].policy"
     ptype = w.policy_type
     if ptype not in POLICY_TYPES:
         lowered = ptype.strip().lower()
@@ -251,13 +264,14 @@ def _policy(w: WirePolicy, path: str, out: Findings) -> Policy:
             out.dev("policy-type-unknown", f"{path}.policy-type", f"unknown policy-type {ptype!r}")
     return Policy(
         ptype,
-        _policy_strings(w.policy_string, ptype, f"{path}.policy-string", out),
-        _policy_domain(w.policy_domain, f"{path}.policy-domain", out),
-        _mx_hosts(w, ptype, path, out),
+        _policy_strings(w.policy_string, ptype, i, out),
+        _policy_domain(w.policy_domain, i, out),
+        _mx_hosts(w, ptype, i, out),
     )
 
 
-def _policy_strings(value: Any, ptype: str, path: str, out: Findings) -> list[str]:
+def _policy_strings(value: Any, ptype: str, i: int, out: Findings) -> list[str]:
+    path = f"$.policies[{i}].policy.policy-string"
     if type(value) is str and ptype == "tlsa":
         # R8460-4-g: the §4 prose form, TLSA RRs separated by semicolons.
         out.dev("policy-string-not-array", path, "policy-string is a string, not an array")
@@ -265,7 +279,7 @@ def _policy_strings(value: Any, ptype: str, path: str, out: Findings) -> list[st
     strings = _string_list(value, path, "policy-string", out)
     if strings is UNSET:
         if value is UNSET and ptype != "no-policy-found":  # checklist M1, D5
-            out.missing("policy-string-missing", path)
+            out.missing("policy-string-missing", i)
         return []
     if len(strings) == 1 and strings[0].startswith("["):
         return unwrap_policy_strings(strings, path, out)
@@ -288,12 +302,13 @@ def unwrap_policy_strings(strings: list[str], path: str, out: Findings) -> list[
     return strings
 
 
-def _policy_domain(value: str | UnsetType | None, path: str, out: Findings) -> str | None:
+def _policy_domain(value: str | UnsetType | None, i: int, out: Findings) -> str | None:
+    path = f"$.policies[{i}].policy.policy-domain"
     if value is None:
         out.dev("null-value", path, "policy-domain is null")
         return None
     if value is UNSET or not value.strip():  # checklist O2
-        out.missing("policy-domain-missing", path)
+        out.missing("policy-domain-missing", i)
         return None
     if not value.islower() or value.endswith(".") or value != value.strip():
         value = value.strip().rstrip(".").lower()
@@ -302,7 +317,8 @@ def _policy_domain(value: str | UnsetType | None, path: str, out: Findings) -> s
     return value
 
 
-def _mx_hosts(w: WirePolicy, ptype: str, path: str, out: Findings) -> list[str]:
+def _mx_hosts(w: WirePolicy, ptype: str, i: int, out: Findings) -> list[str]:
+    path = f"$.policies[{i}].policy"
     if w.mx_host is UNSET and w.mx_host_pattern is not UNSET:
         out.dev(
             "mx-host-pattern-key",
@@ -315,7 +331,7 @@ def _mx_hosts(w: WirePolicy, ptype: str, path: str, out: Findings) -> list[str]:
         mx = _string_list(w.mx_host, f"{path}.mx-host", "mx-host", out)
     if mx is UNSET:
         if w.mx_host is UNSET and ptype == "sts":  # R8460-4.4-h; Microsoft (D3)
-            out.missing("mx-host-missing", f"{path}.mx-host")
+            out.missing("mx-host-missing", i)
         return []
     return mx
 
