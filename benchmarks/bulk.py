@@ -24,6 +24,7 @@ from tlsrpt.report import (
 from tlsrpt.store import writer
 from tlsrpt.store.engine import Store
 from tlsrpt.store.pgschema import temporary_schema
+from tlsrpt.store.schema import raw_inputs
 
 ORGS = ["Google Inc.", "Microsoft Corporation", "Mail.ru", "Yahoo", "Comcast"] + [
     f"Provider {i}" for i in range(7)
@@ -75,10 +76,10 @@ def bulk_load(store: Store, count: int, place: Placement, chunk: int = 20_000) -
     rng = random.Random(7)
     start = time.perf_counter()
     with store.write() as conn:
-        raw = ("0" * 64, 0, "none", b"", "bench", "bulk load", None, None)
-        raw_id = writer.insert_raw(
-            conn, [(*raw, writer.db_time(datetime(2024, 1, 1)), "accepted")]
-        )[0]
+        raw_id = writer.next_ids(conn, raw_inputs, 1)[0]
+        when = writer.db_time(datetime(2024, 1, 1))
+        raw = (raw_id, "0" * 64, 0, "none", b"", "bench", "bulk load", None, None, when)
+        writer.insert_raw(conn, [(*raw, "accepted", "json", None, None, None, when)])
     now = writer.db_time(datetime(2024, 6, 1))
     for first in range(0, count, chunk):
         rollups: dict[Any, list[int]] = {}

@@ -95,11 +95,15 @@ def naive_utc(moment: datetime) -> datetime:
 
 
 @lru_cache(maxsize=4096)
-def _range_facts(start: datetime, end: datetime, end_exclusive: datetime | None) -> tuple[Any, ...]:
+def _range_facts(start: datetime, end: datetime) -> tuple[Any, ...]:
     """(start, end as stored, attribution day, the day as stored, start for
     the key, as prefix and as text): reports of one batch share a handful of
     date ranges."""
-    if end_exclusive is None or end_exclusive <= start:
+    try:
+        end_exclusive = DateRange(start, end).end_exclusive
+    except OverflowError:  # 9999-12-31T23:59:59
+        end_exclusive = start
+    if end_exclusive <= start:
         day = start.astimezone(UTC).date()
     else:
         day = (start + (end_exclusive - start) / 2).astimezone(UTC).date()
@@ -110,11 +114,7 @@ def _range_facts(start: datetime, end: datetime, end_exclusive: datetime | None)
 
 def _facts(report: Report) -> tuple[Any, ...]:
     dr = report.date_range
-    try:
-        end_exclusive: datetime | None = dr.end_exclusive
-    except OverflowError:  # 9999-12-31T23:59:59
-        end_exclusive = None
-    return _range_facts(dr.start_datetime, dr.end_datetime, end_exclusive)
+    return _range_facts(dr.start_datetime, dr.end_datetime)
 
 
 def attribution_day(report: Report) -> date:
@@ -131,11 +131,13 @@ def organization_name(report: Report) -> str:
     return _collapse(report.organization_name)
 
 
-def dedup_key(report: Report, organization: str | None = None) -> str:
+def dedup_key(
+    report: Report, organization: str | None = None, facts: tuple[Any, ...] | None = None
+) -> str:
     org = (organization_name(report) if organization is None else organization).casefold()
     if not org and report.contact_info:
         org = report.contact_info.rpartition("@")[2].strip().casefold()
-    prefix, start = _facts(report)[4]
+    prefix, start = (facts or _facts(report))[4]
     digest = hashlib.sha256(f"{org}\x00{report.report_id}\x00{start}".encode()).hexdigest()
     # Led by the start time: keys of one period sit together in the index.
     return f"{prefix}-{digest[:49]}"
@@ -159,12 +161,14 @@ def _storable(report: Report, devs: list[Deviation]) -> tuple[Report, bytes]:
         encoded = msgspec.json.encode(report)
         devs.append(Deviation("nul-character", "$", "NUL characters replaced by U+FFFD"))
     for policy in report.policies:
-        counts = [policy.summary.total_successful_session_count]
-        counts.append(policy.summary.total_failure_session_count)
-        counts.extend(d.failed_session_count for d in policy.failure_details)
-        if max(counts) > MAX_COUNT:
+        top = max(
+            policy.summary.total_successful_session_count,
+            policy.summary.total_failure_session_count,
+            *(d.failed_session_count for d in policy.failure_details),
+        )
+        if top > MAX_COUNT:
             raise Unstorable(
-                "count-too-large", f"a session count exceeds 2^53-1 (RFC 7493 §2.2): {max(counts)}"
+                "count-too-large", f"a session count exceeds 2^53-1 (RFC 7493 §2.2): {top}"
             )
     return report, encoded
 
@@ -189,7 +193,7 @@ def _json(value: Any) -> str:
 
 
 def deviations_json(devs: list[Deviation]) -> str:
-    return msgspec.json.encode(devs).decode()
+    return msgspec.json.encode(devs).decode() if devs else "[]"
 
 
 def build_rows(
@@ -203,9 +207,11 @@ def build_rows(
     `tlsrpt.store.writer` (without database keys), plus its roll-up
     increments. Raises Unstorable."""
     devs = list(parsed.deviations)
-    devs.extend(extra_deviations or ())
+    if extra_deviations:
+        devs.extend(extra_deviations)
     report, encoded = _storable(parsed.report, devs)
-    start_at, end_at, _, day, _ = _facts(report)
+    facts = _facts(report)
+    start_at, end_at, _, day, _ = facts
     org = organization_name(report)
     policies: list[tuple[Any, ...]] = []
     failures: list[tuple[Any, ...]] = []
@@ -273,7 +279,7 @@ def build_rows(
         total_failed,
     )
     return ReportRows(
-        dedup_key=dedup_key(report, org),
+        dedup_key=dedup_key(report, org, facts),
         content_sha256=hashlib.sha256(encoded).hexdigest(),
         report=row,
         policies=policies,

@@ -49,8 +49,13 @@ RAW_COLUMNS = (
     "source_meta",
     "received_at",
     "outcome",
+    "kind",
+    "reason_code",
+    "reason",
+    "notes",
+    "processed_at",
 )
-OUTCOME_COLUMNS = ("outcome", "kind", "reason_code", "reason", "notes", "processed_at")
+OUTCOME_COLUMNS = RAW_COLUMNS[-6:]
 # Column order of the tuples `tlsrpt.ingest.rows` builds.
 REPORT_COLUMNS = (
     "id",
@@ -186,25 +191,29 @@ def next_ids(conn: Connection, table: sa.Table, count: int) -> list[int]:
     """`count` fresh keys; the caller holds the write lock."""
     if not count:
         return []
-    top = conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
+    top = conn.exec_driver_sql(f"SELECT MAX(id) FROM {table.name}").scalar() or 0
     return list(range(top + 1, top + 1 + count))
+
+
+def _lookup(
+    conn: Connection, table: str, columns: str, key: str, values: Sequence[Any]
+) -> Iterator[sa.Row[Any]]:
+    """Rows whose `key` is one of `values`: plain SQL, IN lists of _CHUNK."""
+    for chunk in _chunks(values):
+        marks = _placeholders(conn.dialect, len(chunk))
+        sql = f"SELECT {columns} FROM {table} WHERE {key} IN ({marks})"
+        yield from conn.exec_driver_sql(sql, tuple(chunk))
 
 
 def find_raw(conn: Connection, shas: Sequence[str]) -> dict[str, sa.Row[Any]]:
     """Stored raw inputs with these SHA-256 digests."""
-    found: dict[str, sa.Row[Any]] = {}
-    cols = (raw_inputs.c.id, raw_inputs.c.sha256, raw_inputs.c.outcome, raw_inputs.c.reason)
-    for chunk in _chunks(shas):
-        for row in conn.execute(sa.select(*cols).where(raw_inputs.c.sha256.in_(chunk))):
-            found[row.sha256] = row
-    return found
+    rows = _lookup(conn, "raw_inputs", "id, sha256, outcome, reason", "sha256", shas)
+    return {row.sha256: row for row in rows}
 
 
-def insert_raw(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> list[int]:
-    """rows: RAW_COLUMNS without the id; returns the ids given."""
-    ids = next_ids(conn, raw_inputs, len(rows))
-    bulk_insert(conn, raw_inputs, RAW_COLUMNS, [(i, *r) for i, r in zip(ids, rows, strict=True)])
-    return ids
+def insert_raw(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """rows: RAW_COLUMNS, ids from `next_ids`."""
+    bulk_insert(conn, raw_inputs, RAW_COLUMNS, rows)
 
 
 def load_raw(conn: Connection, ids: Sequence[int]) -> list[sa.Row[Any]]:
@@ -231,12 +240,8 @@ def set_outcomes(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
 
 def find_reports(conn: Connection, keys: Sequence[str]) -> dict[str, sa.Row[Any]]:
     """Stored reports by de-duplication key."""
-    found: dict[str, sa.Row[Any]] = {}
-    cols = (reports.c.id, reports.c.dedup_key, reports.c.content_sha256)
-    for chunk in _chunks(keys):
-        for row in conn.execute(sa.select(*cols).where(reports.c.dedup_key.in_(chunk))):
-            found[row.dedup_key] = row
-    return found
+    rows = _lookup(conn, "reports", "id, dedup_key, content_sha256", "dedup_key", keys)
+    return {row.dedup_key: row for row in rows}
 
 
 def report_ids_of_raw(conn: Connection, raw_ids: Sequence[int]) -> dict[int, list[int]]:
