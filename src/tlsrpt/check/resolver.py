@@ -10,22 +10,30 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import secrets
+import socket
+import struct
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import dns.asyncquery
-import dns.exception
-import dns.flags
-import dns.message
-import dns.name
-import dns.nameserver
-import dns.rcode
-import dns.rdatatype
-import dns.resolver
-
+from tlsrpt.check.dnswire import (
+    AD,
+    CD,
+    NOERROR,
+    NXDOMAIN,
+    RD,
+    TYPES,
+    Response,
+    WireError,
+    build_query,
+    encode_name,
+    parse_response,
+    rcode_text,
+    response_id,
+)
 from tlsrpt.check.tlsa import TlsaRecord
 
 
@@ -93,37 +101,21 @@ def _port(text: str, spec: str) -> int:
     return int(text)
 
 
-def _txt(rdata: Any) -> tuple[bytes, ...]:
-    # Kept as character-strings: the records parsers concatenate them
-    # (RFC 8460 §3, RFC 8461 §3.1) and point at undecodable bytes.
-    return tuple(rdata.strings)
-
-
+# TXT records stay character-strings: the records parsers concatenate them
+# (RFC 8460 §3, RFC 8461 §3.1) and point at undecodable bytes.
 _CONVERTERS: dict[str, Any] = {
-    "TXT": _txt,
-    "MX": lambda r: (r.preference, r.exchange.to_text(omit_final_dot=True).lower()),
-    "A": lambda r: r.address,
-    "AAAA": lambda r: r.address,
-    "TLSA": lambda r: TlsaRecord(r.usage, r.selector, r.mtype, bytes(r.cert)),
+    "TLSA": lambda r: TlsaRecord(*r),
 }
-
-
-def _cnames(response: dns.message.Message | None) -> tuple[str, ...]:
-    if response is None:
-        return ()
-    return tuple(
-        rrset[0].target.to_text(omit_final_dot=True).lower()
-        for rrset in response.answer
-        if rrset.rdtype == dns.rdatatype.CNAME
-    )
-
-
-def _is_secure(response: dns.message.Message | None) -> bool:
-    return bool(response is not None and response.flags & dns.flags.AD)
 
 
 def system_nameservers() -> list[tuple[str, int]]:
     """The nameservers of /etc/resolv.conf, as dnspython reads them."""
+    # Imported here: dnspython's resolver pulls in its DoH client (httpx), a
+    # tenth of a second of start-up that runs with --nameserver do not need.
+    import dns.exception
+    import dns.nameserver
+    import dns.resolver
+
     try:
         config = dns.resolver.Resolver(configure=True)
     except dns.exception.DNSException as exc:
@@ -142,21 +134,25 @@ def system_nameservers() -> list[tuple[str, int]]:
 class Resolver:
     """The checker's stub resolver: explicit nameservers (labs) or the system's.
 
-    Built on dnspython's asyncio query layer (`dns.asyncquery`: UDP with
-    fallback to TCP on truncation) rather than its `Resolver` class, whose
-    per-query bookkeeping (search lists, caching, nameserver scoring) a
-    one-shot bulk checker does not need and which cost about a quarter of
-    the checker's CPU at bulk concurrency. Each lookup tries the nameservers
-    in order; SERVFAIL/REFUSED moves on to the next one, timeouts are retried
-    until the lookup's lifetime (`timeout`) is spent.
+    Messages are built and read by `dnswire` and exchanged over asyncio
+    sockets (UDP, TCP when truncated): dnspython's message classes, and
+    before them its `Resolver` class, cost most of the checker's CPU per
+    domain at bulk concurrency. Each lookup tries the nameservers in order;
+    SERVFAIL/REFUSED moves on to the next one, timeouts are retried until
+    the lookup's lifetime (`timeout`) is spent.
 
     Answers are shared within a run: concurrent and repeated lookups of the
     same name and type (a provider's rua domain or MX host named by thousands
-    of customer domains) are asked once. Failed lookups are not kept, so a
-    transient failure is retried by the next domain that needs the name.
+    of customer domains, a domain's MX looked up again for its own mailto:
+    rua) are asked once. Failed lookups are not kept, so a transient failure
+    is retried by the next domain that needs the name.
     """
 
     CACHE_SIZE = 4096
+    # Queries outstanding at once. A burst beyond what the resolver's socket
+    # buffer holds is dropped, and each drop costs a retry after `_attempt`
+    # seconds: a bulk run paces itself instead.
+    MAX_IN_FLIGHT = 128
     PAYLOAD = 1232  # EDNS buffer size (DNS flag day 2020)
 
     def __init__(self, nameservers: Sequence[str] = (), timeout: float = 5.0) -> None:
@@ -165,14 +161,21 @@ class Resolver:
         self._lifetime = timeout
         # Every nameserver gets a try within the lifetime, at most 2 s each.
         self._attempt = min(timeout / len(self._servers), 2.0)
-        self._cache: OrderedDict[tuple[str, str, bool], asyncio.Future[DnsAnswer]] = OrderedDict()
+        self._in_flight = asyncio.Semaphore(self.MAX_IN_FLIGHT)
+        self._cache: OrderedDict[tuple[str, str, int], asyncio.Future[DnsAnswer]] = OrderedDict()
 
     async def query(self, name: str, rdtype: str, detect_bogus: bool = False) -> DnsAnswer:
         """Look `name` up (shared within the run); see `lookup`."""
-        key = (name.lower().rstrip("."), rdtype, detect_bogus)
+        answer = await self._shared(name, rdtype, RD | AD)
+        if detect_bogus and answer.status == DnsStatus.SERVFAIL:
+            return _bogus_or(answer, await self._shared(name, rdtype, RD | CD))
+        return answer
+
+    async def _shared(self, name: str, rdtype: str, flags: int) -> DnsAnswer:
+        key = (name.lower().rstrip("."), rdtype, flags)
         future = self._cache.get(key)
         if future is None:
-            future = asyncio.ensure_future(self.lookup(name, rdtype, detect_bogus))
+            future = asyncio.ensure_future(self._query(name, rdtype, flags))
             future.add_done_callback(lambda done: self._forget_failure(key, done))
             self._cache[key] = future
             if len(self._cache) > self.CACHE_SIZE:
@@ -182,42 +185,31 @@ class Resolver:
         # Shielded: one caller giving up (its domain's budget) cancels nobody else's lookup.
         return await asyncio.shield(future)
 
-    def _forget_failure(self, key: tuple[str, str, bool], done: asyncio.Future[DnsAnswer]) -> None:
+    def _forget_failure(self, key: tuple[str, str, int], done: asyncio.Future[DnsAnswer]) -> None:
         failed = done.cancelled() or done.exception() is not None or done.result().failed
         if failed and self._cache.get(key) is done:
             del self._cache[key]
 
     async def lookup(self, name: str, rdtype: str, detect_bogus: bool = False) -> DnsAnswer:
-        """Look `name` up; with `detect_bogus`, tell a DNSSEC failure from an outage.
+        """Look `name` up, unshared; with `detect_bogus`, tell a DNSSEC failure from an outage.
 
         A validating resolver answers SERVFAIL for bogus data; asking again
         with Checking Disabled (RFC 4035 §3.2.2) succeeds only if the data
         exists and failed validation.
         """
-        answer = await self._query(name, rdtype, dns.flags.RD | dns.flags.AD)
+        answer = await self._query(name, rdtype, RD | AD)
         if detect_bogus and answer.status == DnsStatus.SERVFAIL:
-            unchecked = await self._query(name, rdtype, dns.flags.RD | dns.flags.CD)
-            if unchecked.status in (DnsStatus.OK, DnsStatus.NODATA, DnsStatus.NXDOMAIN):
-                return DnsAnswer(
-                    name,
-                    rdtype,
-                    DnsStatus.SERVFAIL,
-                    records=unchecked.records,
-                    bogus=True,
-                    cnames=unchecked.cnames,
-                    error="DNSSEC validation failed (bogus): the answer is served "
-                    "but its signatures do not validate",
-                )
+            return _bogus_or(answer, await self._query(name, rdtype, RD | CD))
         return answer
 
     async def _exchange(
         self, name: str, rdtype: str, flags: int
-    ) -> tuple[dns.message.Message | None, DnsStatus, str | None]:
+    ) -> tuple[Response | None, DnsStatus, str | None]:
         """One lookup: (response, status for a failure, error)."""
         try:
-            qname = dns.name.from_text(name)
-            kind = dns.rdatatype.from_text(rdtype)
-        except (dns.exception.DNSException, ValueError) as exc:
+            qname = encode_name(name)
+            qtype = TYPES[rdtype]
+        except (WireError, KeyError) as exc:
             return None, DnsStatus.ERROR, _short(exc)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._lifetime
@@ -225,30 +217,22 @@ class Resolver:
         while True:
             timed_out = False
             for host, port in self._servers:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return None, DnsStatus.TIMEOUT, "DNS lookup timed out"
-                query = dns.message.make_query(
-                    qname, kind, use_edns=0, payload=self.PAYLOAD, flags=flags
-                )
                 try:
-                    response, _ = await dns.asyncquery.udp_with_fallback(
-                        query,
-                        host,
-                        timeout=min(self._attempt, remaining),
-                        port=port,
-                        ignore_unexpected=True,
-                    )
-                except dns.exception.Timeout:
+                    async with asyncio.timeout_at(deadline), self._in_flight:
+                        remaining = deadline - loop.time()
+                        async with asyncio.timeout(min(self._attempt, remaining)):
+                            response = await _ask(host, port, qname, qtype, flags, self.PAYLOAD)
+                except TimeoutError:
+                    if loop.time() >= deadline:
+                        return None, DnsStatus.TIMEOUT, "DNS lookup timed out"
                     timed_out = True
                     continue
-                except (OSError, EOFError, dns.exception.DNSException, ValueError) as exc:
+                except (OSError, EOFError, WireError) as exc:
                     errors.append(f"{host}@{port}: {_short(exc)}")
                     continue
-                rcode = response.rcode()
-                if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+                if response.rcode in (NOERROR, NXDOMAIN):
                     return response, DnsStatus.OK, None
-                errors.append(f"{host}@{port} answered {dns.rcode.to_text(rcode)}")
+                errors.append(f"{host}@{port} answered {rcode_text(response.rcode)}")
             if not timed_out:
                 return None, DnsStatus.SERVFAIL, "; ".join(errors)
 
@@ -256,29 +240,83 @@ class Resolver:
         response, status, error = await self._exchange(name, rdtype, flags)
         if response is None:
             return DnsAnswer(name, rdtype, status, error=error)
-        try:
-            chain = response.resolve_chaining()  # type: ignore[attr-defined]
-        except dns.exception.DNSException as exc:
-            return DnsAnswer(name, rdtype, DnsStatus.ERROR, error=_short(exc))
-        secure, cnames = _is_secure(response), _cnames(response)
-        if response.rcode() == dns.rcode.NXDOMAIN:
+        secure, cnames = response.authenticated, response.cnames
+        if response.rcode == NXDOMAIN:
             return DnsAnswer(name, rdtype, DnsStatus.NXDOMAIN, secure=secure, cnames=cnames)
-        if chain.answer is None:
+        if not response.found:
             return DnsAnswer(name, rdtype, DnsStatus.NODATA, secure=secure, cnames=cnames)
-        convert = _CONVERTERS[rdtype]
-        return DnsAnswer(
-            name,
-            rdtype,
-            DnsStatus.OK,
-            records=tuple(convert(r) for r in chain.answer),
-            secure=secure,
-            cnames=cnames,
-        )
+        convert = _CONVERTERS.get(rdtype)
+        records = response.records if convert is None else tuple(map(convert, response.records))
+        return DnsAnswer(name, rdtype, DnsStatus.OK, records, secure=secure, cnames=cnames)
 
     async def addresses(self, host: str) -> tuple[DnsAnswer, DnsAnswer]:
         """A and AAAA of `host`, looked up together."""
         a, aaaa = await asyncio.gather(self.query(host, "A"), self.query(host, "AAAA"))
         return a, aaaa
+
+
+def _bogus_or(answer: DnsAnswer, unchecked: DnsAnswer) -> DnsAnswer:
+    """The SERVFAIL `answer`, marked bogus when the unchecked lookup got through."""
+    if unchecked.status not in (DnsStatus.OK, DnsStatus.NODATA, DnsStatus.NXDOMAIN):
+        return answer
+    return DnsAnswer(
+        answer.name,
+        answer.rdtype,
+        DnsStatus.SERVFAIL,
+        records=unchecked.records,
+        bogus=True,
+        cnames=unchecked.cnames,
+        error="DNSSEC validation failed (bogus): the answer is served "
+        "but its signatures do not validate",
+    )
+
+
+async def _ask(
+    host: str, port: int, qname: bytes, qtype: int, flags: int, payload: int
+) -> Response:
+    """One exchange with one server: UDP, repeated over TCP when truncated (RFC 7766 §5)."""
+    qid = secrets.randbits(16)
+    query = build_query(qid, qname, qtype, flags, payload)
+    response = await _udp(host, port, query, qid, qname, qtype)
+    if response.truncated:
+        response = await _tcp(host, port, query, qid, qname, qtype)
+    return response
+
+
+async def _udp(host: str, port: int, query: bytes, qid: int, qname: bytes, qtype: int) -> Response:
+    """Over a connected socket of its own (a fresh source port per query, and the
+    kernel drops datagrams from other addresses); replies to other questions
+    are ignored, as a resolver must (RFC 5452 §9.1)."""
+    loop = asyncio.get_running_loop()
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.setblocking(False)
+        sock.connect((host, port))
+        sock.send(query)
+        while True:
+            data = await loop.sock_recv(sock, 65535)
+            if response_id(data) != qid:
+                continue
+            response = parse_response(data, qname, qtype)
+            if response is not None:
+                return response
+
+
+async def _tcp(host: str, port: int, query: bytes, qid: int, qname: bytes, qtype: int) -> Response:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(struct.pack("!H", len(query)) + query)
+        await writer.drain()
+        while True:
+            (length,) = struct.unpack("!H", await reader.readexactly(2))
+            data = await reader.readexactly(length)
+            if response_id(data) != qid:
+                continue
+            response = parse_response(data, qname, qtype)
+            if response is not None:
+                return response
+    finally:
+        writer.close()
 
 
 def _short(exc: BaseException) -> str:
