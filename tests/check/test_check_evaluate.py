@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import re
@@ -11,11 +12,13 @@ from typing import Any
 import pytest
 from checklab.pki import CertKind, LabPki
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tlsrpt.check import CODES, DomainFacts, Severity, evaluate
 from tlsrpt.check.certs import parse_chain, spki_der
+from tlsrpt.check.evaluate_dane import dane_state, evaluate_dane
 from tlsrpt.check.facts import MxEntry, MxHostFacts, RuaCheck
 from tlsrpt.check.net import Resolution, TlsConnect
 from tlsrpt.check.policy_fetch import FetchFailure, PolicyFetch
@@ -635,3 +638,81 @@ def test_any_facts_evaluate(
         assert finding.message
     report.to_json()  # serialisable shape
     assert report.has_error == any(x.severity == Severity.ERROR for x in report.findings)
+
+
+# --- DANE: TLSA base domain of an MX alias (RFC 7672 §2.2.3) --------------------
+
+ALIAS_TARGET = "smtp.provider.example"
+
+
+def _alias_host(
+    pki: LabPki,
+    expanded_tlsa: DnsAnswer | None,
+    chain_secure: bool = True,
+    original: DnsAnswer | None = None,
+) -> MxHostFacts:
+    a = DnsAnswer(
+        MXH, "A", DnsStatus.OK, ("192.0.2.1",), secure=chain_secure, cnames=(ALIAS_TARGET,)
+    )
+    aaaa = DnsAnswer(MXH, "AAAA", DnsStatus.NODATA, secure=chain_secure, cnames=(ALIAS_TARGET,))
+    return MxHostFacts(
+        MXH,
+        Resolution(MXH, a, aaaa, ("192.0.2.1",), ()),
+        (probe(pki),),
+        original or answer(f"_25._tcp.{MXH}", "TLSA", secure=True),
+        expanded_tlsa,
+    )
+
+
+def _ee(pki: LabPki, name: str, right: bool = True, **kw: Any) -> DnsAnswer:
+    leaf = parse_chain(pki.chain_der(MXH, CertKind.VALID)[:1])[0][0]
+    data = hashlib.sha256(spki_der(leaf)).digest() if right else bytes(32)
+    return answer(f"_25._tcp.{name}", "TLSA", TlsaRecord(3, 1, 1, data), **kw)
+
+
+@pytest.mark.parametrize(
+    ("expanded", "chain_secure", "base"),
+    [
+        # Secure records at the expanded name: it is the base domain.
+        ({"secure": True}, True, ALIAS_TARGET),
+        # A failed lookup there is never "no TLSA" (RFC 7672 §2.1).
+        ({"status": DnsStatus.SERVFAIL, "bogus": True}, True, ALIAS_TARGET),
+        # Nothing, or nothing secure, there: the MX host name.
+        ({"status": DnsStatus.NXDOMAIN, "secure": True}, True, MXH),
+        ({"secure": False}, True, MXH),
+        # An insecure CNAME chain: the expansion is not used at all.
+        ({"secure": True}, False, MXH),
+    ],
+)
+def test_tlsa_base_domain(
+    pki: LabPki, expanded: dict[str, Any], chain_secure: bool, base: str
+) -> None:
+    original = _ee(pki, MXH, right=False, secure=True)
+    host = _alias_host(pki, _ee(pki, ALIAS_TARGET, **expanded), chain_secure, original)
+    if not chain_secure:
+        assert host.resolution is not None and host.resolution.expanded is None
+    state = dane_state(host, mx_secure=True)
+    assert state.base == base
+    assert state.tlsa is (host.tlsa_expanded if base == ALIAS_TARGET else host.tlsa)
+    assert state.reference_names == tuple(dict.fromkeys((base, MXH)))
+
+
+def test_dane_ta_accepts_the_expanded_name(pki: LabPki) -> None:
+    """RFC 7672 §3.2.2: with DANE-TA(2) the server certificate may name the TLSA
+    base domain (the CNAME-expanded MX name) instead of the MX host name."""
+    chain = pki.chain_der(ALIAS_TARGET, CertKind.VALID)  # names only the expanded name
+    anchor = parse_chain(chain[1:2])[0][0]
+    ta = TlsaRecord(2, 0, 1, hashlib.sha256(anchor.public_bytes(Encoding.DER)).digest())
+    tlsa = answer(f"_25._tcp.{ALIAS_TARGET}", "TLSA", ta, secure=True)
+    served = dataclasses.replace(probe(pki), chain=tuple(chain))
+    host = dataclasses.replace(_alias_host(pki, tlsa), probes=(served,))
+    state = dane_state(host, mx_secure=True)
+    findings, section = evaluate_dane(MXH, state, host.probes, NOW)
+    assert findings == [] and section is not None
+    assert section["matches"][0]["authenticated"]
+    # The same chain for the MX name alone (no alias) fails the name check.
+    alone = dane_state(
+        dataclasses.replace(host, resolution=resolution(MXH, "192.0.2.1"), tlsa=tlsa), True
+    )
+    (mismatch,) = evaluate_dane(MXH, alone, host.probes, NOW)[0]
+    assert mismatch.code == "dane-tlsa-mismatch"

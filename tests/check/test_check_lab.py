@@ -72,6 +72,20 @@ EXPECTED_DNSSEC: dict[str, list[tuple[str, str]]] = {
     "dane-unusable": [("dane-tlsa-unusable", W), ("sts-record-missing", INFO)],  # R7672-2.2-b
     "dane-insecure": [("dane-tlsa-insecure", W), ("sts-record-missing", W)],  # R7672-2.2.3-b
     "mx-bogus": [("dns-lookup-failed", E), ("sts-record-missing", W)],
+    # R7672-3.2-a: the DANE-TA(2) chain is right but the name is not.
+    "dane-ta-wrong-name": [
+        ("dane-tlsa-mismatch", E),
+        ("mx-certificate-host-mismatch", INFO),
+        ("sts-record-missing", INFO),
+    ],
+    # R7671-5.1-a: DANE-EE(3) authenticates without a name check.
+    "dane-ee-wrong-name": [("mx-certificate-host-mismatch", INFO), ("sts-record-missing", INFO)],
+    # R7672-2.2.3-a: TLSA base domain = the secure CNAME expansion, else the MX name.
+    "dane-cname": [("sts-record-missing", INFO)],
+    "dane-cname-fallback": [("sts-record-missing", INFO)],
+    # R7672-3.2-a: the expanded name is a DANE-TA reference identifier; MTA-STS
+    # senders would still want the MX name (info: no MTA-STS policy here).
+    "dane-cname-ta": [("mx-certificate-host-mismatch", INFO), ("sts-record-missing", INFO)],
 }
 
 
@@ -149,3 +163,35 @@ def test_rua_destinations_reported(bulk: BulkRun) -> None:
         ("mailto:tlsrpt@clean.lab.test", True),
         ("https://reports.clean.lab.test/v1", True),
     ]
+
+
+@pytest.mark.parametrize(
+    ("label", "base"),
+    [
+        ("dane-cname", "smtp.dane-cname.lab.test"),
+        ("dane-cname-ta", "smtp.dane-cname-ta.lab.test"),
+        ("dane-cname-fallback", "mx.dane-cname-fallback.lab.test"),
+        ("dane-ok", "mx.dane-ok.lab.test"),
+    ],
+)
+def test_tlsa_base_domain_of_an_alias(lab: Lab, bulk: BulkRun, label: str, base: str) -> None:
+    """RFC 7672 §2.2.3 (R7672-2.2.3-a): TLSA is looked up at the secure CNAME
+    expansion of the MX host first; there the records decide, and the alias's
+    own TLSA records count only when the expanded name has none."""
+    if lab.unbound is None:
+        pytest.skip("unbound is not installed (Debian package, listed in .ci/apt-packages)")
+    (mx,) = bulk.reports[f"{label}.lab.test"]["mx"]
+    assert mx["host"] == f"mx.{label}.lab.test"
+    tlsa = mx["tlsa"]
+    assert (tlsa["base"], tlsa["name"], tlsa["dane"]) == (base, f"_25._tcp.{base}", True)
+    assert [m["authenticated"] for m in tlsa["matches"]] == [True]
+
+
+def test_dane_ta_name_failure_is_explained(lab: Lab, bulk: BulkRun) -> None:
+    """RFC 7672 §3.2.2: the anchor matches, the name does not; the finding says so."""
+    if lab.unbound is None:
+        pytest.skip("unbound is not installed (Debian package, listed in .ci/apt-packages)")
+    report = bulk.reports["dane-ta-wrong-name.lab.test"]
+    (finding,) = [f for f in report["findings"] if f["code"] == "dane-tlsa-mismatch"]
+    assert "DANE-TA(2) anchor but fails" in finding["message"]
+    assert "no matching subjectAltName" in finding["message"]

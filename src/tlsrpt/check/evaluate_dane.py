@@ -23,20 +23,46 @@ class DaneState:
 
     It applies when the MX lookup and the TLSA lookup are both DNSSEC-secure
     and the TLSA RRset is not empty: STARTTLS is then mandatory, and
-    authentication too when a record is usable.
+    authentication too when a record is usable. `base` is the TLSA base
+    domain: the MX host, or its CNAME expansion (RFC 7672 §2.2.3).
     """
 
     applies: bool
     mx_secure: bool
     tlsa: DnsAnswer | None
+    host: str = ""
+    base: str = ""
 
     @property
     def records(self) -> tuple[TlsaRecord, ...]:
         return tuple(self.tlsa.records) if self.tlsa and self.tlsa.status == DnsStatus.OK else ()
 
+    @property
+    def reference_names(self) -> tuple[str, ...]:
+        """Names a DANE-TA(2) server certificate may carry (RFC 7672 §3.2.2): the
+        TLSA base domain and the MX host name as it was before CNAME expansion."""
+        return tuple(dict.fromkeys(n for n in (self.base, self.host) if n))
+
+
+def tlsa_base(host_facts: MxHostFacts) -> tuple[str, DnsAnswer | None]:
+    """The TLSA base domain and its TLSA answer (RFC 7672 §2.2.3).
+
+    With a secure CNAME expansion, the expanded name comes first: it is the
+    base domain when its TLSA lookup finds secure records — or fails, since a
+    failed lookup must not be taken for "no TLSA" (RFC 7672 §2.1). Otherwise
+    the MX host name itself is.
+    """
+    resolution, tlsa = host_facts.resolution, host_facts.tlsa_expanded
+    name = resolution.expanded if resolution is not None else None
+    if name is not None and tlsa is not None:
+        found = tlsa.status == DnsStatus.OK and tlsa.secure and bool(tlsa.records)
+        if found or tlsa.failed:
+            return name, tlsa
+    return host_facts.host, host_facts.tlsa
+
 
 def dane_state(host_facts: MxHostFacts, mx_secure: bool) -> DaneState:
-    tlsa = host_facts.tlsa
+    base, tlsa = tlsa_base(host_facts)
     applies = bool(
         mx_secure
         and tlsa is not None
@@ -44,7 +70,7 @@ def dane_state(host_facts: MxHostFacts, mx_secure: bool) -> DaneState:
         and tlsa.secure
         and tlsa.records
     )
-    return DaneState(applies, mx_secure, tlsa)
+    return DaneState(applies, mx_secure, tlsa, host_facts.host, base)
 
 
 def _tlsa_json(state: DaneState) -> dict[str, Any] | None:
@@ -52,6 +78,7 @@ def _tlsa_json(state: DaneState) -> dict[str, Any] | None:
         return None
     return {
         **state.tlsa.to_json(),
+        "base": state.base or None,  # the TLSA base domain (RFC 7672 §2.2.3)
         "records": [r.text() for r in state.records],
         "mx_secure": state.mx_secure,
         "dane": state.applies,
@@ -63,7 +90,7 @@ def evaluate_dane(
 ) -> tuple[list[Finding], dict[str, Any] | None]:
     tlsa = state.tlsa
     section = _tlsa_json(state)
-    name = f"_25._tcp.{host}"
+    name = f"_25._tcp.{state.base or host}"
     if tlsa is None:
         return [], section
     if tlsa.failed:
@@ -125,7 +152,8 @@ def evaluate_dane(
     for probe in probes or ():
         if not probe.tls_ok:
             continue
-        result = match_chain(tlsa.records, probe.chain, [host], now)
+        # RFC 7672 §3.2.2: DANE-TA(2) checks the names; DANE-EE(3) does not.
+        result = match_chain(tlsa.records, probe.chain, state.reference_names or [host], now)
         matches.append({"address": probe.address, **result.to_json()})
         if not result.usable:
             continue
@@ -152,9 +180,9 @@ def evaluate_dane(
             Finding(
                 "dane-tlsa-mismatch",
                 Severity.ERROR,
-                f"no TLSA record at {name} matches the certificate chain {host} serves "
-                f"({', '.join(m['address'] for m in mismatched)}): DANE senders do not deliver "
-                "(RFC 7672 §3)",
+                f"no TLSA record at {name} authenticates the certificate chain {host} serves "
+                f"({', '.join(m['address'] for m in mismatched)}: {mismatched[0]['reason']}); "
+                "DANE senders do not deliver (RFC 7672 §3)",
                 {
                     "name": name,
                     "records": records,

@@ -32,7 +32,10 @@ class MxHostFacts:
     host: str
     resolution: Resolution | None
     probes: tuple[SmtpProbe, ...] | None  # None: probing disabled or not reached
-    tlsa: DnsAnswer | None
+    tlsa: DnsAnswer | None  # _25._tcp.<host>
+    # RFC 7672 §2.2.3: when `host` is an alias whose CNAME chain validated,
+    # the TLSA records at _25._tcp.<expanded name> (they come first).
+    tlsa_expanded: DnsAnswer | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import socket
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -153,28 +154,31 @@ class Gatherer:
         return task
 
     async def _observe(self, host: str) -> MxHostFacts:
+        query = self.resolver.query
         resolution, tlsa = await asyncio.gather(
             resolve_vetted(self.resolver, host, self.policy),
-            self.resolver.query(f"_25._tcp.{host}", "TLSA", detect_bogus=True),
+            query(f"_25._tcp.{host}", "TLSA", detect_bogus=True),
         )
-        probes = None
+        jobs: list[Awaitable[Any]] = []
+        expanded = resolution.expanded
+        if expanded is not None:  # RFC 7672 §2.2.3: TLSA at the expanded name first
+            jobs.append(query(f"_25._tcp.{expanded}", "TLSA", detect_bogus=True))
         if self.options.probe_mx:
-            probes = tuple(
-                await asyncio.gather(
-                    *(
-                        probe_smtp(
-                            host,
-                            address,
-                            self.options.smtp_port,
-                            self.trust.probe,
-                            self.options.timeout,
-                            self.options.helo,
-                        )
-                        for address in resolution.allowed
-                    )
+            jobs += [
+                probe_smtp(
+                    host,
+                    address,
+                    self.options.smtp_port,
+                    self.trust.probe,
+                    self.options.timeout,
+                    self.options.helo,
                 )
-            )
-        return MxHostFacts(host, resolution, probes, tlsa)
+                for address in resolution.allowed
+            ]
+        done = list(await asyncio.gather(*jobs))
+        tlsa_expanded = done.pop(0) if expanded is not None else None
+        probes = tuple(done) if self.options.probe_mx else None
+        return MxHostFacts(host, resolution, probes, tlsa, tlsa_expanded)
 
     async def aclose(self) -> None:
         """Cancel MX observations nobody waits for any more."""

@@ -40,6 +40,19 @@ class Resolution:
     def exists(self) -> bool:
         return bool(self.addresses)
 
+    @property
+    def expanded(self) -> str | None:
+        """The host's CNAME-expanded name when every step of the chain is
+        DNSSEC-secure (RFC 7672 §2.2.3), else None (no alias, or not secure).
+
+        The AD bit covers the whole answer, the CNAMEs included; both address
+        lookups followed the same chain, and each that did must be secure.
+        """
+        chained = [x for x in (self.a, self.aaaa) if x.cnames and not x.failed]
+        if not chained or not all(x.secure for x in chained):
+            return None
+        return chained[0].cnames[-1]
+
     def dns_problem(self) -> str:
         if self.a.failed or self.aaaa.failed:
             return "; ".join(x.error or str(x.status) for x in (self.a, self.aaaa) if x.failed)

@@ -35,9 +35,16 @@ def mx(name: str, **kw: object) -> tuple[MxSpec, ...]:
     return (MxSpec(f"mx.{d(name)}", **kw),)  # type: ignore[arg-type]
 
 
-def dane(name: str, *tlsa: Tlsa, bogus: bool = False, signed: bool = True) -> DomainSpec:
+def dane(
+    name: str, *tlsa: Tlsa, bogus: bool = False, signed: bool = True, **mx_kw: object
+) -> DomainSpec:
     """A DANE domain: TLS-RPT, no MTA-STS, an MX with TLSA records."""
-    return spec(name, policy=None, signed=signed, mx=mx(name, tlsa=tlsa, tlsa_bogus=bogus))
+    return spec(name, policy=None, signed=signed, mx=mx(name, tlsa=tlsa, tlsa_bogus=bogus, **mx_kw))
+
+
+def dane_alias(name: str, *tlsa: Tlsa, **mx_kw: object) -> DomainSpec:
+    """A DANE domain whose MX host mx.<d> is a CNAME to smtp.<d> (same signed zone)."""
+    return dane(name, *tlsa, alias_of=f"smtp.{d(name)}", **mx_kw)
 
 
 def scenario_specs() -> list[DomainSpec]:
@@ -173,6 +180,21 @@ def scenario_specs() -> list[DomainSpec]:
         dane("dane-bogus", Tlsa(3, 1, 1), bogus=True),
         dane("dane-unusable", Tlsa(1, 1, 1)),
         dane("dane-insecure", Tlsa(3, 1, 1), signed=False),
+        # RFC 7672 §3.2.2: DANE-TA(2) checks the certificate's name, DANE-EE(3) does not.
+        dane("dane-ta-wrong-name", Tlsa(2, 0, 1, "intermediate"), cert=CertKind.WRONG_NAME),
+        dane("dane-ee-wrong-name", Tlsa(3, 1, 1), cert=CertKind.WRONG_NAME),
+        # RFC 7672 §2.2.3: the MX host is an alias; TLSA at the expanded name
+        # comes first (a wrong record at the alias shows if it was used instead),
+        # the alias's own TLSA when the expanded name has none.
+        dane_alias("dane-cname", Tlsa(3, 1, 1), alias_tlsa=(Tlsa(3, 1, 1, "garbage"),)),
+        dane_alias("dane-cname-fallback", alias_tlsa=(Tlsa(3, 1, 1),)),
+        # ... and with DANE-TA(2), the expanded name is a reference identifier
+        # (RFC 7672 §3.2.2): a certificate for smtp.<d> only, served for mx.<d>.
+        dane_alias(
+            "dane-cname-ta",
+            Tlsa(2, 0, 1, "intermediate"),
+            cert_name=f"smtp.{d('dane-cname-ta')}",
+        ),
         spec("mx-bogus", policy=None, signed=True),
     ]
 

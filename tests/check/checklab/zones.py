@@ -78,6 +78,11 @@ class MxSpec:
     addresses: tuple[str, ...] = ()  # for server="custom"
     tlsa: tuple[Tlsa, ...] = ()
     tlsa_bogus: bool = False  # change the TLSA data after signing
+    # `host` is a CNAME to `alias_of`, which gets the addresses and `tlsa`;
+    # `alias_tlsa` go to _25._tcp.<host> itself (RFC 7672 §2.2.3 scenarios).
+    alias_of: str | None = None
+    alias_tlsa: tuple[Tlsa, ...] = ()
+    cert_name: str | None = None  # the name in the certificate, if not `host`
 
 
 @dataclass
@@ -230,15 +235,22 @@ class ZoneSet:
         addresses = mx.addresses if mx.server == "custom" else SERVER_ADDRESSES[mx.server]
         if mx.ipv6 and mx.server == "starttls":
             addresses = (*addresses, Addr.SMTP_V6)
-        self.add_addresses(mx.host, addresses)
-        smtp_certs[mx.host] = mx.cert
+        target = mx.alias_of or mx.host
+        if mx.alias_of:
+            self.add(mx.host, "CNAME", f"{mx.alias_of}.")
+        self.add_addresses(target, addresses)
+        smtp_certs[mx.host] = mx.cert  # chosen by SNI: the MX host name
+        if mx.cert_name:
+            pki.issued_for[mx.host] = mx.cert_name
         if mx.cert == CertKind.HANDSHAKE_FAILURE:
             return
         chain = pki.chain_der(mx.host, mx.cert)
         for tlsa in mx.tlsa:
+            self.add(f"_25._tcp.{target}", "TLSA", tlsa.rdata_text(chain))
+        for tlsa in mx.alias_tlsa:
             self.add(f"_25._tcp.{mx.host}", "TLSA", tlsa.rdata_text(chain))
         if mx.tlsa_bogus:
-            self.tamper(f"_25._tcp.{mx.host}", "TLSA", "3 1 1 " + "00" * 32)
+            self.tamper(f"_25._tcp.{target}", "TLSA", "3 1 1 " + "00" * 32)
 
     def tamper(self, owner: str, rdtype: str, text: str) -> None:
         """After signing, replace the RRset: its RRSIG no longer validates (bogus)."""
