@@ -121,19 +121,24 @@ def ingest_batch(
     the others. Errors of the database itself (unreachable, disk full)
     propagate.
     """
-    items = [
-        _Item(source=i.source, sha256=hashlib.sha256(i.data).hexdigest(), data=i.data, hold=i.hold)
-        for i in inputs
-    ]
     try:
-        with _cyclic_gc_paused(), store.write() as conn:
-            _Batch(conn, limits).run_new(items)
+        with _cyclic_gc_paused():
+            return _ingest_batch(store, inputs, limits)
     except sa.exc.DBAPIError as exc:
         if not _is_data_error(exc):
             raise
         if len(inputs) == 1:
             return [_quarantine_unstorable(store, inputs[0], exc)]
         return [r for i in inputs for r in ingest_batch(store, [i], limits=limits)]
+
+
+def _ingest_batch(store: Store, inputs: Sequence[RawInput], limits: Limits) -> list[IngestResult]:
+    items = [
+        _Item(source=i.source, sha256=hashlib.sha256(i.data).hexdigest(), data=i.data, hold=i.hold)
+        for i in inputs
+    ]
+    with store.write() as conn:
+        _Batch(conn, limits).run_new(items)
     return [item.result() for item in items]
 
 
@@ -146,9 +151,10 @@ def _cyclic_gc_paused() -> Iterator[None]:
     and then scans again with the whole process heap in full collections
     (tens of milliseconds each once SQLAlchemy is loaded; measured at a
     fifth of the ingest time). The batch makes no reference cycles of its
-    own: reference counting frees it when it returns. Collection resumes
-    afterwards; threads overlapping here only delay it, never leave it off
-    (the one that found it enabled enables it again).
+    own: reference counting frees it when it returns, before collection
+    resumes — so the collector does not meet it then either. Threads
+    overlapping here only delay collection, never leave it off (the one
+    that found it enabled enables it again).
     """
     if not gc.isenabled():
         yield
