@@ -3,10 +3,13 @@
 Every function takes the connection of a `Store.write()` transaction; the
 caller decides what to write, these only write it.
 
-The bulk statements are plain INSERT / UPDATE / upsert text built from the
-Core table definitions and sent through the same connection: executemany on
-SQLite, many rows per statement on PostgreSQL. Per-row parameter
-compilation in SQLAlchemy costs several times the database work here.
+The statements are plain SQL text built from the Core table definitions
+and run on the DBAPI cursor of the transaction's connection (SQLite
+executemany; PostgreSQL executemany, or COPY for many rows): SQLAlchemy's
+per-statement work (~25 us) cost more than the database for the small
+batches of the receivers, and per-row parameter compilation several times
+the database work. Driver errors are raised as SQLAlchemy's exceptions, as
+if the statement had gone through it.
 Dates and times are given as text in the form SQLAlchemy stores them on
 SQLite ('YYYY-MM-DD', 'YYYY-MM-DD HH:MM:SS.ffffff', see `db_date` and
 `db_time`), which PostgreSQL reads as date and timestamp: no per-value
@@ -19,10 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine.interfaces import DBAPICursor
 
 from tlsrpt.store.schema import (
     daily_rollups,
@@ -107,6 +111,35 @@ COUNT_COLUMNS = ("reports", "successful_sessions", "failed_sessions")
 ROLLUP_KEY = ("domain", "day", "organization", "policy_type", "result_type")
 
 
+class StoredRaw(NamedTuple):
+    id: int
+    sha256: str
+    outcome: str
+    reason: str | None
+
+
+class StoredReport(NamedTuple):
+    id: int
+    dedup_key: str
+    content_sha256: str
+
+
+def _execute(conn: Connection, sql: str, params: Any = (), *, many: bool = False) -> DBAPICursor:
+    """Run one statement on the connection's DBAPI cursor, in its
+    transaction; driver errors come out as `sqlalchemy.exc.DBAPIError`."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if many:
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(
+            sql, params, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+        ) from exc
+    return cursor
+
+
 def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
     for i in range(0, len(items), _CHUNK):
         yield items[i : i + _CHUNK]
@@ -168,11 +201,11 @@ def _staged(
 ) -> None:
     info = conn.connection.info
     if name not in info:
-        conn.exec_driver_sql(
-            f"CREATE TEMP TABLE IF NOT EXISTS {name} {_STAGING[name]} ON COMMIT DELETE ROWS"
+        _execute(
+            conn, f"CREATE TEMP TABLE IF NOT EXISTS {name} {_STAGING[name]} ON COMMIT DELETE ROWS"
         )
         info[name] = True
-    conn.exec_driver_sql(f"DELETE FROM {name}")
+    _execute(conn, f"DELETE FROM {name}")
     _copy(conn, name, columns, rows)
 
 
@@ -184,31 +217,31 @@ def bulk_insert(
     if _copy_worthy(conn, rows):
         _copy(conn, table.name, columns, rows)
     else:
-        conn.exec_driver_sql(_insert_sql(conn.dialect, table.name, columns), list(rows))
+        _execute(conn, _insert_sql(conn.dialect, table.name, columns), rows, many=True)
 
 
 def next_ids(conn: Connection, table: sa.Table, count: int) -> list[int]:
     """`count` fresh keys; the caller holds the write lock."""
     if not count:
         return []
-    top = conn.exec_driver_sql(f"SELECT MAX(id) FROM {table.name}").scalar() or 0
+    top = _execute(conn, f"SELECT MAX(id) FROM {table.name}").fetchone()[0] or 0
     return list(range(top + 1, top + 1 + count))
 
 
 def _lookup(
     conn: Connection, table: str, columns: str, key: str, values: Sequence[Any]
-) -> Iterator[sa.Row[Any]]:
-    """Rows whose `key` is one of `values`: plain SQL, IN lists of _CHUNK."""
+) -> Iterator[tuple[Any, ...]]:
+    """Rows whose `key` is one of `values`: IN lists of _CHUNK."""
     for chunk in _chunks(values):
         marks = _placeholders(conn.dialect, len(chunk))
         sql = f"SELECT {columns} FROM {table} WHERE {key} IN ({marks})"
-        yield from conn.exec_driver_sql(sql, tuple(chunk))
+        yield from _execute(conn, sql, tuple(chunk)).fetchall()
 
 
-def find_raw(conn: Connection, shas: Sequence[str]) -> dict[str, sa.Row[Any]]:
+def find_raw(conn: Connection, shas: Sequence[str]) -> dict[str, StoredRaw]:
     """Stored raw inputs with these SHA-256 digests."""
     rows = _lookup(conn, "raw_inputs", "id, sha256, outcome, reason", "sha256", shas)
-    return {row.sha256: row for row in rows}
+    return {row[1]: StoredRaw(*row) for row in rows}
 
 
 def insert_raw(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -229,19 +262,19 @@ def set_outcomes(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     if _copy_worthy(conn, rows):
         _staged(conn, "staged_outcomes", columns, rows)
         sets = ", ".join(f"{c} = v.{c}" for c in OUTCOME_COLUMNS)
-        conn.exec_driver_sql(
-            f"UPDATE raw_inputs AS r SET {sets} FROM staged_outcomes AS v WHERE r.id = v.id"
+        _execute(
+            conn, f"UPDATE raw_inputs AS r SET {sets} FROM staged_outcomes AS v WHERE r.id = v.id"
         )
     elif rows:
         mark = _marker(conn.dialect)
         sets = ", ".join(f"{c} = {mark}" for c in OUTCOME_COLUMNS)
-        conn.exec_driver_sql(f"UPDATE raw_inputs SET {sets} WHERE id = {mark}", list(rows))
+        _execute(conn, f"UPDATE raw_inputs SET {sets} WHERE id = {mark}", rows, many=True)
 
 
-def find_reports(conn: Connection, keys: Sequence[str]) -> dict[str, sa.Row[Any]]:
+def find_reports(conn: Connection, keys: Sequence[str]) -> dict[str, StoredReport]:
     """Stored reports by de-duplication key."""
     rows = _lookup(conn, "reports", "id, dedup_key, content_sha256", "dedup_key", keys)
-    return {row.dedup_key: row for row in rows}
+    return {row[1]: StoredReport(*row) for row in rows}
 
 
 def report_ids_of_raw(conn: Connection, raw_ids: Sequence[int]) -> dict[int, list[int]]:
@@ -293,10 +326,11 @@ def add_rollups(conn: Connection, deltas: Mapping[tuple[Any, ...], Sequence[int]
     if _copy_worthy(conn, rows):
         _staged(conn, "staged_rollups", columns, rows)
         names = ", ".join(columns)
-        conn.exec_driver_sql(
+        _execute(
+            conn,
             f"INSERT INTO daily_rollups ({names}) SELECT {names} FROM staged_rollups "
-            f"ORDER BY {', '.join(ROLLUP_KEY)} {conflict}"
+            f"ORDER BY {', '.join(ROLLUP_KEY)} {conflict}",
         )
     elif rows:
         sql = _insert_sql(conn.dialect, daily_rollups.name, columns) + " " + conflict
-        conn.exec_driver_sql(sql, list(rows))
+        _execute(conn, sql, rows, many=True)
