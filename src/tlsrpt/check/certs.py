@@ -9,6 +9,7 @@ opaque "SSL error".
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -97,13 +98,20 @@ def _name(name: x509.Name) -> str:
 
 
 def summarize(cert: x509.Certificate) -> CertificateSummary:
+    return _summary(cert.public_bytes(Encoding.DER))
+
+
+@functools.lru_cache(maxsize=1024)
+def _summary(der: bytes) -> CertificateSummary:
+    """Cached by DER: a bulk run meets the same intermediates on MX after MX."""
+    cert = x509.load_der_x509_certificate(der)
     return CertificateSummary(
         subject=_name(cert.subject),
         issuer=_name(cert.issuer),
         dns_names=dns_names(cert),
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
-        sha256=hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest(),
+        sha256=hashlib.sha256(der).hexdigest(),
         spki_sha256=hashlib.sha256(spki_der(cert)).hexdigest(),
     )
 
@@ -231,9 +239,10 @@ def analyze_chain(
         trust_error: str | None = "the certificate carries no DNS name (subjectAltName)"
     else:
         trust_error = verify_chain(certs, anchors, verification_name, _verify_time(certs, now))
+    summaries = tuple(summarize(c) for c in certs)
     return ChainAnalysis(
-        leaf=summarize(leaf),
-        chain=tuple(summarize(c) for c in certs),
+        leaf=summaries[0],
+        chain=summaries,
         days_left=days_left,
         expired=expired,
         not_yet_valid=not_yet_valid,

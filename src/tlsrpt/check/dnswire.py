@@ -122,6 +122,22 @@ def _read_name(msg: bytes, offset: int) -> tuple[tuple[bytes, ...], int]:
         offset += length
 
 
+def _skip_name(msg: bytes, offset: int) -> int:
+    """The offset after the name at `offset`, without reading it (records the
+    checker skips); a pointer ends a name, and is checked when names are read."""
+    while True:
+        if offset >= len(msg):
+            raise WireError("name runs past the end of the message")
+        length = msg[offset]
+        if length >= 0xC0:
+            return offset + 2
+        if length > 63:
+            raise WireError("unknown label type")
+        offset += length + 1
+        if length == 0:
+            return offset
+
+
 def name_text(labels: tuple[bytes, ...]) -> str:
     """Presentation format without the final dot (RFC 1035 §5.1 escapes); root is '.'."""
     if not labels:
@@ -225,8 +241,12 @@ def parse_response(msg: bytes, qname: bytes, qtype: int) -> Response | None:
         if qdcount == 0 and rcode not in (NOERROR, NXDOMAIN):
             return Response(rcode, flags, (), False, ())  # an error without the question
         return None
-    asked = tuple(qname[i + 1 : i + 1 + qname[i]].lower() for i in _label_offsets(qname))
-    labels, offset = _read_name(msg, offset)
+    asked = _labels(qname)
+    end = offset + len(qname)
+    if msg[offset:end].lower() == qname.lower():  # as sent, up to case (0x20)
+        labels, offset = asked, end
+    else:
+        labels, offset = _read_name(msg, offset)
     if offset + 4 > len(msg):
         raise WireError("truncated question")
     rtype, rclass = struct.unpack_from("!HH", msg, offset)
@@ -235,7 +255,11 @@ def parse_response(msg: bytes, qname: bytes, qtype: int) -> Response | None:
         return None
     answer: list[tuple[tuple[bytes, ...], int, Any]] = []
     for index in range(ancount + nscount + arcount):
-        owner, offset = _read_name(msg, offset)
+        in_answer = index < ancount
+        if in_answer:
+            owner, offset = _read_name(msg, offset)
+        else:
+            offset = _skip_name(msg, offset)
         if offset + 10 > len(msg):
             raise WireError("truncated resource record")
         rtype, rclass, ttl, rdlength = _RR.unpack_from(msg, offset)
@@ -243,7 +267,7 @@ def parse_response(msg: bytes, qname: bytes, qtype: int) -> Response | None:
         end = offset + rdlength
         if end > len(msg):
             raise WireError("RDATA runs past the end of the message")
-        if index < ancount:
+        if in_answer:
             if rclass == CLASS_IN and rtype in (qtype, CNAME):
                 answer.append((owner, rtype, _rdata(msg, rtype, offset, end)))
         elif index >= ancount + nscount and rtype == OPT:
@@ -253,13 +277,14 @@ def parse_response(msg: bytes, qname: bytes, qtype: int) -> Response | None:
     return Response(rcode, flags, records, found, cnames)
 
 
-def _label_offsets(wire: bytes) -> list[int]:
-    offsets = []
+def _labels(wire: bytes) -> tuple[bytes, ...]:
+    """Lower-cased labels of a name this module encoded (no compression)."""
+    labels = []
     i = 0
     while wire[i]:
-        offsets.append(i)
+        labels.append(wire[i + 1 : i + 1 + wire[i]].lower())
         i += wire[i] + 1
-    return offsets
+    return tuple(labels)
 
 
 def _follow(
