@@ -138,8 +138,9 @@ CODES: dict[str, tuple[str, str]] = {
         "error under enforce, warning under testing, else info",
     ),
     "dane-tlsa-mismatch": (
-        "DNSSEC-validated TLSA records exist for an MX but none matches the served chain "
-        "(usages 2 and 3, all selectors and matching types)",
+        "DNSSEC-validated TLSA records exist for an MX but none authenticates the served chain "
+        "(usages 2 and 3, all selectors and matching types; with DANE-TA(2) also the name and "
+        "dates), with the reason",
         "error",
     ),
     "dane-dnssec-invalid": (
