@@ -33,7 +33,7 @@ class GroupCommitter:
         if self._worker is None:
             self._worker = asyncio.create_task(self._run(), name="group-commit")
         future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
-        await self._queue.put((raw, future))
+        self._queue.put_nowait((raw, future))  # unbounded: never waits
         return await future
 
     async def _run(self) -> None:

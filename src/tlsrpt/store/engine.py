@@ -31,7 +31,11 @@ PG_WRITE_LOCK = 0x746C7372707400
 
 
 def _sqlite_engine(url: URL) -> Engine:
-    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    # More prepared statements kept than the default 128: the ingest writer's
+    # multi-row INSERTs differ by their number of rows.
+    engine = sa.create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "cached_statements": 512}
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:

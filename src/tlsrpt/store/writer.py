@@ -40,6 +40,7 @@ from tlsrpt.store.schema import (
 T = TypeVar("T")
 _CHUNK = 500  # bound parameters per IN list, far below every backend's limit
 _PG_COPY_FROM = 64  # rows from which PostgreSQL gets COPY instead of executemany
+_SQLITE_VARIABLES = 8_000  # bound values per SQLite statement (its limit: 32,766)
 
 RAW_COLUMNS = (
     "id",
@@ -209,6 +210,34 @@ def _staged(
     _copy(conn, name, columns, rows)
 
 
+def _insert_rows(
+    conn: Connection,
+    table: str,
+    columns: tuple[str, ...],
+    rows: Sequence[tuple[Any, ...]],
+    tail: str = "",
+) -> None:
+    """INSERT (plus `tail`, e.g. ON CONFLICT) of `rows`.
+
+    SQLite: many rows per statement (VALUES (...), (...)). The sqlite3
+    module lets go of the GIL at every statement step, and executemany
+    steps once per row: beside a busy event loop (the HTTP receiver) each
+    of those is a thread switch and back. One statement per table and
+    batch keeps the switches per batch, not per row. PostgreSQL:
+    executemany (pipelined by psycopg)."""
+    if conn.dialect.name != "sqlite":
+        _execute(conn, f"{_insert_sql(conn.dialect, table, columns)} {tail}", rows, many=True)
+        return
+    width = len(columns)
+    per_statement = max(1, _SQLITE_VARIABLES // width)
+    group = "(" + ", ".join(["?"] * width) + ")"
+    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    for start in range(0, len(rows), per_statement):
+        part = rows[start : start + per_statement]
+        sql = head + ", ".join([group] * len(part)) + (f" {tail}" if tail else "")
+        _execute(conn, sql, [value for row in part for value in row])
+
+
 def bulk_insert(
     conn: Connection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
 ) -> None:
@@ -217,7 +246,7 @@ def bulk_insert(
     if _copy_worthy(conn, rows):
         _copy(conn, table.name, columns, rows)
     else:
-        _execute(conn, _insert_sql(conn.dialect, table.name, columns), rows, many=True)
+        _insert_rows(conn, table.name, columns, rows)
 
 
 def next_ids(conn: Connection, table: sa.Table, count: int) -> list[int]:
@@ -332,5 +361,4 @@ def add_rollups(conn: Connection, deltas: Mapping[tuple[Any, ...], Sequence[int]
             f"ORDER BY {', '.join(ROLLUP_KEY)} {conflict}",
         )
     elif rows:
-        sql = _insert_sql(conn.dialect, daily_rollups.name, columns) + " " + conflict
-        _execute(conn, sql, rows, many=True)
+        _insert_rows(conn, daily_rollups.name, columns, rows, conflict)

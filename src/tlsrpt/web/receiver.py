@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 
 from tlsrpt.ingest.group_commit import GroupCommitter
 from tlsrpt.ingest.model import IngestResult, RawInput, SourceInfo
@@ -70,6 +71,11 @@ def _peer(request: Request) -> str:
     return f"{client.host}:{client.port}" if client else "unknown"
 
 
+def _json(body: dict[str, Any], status: int) -> Response:
+    # orjson: a third of the cost of JSONResponse's json.dumps, per report.
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
 def _answer(result: IngestResult) -> Response:
     body = {
         "outcome": result.outcome,
@@ -79,9 +85,9 @@ def _answer(result: IngestResult) -> Response:
         "warnings": list(result.warnings),
     }
     if result.outcome == "accepted":
-        return JSONResponse(body, status_code=201)
+        return _json(body, 201)
     if result.outcome == "duplicate":
-        return JSONResponse({**body, "reason": result.reason}, status_code=200)
+        return _json({**body, "reason": result.reason}, 200)
     return problem(
         400,
         f"no usable report: {result.reason}",
