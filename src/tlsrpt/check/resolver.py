@@ -292,7 +292,7 @@ async def _udp(host: str, port: int, query: bytes, qid: int, qname: bytes, qtype
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
         sock.setblocking(False)
         sock.connect((host, port))
-        sock.send(query)
+        await loop.sock_sendall(sock, query)
         while True:
             data = await loop.sock_recv(sock, 65535)
             if response_id(data) != qid:
