@@ -133,9 +133,9 @@ def dns_id_matches(pattern: str, host: str) -> bool:
     return "*" not in pattern and pattern == host
 
 
-def _verification_name(cert: x509.Certificate, host: str) -> str | None:
-    """A name the leaf is valid for, so trust can be judged apart from the name."""
-    names = dns_names(cert)
+def _verification_name(names: Sequence[str], host: str) -> str | None:
+    """A name the leaf (with DNS-IDs `names`) is valid for, so trust can be
+    judged apart from the name."""
     if any(dns_id_matches(n, host) for n in names):
         return host
     for name in names:
@@ -233,13 +233,14 @@ def analyze_chain(
     days_left = (leaf.not_valid_after_utc - now).days
     expired = leaf.not_valid_after_utc < now
     not_yet_valid = leaf.not_valid_before_utc > now
-    name_matches = any(dns_id_matches(n, host) for n in dns_names(leaf))
-    verification_name = _verification_name(leaf, host)
+    summaries = tuple(summarize(c) for c in certs)
+    names = summaries[0].dns_names
+    name_matches = any(dns_id_matches(n, host) for n in names)
+    verification_name = _verification_name(names, host)
     if verification_name is None:
         trust_error: str | None = "the certificate carries no DNS name (subjectAltName)"
     else:
         trust_error = verify_chain(certs, anchors, verification_name, _verify_time(certs, now))
-    summaries = tuple(summarize(c) for c in certs)
     return ChainAnalysis(
         leaf=summaries[0],
         chain=summaries,
