@@ -166,15 +166,21 @@ def test_rua_destinations_reported(bulk: BulkRun) -> None:
 
 
 @pytest.mark.parametrize(
-    ("label", "base"),
+    ("label", "base", "mx_cert"),
     [
-        ("dane-cname", "smtp.dane-cname.lab.test"),
-        ("dane-cname-ta", "smtp.dane-cname-ta.lab.test"),
-        ("dane-cname-fallback", "mx.dane-cname-fallback.lab.test"),
-        ("dane-ok", "mx.dane-ok.lab.test"),
+        ("dane-cname", "smtp.dane-cname.lab.test", "mx.dane-cname.lab.test"),
+        ("dane-cname-ta", "smtp.dane-cname-ta.lab.test", "smtp.dane-cname-ta.lab.test"),
+        (
+            "dane-cname-fallback",
+            "mx.dane-cname-fallback.lab.test",
+            "mx.dane-cname-fallback.lab.test",
+        ),
+        ("dane-ok", "mx.dane-ok.lab.test", "mx.dane-ok.lab.test"),
     ],
 )
-def test_tlsa_base_domain_of_an_alias(lab: Lab, bulk: BulkRun, label: str, base: str) -> None:
+def test_tlsa_base_domain_of_an_alias(
+    lab: Lab, bulk: BulkRun, label: str, base: str, mx_cert: str
+) -> None:
     """RFC 7672 §2.2.3 (R7672-2.2.3-a): TLSA is looked up at the secure CNAME
     expansion of the MX host first; there the records decide, and the alias's
     own TLSA records count only when the expanded name has none."""
@@ -184,7 +190,11 @@ def test_tlsa_base_domain_of_an_alias(lab: Lab, bulk: BulkRun, label: str, base:
     assert mx["host"] == f"mx.{label}.lab.test"
     tlsa = mx["tlsa"]
     assert (tlsa["base"], tlsa["name"], tlsa["dane"]) == (base, f"_25._tcp.{base}", True)
-    assert [m["authenticated"] for m in tlsa["matches"]] == [True]
+    # RFC 7672 §8.1 (R7672-8.1-a): the chain judged for DANE is the one served
+    # with the TLSA base domain as SNI; the MTA-STS view keeps the MX name.
+    assert [(m["sni"], m["authenticated"]) for m in tlsa["matches"]] == [(base, True)]
+    assert lab.smtp["starttls"].handshakes[base] >= 1
+    assert [p["certificate"]["leaf"]["dns_names"] for p in mx["probes"]] == [[mx_cert]]
 
 
 def test_dane_ta_name_failure_is_explained(lab: Lab, bulk: BulkRun) -> None:

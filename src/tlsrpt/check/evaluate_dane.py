@@ -44,25 +44,8 @@ class DaneState:
         return tuple(dict.fromkeys(n for n in (self.base, self.host) if n))
 
 
-def tlsa_base(host_facts: MxHostFacts) -> tuple[str, DnsAnswer | None]:
-    """The TLSA base domain and its TLSA answer (RFC 7672 §2.2.3).
-
-    With a secure CNAME expansion, the expanded name comes first: it is the
-    base domain when its TLSA lookup finds secure records — or fails, since a
-    failed lookup must not be taken for "no TLSA" (RFC 7672 §2.1). Otherwise
-    the MX host name itself is.
-    """
-    resolution, tlsa = host_facts.resolution, host_facts.tlsa_expanded
-    name = resolution.expanded if resolution is not None else None
-    if name is not None and tlsa is not None:
-        found = tlsa.status == DnsStatus.OK and tlsa.secure and bool(tlsa.records)
-        if found or tlsa.failed:
-            return name, tlsa
-    return host_facts.host, host_facts.tlsa
-
-
 def dane_state(host_facts: MxHostFacts, mx_secure: bool) -> DaneState:
-    base, tlsa = tlsa_base(host_facts)
+    base, tlsa = host_facts.tlsa_base()
     applies = bool(
         mx_secure
         and tlsa is not None
@@ -154,7 +137,7 @@ def evaluate_dane(
             continue
         # RFC 7672 §3.2.2: DANE-TA(2) checks the names; DANE-EE(3) does not.
         result = match_chain(tlsa.records, probe.chain, state.reference_names or [host], now)
-        matches.append({"address": probe.address, **result.to_json()})
+        matches.append({"address": probe.address, "sni": probe.host, **result.to_json()})
         if not result.usable:
             continue
         if not result.authenticated:

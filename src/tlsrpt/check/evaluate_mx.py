@@ -137,7 +137,9 @@ def evaluate_mx_host(
             )
         )
     probes = facts.probes
-    dane_findings, section["tlsa"] = evaluate_dane(host, dane, probes, now)
+    # RFC 7672 §8.1: the chain DANE senders get is the one served for the base domain.
+    dane_probes = facts.dane_probes if facts.dane_probes is not None else probes
+    dane_findings, section["tlsa"] = evaluate_dane(host, dane, dane_probes, now)
     if probes is None:
         return findings + dane_findings, section, False
     analyses = {p.address: analyze_chain(p.chain, host, anchors, now) for p in probes if p.tls_ok}

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from tlsrpt.check.net import Resolution, TlsConnect
 from tlsrpt.check.policy_fetch import PolicyFetch
-from tlsrpt.check.resolver import DnsAnswer
+from tlsrpt.check.resolver import DnsAnswer, DnsStatus
 from tlsrpt.check.smtp_probe import SmtpProbe
 
 
@@ -36,6 +36,26 @@ class MxHostFacts:
     # RFC 7672 §2.2.3: when `host` is an alias whose CNAME chain validated,
     # the TLSA records at _25._tcp.<expanded name> (they come first).
     tlsa_expanded: DnsAnswer | None = None
+    # RFC 7672 §8.1: DANE senders send the TLSA base domain as SNI; when that
+    # is not `host`, the probes made that way (a server may choose its
+    # certificate by SNI). None: the base domain is `host`, see `probes`.
+    dane_probes: tuple[SmtpProbe, ...] | None = None
+
+    def tlsa_base(self) -> tuple[str, DnsAnswer | None]:
+        """The TLSA base domain and its TLSA answer (RFC 7672 §2.2.3).
+
+        With a secure CNAME expansion, the expanded name comes first: it is
+        the base domain when its TLSA lookup finds secure records — or fails,
+        since a failed lookup must not be taken for "no TLSA" (RFC 7672
+        §2.1). Otherwise the MX host name itself is.
+        """
+        tlsa = self.tlsa_expanded
+        name = self.resolution.expanded if self.resolution is not None else None
+        if name is not None and tlsa is not None:
+            found = tlsa.status == DnsStatus.OK and tlsa.secure and bool(tlsa.records)
+            if found or tlsa.failed:
+                return name, tlsa
+        return self.host, self.tlsa
 
 
 @dataclass(frozen=True, slots=True)

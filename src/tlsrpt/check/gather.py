@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import socket
 import time
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -159,26 +159,37 @@ class Gatherer:
             resolve_vetted(self.resolver, host, self.policy),
             query(f"_25._tcp.{host}", "TLSA", detect_bogus=True),
         )
-        jobs: list[Awaitable[Any]] = []
+        facts = MxHostFacts(host, resolution, None, tlsa)
         expanded = resolution.expanded
         if expanded is not None:  # RFC 7672 §2.2.3: TLSA at the expanded name first
-            jobs.append(query(f"_25._tcp.{expanded}", "TLSA", detect_bogus=True))
-        if self.options.probe_mx:
-            jobs += [
+            tlsa_expanded = await query(f"_25._tcp.{expanded}", "TLSA", detect_bogus=True)
+            facts = dataclasses.replace(facts, tlsa_expanded=tlsa_expanded)
+        if not self.options.probe_mx:
+            return facts
+        # SNI: the MX host name (RFC 8461 §7.1); DANE senders send the TLSA base
+        # domain instead (RFC 7672 §8.1), so it gets probes of its own.
+        base, _ = facts.tlsa_base()
+        names = (host,) if base == host else (host, base)
+        probes = await asyncio.gather(
+            *(
                 probe_smtp(
-                    host,
+                    name,
                     address,
                     self.options.smtp_port,
                     self.trust.probe,
                     self.options.timeout,
                     self.options.helo,
                 )
+                for name in names
                 for address in resolution.allowed
-            ]
-        done = list(await asyncio.gather(*jobs))
-        tlsa_expanded = done.pop(0) if expanded is not None else None
-        probes = tuple(done) if self.options.probe_mx else None
-        return MxHostFacts(host, resolution, probes, tlsa, tlsa_expanded)
+            )
+        )
+        count = len(resolution.allowed)
+        return dataclasses.replace(
+            facts,
+            probes=tuple(probes[:count]),
+            dane_probes=tuple(probes[count:]) if base != host else None,
+        )
 
     async def aclose(self) -> None:
         """Cancel MX observations nobody waits for any more."""

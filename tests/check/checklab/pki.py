@@ -35,15 +35,16 @@ class LabPki:
         self.ca.cert_pem.write_to_path(str(self.ca_file))
         self._leaves: dict[tuple[str, CertKind], trustme.LeafCert] = {}
         # SNI name -> the name its certificate is issued for, when they differ
-        # (an MX alias serving the certificate of its CNAME target).
+        # (an MX alias serving the certificate of its CNAME target); names
+        # issued for the same name get the same certificate.
         self.issued_for: dict[str, str] = {}
         self._contexts: dict[tuple[str, CertKind, bool], ssl.SSLContext] = {}
 
     def leaf(self, name: str, kind: CertKind) -> trustme.LeafCert:
         """The certificate presented for SNI `name` (issued for `issued_for[name]`, if set)."""
+        name = self.issued_for.get(name, name)
         key = (name, kind)
         if key not in self._leaves:
-            name = self.issued_for.get(name, name)
             now = dt.datetime.now(dt.UTC)
             if kind == CertKind.EXPIRED:
                 cert = self.intermediate.issue_cert(

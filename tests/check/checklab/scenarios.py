@@ -185,7 +185,9 @@ def scenario_specs() -> list[DomainSpec]:
         dane("dane-ee-wrong-name", Tlsa(3, 1, 1), cert=CertKind.WRONG_NAME),
         # RFC 7672 §2.2.3: the MX host is an alias; TLSA at the expanded name
         # comes first (a wrong record at the alias shows if it was used instead),
-        # the alias's own TLSA when the expanded name has none.
+        # the alias's own TLSA when the expanded name has none. The server has a
+        # certificate per SNI name and the TLSA record fits the expanded name's,
+        # which DANE senders ask for (RFC 7672 §8.1).
         dane_alias("dane-cname", Tlsa(3, 1, 1), alias_tlsa=(Tlsa(3, 1, 1, "garbage"),)),
         dane_alias("dane-cname-fallback", alias_tlsa=(Tlsa(3, 1, 1),)),
         # ... and with DANE-TA(2), the expanded name is a reference identifier

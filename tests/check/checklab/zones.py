@@ -239,15 +239,19 @@ class ZoneSet:
         if mx.alias_of:
             self.add(mx.host, "CNAME", f"{mx.alias_of}.")
         self.add_addresses(target, addresses)
-        smtp_certs[mx.host] = mx.cert  # chosen by SNI: the MX host name
-        if mx.cert_name:
-            pki.issued_for[mx.host] = mx.cert_name
+        # Chosen by SNI: the MX host name, or for an alias also its target (the
+        # name DANE senders send, RFC 7672 §8.1), which by default gets a
+        # certificate of its own, as a server with one per name would.
+        for name in {mx.host, target}:
+            smtp_certs[name] = mx.cert
+            if mx.cert_name:
+                pki.issued_for[name] = mx.cert_name
         if mx.cert == CertKind.HANDSHAKE_FAILURE:
             return
-        chain = pki.chain_der(mx.host, mx.cert)
         for tlsa in mx.tlsa:
-            self.add(f"_25._tcp.{target}", "TLSA", tlsa.rdata_text(chain))
+            self.add(f"_25._tcp.{target}", "TLSA", tlsa.rdata_text(pki.chain_der(target, mx.cert)))
         for tlsa in mx.alias_tlsa:
+            chain = pki.chain_der(mx.host, mx.cert)
             self.add(f"_25._tcp.{mx.host}", "TLSA", tlsa.rdata_text(chain))
         if mx.tlsa_bogus:
             self.tamper(f"_25._tcp.{target}", "TLSA", "3 1 1 " + "00" * 32)
