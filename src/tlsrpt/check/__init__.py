@@ -2,9 +2,11 @@
 
 Sans-I/O core and thin adapters:
 
-- gathering (I/O): `resolver` (dnspython asyncio, AD bit, bogus detection),
+- gathering (I/O): `resolver` (asyncio UDP/TCP, messages by the sans-I/O
+  `dnswire`; AD bit, bogus detection, answers shared within a run),
   `net` + `safety` (resolve, vet, connect to the vetted address),
-  `policy_fetch` (RFC 8461 §3.3), `smtp_probe` (STARTTLS, served chain),
+  `policy_fetch` (RFC 8461 §3.3, h11 over asyncio streams), `smtp_probe`
+  (STARTTLS, served chain),
   `gather` (one domain, shared MX observations, time budget), `runner`
   (bounded concurrency, streamed results);
 - evaluation (pure): `certs`, `tlsa`, `evaluate_tlsrpt`, `evaluate_sts`,
