@@ -185,7 +185,11 @@ def reported_domains(conn: Connection) -> list[str]:
 
 
 def domain_exists(conn: Connection, domain: str) -> bool:
-    """Reported on or registered: two primary-key lookups."""
+    """Reported on or registered: two primary-key lookups. Stored names
+    never hold NUL (PostgreSQL text cannot), so a name with one is unknown
+    without asking — PostgreSQL would refuse the query."""
+    if "\x00" in domain:
+        return False
     reported = sa.select(daily_rollups.c.domain).where(daily_rollups.c.domain == domain).limit(1)
     registered = sa.select(domains.c.domain).where(domains.c.domain == domain)
     return domain != "" and (
@@ -195,6 +199,8 @@ def domain_exists(conn: Connection, domain: str) -> bool:
 
 def can_see(conn: Connection, user: User, domain: str) -> bool:
     """The user may see the domain and, for an admin, it exists."""
+    if "\x00" in domain:  # never stored (see domain_exists)
+        return False
     if user.is_admin:
         return domain_exists(conn, domain)
     query = sa.select(domain_owners.c.domain).where(
