@@ -162,7 +162,11 @@ def test_sigkill_at_random_points_loses_nothing_and_counts_nothing_twice(
     for attempt in range(6):
         child = _import(corpus, db_url)
         if attempt == 0:
-            time.sleep(rng.uniform(0.0, 0.6))
+            # A random moment of start-up, before the first commit: the
+            # whole import takes less than that window on a fast machine.
+            until = time.monotonic() + rng.uniform(0.0, 0.6)
+            while child.poll() is None and time.monotonic() < until and not _stored(watcher):
+                time.sleep(0.001)
         else:
             done = _stored(watcher)  # kill within the next third of the rest
             # At most everything: once all is committed (an earlier child died
@@ -170,8 +174,10 @@ def test_sigkill_at_random_points_loses_nothing_and_counts_nothing_twice(
             # while this child blocks on its full stdout pipe.
             target = min(total, rng.randint(done + 1, done + max(1, (total - done) // 3)))
             while child.poll() is None and _stored(watcher) < target:
-                time.sleep(0.005)
-            time.sleep(rng.uniform(0.0, 0.02))
+                time.sleep(0.001)
+            # A few batches at most: the import commits a batch of 10 in about
+            # a millisecond, a longer pause would let it run to the end.
+            time.sleep(rng.uniform(0.0, 0.003))
         child.send_signal(signal.SIGKILL)
         child.wait()
         kills.append((child.returncode, _stored(watcher)))
