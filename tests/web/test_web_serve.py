@@ -92,6 +92,11 @@ def test_serve_receives_and_stops_on_sigterm(
         e["logger"] == "tlsrpt.receiver" and "accepted" in e["message"] and e["level"] == "info"
         for e in logs
     ), err
+    # one line per request: the access log for /healthz, the receiver's own
+    # (outcome, raw input) for the report
+    access = [e["message"] for e in logs if e["logger"] == "uvicorn.access"]
+    assert any("GET /healthz" in m for m in access), err
+    assert not any("/v1/reports" in m for m in access), err
     # the report is in the database the user named
     with open_store(f"sqlite:///{db}") as store, store.read() as conn:
         rows = conn.execute(

@@ -102,8 +102,11 @@ def build_router(path: str, max_body_bytes: int, body_timeout_s: float) -> APIRo
 
     @router.post(path, summary="Receive a TLS-RPT report (RFC 8460 §5.4)")
     async def receive_report(request: Request) -> Response:
+        # Every answer of this route is logged here (`tlsrpt serve` leaves
+        # uvicorn's access line for it out).
         ctype = media_type(request.headers.get("content-type"))
         if ctype not in ACCEPTED_TYPES:
+            log.info("refused %s: media type %r", _peer(request), ctype)
             return problem(
                 415,
                 f"unsupported media type {ctype or '(none)'!r}: "
@@ -111,6 +114,7 @@ def build_router(path: str, max_body_bytes: int, body_timeout_s: float) -> APIRo
             )
         coding = request.headers.get("content-encoding", "").strip().lower()
         if coding not in ACCEPTED_CODINGS:
+            log.info("refused %s: content coding %r", _peer(request), coding)
             return problem(415, f"unsupported content coding {coding!r}: only gzip")
         try:
             async with asyncio.timeout(body_timeout_s):
