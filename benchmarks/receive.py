@@ -42,11 +42,12 @@ import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from pathlib import Path
 
 import orjson
 
+from tlsrpt.report import parse_report
+from tlsrpt.report.compose import compose_message
 from tlsrpt.store.pgschema import temporary_schema
 
 HOST = "127.0.0.1"
@@ -89,18 +90,11 @@ def report(report_id: str) -> bytes:
 
 
 def report_mail(report_id: str) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "tlsrpt@bench.example"
-    msg["To"] = "tlsrpt@example.org"
-    msg["Subject"] = f"Report Domain: example.org Submitter: bench.example Report-ID: <{report_id}>"
-    msg["TLS-Report-Domain"] = "example.org"
-    msg["TLS-Report-Submitter"] = "bench.example"
-    msg.set_content("TLS report\n")
-    msg.add_attachment(
-        gzip.compress(report(report_id)),
-        maintype="application",
-        subtype="tlsrpt+gzip",
-        filename="bench.example!example.org!1793664000!1793750399.json.gz",
+    msg = compose_message(
+        parse_report(report(report_id)).report,
+        submitter="bench.example",
+        from_address="tlsrpt@bench.example",
+        to_address="tlsrpt@example.org",
     )
     return msg.as_bytes().replace(b"\n", b"\r\n")  # smtplib sends bytes as given
 

@@ -28,6 +28,8 @@ import sqlalchemy as sa
 import trustme
 
 from tlsrpt.receive.imap import ImapConfig, ImapPoller, lock_key, start
+from tlsrpt.report import parse_report
+from tlsrpt.report.compose import compose_message
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.schema import imap_watermarks, raw_inputs, reports
 
@@ -229,21 +231,11 @@ def mails(kit: SimpleNamespace, key: tuple[bytes, str], dns_server: Any) -> Simp
     kit.publish(dns_server, "mail.ru", pub)
 
     def report(report_id: str, sign: bool = True) -> bytes:
-        import gzip
-        from email.message import EmailMessage
-
-        msg = EmailMessage()
-        msg["From"] = "tlsrpt@mail.ru"
-        msg["To"] = "tlsrpt@example.org"
-        msg["Subject"] = f"Report Domain: example.org Submitter: mail.ru Report-ID: <{report_id}>"
-        msg["TLS-Report-Domain"] = "example.org"
-        msg["TLS-Report-Submitter"] = "mail.ru"
-        msg.set_content("TLS report\n")
-        msg.add_attachment(
-            gzip.compress((REPORT_JSON % report_id).encode(), mtime=0),
-            maintype="application",
-            subtype="tlsrpt+gzip",
-            filename="mail.ru!example.org!1793664000!1793750399.json.gz",
+        msg = compose_message(
+            parse_report((REPORT_JSON % report_id).encode()).report,
+            submitter="mail.ru",
+            from_address="tlsrpt@mail.ru",
+            to_address="tlsrpt@example.org",
         )
         data = msg.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         return kit.signed(data, pem, "mail.ru") if sign else data
