@@ -330,6 +330,8 @@ class ImapPoller:
             hold = self._dkim_temperror(uidvalidity, uid, verdict.reason)
             if hold is None:
                 return None
+        else:  # a verdict at last: its retry clock, if any, is done with
+            self._dkim_failing.pop((uidvalidity, uid), None)
         source = SourceInfo(
             kind="imap",
             detail=f"{self.config.mailbox} UID {uid}",

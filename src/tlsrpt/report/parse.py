@@ -22,7 +22,7 @@ import msgspec
 
 from tlsrpt.report import fast
 from tlsrpt.report.errors import ReportError
-from tlsrpt.report.limits import DEFAULT_LIMITS, GZIP_MAGIC, Limits, gunzip
+from tlsrpt.report.limits import DEFAULT_LIMITS, Limits, gunzip, is_gzip
 from tlsrpt.report.model import Deviation, Report
 from tlsrpt.report.normalize import Findings, normalize
 from tlsrpt.report.wire import decoder, nulls_outside_rows, row_nulls
@@ -52,7 +52,7 @@ def parse_report(
         raise ReportError("empty-input", "no bytes to parse")
     if len(data) > limits.max_input_bytes:
         raise ReportError("too-large", f"{len(data)} bytes, limit {limits.max_input_bytes}")
-    compressed = data[:2] == GZIP_MAGIC  # is_gzip, inlined: every report passes here
+    compressed = is_gzip(data)
     body = gunzip(data, limits) if compressed else data
     if len(body) > limits.max_decompressed_bytes:
         raise ReportError(
