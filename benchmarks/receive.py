@@ -105,6 +105,7 @@ class Phase:
     latencies: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
+    server_cpu_s: float | None = None  # CPU time of the server process during the phase
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def error(self, what: str) -> None:
@@ -123,14 +124,36 @@ class Phase:
 
         errors = sum(self.errors.values())
         detail = f" {self.errors}" if errors else ""
+        cpu = (
+            f"  server CPU {self.server_cpu_s / len(lat) * 1e6:.0f} us/req"
+            if self.server_cpu_s is not None and lat
+            else ""
+        )
         return (
             f"{self.name:<34} {self.rate:9.1f}/s  p50 {pct(0.50):7.1f} ms  "
-            f"p99 {pct(0.99):7.1f} ms  n={len(lat)}  errors={errors}{detail}"
+            f"p99 {pct(0.99):7.1f} ms  n={len(lat)}  errors={errors}{detail}{cpu}"
         )
 
 
-def run_phase(phase: Phase, clients: int, seconds: float, worker: Callable[..., None]) -> Phase:
-    """`clients` threads call `worker(index, phase, deadline)`; wall time measured."""
+def process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_phase(
+    phase: Phase,
+    clients: int,
+    seconds: float,
+    worker: Callable[..., None],
+    server_pid: int | None = None,
+) -> Phase:
+    """`clients` threads call `worker(index, phase, deadline)`; wall time
+    measured, and the server's CPU time when its pid is given."""
+    cpu_before = process_cpu_s(server_pid) if server_pid else None
     start = time.perf_counter()
     deadline = start + seconds
     threads = [
@@ -142,6 +165,9 @@ def run_phase(phase: Phase, clients: int, seconds: float, worker: Callable[..., 
     for t in threads:
         t.join()
     phase.elapsed = time.perf_counter() - start
+    cpu_after = process_cpu_s(server_pid) if server_pid else None
+    if cpu_before is not None and cpu_after is not None:
+        phase.server_cpu_s = cpu_after - cpu_before
     return phase
 
 
@@ -301,6 +327,7 @@ def main() -> int:
             args.clients,
             args.seconds,
             http_worker(http_port, healthz, 200),
+            proc.pid,
         )
         print(ref.line())
         # enough for each client to go as fast as /healthz did, and a margin
@@ -310,6 +337,7 @@ def main() -> int:
             args.clients,
             args.seconds,
             http_worker(http_port, post("http", ready), 201),
+            proc.pid,
         )
         print(posts.line())
         ratio = posts.rate / ref.rate if ref.rate else 0.0
@@ -319,6 +347,7 @@ def main() -> int:
             args.smtp_clients,
             args.smtp_seconds,
             smtp_worker(smtp_port, run_id),
+            proc.pid,
         )
         print(smtp.line())
     finally:

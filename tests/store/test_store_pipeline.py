@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from tlsrpt.analysis.summary import DomainSummary, summarize
 from tlsrpt.ingest.model import RawInput, SourceInfo
-from tlsrpt.ingest.pipeline import ingest, ingest_batch, reprocess
+from tlsrpt.ingest.pipeline import ingest, ingest_batch, ingest_prepared, prepare, reprocess
 from tlsrpt.store import blobs
 from tlsrpt.store.engine import Store
 from tlsrpt.store.queries import Window, get_raw, get_report, summary_rows
@@ -366,3 +366,26 @@ def test_raw_inputs_keep_their_outcome_after_commit(store: Store, make: Any) -> 
             sa.text("SELECT outcome FROM raw_inputs WHERE id = :id"), {"id": result.raw_id}
         ).scalar_one()
     assert outcome == "accepted"
+
+
+def test_prepare_needs_no_database_and_its_result_is_written_later(store: Store, make: Any) -> None:
+    """`prepare` is the pure half of the pipeline (digest, parse, rows,
+    stored form); `ingest_prepared` writes what it produced."""
+    good = make.json("r-prep")
+    prepared = [
+        prepare(RawInput(gzip.compress(good), FILE)),
+        prepare(RawInput(b"{not json", FILE)),
+        prepare(RawInput(good, FILE, hold="DKIM failed")),
+    ]
+    ok, bad, held = prepared
+    assert ok.kind == "gzip" and ok.codec == "none" and ok.quarantine is None
+    assert [r.report[2] for r in ok.rows] == ["r-prep"]  # REPORT_COLUMNS: report_id
+    assert bad.quarantine is not None and not bad.rows
+    assert held.quarantine == ("held", "DKIM failed") and held.codec == "zlib"
+    assert _count(store, "raw_inputs") == 0
+    results = ingest_prepared(store, prepared)
+    assert [r.outcome for r in results] == ["accepted", "quarantined", "quarantined"]
+    assert results[2].reason == "DKIM failed"
+    again = ingest_batch(store, [RawInput(ok.data, FILE), RawInput(good, FILE)])
+    assert [r.reason_code for r in again] == ["same-bytes", "same-bytes"]
+    assert [r.outcome for r in again] == ["duplicate", "quarantined"]  # as first stored

@@ -1,7 +1,7 @@
 """Group commit for asynchronous receivers.
 
 Inputs that arrive while a transaction is being written are committed
-together in the next one (`ingest_batch`), so under load one commit serves
+together in the next one (`pipeline.ingest_batch`), so under load one commit serves
 many requests, and an idle server adds no delay at all: a lone input is
 written at once. Each caller gets its own result only after the transaction
 holding its input has committed, so the receivers' "2xx only after commit"

@@ -63,23 +63,80 @@ _MESSAGE_PATHS = frozenset({"message", "header"})
 
 
 @dataclass(slots=True)
-class _Item:
-    """One input on its way through a batch."""
+class Prepared:
+    """One input after the part of the pipeline that needs no database
+    (`prepare`): its digest, its stored form, the parse and the rows."""
 
     source: SourceInfo
     sha256: str
-    data: bytes | None = None
-    hold: str | None = None
-    raw_id: int | None = None
+    data: bytes
+    codec: str  # the stored form (`tlsrpt.store.blobs`)
+    blob: bytes
     kind: str | None = None
+    quarantine: tuple[str, str] | None = None  # (code, reason): nothing usable
+    rows: list[ReportRows] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)  # per-report problems
+
+
+def prepare(raw: RawInput, limits: Limits = DEFAULT_LIMITS) -> Prepared:
+    """Digest, parse and build the rows of one input: a pure function of
+    the input, safe in any thread or process. Never raises for bad input:
+    what cannot be used is marked for quarantine with the reason."""
+    codec, blob = blobs.pack(raw.data)
+    prep = Prepared(raw.source, hashlib.sha256(raw.data).hexdigest(), raw.data, codec, blob)
+    if raw.hold:
+        prep.quarantine = ("held", raw.hold)
+        return prep
+    try:
+        parsed = parse_input(raw.data, limits=limits)
+    except ReportError as exc:
+        prep.quarantine = (exc.code, f"{exc.reason} (at {exc.path})")
+        return prep
+    except Exception as exc:  # a parser bug must not lose the input
+        prep.quarantine = ("internal-error", f"parser failed: {type(exc).__name__}: {exc}")
+        return prep
+    prep.kind = parsed.kind
+    notes = prep.notes
+    notes.extend(error.as_dict() for error in parsed.errors)
+    for index, report in enumerate(parsed.reports):
+        hints, submitter = _hints(parsed, index, raw.source)
+        try:
+            rows = build_rows(
+                report,
+                hints=hints,
+                extra_deviations=_message_deviations(parsed, index),
+                submitter=submitter,
+            )
+        except Unstorable as exc:
+            notes.append({"code": exc.code, "path": "$", "reason": exc.reason})
+            continue
+        prep.rows.append(rows)
+    if not prep.rows:
+        first = notes.pop(0) if notes else {"code": "no-report", "reason": "empty"}
+        prep.quarantine = (first["code"], first["reason"])
+    return prep
+
+
+@dataclass(slots=True)
+class _Item:
+    """One prepared input on its way through a transaction."""
+
+    prep: Prepared
+    raw_id: int | None = None
     outcome: Outcome | None = None
     reason_code: str | None = None
     reason: str | None = None
-    rows: list[ReportRows] = field(default_factory=list)
     report_ids: list[int] = field(default_factory=list)
     new_reports: int = 0
     conflict: bool = False
     notes: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, prep: Prepared, raw_id: int | None = None) -> _Item:
+        item = cls(prep, raw_id, notes=list(prep.notes))
+        if prep.quarantine:
+            item.decide("quarantined", *prep.quarantine)
+        return item
 
     def decide(self, outcome: Outcome, code: str | None = None, reason: str | None = None) -> None:
         self.outcome, self.reason_code, self.reason = outcome, code, reason
@@ -121,25 +178,25 @@ def ingest_batch(
     the others. Errors of the database itself (unreachable, disk full)
     propagate.
     """
+    with _cyclic_gc_paused():
+        return ingest_prepared(store, [prepare(raw, limits) for raw in inputs])
+
+
+def ingest_prepared(store: Store, prepared: Sequence[Prepared]) -> list[IngestResult]:
+    """`ingest_batch` for inputs already through `prepare` (which receivers
+    may run elsewhere: on the event loop, in worker processes)."""
     try:
         with _cyclic_gc_paused():
-            return _ingest_batch(store, inputs, limits)
+            items = [_Item.of(prep) for prep in prepared]
+            with store.write() as conn:
+                _Batch(conn).run_new(items)
+            return [item.result() for item in items]
     except sa.exc.DBAPIError as exc:
         if not _is_data_error(exc):
             raise
-        if len(inputs) == 1:
-            return [_quarantine_unstorable(store, inputs[0], exc)]
-        return [r for i in inputs for r in ingest_batch(store, [i], limits=limits)]
-
-
-def _ingest_batch(store: Store, inputs: Sequence[RawInput], limits: Limits) -> list[IngestResult]:
-    items = [
-        _Item(source=i.source, sha256=hashlib.sha256(i.data).hexdigest(), data=i.data, hold=i.hold)
-        for i in inputs
-    ]
-    with store.write() as conn:
-        _Batch(conn, limits).run_new(items)
-    return [item.result() for item in items]
+        if len(prepared) == 1:
+            return [_quarantine_unstorable(store, prepared[0], exc)]
+        return [r for prep in prepared for r in ingest_prepared(store, [prep])]
 
 
 @contextlib.contextmanager
@@ -180,23 +237,20 @@ def reprocess(
         items: list[_Item] = []
         done: list[_Item] = []
         for row in rows:
-            item = _Item(
-                source=SourceInfo(
-                    row.source_kind,
-                    row.source_detail,
-                    row.content_type,
-                    orjson.loads(row.source_meta) if row.source_meta else {},
-                ),
-                sha256=row.sha256,
-                data=blobs.unpack(row.codec, row.data),
-                raw_id=row.id,
+            source = SourceInfo(
+                row.source_kind,
+                row.source_detail,
+                row.content_type,
+                orjson.loads(row.source_meta) if row.source_meta else {},
             )
             if row.outcome == "quarantined":
-                items.append(item)
+                raw = RawInput(blobs.unpack(row.codec, row.data), source)
+                items.append(_Item.of(prepare(raw, limits), row.id))
             else:
+                item = _Item(Prepared(source, row.sha256, b"", row.codec, b""), row.id)
                 item.decide(row.outcome, row.reason_code, row.reason)
                 done.append(item)
-        _Batch(conn, limits).process(items)
+        _Batch(conn).process(items)
         for raw_id, ids in writer.report_ids_of_raw(conn, [i.raw_id for i in done]).items():
             next(i for i in done if i.raw_id == raw_id).report_ids = ids
     by_id = {i.raw_id: i for i in items + done}
@@ -209,18 +263,18 @@ def _is_data_error(exc: sa.exc.DBAPIError) -> bool:
     )
 
 
-def _quarantine_unstorable(store: Store, raw: RawInput, exc: sa.exc.DBAPIError) -> IngestResult:
+def _quarantine_unstorable(store: Store, prep: Prepared, exc: sa.exc.DBAPIError) -> IngestResult:
     reason = f"the database refused the parsed rows: {str(exc.orig).splitlines()[0]}"
-    item = _Item(source=raw.source, sha256=hashlib.sha256(raw.data).hexdigest(), data=raw.data)
+    item = _Item(prep)
     with store.write() as conn:
-        stored = writer.find_raw(conn, [item.sha256]).get(item.sha256)
+        stored = writer.find_raw(conn, [prep.sha256]).get(prep.sha256)
         if stored is not None:  # stored meanwhile by another writer
             ids = writer.report_ids_of_raw(conn, [stored.id]).get(stored.id, [])
             _same_bytes(item, stored.id, stored.outcome, stored.reason, ids)
         else:
             item.raw_id = writer.next_ids(conn, raw_inputs, 1)[0]
             item.decide("quarantined", "database-refused", reason)
-            _Batch(conn, DEFAULT_LIMITS).insert_raw([item])
+            _Batch(conn).insert_raw([item])
     return item.result()
 
 
@@ -262,44 +316,43 @@ class _Batch:
     other.
     """
 
-    def __init__(self, conn: Connection, limits: Limits) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.limits = limits
         self.now = _now()
         self.stored_reports: dict[str, tuple[int, str]] = {}
 
     def run_new(self, items: list[_Item]) -> None:
         """Inputs as received: store the bytes of those not seen before and
         process them; settle the others as copies of the stored input."""
-        stored = writer.find_raw(self.conn, [i.sha256 for i in items])
+        stored = writer.find_raw(self.conn, [i.prep.sha256 for i in items])
         fresh: dict[str, _Item] = {}
         copies: list[_Item] = []
         for item in items:
-            if item.sha256 in stored or item.sha256 in fresh:
+            sha = item.prep.sha256
+            if sha in stored or sha in fresh:
                 copies.append(item)
             else:
-                fresh[item.sha256] = item
+                fresh[sha] = item
         new = list(fresh.values())
         for item, raw_id in zip(new, writer.next_ids(self.conn, raw_inputs, len(new)), strict=True):
             item.raw_id = raw_id
         self.process(new, stored_raw=False)
-        earlier = [stored[i.sha256].id for i in copies if i.sha256 in stored]
+        earlier = [stored[i.prep.sha256].id for i in copies if i.prep.sha256 in stored]
         report_ids = writer.report_ids_of_raw(self.conn, earlier)
         for item in copies:
-            if item.sha256 in stored:
-                row = stored[item.sha256]
+            sha = item.prep.sha256
+            if sha in stored:
+                row = stored[sha]
                 _same_bytes(item, row.id, row.outcome, row.reason, report_ids.get(row.id, []))
             else:
-                first = fresh[item.sha256]
+                first = fresh[sha]
                 assert first.raw_id is not None
                 assert first.outcome is not None
                 _same_bytes(item, first.raw_id, first.outcome, first.reason, first.report_ids)
 
     def process(self, items: list[_Item], *, stored_raw: bool = True) -> None:
-        """Parse, decide and write: new raw inputs (ids allocated) are
-        inserted with their outcome; stored ones get their outcome updated."""
-        for item in items:
-            self._parse(item)
+        """Decide and write: new raw inputs (ids allocated) are inserted
+        with their outcome; stored ones get their outcome updated."""
         plan = self._classify([i for i in items if i.outcome is None])
         if stored_raw:
             self.finish(items)
@@ -313,17 +366,16 @@ class _Batch:
         now = self.now
         rows = []
         for item in items:
-            assert item.data is not None
-            codec, blob = blobs.pack(item.data)
-            src = item.source
+            prep = item.prep
+            src = prep.source
             meta = orjson.dumps(dict(src.meta), default=str).decode() if src.meta else None
             rows.append(
                 (
                     item.raw_id,
-                    item.sha256,
-                    len(item.data),
-                    codec,
-                    blob,
+                    prep.sha256,
+                    len(prep.data),
+                    prep.codec,
+                    prep.blob,
                     clean_text(src.kind)[:16],
                     clean_text(src.detail),
                     clean_text(src.content_type) if src.content_type else None,
@@ -337,47 +389,13 @@ class _Batch:
     def _outcome(self, item: _Item) -> tuple[Any, ...]:
         """writer.OUTCOME_COLUMNS of a decided item."""
         notes = orjson.dumps(item.notes).decode() if item.notes else None
-        return (item.outcome, item.kind, item.reason_code, item.reason, notes, self.now)
-
-    def _parse(self, item: _Item) -> None:
-        if item.hold:
-            item.decide("quarantined", "held", item.hold)
-            return
-        assert item.data is not None
-        try:
-            parsed = parse_input(item.data, limits=self.limits)
-        except ReportError as exc:
-            item.decide("quarantined", exc.code, f"{exc.reason} (at {exc.path})")
-            return
-        except Exception as exc:  # a parser bug must not lose the input
-            reason = f"parser failed: {type(exc).__name__}: {exc}"
-            item.decide("quarantined", "internal-error", reason)
-            return
-        item.kind = parsed.kind
-        if parsed.errors:
-            item.notes.extend(error.as_dict() for error in parsed.errors)
-        for index, report in enumerate(parsed.reports):
-            hints, submitter = _hints(parsed, index, item.source)
-            try:
-                rows = build_rows(
-                    report,
-                    hints=hints,
-                    extra_deviations=_message_deviations(parsed, index),
-                    submitter=submitter,
-                )
-            except Unstorable as exc:
-                item.notes.append({"code": exc.code, "path": "$", "reason": exc.reason})
-                continue
-            item.rows.append(rows)
-        if not item.rows:
-            first = item.notes.pop(0) if item.notes else {"code": "no-report", "reason": "empty"}
-            item.decide("quarantined", first["code"], first["reason"])
+        return (item.outcome, item.prep.kind, item.reason_code, item.reason, notes, self.now)
 
     def _classify(self, items: list[_Item]) -> tuple[_New, _Later]:
         """Decide each item's outcome: a report not stored yet (nor earlier
         in this batch) is new; the others are duplicates, conflicting when
         the stored content differs."""
-        candidates = [(item, rows) for item in items for rows in item.rows]
+        candidates = [(item, rows) for item in items for rows in item.prep.rows]
         stored = self.stored_reports = {
             key: (row.id, row.content_sha256)
             for key, row in writer.find_reports(
@@ -466,6 +484,7 @@ def _same_bytes(
     quarantined input is still quarantined; anything else is a duplicate."""
     item.raw_id = raw_id
     item.report_ids = list(report_ids)
+    item.notes = []  # the stored input's outcome stands, not this copy's parse
     if outcome == "quarantined":
         item.decide(
             "quarantined", "same-bytes", f"same bytes as quarantined input {raw_id}: {reason}"
