@@ -36,7 +36,9 @@ def test_version_loads_no_command_module():
         "print(sorted(m for m in sys.modules if m.startswith('tlsrpt.cli.') "
         "and m != 'tlsrpt.cli.output'))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 

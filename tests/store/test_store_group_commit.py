@@ -1,18 +1,22 @@
 """Group commit (tlsrpt.ingest.group_commit): inputs arriving together share
-one transaction, each caller gets its own committed result."""
+one transaction, written by the ingest child process (tlsrpt.ingest.child);
+each caller gets its own committed result."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from tlsrpt.ingest import pipeline
 from tlsrpt.ingest.group_commit import GroupCommitter
 from tlsrpt.ingest.model import RawInput, SourceInfo
 from tlsrpt.store.engine import Store
+from tlsrpt.store.url import StoreError
 
 HTTP = SourceInfo("http", "127.0.0.1")
 
@@ -22,22 +26,21 @@ def _count(store: Store, table: str) -> int:
         return int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
 
 
+def _transactions(store: Store) -> Counter[Any]:
+    """Raw inputs per transaction: one transaction stamps one time on all."""
+    with store.read() as conn:
+        return Counter(conn.execute(sa.text("SELECT processed_at FROM raw_inputs")).scalars())
+
+
 def test_concurrent_inputs_share_transactions_and_get_their_own_results(
-    store: Store, make: Any, monkeypatch: pytest.MonkeyPatch
+    store: Store, make: Any
 ) -> None:
-    batches: list[int] = []
-    real = pipeline.ingest_batch
-
-    def counting(store_: Store, inputs: Any, **kwargs: Any) -> Any:
-        batches.append(len(inputs))
-        return real(store_, inputs, **kwargs)
-
-    monkeypatch.setattr("tlsrpt.ingest.group_commit.ingest_batch", counting)
     inputs = [make.json(f"r-{i}") for i in range(40)]
     inputs += [inputs[0], b"not a report"]  # a duplicate and a quarantine in the crowd
 
     async def run() -> list[Any]:
         committer = GroupCommitter(store, max_batch=16)
+        await committer.start()
         try:
             return await asyncio.gather(
                 *(committer.submit(RawInput(data, HTTP)) for data in inputs)
@@ -50,22 +53,20 @@ def test_concurrent_inputs_share_transactions_and_get_their_own_results(
     assert outcomes[:40] == ["accepted"] * 40
     assert outcomes[40:] == ["duplicate", "quarantined"]
     assert results[40].raw_id == results[0].raw_id
-    assert sum(batches) == len(inputs)
-    assert len(batches) < len(inputs)  # some inputs shared a transaction
-    assert max(batches) <= 16
     assert _count(store, "reports") == 40
+    batches = _transactions(store)
+    assert sum(batches.values()) == 41  # distinct bytes
+    assert len(batches) < 41  # some inputs shared a transaction
+    assert max(batches.values()) <= 16
 
 
-def test_a_failing_database_fails_every_waiting_caller(
-    store: Store, make: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def unreachable(*args: Any, **kwargs: Any) -> Any:
-        raise sa.exc.OperationalError("COMMIT", {}, OSError("database unreachable"))
-
-    monkeypatch.setattr("tlsrpt.ingest.group_commit.ingest_batch", unreachable)
+def test_a_failing_database_fails_every_waiting_caller(tmp_path: Path, make: Any) -> None:
+    """The child cannot open the database: each caller hears it (the
+    receivers answer 503 / 451), nothing hangs."""
+    gone = Store(f"sqlite:///{tmp_path / 'no-such-dir' / 'db.sqlite3'}")
 
     async def run() -> list[Any]:
-        committer = GroupCommitter(store)
+        committer = GroupCommitter(gone)
         try:
             return await asyncio.gather(
                 *(committer.submit(RawInput(make.json(f"r-{i}"), HTTP)) for i in range(3)),
@@ -75,5 +76,67 @@ def test_a_failing_database_fails_every_waiting_caller(
             await committer.close()
 
     results = asyncio.run(run())
-    assert all(isinstance(r, sa.exc.OperationalError) for r in results)
-    assert _count(store, "raw_inputs") == 0  # nothing half-stored
+    assert all(isinstance(r, StoreError) for r in results), results
+    assert all("cannot open database" in str(r) for r in results), results
+
+
+def test_a_dead_child_fails_its_batch_and_the_next_input_gets_a_new_one(
+    tmp_path: Path, make: Any
+) -> None:
+    """The child is killed while it waits for the write lock: its callers
+    get StoreError (a sender retries); the next input starts a new child
+    and is stored; the lost batch was never committed."""
+    from tlsrpt.store.engine import open_store
+
+    db = tmp_path / "db.sqlite3"
+    store = open_store(f"sqlite:///{db}")
+    blocker = sqlite3.connect(db, isolation_level=None)
+
+    async def run() -> tuple[list[Any], Any]:
+        committer = GroupCommitter(store)
+        await committer.start()
+        try:
+            blocker.execute("BEGIN IMMEDIATE")  # the child's write must wait
+            waiting = [
+                asyncio.ensure_future(committer.submit(RawInput(make.json(f"r-{i}"), HTTP)))
+                for i in range(3)
+            ]
+            await asyncio.sleep(1.0)
+            assert not any(w.done() for w in waiting)
+            process = committer._child._process
+            assert process is not None
+            process.kill()
+            lost = await asyncio.gather(*waiting, return_exceptions=True)
+            blocker.execute("ROLLBACK")
+            again = await committer.submit(RawInput(make.json("r-0"), HTTP))
+            return lost, again
+        finally:
+            await committer.close()
+
+    try:
+        lost, again = asyncio.run(run())
+    finally:
+        blocker.close()
+    assert all(isinstance(r, StoreError) for r in lost), lost
+    assert all("ingest process" in str(r) for r in lost), lost
+    assert again.outcome == "accepted"  # the same report again: never stored before
+    assert _count(store, "reports") == 1
+    store.close()
+
+
+@pytest.mark.parametrize("inputs", [1, 30])
+def test_close_stops_the_child_after_its_last_batch(store: Store, make: Any, inputs: int) -> None:
+    async def run() -> tuple[list[Any], Any]:
+        committer = GroupCommitter(store, max_batch=8)
+        results = await asyncio.gather(
+            *(committer.submit(RawInput(make.json(f"c-{i}"), HTTP)) for i in range(inputs))
+        )
+        process = committer._child._process
+        await committer.close()
+        return results, process
+
+    results, process = asyncio.run(run())
+    assert [r.outcome for r in results] == ["accepted"] * inputs
+    assert _count(store, "reports") == inputs
+    assert process is not None and not process.is_alive()
+    assert process.exitcode == 0  # told to stop, not killed

@@ -94,7 +94,7 @@ def test_serve_receives_and_stops_on_sigterm(
     ), err
     # one line per request: the access log for /healthz, the receiver's own
     # (outcome, raw input) for the report
-    access = [e["message"] for e in logs if e["logger"] == "uvicorn.access"]
+    access = [e["message"] for e in logs if e["logger"] == "tlsrpt.access"]
     assert any("GET /healthz" in m for m in access), err
     assert not any("/v1/reports" in m for m in access), err
     # the report is in the database the user named

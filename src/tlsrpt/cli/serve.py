@@ -49,26 +49,6 @@ class JsonLogFormatter(logging.Formatter):
         return orjson.dumps(entry).decode()
 
 
-class ReportsAccessFilter(logging.Filter):
-    """Leaves out uvicorn's access line for POSTs to the reports path: the
-    receiver logs each of those answers itself, with the outcome and the raw
-    input's id, and a second line would only repeat it (a log line costs
-    about a tenth of the server's CPU per report)."""
-
-    def __init__(self, reports_path: str) -> None:
-        super().__init__()
-        self.reports_path = reports_path
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args  # uvicorn: (client, method, path, HTTP version, status)
-        return not (
-            isinstance(args, tuple)
-            and len(args) == 5
-            and args[1] == "POST"
-            and str(args[2]).split("?", 1)[0] == self.reports_path
-        )
-
-
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "serve",
@@ -194,7 +174,6 @@ def run(args: argparse.Namespace) -> int:
     handler.setFormatter(JsonLogFormatter() if json_logs else logging.Formatter(LOG_FORMAT))
     logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("uvicorn.access").addFilter(ReportsAccessFilter(settings.reports_path))
     with opened_store(args) as store:
         config = uvicorn.Config(
             create_app(settings, store),
@@ -208,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
             forwarded_allow_ips=list(settings.trusted_proxies) or None,
             log_config=None,
             log_level=args.log_level,
+            access_log=False,  # the app logs each request (tlsrpt.web.access_log)
             timeout_graceful_shutdown=30,
         )
         server = uvicorn.Server(config)

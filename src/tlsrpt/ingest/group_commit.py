@@ -1,11 +1,12 @@
 """Group commit for asynchronous receivers.
 
 Inputs that arrive while a transaction is being written are committed
-together in the next one (`pipeline.ingest_batch`), so under load one commit serves
-many requests, and an idle server adds no delay at all: a lone input is
-written at once. Each caller gets its own result only after the transaction
-holding its input has committed, so the receivers' "2xx only after commit"
-guarantee is unchanged (see `tlsrpt.ingest.pipeline`).
+together in the next one (`pipeline.ingest_batch`, run in a child process:
+`tlsrpt.ingest.child`), so under load one commit serves many requests, and
+an idle server adds no delay at all: a lone input is written at once. Each
+caller gets its own result only after the transaction holding its input has
+committed, so the receivers' "2xx only after commit" guarantee is unchanged
+(see `tlsrpt.ingest.pipeline`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from tlsrpt.ingest.child import IN_FLIGHT, IngestChild
 from tlsrpt.ingest.model import IngestResult, RawInput
-from tlsrpt.ingest.pipeline import ingest_batch
 from tlsrpt.store.engine import Store
 
 _Waiting = tuple[RawInput, "asyncio.Future[IngestResult]"]
@@ -26,8 +27,14 @@ class GroupCommitter:
     def __init__(self, store: Store, max_batch: int = 64) -> None:
         self.store = store
         self.max_batch = max_batch
+        self._child = IngestChild(store)
         self._queue: asyncio.Queue[_Waiting] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
+        self._commits: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Start the child process now rather than at the first input."""
+        await self._child.start()
 
     async def submit(self, raw: RawInput) -> IngestResult:
         if self._worker is None:
@@ -37,28 +44,40 @@ class GroupCommitter:
         return await future
 
     async def _run(self) -> None:
+        slots = asyncio.Semaphore(IN_FLIGHT)
         while True:
-            batch = [await self._queue.get()]
+            first = await self._queue.get()
+            await slots.acquire()  # what arrives meanwhile joins this batch
+            batch = [first]
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            try:
-                results = await asyncio.to_thread(
-                    ingest_batch, self.store, [raw for raw, _ in batch]
-                )
-            except Exception as exc:  # the database itself failed: every caller hears it
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), result in zip(batch, results, strict=True):
+            task = asyncio.create_task(self._commit(batch, slots))
+            self._commits.add(task)
+            task.add_done_callback(self._commits.discard)
+
+    async def _commit(self, batch: list[_Waiting], slots: asyncio.Semaphore) -> None:
+        try:
+            results = await self._child.ingest_batch([raw for raw, _ in batch])
+        except Exception as exc:  # the database itself failed: every caller hears it
+            for _, future in batch:
                 if not future.done():
-                    future.set_result(result)
+                    future.set_exception(exc)
+            return
+        finally:
+            slots.release()
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
 
     async def close(self) -> None:
-        """Stop the worker; callers still waiting have been answered (the
-        server stops taking requests and lets them finish first)."""
+        """Stop taking batches, let those sent finish, stop the child.
+        Callers still waiting have been answered (the server stops taking
+        requests and lets them finish first)."""
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
             self._worker = None
+        if self._commits:
+            await asyncio.wait(list(self._commits))
+        await self._child.close()

@@ -17,8 +17,9 @@ from tlsrpt import __version__
 from tlsrpt.ingest.group_commit import GroupCommitter
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.web import api, dashboard
+from tlsrpt.web.access_log import AccessLog
 from tlsrpt.web.ratelimit import RateLimit, default_rules
-from tlsrpt.web.receiver import build_router
+from tlsrpt.web.receiver import document, receiver_route
 from tlsrpt.web.settings import Settings
 
 
@@ -33,6 +34,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         app.state.store = opened
         # reports that arrive together are committed together (receiver.py)
         app.state.committer = GroupCommitter(opened)
+        await app.state.committer.start()
         try:
             yield
         finally:
@@ -51,10 +53,12 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.include_router(
-        build_router(settings.reports_path, settings.max_body_bytes, settings.body_timeout_s)
+    app.router.routes.append(
+        receiver_route(settings.reports_path, settings.max_body_bytes, settings.body_timeout_s)
     )
+    document(app, settings.reports_path)
     api.install(app)
     dashboard.install(app)
     app.add_middleware(RateLimit, rules=default_rules(settings.reports_path))
+    app.add_middleware(AccessLog, reports_path=settings.reports_path)
     return app

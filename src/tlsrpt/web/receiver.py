@@ -17,7 +17,10 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from fastapi import APIRouter, Request, Response
+from fastapi import FastAPI
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from tlsrpt.ingest.group_commit import GroupCommitter
 from tlsrpt.ingest.model import IngestResult, RawInput, SourceInfo
@@ -48,35 +51,40 @@ class _TooLarge(Exception):
     pass
 
 
+class _Gone(Exception):
+    """The client disconnected before sending the whole body."""
+
+
 def media_type(header: str | None) -> str:
     return (header or "").split(";", 1)[0].strip().lower()
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(receive: Receive, limit: int, declared: str) -> bytes:
     """The body, refused as soon as it passes `limit`: never held whole
     when oversized, whatever Content-Length claims."""
-    declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _TooLarge
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Gone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
             raise _TooLarge
-    return bytes(body)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
-def _peer(request: Request) -> str:
-    client = request.client
-    return f"{client.host}:{client.port}" if client else "unknown"
+def _peer(scope: Scope) -> str:
+    client = scope.get("client")
+    return f"{client[0]}:{client[1]}" if client else "unknown"
 
 
-def _json(body: dict[str, Any], status: int) -> Response:
-    # orjson: a third of the cost of JSONResponse's json.dumps, per report.
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
-
-
-def _answer(result: IngestResult) -> Response:
+def _answer(result: IngestResult) -> tuple[int, bytes] | Response:
     body = {
         "outcome": result.outcome,
         "raw_id": result.raw_id,
@@ -85,9 +93,9 @@ def _answer(result: IngestResult) -> Response:
         "warnings": list(result.warnings),
     }
     if result.outcome == "accepted":
-        return _json(body, 201)
+        return 201, orjson.dumps(body)
     if result.outcome == "duplicate":
-        return _json({**body, "reason": result.reason}, 200)
+        return 200, orjson.dumps({**body, "reason": result.reason})
     return problem(
         400,
         f"no usable report: {result.reason}",
@@ -97,60 +105,144 @@ def _answer(result: IngestResult) -> Response:
     )
 
 
-def build_router(path: str, max_body_bytes: int, body_timeout_s: float) -> APIRouter:
-    router = APIRouter()
+class ReportReceiver:
+    """The ASGI app of the reports path (POST only: the route sees to it).
 
-    @router.post(path, summary="Receive a TLS-RPT report (RFC 8460 §5.4)")
-    async def receive_report(request: Request) -> Response:
-        # Every answer of this route is logged here (`tlsrpt serve` leaves
-        # uvicorn's access line for it out).
-        ctype = media_type(request.headers.get("content-type"))
+    A plain ASGI app rather than a FastAPI endpoint: it needs none of the
+    framework's request parsing, and the path is the one every sender
+    calls. Every answer is logged here, once (see `tlsrpt.web.access_log`).
+    """
+
+    def __init__(self, max_body_bytes: int, body_timeout_s: float) -> None:
+        self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        answer = await self._handle(scope, receive)
+        if answer is None:
+            return  # the client is gone: nobody to answer
+        if isinstance(answer, Response):
+            await answer(scope, receive, send)
+            return
+        status, payload = answer
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, bytes] | Response | None:
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        peer = _peer(scope)
+        ctype = media_type(headers.get("content-type"))
         if ctype not in ACCEPTED_TYPES:
-            log.info("refused %s: media type %r", _peer(request), ctype)
+            log.info("refused %s: media type %r", peer, ctype)
             return problem(
                 415,
                 f"unsupported media type {ctype or '(none)'!r}: "
                 "send application/tlsrpt+gzip or application/tlsrpt+json",
             )
-        coding = request.headers.get("content-encoding", "").strip().lower()
+        coding = headers.get("content-encoding", "").strip().lower()
         if coding not in ACCEPTED_CODINGS:
-            log.info("refused %s: content coding %r", _peer(request), coding)
+            log.info("refused %s: content coding %r", peer, coding)
             return problem(415, f"unsupported content coding {coding!r}: only gzip")
+        limit, timeout = self.max_body_bytes, self.body_timeout_s
         try:
-            async with asyncio.timeout(body_timeout_s):
-                data = await _read_body(request, max_body_bytes)
+            async with asyncio.timeout(timeout):
+                data = await _read_body(receive, limit, headers.get("content-length", ""))
         except TimeoutError:
-            log.info("refused %s: body not received within %ss", _peer(request), body_timeout_s)
-            return problem(408, f"the body was not received within {body_timeout_s} seconds")
+            log.info("refused %s: body not received within %ss", peer, timeout)
+            return problem(408, f"the body was not received within {timeout} seconds")
         except _TooLarge:
-            log.info("refused %s: body over %d bytes", _peer(request), max_body_bytes)
-            return problem(413, f"the body exceeds the limit of {max_body_bytes} bytes")
+            log.info("refused %s: body over %d bytes", peer, limit)
+            return problem(413, f"the body exceeds the limit of {limit} bytes")
+        except _Gone:
+            log.info("%s went away before the end of the body", peer)
+            return None
         source = SourceInfo(
             kind="http",
-            detail=_peer(request),
-            content_type=request.headers.get("content-type"),
+            detail=peer,
+            content_type=headers.get("content-type"),
             # R8460-5.4-g: anyone can POST; the report is unauthenticated.
             meta={
                 "authenticated": False,
                 "content_encoding": coding or None,
-                "user_agent": request.headers.get("user-agent"),
+                "user_agent": headers.get("user-agent"),
             },
         )
-        committer: GroupCommitter = request.app.state.committer
+        committer: GroupCommitter = scope["app"].state.committer
         try:
             result = await committer.submit(RawInput(data, source))
         except (StoreError, sa.exc.DBAPIError) as exc:
-            log.error("store unavailable for %s: %s", source.detail, exc)
+            log.error("store unavailable for %s: %s", peer, exc)
             answer = problem(503, "the report store is unavailable; retry later")
             answer.headers["Retry-After"] = str(RETRY_AFTER_S)
             return answer
         log.info(
             "report from %s: %s (raw input %d)%s",
-            source.detail,
+            peer,
             result.outcome,
             result.raw_id,
             f": {result.reason}" if result.reason else "",
         )
         return _answer(result)
 
-    return router
+
+def _problem_answer(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"type": "object"}}},
+    }
+
+
+# The route is plain ASGI, so FastAPI does not describe it: this does.
+OPENAPI_OPERATION: dict[str, Any] = {
+    "summary": "Receive a TLS-RPT report (RFC 8460 §5.4)",
+    "operationId": "receive_report",
+    "requestBody": {
+        "required": True,
+        "content": {
+            media: {"schema": {"type": "string", "format": "binary"}}
+            for media in ("application/tlsrpt+gzip", "application/tlsrpt+json")
+        },
+    },
+    "responses": {
+        "201": {"description": "a new report, stored and committed"},
+        "200": {"description": "a report already stored (a duplicate)"},
+        "400": _problem_answer("no usable report; the input is kept in quarantine"),
+        "408": _problem_answer("the body did not arrive in time"),
+        "413": _problem_answer("the body is over the limit"),
+        "415": _problem_answer("unsupported media type or content coding"),
+        "503": _problem_answer("the store is unavailable; retry later"),
+    },
+}
+
+
+def document(app: FastAPI, path: str) -> None:
+    """Add the receiver to the app's OpenAPI schema."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema["paths"][path] = {"post": OPENAPI_OPERATION}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def receiver_route(path: str, max_body_bytes: int, body_timeout_s: float) -> Route:
+    """`POST path` (RFC 8460 §5.4); other methods get 405."""
+    return Route(
+        path,
+        ReportReceiver(max_body_bytes, body_timeout_s),
+        methods=["POST"],
+        name="receive_report",
+    )

@@ -1,0 +1,177 @@
+"""The ingest pipeline in a child process, driven from an event loop.
+
+`tlsrpt serve` answers HTTP on one event loop. Parsing and writing reports
+in a thread of the same process made both take turns on one GIL, and each
+turn cost both: the ingest thread's CPU per report more than doubled beside
+the busy loop, and the process never used more than one core. The child
+has a GIL of its own: batches go down a pipe, committed results come back,
+so "2xx only after commit" holds as before. No thread is involved on the
+loop's side: the pipe is watched by the loop itself.
+
+The child writes the batches it receives one after another (writers are
+serialized per database anyway); callers may send up to `IN_FLIGHT` ahead,
+so that it starts the next one the moment it commits one.
+
+If the child dies, every batch in flight fails with `StoreError` (the
+receiver answers 503 and the sender retries; a retry of a batch that did
+commit is then a duplicate, never a second count) and the next batch starts
+a new child. Database errors come back as `StoreError` too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import multiprocessing
+import signal
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+import sqlalchemy as sa
+
+from tlsrpt.ingest.model import IngestResult, RawInput
+from tlsrpt.ingest.pipeline import ingest_batch
+from tlsrpt.store.engine import Store, db_reason
+from tlsrpt.store.url import StoreError
+
+IN_FLIGHT = 2
+INLINE_SEND_BYTES = 64 * 1024  # batches up to this size are sent from the loop itself
+STOP_TIMEOUT_S = 60.0  # batches already sent are written before the child exits
+
+_Reply = tuple[str, Any]  # ("ok", [IngestResult]) or ("error", reason)
+
+
+def _serve(conn: Connection, url: str) -> None:
+    """The child: ingest every batch received until told to stop."""
+    # Its lifetime is the parent's business (a terminal's Ctrl-C reaches
+    # the whole process group): stop only when the pipe says so or closes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    store = Store(url)  # the parent has brought the schema up to date
+    try:
+        while True:
+            try:
+                batch = conn.recv()
+            except EOFError:
+                return
+            if batch is None:
+                return
+            reply: _Reply
+            try:
+                reply = ("ok", ingest_batch(store, batch))
+            except StoreError as exc:
+                reply = ("error", str(exc))
+            except sa.exc.DBAPIError as exc:
+                reply = ("error", f"database {store.display_url}: {db_reason(exc)}")
+            except Exception as exc:  # a bug: this batch fails, the child lives on
+                reply = ("error", f"ingest failed: {type(exc).__name__}: {exc}")
+            try:
+                conn.send(reply)
+            except OSError:  # the parent is gone; what was written is committed
+                return
+    finally:
+        store.close()
+
+
+class IngestChild:
+    """`ingest_batch` on one database in a child process, for one event loop."""
+
+    def __init__(self, store: Store) -> None:
+        self.url = store.url.render_as_string(hide_password=False)
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._waiting: collections.deque[asyncio.Future[list[IngestResult]]] = collections.deque()
+        self._reaper: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()
+        self._sending = asyncio.Lock()
+
+    async def ingest_batch(self, inputs: Sequence[RawInput]) -> list[IngestResult]:
+        """Results of one batch once committed; raises StoreError."""
+        if self._conn is None:
+            await self.start()
+        conn = self._conn
+        assert conn is not None
+        batch = list(inputs)
+        future: asyncio.Future[list[IngestResult]] = asyncio.get_running_loop().create_future()
+        async with self._sending:  # one message at a time; replies come in this order
+            self._waiting.append(future)
+            try:
+                if sum(len(raw.data) for raw in batch) > INLINE_SEND_BYTES:
+                    # the child may still be writing the batch before: the
+                    # pipe fills and the send waits, in a thread, not on the loop
+                    await asyncio.to_thread(conn.send, batch)
+                else:
+                    conn.send(batch)
+            except OSError as exc:
+                await self._lost(f"the ingest process is gone: {exc}")  # fails `future`
+        return await future
+
+    async def start(self) -> None:
+        """Start the child (done on demand too); its imports take a moment."""
+        async with self._starting:
+            if self._conn is not None:
+                return
+            context = multiprocessing.get_context("spawn")  # never fork a threaded process
+            parent, child = context.Pipe()
+            process = context.Process(
+                target=_serve, args=(child, self.url), name="tlsrpt-ingest", daemon=True
+            )
+            await asyncio.to_thread(process.start)
+            child.close()
+            self._process, self._conn = process, parent
+            asyncio.get_running_loop().add_reader(parent.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        conn = self._conn
+        assert conn is not None
+        try:
+            kind, payload = conn.recv()
+        except (EOFError, OSError) as exc:
+            loop = asyncio.get_running_loop()
+            loop.remove_reader(conn.fileno())
+            reason = f"the ingest process stopped: {exc or type(exc).__name__}"
+            self._reaper = loop.create_task(self._lost(reason))
+            return
+        future = self._waiting.popleft()
+        if future.done():
+            return
+        if kind == "ok":
+            future.set_result(payload)
+        else:
+            future.set_exception(StoreError(payload))
+
+    async def _lost(self, reason: str) -> None:
+        """The child died: fail what it held, clean up; the next batch
+        starts a new one."""
+        waiting, self._waiting = self._waiting, collections.deque()
+        for future in waiting:
+            if not future.done():
+                future.set_exception(StoreError(reason))
+        await self._stop(kill=True)
+
+    async def close(self) -> None:
+        """Let the child finish what it was sent, then stop it."""
+        pending = [future for future in self._waiting if not future.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=STOP_TIMEOUT_S)
+        await self._stop(kill=False)
+
+    async def _stop(self, *, kill: bool) -> None:
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        if conn is not None:
+            asyncio.get_running_loop().remove_reader(conn.fileno())
+            if not kill:
+                with contextlib.suppress(OSError):
+                    conn.send(None)
+        if process is not None:
+            if kill:
+                process.kill()
+            await asyncio.to_thread(process.join, STOP_TIMEOUT_S)
+            if process.is_alive():
+                process.kill()
+                await asyncio.to_thread(process.join)
+        if conn is not None:
+            conn.close()
