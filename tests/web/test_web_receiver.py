@@ -198,3 +198,27 @@ def test_trickled_body_408(make_server: Callable[..., Any]) -> None:
                 break
     assert answer.startswith(b"HTTP/1.1 408"), answer
     assert httpx.get(srv.base_url + "/healthz").status_code == 200
+
+
+def test_sender_gone_mid_body_stores_nothing_and_server_keeps_serving(
+    server: Any, report_json: Callable[..., bytes]
+) -> None:
+    """A sender that closes the connection before the end of the body gets
+    no answer and nothing is stored (it was never received whole)."""
+    port = int(server.base_url.rsplit(":", 1)[1])
+    body = report_json()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /v1/reports HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/tlsrpt+json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[: len(body) // 2]
+        )
+        time.sleep(0.3)  # the receiver is waiting for the rest
+    time.sleep(0.3)
+    assert httpx.get(server.base_url + "/healthz").status_code == 200
+    r = httpx.post(
+        server.base_url + PATH, content=body, headers={"content-type": "application/tlsrpt+json"}
+    )
+    assert r.status_code == 201
+    assert len(raw_rows(server)) == 1  # the partial copy was never stored

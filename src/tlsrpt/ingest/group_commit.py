@@ -25,7 +25,6 @@ class GroupCommitter:
     """`await submit(raw)` from any task of one event loop."""
 
     def __init__(self, store: Store, max_batch: int = 64) -> None:
-        self.store = store
         self.max_batch = max_batch
         self._child = IngestChild(store)
         self._queue: asyncio.Queue[_Waiting] = asyncio.Queue()

@@ -183,8 +183,8 @@ def ingest_batch(
 
 
 def ingest_prepared(store: Store, prepared: Sequence[Prepared]) -> list[IngestResult]:
-    """`ingest_batch` for inputs already through `prepare` (which receivers
-    may run elsewhere: on the event loop, in worker processes)."""
+    """`ingest_batch` for inputs already through `prepare` (pure: it may
+    run in another thread or process than the write)."""
     try:
         with _cyclic_gc_paused():
             items = [_Item.of(prep) for prep in prepared]
