@@ -89,14 +89,14 @@ class IngestChild:
 
     async def ingest_batch(self, inputs: Sequence[RawInput]) -> list[IngestResult]:
         """Results of one batch once committed; raises StoreError."""
-        if self._conn is None:
-            await self.start()
-        conn = self._conn
-        assert conn is not None
         batch = list(inputs)
         future: asyncio.Future[list[IngestResult]] = asyncio.get_running_loop().create_future()
         async with self._sending:  # one message at a time; replies come in this order
-            self._waiting.append(future)
+            if self._conn is None:
+                await self.start()
+            conn = self._conn
+            assert conn is not None
+            self._waiting.append(future)  # from here on, losing the child fails it
             try:
                 if sum(len(raw.data) for raw in batch) > INLINE_SEND_BYTES:
                     # the child may still be writing the batch before: the
@@ -105,7 +105,8 @@ class IngestChild:
                 else:
                     conn.send(batch)
             except OSError as exc:
-                await self._lost(f"the ingest process is gone: {exc}")  # fails `future`
+                if self._conn is conn:  # else the loss was noticed already
+                    await self._lost(f"the ingest process is gone: {exc}")
         return await future
 
     async def start(self) -> None:
