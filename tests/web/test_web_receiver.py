@@ -222,3 +222,46 @@ def test_sender_gone_mid_body_stores_nothing_and_server_keeps_serving(
     )
     assert r.status_code == 201
     assert len(raw_rows(server)) == 1  # the partial copy was never stored
+
+
+def test_large_reports_among_small_ones_all_stored(
+    make_server: Callable[..., Any], report_json: Callable[..., bytes]
+) -> None:
+    """Reports of megabytes (sent to the ingest child from a thread, the
+    socket filling up while it writes the batch before) among small ones,
+    concurrently: every one is stored."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import orjson
+
+    srv = make_server(max_body_bytes=8 * 1024 * 1024)
+    small = orjson.loads(report_json())
+
+    def body(i: int) -> bytes:
+        doc = dict(small, **{"report-id": f"size-{i}"})
+        if i % 3 == 0:  # ~2 MB: 15,000 failure rows
+            policy = dict(doc["policies"][0])
+            policy["failure-details"] = [
+                {
+                    "result-type": "certificate-expired",
+                    "sending-mta-ip": f"192.0.2.{k % 250 + 1}",
+                    "receiving-mx-hostname": "mx.example.com",
+                    "failed-session-count": 1,
+                }
+                for k in range(15_000)
+            ]
+            policy["summary"] = {
+                "total-successful-session-count": 1,
+                "total-failure-session-count": 15_000,
+            }
+            doc["policies"] = [policy]
+        return orjson.dumps(doc)
+
+    bodies = [body(i) for i in range(24)]
+    assert max(map(len, bodies)) > 1_000_000
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(
+            pool.map(lambda b: post(srv, b, "application/tlsrpt+json").status_code, bodies)
+        )
+    assert codes == [201] * len(bodies)
+    assert len(raw_rows(srv)) == len(bodies)

@@ -24,6 +24,7 @@ import asyncio
 import collections
 import contextlib
 import multiprocessing
+import os
 import signal
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
@@ -37,7 +38,9 @@ from tlsrpt.store.engine import Store, db_reason
 from tlsrpt.store.url import StoreError
 
 IN_FLIGHT = 2
-INLINE_SEND_BYTES = 64 * 1024  # batches up to this size are sent from the loop itself
+# Sent from the loop itself while the batches not yet answered stay within
+# this (far below a socket buffer: the send cannot block).
+INLINE_SEND_BYTES = 64 * 1024
 STOP_TIMEOUT_S = 60.0  # batches already sent are written before the child exits
 
 _Reply = tuple[str, Any]  # ("ok", [IngestResult]) or ("error", reason)
@@ -82,7 +85,11 @@ class IngestChild:
         self.url = store.url.render_as_string(hide_password=False)
         self._process: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
-        self._waiting: collections.deque[asyncio.Future[list[IngestResult]]] = collections.deque()
+        # batches sent and not answered yet, with their sizes, in sending order
+        self._waiting: collections.deque[tuple[asyncio.Future[list[IngestResult]], int]] = (
+            collections.deque()
+        )
+        self._unanswered_bytes = 0
         self._reaper: asyncio.Task[None] | None = None
         self._starting = asyncio.Lock()
         self._sending = asyncio.Lock()
@@ -96,11 +103,14 @@ class IngestChild:
                 await self.start()
             conn = self._conn
             assert conn is not None
-            self._waiting.append(future)  # from here on, losing the child fails it
+            size = sum(len(raw.data) for raw in batch)
+            self._waiting.append((future, size))  # from here on, losing the child fails it
+            self._unanswered_bytes += size
             try:
-                if sum(len(raw.data) for raw in batch) > INLINE_SEND_BYTES:
-                    # the child may still be writing the batch before: the
-                    # pipe fills and the send waits, in a thread, not on the loop
+                if self._unanswered_bytes > INLINE_SEND_BYTES:
+                    # The child reads a batch only once done with the one
+                    # before: a send that may fill the socket's buffer waits
+                    # in a thread, never on the loop.
                     await asyncio.to_thread(conn.send, batch)
                 else:
                     conn.send(batch)
@@ -123,6 +133,9 @@ class IngestChild:
             child.close()
             self._process, self._conn = process, parent
             asyncio.get_running_loop().add_reader(parent.fileno(), self._readable)
+            # uvloop makes a watched descriptor non-blocking; multiprocessing's
+            # Connection needs it blocking (a send or a reply may come in parts).
+            os.set_blocking(parent.fileno(), True)
 
     def _readable(self) -> None:
         conn = self._conn
@@ -135,7 +148,8 @@ class IngestChild:
             reason = f"the ingest process stopped: {exc or type(exc).__name__}"
             self._reaper = loop.create_task(self._lost(reason))
             return
-        future = self._waiting.popleft()
+        future, size = self._waiting.popleft()
+        self._unanswered_bytes -= size
         if future.done():
             return
         if kind == "ok":
@@ -147,14 +161,15 @@ class IngestChild:
         """The child died: fail what it held, clean up; the next batch
         starts a new one."""
         waiting, self._waiting = self._waiting, collections.deque()
-        for future in waiting:
+        self._unanswered_bytes = 0
+        for future, _ in waiting:
             if not future.done():
                 future.set_exception(StoreError(reason))
         await self._stop(kill=True)
 
     async def close(self) -> None:
         """Let the child finish what it was sent, then stop it."""
-        pending = [future for future in self._waiting if not future.done()]
+        pending = [future for future, _ in self._waiting if not future.done()]
         if pending:
             await asyncio.wait(pending, timeout=STOP_TIMEOUT_S)
         await self._stop(kill=False)
