@@ -140,3 +140,26 @@ def test_close_stops_the_child_after_its_last_batch(store: Store, make: Any, inp
     assert _count(store, "reports") == inputs
     assert process is not None and not process.is_alive()
     assert process.exitcode == 0  # told to stop, not killed
+
+
+def test_a_batch_stays_within_its_byte_budget(store: Store, make: Any) -> None:
+    """Batches are copied to the child: a crowd of large inputs is split
+    into batches of at most `max_batch_bytes` (one input at least)."""
+    inputs = [make.json(f"big-{i}") for i in range(12)]
+    budget = 2 * max(map(len, inputs))
+
+    async def run() -> list[Any]:
+        committer = GroupCommitter(store, max_batch_bytes=budget)
+        await committer.start()
+        try:
+            return await asyncio.gather(
+                *(committer.submit(RawInput(data, HTTP)) for data in inputs)
+            )
+        finally:
+            await committer.close()
+
+    results = asyncio.run(run())
+    assert [r.outcome for r in results] == ["accepted"] * len(inputs)
+    batches = _transactions(store)
+    assert sum(batches.values()) == len(inputs)
+    assert max(batches.values()) <= 2

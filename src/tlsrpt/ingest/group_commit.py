@@ -24,8 +24,11 @@ _Waiting = tuple[RawInput, "asyncio.Future[IngestResult]"]
 class GroupCommitter:
     """`await submit(raw)` from any task of one event loop."""
 
-    def __init__(self, store: Store, max_batch: int = 64) -> None:
+    def __init__(
+        self, store: Store, max_batch: int = 64, max_batch_bytes: int = 16 * 1024 * 1024
+    ) -> None:
         self.max_batch = max_batch
+        self.max_batch_bytes = max_batch_bytes  # the batch is copied to the child
         self._child = IngestChild(store)
         self._queue: asyncio.Queue[_Waiting] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
@@ -44,12 +47,20 @@ class GroupCommitter:
 
     async def _run(self) -> None:
         slots = asyncio.Semaphore(IN_FLIGHT)
+        carried: _Waiting | None = None  # did not fit in the batch before
         while True:
-            first = await self._queue.get()
+            first = carried or await self._queue.get()
+            carried = None
             await slots.acquire()  # what arrives meanwhile joins this batch
             batch = [first]
+            size = len(first[0].data)
             while len(batch) < self.max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+                item = self._queue.get_nowait()
+                size += len(item[0].data)
+                if size > self.max_batch_bytes:
+                    carried = item
+                    break
+                batch.append(item)
             task = asyncio.create_task(self._commit(batch, slots))
             self._commits.add(task)
             task.add_done_callback(self._commits.discard)
