@@ -72,6 +72,7 @@ def test_zlib_stream_is_not_gzip():
         (b"[]", "schema"),
         (b"null", "schema"),
         (b'{"organization-name": "\xff\xfe"}', "not-utf8"),
+        (b'{"organization-name": \xff}', "not-utf8"),  # msgspec: "invalid character"
         (b"\x00\x01\x02", "json-invalid"),
     ],
 )

@@ -88,6 +88,14 @@ def decode_full(body: bytes, out: Findings, limits: Limits) -> Report:
         assert match is not None
         raise ReportError("schema", match["reason"], match["path"] or "$") from exc
     except msgspec.DecodeError as exc:
+        # Invalid UTF-8 in a string usually comes out as UnicodeDecodeError,
+        # but now and then as "invalid character" for the very same bytes
+        # (seen in CI): JSON text with bad UTF-8 is named as such either way.
+        if body.lstrip()[:1] in (b"{", b"["):
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                raise ReportError("not-utf8", f"invalid UTF-8 at byte {bad.start}") from exc
         raise ReportError("json-invalid", str(exc)) from exc
     except RecursionError as exc:
         raise ReportError("too-deep", "JSON nested too deeply") from exc
