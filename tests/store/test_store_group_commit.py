@@ -163,3 +163,24 @@ def test_a_batch_stays_within_its_byte_budget(store: Store, make: Any) -> None:
     batches = _transactions(store)
     assert sum(batches.values()) == len(inputs)
     assert max(batches.values()) <= 2
+
+
+def test_an_input_that_cannot_be_sent_fails_alone(store: Store, make: Any) -> None:
+    """Nothing of it reaches the child, so the replies stay matched to
+    their batches: the next input is stored as usual."""
+    unsendable = RawInput(make.json("x-1"), SourceInfo("http", "127.0.0.1", meta={"f": lambda: 0}))
+
+    async def run() -> tuple[Any, Any]:
+        committer = GroupCommitter(store)
+        await committer.start()
+        try:
+            failed = await asyncio.gather(committer.submit(unsendable), return_exceptions=True)
+            good = await committer.submit(RawInput(make.json("x-2"), HTTP))
+            return failed[0], good
+        finally:
+            await committer.close()
+
+    failed, good = asyncio.run(run())
+    assert isinstance(failed, Exception) and not isinstance(failed, StoreError), failed
+    assert good.outcome == "accepted"
+    assert _count(store, "raw_inputs") == 1

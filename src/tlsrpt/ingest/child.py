@@ -28,6 +28,7 @@ import os
 import signal
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 import sqlalchemy as sa
@@ -96,14 +97,15 @@ class IngestChild:
 
     async def ingest_batch(self, inputs: Sequence[RawInput]) -> list[IngestResult]:
         """Results of one batch once committed; raises StoreError."""
-        batch = list(inputs)
+        # Pickled first: an input that cannot be sent fails here, alone.
+        message = ForkingPickler.dumps(list(inputs))
         future: asyncio.Future[list[IngestResult]] = asyncio.get_running_loop().create_future()
         async with self._sending:  # one message at a time; replies come in this order
             if self._conn is None:
                 await self.start()
             conn = self._conn
             assert conn is not None
-            size = sum(len(raw.data) for raw in batch)
+            size = len(message)
             self._waiting.append((future, size))  # from here on, losing the child fails it
             self._unanswered_bytes += size
             try:
@@ -111,9 +113,9 @@ class IngestChild:
                     # The child reads a batch only once done with the one
                     # before: a send that may fill the socket's buffer waits
                     # in a thread, never on the loop.
-                    await asyncio.to_thread(conn.send, batch)
+                    await asyncio.to_thread(conn.send_bytes, message)
                 else:
-                    conn.send(batch)
+                    conn.send_bytes(message)
             except OSError as exc:
                 if self._conn is conn:  # else the loss was noticed already
                     await self._lost(f"the ingest process is gone: {exc}")
