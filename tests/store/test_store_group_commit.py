@@ -32,14 +32,11 @@ def _transactions(store: Store) -> Counter[Any]:
         return Counter(conn.execute(sa.text("SELECT processed_at FROM raw_inputs")).scalars())
 
 
-def test_concurrent_inputs_share_transactions_and_get_their_own_results(
-    store: Store, make: Any
-) -> None:
-    inputs = [make.json(f"r-{i}") for i in range(40)]
-    inputs += [inputs[0], b"not a report"]  # a duplicate and a quarantine in the crowd
+def _submit_together(store: Store, inputs: list[bytes], **options: Any) -> list[Any]:
+    """Every input submitted at once to one committer; their results."""
 
     async def run() -> list[Any]:
-        committer = GroupCommitter(store, max_batch=16)
+        committer = GroupCommitter(store, **options)
         await committer.start()
         try:
             return await asyncio.gather(
@@ -48,7 +45,15 @@ def test_concurrent_inputs_share_transactions_and_get_their_own_results(
         finally:
             await committer.close()
 
-    results = asyncio.run(run())
+    return asyncio.run(run())
+
+
+def test_concurrent_inputs_share_transactions_and_get_their_own_results(
+    store: Store, make: Any
+) -> None:
+    inputs = [make.json(f"r-{i}") for i in range(40)]
+    inputs += [inputs[0], b"not a report"]  # a duplicate and a quarantine in the crowd
+    results = _submit_together(store, inputs, max_batch=16)
     outcomes = [r.outcome for r in results]
     assert outcomes[:40] == ["accepted"] * 40
     assert outcomes[40:] == ["duplicate", "quarantined"]
@@ -146,19 +151,7 @@ def test_a_batch_stays_within_its_byte_budget(store: Store, make: Any) -> None:
     """Batches are copied to the child: a crowd of large inputs is split
     into batches of at most `max_batch_bytes` (one input at least)."""
     inputs = [make.json(f"big-{i}") for i in range(12)]
-    budget = 2 * max(map(len, inputs))
-
-    async def run() -> list[Any]:
-        committer = GroupCommitter(store, max_batch_bytes=budget)
-        await committer.start()
-        try:
-            return await asyncio.gather(
-                *(committer.submit(RawInput(data, HTTP)) for data in inputs)
-            )
-        finally:
-            await committer.close()
-
-    results = asyncio.run(run())
+    results = _submit_together(store, inputs, max_batch_bytes=2 * max(map(len, inputs)))
     assert [r.outcome for r in results] == ["accepted"] * len(inputs)
     batches = _transactions(store)
     assert sum(batches.values()) == len(inputs)
