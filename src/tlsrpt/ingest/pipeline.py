@@ -235,26 +235,31 @@ def reprocess(
         if missing:
             raise KeyError(f"no raw input {min(missing)}")
         items: list[_Item] = []
-        done: list[_Item] = []
+        done: dict[int, Any] = {}  # raw id -> row of an input not quarantined: unchanged
         for row in rows:
+            if row.outcome != "quarantined":
+                done[row.id] = row
+                continue
             source = SourceInfo(
                 row.source_kind,
                 row.source_detail,
                 row.content_type,
                 orjson.loads(row.source_meta) if row.source_meta else {},
             )
-            if row.outcome == "quarantined":
-                raw = RawInput(blobs.unpack(row.codec, row.data), source)
-                items.append(_Item.of(prepare(raw, limits), row.id))
-            else:
-                item = _Item(Prepared(source, row.sha256, b"", row.codec, b""), row.id)
-                item.decide(row.outcome, row.reason_code, row.reason)
-                done.append(item)
+            raw = RawInput(blobs.unpack(row.codec, row.data), source)
+            items.append(_Item.of(prepare(raw, limits), row.id))
         _Batch(conn).process(items)
-        for raw_id, ids in writer.report_ids_of_raw(conn, [i.raw_id for i in done]).items():
-            next(i for i in done if i.raw_id == raw_id).report_ids = ids
-    by_id = {i.raw_id: i for i in items + done}
-    return [by_id[raw_id].result() for raw_id in raw_ids]
+        report_ids = writer.report_ids_of_raw(conn, list(done))
+    results = {item.raw_id: item.result() for item in items}
+    for raw_id, row in done.items():
+        results[raw_id] = IngestResult(
+            outcome=row.outcome,
+            raw_id=raw_id,
+            reason=row.reason,
+            reason_code=row.reason_code,
+            report_ids=tuple(report_ids.get(raw_id, ())),
+        )
+    return [results[raw_id] for raw_id in raw_ids]
 
 
 def _is_data_error(exc: sa.exc.DBAPIError) -> bool:

@@ -84,7 +84,12 @@ def _peer(scope: Scope) -> str:
     return f"{client[0]}:{client[1]}" if client else "unknown"
 
 
-def _answer(result: IngestResult) -> tuple[int, bytes] | Response:
+def _json(body: dict[str, Any], status: int) -> Response:
+    # orjson: a third of the cost of JSONResponse's json.dumps, per report.
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _answer(result: IngestResult) -> Response:
     body = {
         "outcome": result.outcome,
         "raw_id": result.raw_id,
@@ -93,9 +98,9 @@ def _answer(result: IngestResult) -> tuple[int, bytes] | Response:
         "warnings": list(result.warnings),
     }
     if result.outcome == "accepted":
-        return 201, orjson.dumps(body)
+        return _json(body, 201)
     if result.outcome == "duplicate":
-        return 200, orjson.dumps({**body, "reason": result.reason})
+        return _json({**body, "reason": result.reason}, 200)
     return problem(
         400,
         f"no usable report: {result.reason}",
@@ -119,25 +124,10 @@ class ReportReceiver:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         answer = await self._handle(scope, receive)
-        if answer is None:
-            return  # the client is gone: nobody to answer
-        if isinstance(answer, Response):
+        if answer is not None:  # None: the client is gone, nobody to answer
             await answer(scope, receive, send)
-            return
-        status, payload = answer
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
 
-    async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, bytes] | Response | None:
+    async def _handle(self, scope: Scope, receive: Receive) -> Response | None:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         peer = _peer(scope)
         ctype = media_type(headers.get("content-type"))
