@@ -26,13 +26,13 @@ from datetime import UTC, datetime
 import msgspec
 
 from tlsrpt.report.limits import Limits
-from tlsrpt.report.model import POLICY_TYPES, Absent, Deviation, Report
+from tlsrpt.report.model import Absent, Deviation, Report
 from tlsrpt.report.normalize import (
     DATE_MESSAGES,
+    MISSING,
     Findings,
     check_range,
     ips_canonical,
-    result_types_registered,
     unwrap_policy_strings,
 )
 
@@ -41,73 +41,112 @@ _FAILED = (msgspec.MsgspecError, UnicodeDecodeError, RecursionError)
 
 
 def decode(body: bytes, out: Findings, limits: Limits) -> Report | None:
-    """The report, with its quirks added to `out`; None: take the full path."""
+    """The report, with its quirks added to `out`; None: take the full path
+    (and `out` is as it was)."""
     try:
         report = _decoder.decode(body)
     except _FAILED:
         return None
     policies = report.policies
-    if not report.contact_info or len(policies) > limits.max_policies:
+    if len(policies) > limits.max_policies:
         return None
-    # First every reason to leave, then the quirks, so `out` stays untouched
-    # when the full path takes over.
+    mark = len(out)
+    dr = report.date_range
+    start, end = dr.start_datetime, dr.end_datetime
+    if (
+        start.tzinfo is not UTC
+        or end.tzinfo is not UTC
+        or end < start
+        or not (end.second or end.minute or end.hour)
+    ):
+        dr.start_datetime, dr.end_datetime, devs = _date_range(start, end)
+        out += devs
+    if report.contact_info is None:  # checklist O1
+        out.append(_CONTACT_NULL)
     rows = 0
-    nullable = False
-    for p in policies:
-        policy = p.policy
-        if policy.policy_type not in POLICY_TYPES:
-            return None
+    for i, p in enumerate(policies):
         details = p.failure_details
         if details:
             rows += len(details)
-            nullable = True
-            if not (result_types_registered(details) and ips_canonical(details)):
+            if not ips_canonical(details):
+                del out[mark:]
                 return None
-        domain = policy.policy_domain
-        if domain is None:
-            nullable = True
-        elif not (domain.islower() and domain.isascii()) or domain.strip() != domain:
-            return None  # `normalize` rewrites it, or flags it
-        elif domain[-1] == ".":
-            return None
-    # A null decodes like an absent member into `str | None` fields.
-    if (nullable and b"null" in body) or rows > limits.max_failure_details:
-        return None
-    dr = report.date_range
-    start, end = dr.start_datetime, dr.end_datetime
-    if start.tzinfo is not UTC or end.tzinfo is not UTC:
-        dr.start_datetime = start = _utc(start, "$.date-range.start-datetime", out)
-        dr.end_datetime = end = _utc(end, "$.date-range.end-datetime", out)
-    if end < start or not (end.second or end.minute or end.hour):
-        check_range(start, end, out)
-    for i, p in enumerate(policies):
+        elif type(details) is Absent:
+            out.append(_DETAILS_MISSING[i])
         policy = p.policy
-        if type(p.failure_details) is Absent:
-            out.missing("failure-details-missing", i)
         strings = policy.policy_string
         if type(strings) is Absent:
             if policy.policy_type != "no-policy-found":
-                out.missing("policy-string-missing", i)
+                out.append(_STRING_MISSING[i])
         elif len(strings) == 1 and strings[0].startswith("["):
-            path = f"$.policies[{i}].policy.policy-string"
-            policy.policy_string = unwrap_policy_strings(strings, path, out)
-        if policy.policy_domain is None:
-            out.missing("policy-domain-missing", i)
+            policy.policy_string = unwrap_policy_strings(strings, i, out)
+        domain = policy.policy_domain
+        if domain is None:
+            out.append(_DOMAIN_MISSING[i])
+        elif domain not in _NORMAL_DOMAINS and not _normal_domain(domain):
+            del out[mark:]
+            return None  # `normalize` rewrites it, or flags it
         if type(policy.mx_host) is Absent and policy.policy_type == "sts":
-            out.missing("mx-host-missing", i)
+            out.append(_MX_MISSING[i])
+    if rows > limits.max_failure_details:
+        del out[mark:]
+        return None
     return report
+
+
+_DETAILS_MISSING = MISSING["failure-details-missing"]
+_STRING_MISSING = MISSING["policy-string-missing"]
+_DOMAIN_MISSING = MISSING["policy-domain-missing"]
+_MX_MISSING = MISSING["mx-host-missing"]
+_CONTACT_NULL = Deviation("contact-info-null", "$.contact-info", "contact-info is null")
+
+_MEMO_MAX = 65536
+_NORMAL_DOMAINS: set[str] = set()  # domains known to be as `normalize` leaves them
+
+
+def _normal_domain(domain: str) -> bool:
+    if not (domain.islower() and domain.isascii()) or domain.strip() != domain:
+        return False
+    if domain[-1] == ".":
+        return False
+    if len(_NORMAL_DOMAINS) > _MEMO_MAX:
+        _NORMAL_DOMAINS.clear()
+    _NORMAL_DOMAINS.add(domain)
+    return True
+
+
+_Range = tuple[datetime, datetime, tuple[Deviation, ...]]
+_RANGES: dict[tuple[datetime, datetime], _Range] = {}  # a day's reports share one
+
+
+def _date_range(start: datetime, end: datetime) -> _Range:
+    """The range in UTC with its deviations, as `normalize` gives them."""
+    key = (start, end)
+    try:
+        return _RANGES[key]
+    except KeyError:
+        pass
+    devs = Findings()
+    start = _utc(start, "$.date-range.start-datetime", devs)
+    end = _utc(end, "$.date-range.end-datetime", devs)
+    check_range(start, end, devs)
+    if len(_RANGES) > _MEMO_MAX:
+        _RANGES.clear()
+    _RANGES[key] = value = (start, end, tuple(devs))
+    return value
 
 
 def _utc(value: datetime, path: str, out: Findings) -> datetime:
     if value.tzinfo is UTC:
         return value
     if value.tzinfo is None:  # Microsoft, checklist D8
-        out.devs.append(_NO_OFFSET[path])
+        out.append(_NO_OFFSET[path])
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
 
 
-_NO_OFFSET = {  # deviations are immutable: one for every report
+# Deviations are immutable: one for every report.
+_NO_OFFSET = {
     path: Deviation("datetime-no-offset", path, DATE_MESSAGES["datetime-no-offset"])
     for path in ("$.date-range.start-datetime", "$.date-range.end-datetime")
 }

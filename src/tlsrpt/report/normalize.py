@@ -39,41 +39,50 @@ _ONE_DAY = timedelta(days=1)
 _MEMO_MAX = 65536
 
 
-class Findings:
+class Findings(list[Deviation]):
     """Collects deviations; paths are only formatted when one is found."""
 
-    __slots__ = ("devs",)
-
-    def __init__(self) -> None:
-        self.devs: list[Deviation] = []
+    __slots__ = ()
 
     def dev(self, code: str, path: str, message: str, violation: bool = True) -> None:
-        self.devs.append(Deviation(code, path, message, violation))
+        self.append(Deviation(code, path, message, violation))
 
     def missing(self, code: str, policy: int) -> None:
-        """A member senders often leave out, in the `policy`-th policy.
-        Deviations are immutable, so the same one is shared between reports."""
-        key = (code, policy)
-        dev = _MISSING_DEVS.get(key)
-        if dev is None:
-            member, message, violation = _MISSING[code]
-            dev = Deviation(code, f"$.policies[{policy}]{member}", message, violation)
-            if policy < 64:
-                _MISSING_DEVS[key] = dev
-        self.devs.append(dev)
+        """A member senders often leave out, in the `policy`-th policy."""
+        self.append(MISSING[code][policy])
 
 
-_MISSING: dict[str, tuple[str, str, bool]] = {
-    # R8460-4-f: Google and Microsoft omit it when there are no failures.
-    "failure-details-missing": (".failure-details", "failure-details is missing", False),
-    # checklist M1, D5
-    "policy-string-missing": (".policy.policy-string", "policy-string is missing", True),
-    # checklist O2
-    "policy-domain-missing": (".policy.policy-domain", "policy-domain is missing", True),
-    # R8460-4.4-h; Microsoft (D3)
-    "mx-host-missing": (".policy.mx-host", "mx-host is missing for sts", True),
+class PerPolicy(dict[int, Deviation]):
+    """One deviation at a member of a policy, by policy index. Deviations
+    are immutable, so the same one is shared between reports."""
+
+    __slots__ = ("code", "member", "message", "violation")
+
+    def __init__(self, code: str, member: str, message: str, violation: bool) -> None:
+        super().__init__()
+        self.code, self.member, self.message, self.violation = code, member, message, violation
+
+    def __missing__(self, policy: int) -> Deviation:
+        path = f"$.policies[{policy}]{self.member}"
+        dev = Deviation(self.code, path, self.message, self.violation)
+        if policy < 64:
+            self[policy] = dev
+        return dev
+
+
+MISSING: dict[str, PerPolicy] = {
+    code: PerPolicy(code, *rest)
+    for code, *rest in (
+        # R8460-4-f: Google and Microsoft omit it when there are no failures.
+        ("failure-details-missing", ".failure-details", "failure-details is missing", False),
+        # checklist M1, D5
+        ("policy-string-missing", ".policy.policy-string", "policy-string is missing", True),
+        # checklist O2
+        ("policy-domain-missing", ".policy.policy-domain", "policy-domain is missing", True),
+        # R8460-4.4-h; Microsoft (D3)
+        ("mx-host-missing", ".policy.mx-host", "mx-host is missing for sts", True),
+    )
 }
-_MISSING_DEVS: dict[tuple[str, int], Deviation] = {}
 
 
 def normalize(w: WireReport, out: Findings, limits: Limits, row_nulls: Any = None) -> Report:
@@ -282,24 +291,42 @@ def _policy_strings(value: Any, ptype: str, i: int, out: Findings) -> list[str]:
             out.missing("policy-string-missing", i)
         return []
     if len(strings) == 1 and strings[0].startswith("["):
-        return unwrap_policy_strings(strings, path, out)
+        return unwrap_policy_strings(strings, i, out)
     return strings
 
 
-def unwrap_policy_strings(strings: list[str], path: str, out: Findings) -> list[str]:
+def unwrap_policy_strings(strings: list[str], i: int, out: Findings) -> list[str]:
     """Microsoft (checklist D2): the array JSON-encoded into one string."""
+    text = strings[0]
     try:
-        inner = orjson.loads(strings[0])
-    except orjson.JSONDecodeError:
+        inner = _UNWRAPPED[text]
+    except KeyError:  # a domain's TLSA records come back day after day
+        if len(_UNWRAPPED) > _MEMO_MAX:
+            _UNWRAPPED.clear()
+        inner = _UNWRAPPED[text] = _string_array(text)
+    if inner is None:
         return strings
+    out.append(_JSON_ENCODED[i])
+    return list(inner)
+
+
+def _string_array(text: str) -> tuple[str, ...] | None:
+    try:
+        inner = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
     if type(inner) is list and all(type(s) is str for s in inner):
-        out.dev(
-            "policy-string-json-encoded",
-            path,
-            "policy-string holds a JSON-encoded array in one string; unwrapped",
-        )
-        return inner
-    return strings
+        return tuple(inner)
+    return None
+
+
+_UNWRAPPED: dict[str, tuple[str, ...] | None] = {}
+_JSON_ENCODED = PerPolicy(
+    "policy-string-json-encoded",
+    ".policy.policy-string",
+    "policy-string holds a JSON-encoded array in one string; unwrapped",
+    True,
+)
 
 
 def _policy_domain(value: str | UnsetType | None, i: int, out: Findings) -> str | None:
@@ -365,13 +392,19 @@ _RESULT_TYPE = attrgetter("result_type")
 
 def ips_canonical(details: list[FailureDetail]) -> bool:
     """Whether every address in the rows is already in RFC 5952 form."""
-    ips = set(map(_SENDING_IP, details))
-    ips.update(map(_RECEIVING_IP, details))
-    if ips <= _CANONICAL_IPS:
-        return True
+    known = _CANONICAL_IPS
+    for d in details:  # (a plain loop beats set algebra over so few rows)
+        if d.sending_mta_ip not in known or d.receiving_ip not in known:
+            return _learn_ips(details)
+    return True
+
+
+def _learn_ips(details: list[FailureDetail]) -> bool:
     if len(_CANONICAL_IPS) > _MEMO_MAX:
         _CANONICAL_IPS.clear()
         _CANONICAL_IPS.add(None)
+    ips = set(map(_SENDING_IP, details))
+    ips.update(map(_RECEIVING_IP, details))
     ok = True
     for ip in ips - _CANONICAL_IPS:
         if _canonical_ip(ip) == ip:  # type: ignore[arg-type]
