@@ -34,7 +34,7 @@ MINIMAL: dict[str, Any] = json.loads((FIXTURES / "conformant-minimal.json").read
 
 def both(body: bytes, limits: Limits = DEFAULT_LIMITS) -> bool:
     """Compare the paths on `body`; True when the fast path took it."""
-    quick = Findings()
+    quick: list[Any] = []
     report = fast.decode(body, quick, limits)
     if report is None:
         assert quick == [], "the fast path must leave no trace when it steps aside"

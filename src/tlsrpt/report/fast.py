@@ -30,7 +30,6 @@ from tlsrpt.report.model import Absent, Deviation, Report
 from tlsrpt.report.normalize import (
     DATE_MESSAGES,
     MISSING,
-    Findings,
     check_range,
     ips_canonical,
     unwrap_policy_strings,
@@ -40,7 +39,7 @@ _decoder = msgspec.json.Decoder(Report)
 _FAILED = (msgspec.MsgspecError, UnicodeDecodeError, RecursionError)
 
 
-def decode(body: bytes, out: Findings, limits: Limits) -> Report | None:
+def decode(body: bytes, out: list[Deviation], limits: Limits) -> Report | None:
     """The report, with its quirks added to `out`; None: take the full path
     (and `out` is as it was)."""
     try:
@@ -53,14 +52,11 @@ def decode(body: bytes, out: Findings, limits: Limits) -> Report | None:
     mark = len(out)
     dr = report.date_range
     start, end = dr.start_datetime, dr.end_datetime
-    if (
-        start.tzinfo is not UTC
-        or end.tzinfo is not UTC
-        or end < start
-        or not (end.second or end.minute or end.hour)
-    ):
-        dr.start_datetime, dr.end_datetime, devs = _date_range(start, end)
-        out += devs
+    if start.tzinfo is not UTC or end.tzinfo is not UTC:
+        dr.start_datetime = start = _utc(start, "$.date-range.start-datetime", out)
+        dr.end_datetime = end = _utc(end, "$.date-range.end-datetime", out)
+    if end < start or not (end.second or end.minute or end.hour):
+        check_range(start, end, out)
     if report.contact_info is None:  # checklist O1
         out.append(_CONTACT_NULL)
     rows = 0
@@ -115,34 +111,24 @@ def _normal_domain(domain: str) -> bool:
     return True
 
 
-_Range = tuple[datetime, datetime, tuple[Deviation, ...]]
-_RANGES: dict[tuple[datetime, datetime], _Range] = {}  # a day's reports share one
+_AS_UTC: dict[datetime, datetime] = {}  # a day's reports share their dates
 
 
-def _date_range(start: datetime, end: datetime) -> _Range:
-    """The range in UTC with its deviations, as `normalize` gives them."""
-    key = (start, end)
-    try:
-        return _RANGES[key]
-    except KeyError:
-        pass
-    devs = Findings()
-    start = _utc(start, "$.date-range.start-datetime", devs)
-    end = _utc(end, "$.date-range.end-datetime", devs)
-    check_range(start, end, devs)
-    if len(_RANGES) > _MEMO_MAX:
-        _RANGES.clear()
-    _RANGES[key] = value = (start, end, tuple(devs))
-    return value
-
-
-def _utc(value: datetime, path: str, out: Findings) -> datetime:
+def _utc(value: datetime, path: str, out: list[Deviation]) -> datetime:
+    # (Hashing an aware date-time costs more than the whole check, and
+    # `replace` more than a lookup: only naive ones are memoized.)
     if value.tzinfo is UTC:
         return value
-    if value.tzinfo is None:  # Microsoft, checklist D8
-        out.append(_NO_OFFSET[path])
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    if value.tzinfo is not None:
+        return value.astimezone(UTC)
+    out.append(_NO_OFFSET[path])  # Microsoft, checklist D8
+    try:
+        return _AS_UTC[value]
+    except KeyError:
+        if len(_AS_UTC) > _MEMO_MAX:
+            _AS_UTC.clear()
+        aware = _AS_UTC[value] = value.replace(tzinfo=UTC)
+        return aware
 
 
 # Deviations are immutable: one for every report.

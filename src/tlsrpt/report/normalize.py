@@ -192,17 +192,23 @@ def _date_range(start_text: str, end_text: str, out: Findings) -> DateRange:
     return DateRange(start, end)
 
 
-def check_range(start: datetime, end: datetime, out: Findings) -> None:
+def check_range(start: datetime, end: datetime, out: list[Deviation]) -> None:
     if end < start:
-        out.dev("date-range-inverted", "$.date-range", "end-datetime is before start-datetime")
+        out.append(_INVERTED)
     elif not end.second and not end.minute and not end.hour and end - start == _ONE_DAY:
-        # R8460-4.1-b: a legal reading of "24:00", but not the App. B form.
-        out.dev(
-            "end-datetime-next-midnight",
-            "$.date-range.end-datetime",
-            "range ends at the next day's 00:00:00 instead of 23:59:59",
-            violation=False,
-        )
+        out.append(_NEXT_MIDNIGHT)
+
+
+_INVERTED = Deviation(
+    "date-range-inverted", "$.date-range", "end-datetime is before start-datetime"
+)
+# R8460-4.1-b: a legal reading of "24:00", but not the App. B form.
+_NEXT_MIDNIGHT = Deviation(
+    "end-datetime-next-midnight",
+    "$.date-range.end-datetime",
+    "range ends at the next day's 00:00:00 instead of 23:59:59",
+    violation=False,
+)
 
 
 # ---- counts ---------------------------------------------------------------
@@ -295,7 +301,7 @@ def _policy_strings(value: Any, ptype: str, i: int, out: Findings) -> list[str]:
     return strings
 
 
-def unwrap_policy_strings(strings: list[str], i: int, out: Findings) -> list[str]:
+def unwrap_policy_strings(strings: list[str], i: int, out: list[Deviation]) -> list[str]:
     """Microsoft (checklist D2): the array JSON-encoded into one string."""
     text = strings[0]
     try:

@@ -28,6 +28,7 @@ from tlsrpt.report.normalize import Findings, normalize
 from tlsrpt.report.wire import decoder, nulls_outside_rows, row_nulls
 
 BOM = b"\xef\xbb\xbf"
+_BOM = Deviation("utf8-bom", "$", "UTF-8 byte order mark before the JSON")
 _VALIDATION_AT = re.compile(r"^(?P<reason>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.S)
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
@@ -52,22 +53,28 @@ def parse_report(
         raise ReportError("empty-input", "no bytes to parse")
     if len(data) > limits.max_input_bytes:
         raise ReportError("too-large", f"{len(data)} bytes, limit {limits.max_input_bytes}")
-    out = Findings()
-    # (The first byte alone settles most inputs, faster than `startswith`.)
-    compressed = data[0] == 0x1F and data.startswith(GZIP_MAGIC)
-    body = gunzip(data, limits) if compressed else data
+    out: list[Deviation] = []
+    body = data
+    compressed = False
+    if data[0] != 0x7B:  # not "{": gzip, a BOM, white space, or not JSON
+        compressed = data.startswith(GZIP_MAGIC)
+        if compressed:
+            body = gunzip(data, limits)
+        if body.startswith(BOM):  # RFC 8259 §8.1: parsers MAY ignore a BOM
+            body = body[3:]
+            out.append(_BOM)
     if len(body) > limits.max_decompressed_bytes:
         raise ReportError(
             "decompressed-too-large", f"{len(body)} bytes, limit {limits.max_decompressed_bytes}"
         )
-    if body[:1] == b"\xef" and body.startswith(BOM):  # RFC 8259 §8.1: parsers MAY ignore a BOM
-        body = body[3:]
-        out.dev("utf8-bom", "$", "UTF-8 byte order mark before the JSON")
     if strict:  # the only untyped decode: bound its depth first
         _check_depth(body, limits.max_depth)
         _check_duplicate_keys(body)
     # Straight into the model when the report is in its shape (`fast`).
-    report = fast.decode(body, out, limits) or decode_full(body, out, limits)
+    report = fast.decode(body, out, limits)
+    if report is None:
+        out = Findings(out)
+        report = decode_full(body, out, limits)
     if strict:
         for dev in out:
             if dev.violation:
