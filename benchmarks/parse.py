@@ -203,7 +203,7 @@ def measure(plain: list[bytes], emails: list[bytes], parsedmarc: Any) -> None:
         t_pm = t["parsedmarc parse_smtp_tls_report_json, wrapped"]
         t_wrapped = t["tlsrpt parse_report, lenient, wrapped"]
         print(
-            f"  => tlsrpt lenient is {t_pm / t_wrapped:.1f}x parsedmarc, "
+            f"  => tlsrpt lenient is {t_pm / t_wrapped:.2f}x parsedmarc, "
             f"{t_orjson / t_ours:.2f}x orjson.loads"
         )
     else:
@@ -227,7 +227,7 @@ def measure(plain: list[bytes], emails: list[bytes], parsedmarc: Any) -> None:
         mail_rejected = sum(not pm_email(d) for d in emails)
         print(f"  (parsedmarc rejected {mail_rejected} of {len(emails)} messages)")
         ratio = t["parsedmarc parse_report_email (offline)"] / t["tlsrpt parse_message"]
-        print(f"  => tlsrpt e-mail extraction is {ratio:.1f}x parsedmarc")
+        print(f"  => tlsrpt e-mail extraction is {ratio:.2f}x parsedmarc")
 
 
 if __name__ == "__main__":

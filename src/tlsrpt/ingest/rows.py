@@ -144,12 +144,14 @@ def dedup_key(
 
 
 def _scrub(value: Any) -> Any:
+    """`value` with every string cleaned, Structs rebuilt as they are (no
+    validation: the model holds what decoding would refuse, see model.py)."""
     if isinstance(value, str):
         return clean_text(value)
     if isinstance(value, list):
         return [_scrub(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _scrub(v) for k, v in value.items()}
+    if isinstance(value, msgspec.Struct):
+        return type(value)(*(_scrub(getattr(value, f)) for f in value.__struct_fields__))
     return value
 
 
@@ -157,7 +159,7 @@ def _storable(report: Report, devs: list[Deviation]) -> tuple[Report, bytes]:
     """The report as it will be stored, and its canonical encoding."""
     encoded = msgspec.json.encode(report)
     if b"\\u0000" in encoded:  # PostgreSQL text cannot hold NUL
-        report = msgspec.convert(_scrub(msgspec.to_builtins(report)), Report)
+        report = _scrub(report)
         encoded = msgspec.json.encode(report)
         devs.append(Deviation("nul-character", "$", "NUL characters replaced by U+FFFD"))
     for policy in report.policies:
