@@ -116,6 +116,25 @@ def test_limits_send_reports_down_the_full_path():
     assert both(body)
 
 
+
+def test_memoized_quirks_are_found_again():
+    """Dates, domains and unwrapped policy strings are memoized across
+    reports (checklist D2, D8): the second report gets the same answer as
+    the first, and a changed value is not mistaken for a known one."""
+    doc = json.loads(fixture_body("microsoft-sts-tlsa.json"))
+    for _ in range(2):
+        assert both(json.dumps(doc).encode())
+    doc["date-range"] = {
+        "start-datetime": "2025-03-04T00:00:00",  # no offset
+        "end-datetime": "2025-03-05T00:00:00",  # ... and the next midnight
+    }
+    for _ in range(2):
+        assert both(json.dumps(doc).encode())
+    doc["policies"][0]["policy"]["policy-domain"] = "Example.COM"
+    assert not both(json.dumps(doc).encode())  # normalize rewrites it
+    doc["policies"][0]["policy"]["policy-domain"] = "example.com"
+    assert both(json.dumps(doc).encode())
+
 # ---- generated variants -------------------------------------------------
 
 TEXTS = [
