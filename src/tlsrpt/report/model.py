@@ -10,9 +10,11 @@ Normalization rules (spec checklist §6.5):
 - `policy-string`, `mx-host` and `failure-details` are always lists;
 - members whose value is unknown are `None`, never empty strings.
 
-Decoding JSON straight into these types accepts exactly that normalized form
-(unknown members are refused, so a prose key is never dropped silently):
-`tlsrpt.report.fast` uses it for reports that are already in it.
+Decoding JSON straight into these types accepts only the clean part of that
+normalized form (see the note above `PolicyType`; unknown members are
+refused, so a prose key is never dropped silently): `tlsrpt.report.fast`
+uses it for reports that are already in it. Build instances with their
+constructors, which check nothing, not by decoding or `msgspec.convert`.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ RESULT_TYPE_SET: frozenset[str] = frozenset(RESULT_TYPES)
 # look come through and msgspec does the checking in C: registered type
 # names only, no nulls where a member may be absent (a null is a deviation
 # that the full path reports). (A pattern for the policy domain's normal form
-# would cost more than the whole decode: `fast` checks it.)
+# would cost more than the whole decode, measured: `fast` checks it.)
 if TYPE_CHECKING:
     PolicyType = str
     ResultType = str
