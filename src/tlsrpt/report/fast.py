@@ -21,7 +21,7 @@ path (`wire` + `normalize`), which accepts or rejects it and says why. Tests
 compare both paths on every fixture and on generated reports
 (tests/report/test_fast.py).
 
-The cost per report is what this is about (issue 2: at least half of
+The cost per report is what this is about (benchmarks/parse.py: at least half of
 `orjson.loads`): each step below was measured against its alternatives.
 """
 
