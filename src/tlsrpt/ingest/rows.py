@@ -128,7 +128,9 @@ def _collapse(name: str) -> str:
 
 
 def organization_name(report: Report) -> str:
-    return _collapse(report.organization_name)
+    name = report.organization_name
+    # (A long name, a hostile one, is not cached: the cache stays small.)
+    return _collapse(name) if len(name) <= 256 else " ".join(name.split())
 
 
 def dedup_key(

@@ -38,6 +38,7 @@ from tlsrpt.report.normalize import (
     MISSING,
     check_range,
     ips_canonical,
+    memo_room,
     unwrap_policy_strings,
 )
 
@@ -111,9 +112,8 @@ def _normal_domain(domain: str) -> bool:
         return False
     if domain[-1] == ".":
         return False
-    if len(_NORMAL_DOMAINS) > _MEMO_MAX:
-        _NORMAL_DOMAINS.clear()
-    _NORMAL_DOMAINS.add(domain)
+    if memo_room(_NORMAL_DOMAINS, domain):
+        _NORMAL_DOMAINS.add(domain)
     return True
 
 

@@ -39,6 +39,20 @@ _ONE_DAY = timedelta(days=1)
 _MEMO_MAX = 65536
 
 
+def memo_room(
+    memo: dict[str, Any] | set[str], key: str, entries: int = _MEMO_MAX, chars: int = 256
+) -> bool:
+    """Whether `key` may be kept in `memo`, which is emptied once full. A long
+    text (surely a hostile one) is never kept: memos stay small whatever
+    senders write (their keys are what reports repeat: dates, domains,
+    addresses, policy strings)."""
+    if len(key) > chars:
+        return False
+    if len(memo) >= entries:
+        memo.clear()
+    return True
+
+
 class Findings(list[Deviation]):
     """Collects deviations; paths are only formatted when one is found."""
 
@@ -163,9 +177,8 @@ def _parse_datetime(text: str) -> tuple[datetime, str | None]:
         # RFC 3339 (and its §5.6 note on a space for "T") needs full seconds
         if len(stripped) < 20 or stripped[10] not in "Tt " or stripped[16] != ":":
             code = "datetime-not-rfc3339"
-    if len(_DATES) > _MEMO_MAX:
-        _DATES.clear()
-    _DATES[text] = (value, code)
+    if memo_room(_DATES, text):
+        _DATES[text] = (value, code)
     return value, code
 
 
@@ -307,9 +320,9 @@ def unwrap_policy_strings(strings: list[str], i: int, out: list[Deviation]) -> l
     try:
         inner = _UNWRAPPED[text]
     except KeyError:  # a domain's TLSA records come back day after day
-        if len(_UNWRAPPED) > _MEMO_MAX:
-            _UNWRAPPED.clear()
-        inner = _UNWRAPPED[text] = _string_array(text)
+        inner = _string_array(text)
+        if memo_room(_UNWRAPPED, text, entries=4096, chars=4096):
+            _UNWRAPPED[text] = inner
     if inner is None:
         return strings
     out.append(_JSON_ENCODED[i])
@@ -384,9 +397,8 @@ def _canonical_ip(text: str) -> str | None:
         canonical: str | None = ipaddress.ip_address(text).compressed
     except ValueError:
         canonical = None
-    if len(_IP_FORMS) > _MEMO_MAX:
-        _IP_FORMS.clear()
-    _IP_FORMS[text] = canonical
+    if memo_room(_IP_FORMS, text):
+        _IP_FORMS[text] = canonical
     return canonical
 
 
