@@ -103,7 +103,6 @@ _DOMAIN_MISSING = MISSING["policy-domain-missing"]
 _MX_MISSING = MISSING["mx-host-missing"]
 _CONTACT_NULL = Deviation("contact-info-null", "$.contact-info", "contact-info is null")
 
-_MEMO_MAX = 65536
 _NORMAL_DOMAINS: set[str] = set()  # domains known to be as `normalize` leaves them
 
 
@@ -131,9 +130,9 @@ def _utc(value: datetime, path: str, out: list[Deviation]) -> datetime:
     try:
         return _AS_UTC[value]
     except KeyError:
-        if len(_AS_UTC) > _MEMO_MAX:
-            _AS_UTC.clear()
-        aware = _AS_UTC[value] = value.replace(tzinfo=UTC)
+        aware = value.replace(tzinfo=UTC)
+        if memo_room(_AS_UTC, value):
+            _AS_UTC[value] = aware
         return aware
 
 

@@ -10,6 +10,7 @@ looked at member by member.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Hashable
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import Any
@@ -40,13 +41,13 @@ _MEMO_MAX = 65536
 
 
 def memo_room(
-    memo: dict[str, Any] | set[str], key: str, entries: int = _MEMO_MAX, chars: int = 256
+    memo: dict[Any, Any] | set[Any], key: Hashable, entries: int = _MEMO_MAX, chars: int = 256
 ) -> bool:
     """Whether `key` may be kept in `memo`, which is emptied once full. A long
     text (surely a hostile one) is never kept: memos stay small whatever
     senders write (their keys are what reports repeat: dates, domains,
     addresses, policy strings)."""
-    if len(key) > chars:
+    if type(key) is str and len(key) > chars:
         return False
     if len(memo) >= entries:
         memo.clear()
@@ -418,17 +419,15 @@ def ips_canonical(details: list[FailureDetail]) -> bool:
 
 
 def _learn_ips(details: list[FailureDetail]) -> bool:
-    if len(_CANONICAL_IPS) > _MEMO_MAX:
-        _CANONICAL_IPS.clear()
-        _CANONICAL_IPS.add(None)
     ips = set(map(_SENDING_IP, details))
     ips.update(map(_RECEIVING_IP, details))
     ok = True
     for ip in ips - _CANONICAL_IPS:
-        if _canonical_ip(ip) == ip:  # type: ignore[arg-type]
-            _CANONICAL_IPS.add(ip)
-        else:
+        if _canonical_ip(ip) != ip:  # type: ignore[arg-type]
             ok = False
+        elif memo_room(_CANONICAL_IPS, ip):
+            _CANONICAL_IPS.add(ip)
+    _CANONICAL_IPS.add(None)  # (absent: nothing to check; the memo may be new)
     return ok
 
 
