@@ -389,3 +389,28 @@ def test_prepare_needs_no_database_and_its_result_is_written_later(store: Store,
     again = ingest_batch(store, [RawInput(ok.data, FILE), RawInput(good, FILE)])
     assert [r.reason_code for r in again] == ["same-bytes", "same-bytes"]
     assert [r.outcome for r in again] == ["duplicate", "quarantined"]  # as first stored
+
+
+def test_bytes_already_stored_are_not_parsed_again(
+    store: Store, make: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Step 1 of the pipeline: a re-import (a Maildir imported every day,
+    say) finds the stored bytes before any parsing; new bytes are parsed."""
+    from tlsrpt.ingest import pipeline
+
+    old, new = make.json("r-old"), make.json("r-new")
+    assert ingest(store, old, FILE).outcome == "accepted"
+    parsed: list[bytes] = []
+    real = pipeline.parse_input
+
+    def counting(data: bytes, **kwargs: Any) -> Any:
+        parsed.append(data)
+        return real(data, **kwargs)
+
+    monkeypatch.setattr(pipeline, "parse_input", counting)
+    results = ingest_batch(store, [RawInput(old, FILE), RawInput(new, FILE)])
+    assert [(r.outcome, r.reason_code) for r in results] == [
+        ("duplicate", "same-bytes"),
+        ("accepted", None),
+    ]
+    assert parsed == [new]

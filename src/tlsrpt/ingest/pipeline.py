@@ -5,10 +5,13 @@ outcome; `ingest_batch(store, inputs)` does the same for many inputs in one
 transaction (what `tlsrpt import` uses). Both are synchronous and safe to
 call from any number of threads and processes at once.
 
-In one write transaction, per input:
+Per input:
 1. the same bytes already stored make the input a duplicate of that stored
-   input, before any parsing;
-2. otherwise the bytes are parsed (`tlsrpt.report.parse_input`);
+   input, before any parsing (a read; raw inputs are never deleted, so what
+   it finds stays true);
+2. otherwise the bytes are parsed (`tlsrpt.report.parse_input`) and the rows
+   built, outside the write transaction (`prepare`);
+then in one write transaction:
 3. the raw bytes are stored (compressed) with the outcome: accepted,
    duplicate, or quarantined with the reason when nothing usable was found;
    then the report, policy and failure rows, and the daily roll-ups are
@@ -77,13 +80,20 @@ class Prepared:
     rows: list[ReportRows] = field(default_factory=list)
     notes: list[dict[str, Any]] = field(default_factory=list)  # per-report problems
 
+    @classmethod
+    def stored(cls, raw: RawInput, sha256: str) -> Prepared:
+        """An input whose bytes are stored already: it will be a copy of
+        that input, so it is neither packed nor parsed (no blob)."""
+        return cls(raw.source, sha256, raw.data, codec="", blob=b"")
 
-def prepare(raw: RawInput, limits: Limits = DEFAULT_LIMITS) -> Prepared:
+
+def prepare(raw: RawInput, limits: Limits = DEFAULT_LIMITS, sha256: str | None = None) -> Prepared:
     """Digest, parse and build the rows of one input: a pure function of
     the input, safe in any thread or process. Never raises for bad input:
     what cannot be used is marked for quarantine with the reason."""
     codec, blob = blobs.pack(raw.data)
-    prep = Prepared(raw.source, hashlib.sha256(raw.data).hexdigest(), raw.data, codec, blob)
+    sha256 = sha256 or hashlib.sha256(raw.data).hexdigest()
+    prep = Prepared(raw.source, sha256, raw.data, codec, blob)
     if raw.hold:
         prep.quarantine = ("held", raw.hold)
         return prep
@@ -179,7 +189,16 @@ def ingest_batch(
     propagate.
     """
     with _cyclic_gc_paused():
-        return ingest_prepared(store, [prepare(raw, limits) for raw in inputs])
+        digests = [hashlib.sha256(raw.data).hexdigest() for raw in inputs]
+        with store.read() as conn:  # a re-import parses nothing again
+            stored = writer.find_raw(conn, digests)
+        return ingest_prepared(
+            store,
+            [
+                Prepared.stored(raw, sha) if sha in stored else prepare(raw, limits, sha)
+                for raw, sha in zip(inputs, digests, strict=True)
+            ],
+        )
 
 
 def ingest_prepared(store: Store, prepared: Sequence[Prepared]) -> list[IngestResult]:
@@ -372,6 +391,7 @@ class _Batch:
         rows = []
         for item in items:
             prep = item.prep
+            assert prep.codec, "an input already stored is never written again"
             src = prep.source
             meta = orjson.dumps(dict(src.meta), default=str).decode() if src.meta else None
             rows.append(
