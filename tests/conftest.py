@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 import pytest
 
+from tlsrpt.store.engine import Store
 from tlsrpt.store.pgschema import temporary_schema
 
 POSTGRES_ENV = "TLSRPT_TEST_POSTGRES_URL"
@@ -30,3 +34,185 @@ def postgres_url(postgres_base: str) -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh, empty schema."""
     with temporary_schema(postgres_base, "tlsrpt_test") as url:
         yield url
+
+
+# Reports of two customers, some naming both: what the API and dashboard
+# tenant-isolation tests read (tests/api, tests/web_dashboard).
+TENANT_PASSWORD = "correct horse battery"
+
+
+def _policy(
+    domain: str | None, ok: int, failed: int, mx: str, ip: str, info: str
+) -> dict[str, object]:
+    policy: dict[str, object] = {"policy-type": "sts", "policy-string": [f"mode: enforce {mx}"]}
+    if domain is not None:
+        policy["policy-domain"] = domain
+        policy["mx-host"] = [mx]
+    else:
+        policy["policy-type"] = "no-policy-found"
+    details = [
+        {
+            "result-type": "certificate-expired",
+            "sending-mta-ip": ip,
+            "receiving-mx-hostname": mx,
+            "failed-session-count": failed,
+            "additional-information": info,
+        }
+    ]
+    summary = {"total-successful-session-count": ok, "total-failure-session-count": failed}
+    return {"policy": policy, "summary": summary, "failure-details": details if failed else []}
+
+
+# Each domain's words (name, MX, sending IP, information) appear in no
+# other domain's policy, so a page can be searched for them.
+ALPHA = ("alpha.example", 100, 5, "mx1.alpha.example", "192.0.2.1", "alpha-3333-info")
+BETA = ("beta.example", 200, 7, "mx.beta.example", "198.51.100.7", "beta-4444-info")
+
+
+def tenant_report(day: date, report_id: str, *policies: tuple[Any, ...]) -> bytes:
+    import orjson
+
+    return orjson.dumps(
+        {
+            "organization-name": "Shared Reporter",
+            "date-range": {
+                "start-datetime": f"{day}T00:00:00Z",
+                "end-datetime": f"{day}T23:59:59Z",
+            },
+            "contact-info": "tlsrpt@reporter.example",
+            "report-id": report_id,
+            "policies": [_policy(*p) for p in policies],
+        }
+    )
+
+
+def tenant_mail(header_domain: str, *attachments: bytes) -> bytes:
+    """A multipart/report message with each report as an attachment (an
+    attachment that is not JSON is a part that cannot be stored)."""
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = "tlsrpt@reporter.example"
+    msg["To"] = f"tlsrpt@{header_domain}"
+    msg["Subject"] = f"Report Domain: {header_domain} Submitter: reporter.example"
+    msg["TLS-Report-Domain"] = header_domain
+    msg["TLS-Report-Submitter"] = "reporter.example"
+    msg.set_content("TLS reports\n")
+    for index, data in enumerate(attachments):
+        name = f"reporter.example!{header_domain}!0!1!{index}.json"
+        msg.add_attachment(data, maintype="application", subtype="tlsrpt+json", filename=name)
+    msg.replace_header("Content-Type", "multipart/report")
+    msg.set_param("report-type", "tlsrpt")
+    return msg.as_bytes()
+
+
+@dataclass
+class Tenants:
+    """Users (e-mail -> API token) and report keys of `tenant_store`."""
+
+    day: date
+    tokens: dict[str, str]
+    mixed: int  # policies of alpha.example and beta.example, in one JSON
+    alpha_only: int
+    beta_only: int
+    mail_alpha: int  # one e-mail, two reports: alpha's ...
+    mail_beta: int  # ... and beta's (its header names beta.example)
+    first_alpha: int  # alpha's report, found again in an e-mail with ...
+    again_beta: int  # ... beta's report
+    again_raw: int  # that e-mail
+    noted_alpha: int  # alpha's report in an e-mail with a part not stored
+    conflict_alpha: int  # alpha's report in an e-mail with another version of
+    conflict_raw: int  # first_alpha that also names beta.example (not stored)
+    no_domain: int  # a policy without domain only
+
+    ADMIN = "admin@operator.example"
+    A = "owner@customer-a.example"  # alpha.example
+    B = "owner@customer-b.example"  # beta.example
+    AB = "owner@customer-ab.example"  # both
+
+
+def fill_tenant_store(store: Store, day: date) -> Tenants:
+    from tlsrpt.ingest.model import SourceInfo
+    from tlsrpt.ingest.pipeline import ingest
+    from tlsrpt.store.users import add_domain, add_user, create_token
+
+    def one(data: bytes, source: SourceInfo) -> tuple[int, ...]:
+        result = ingest(store, data, source)
+        assert result.outcome in ("accepted", "duplicate"), result.reason
+        return result.report_ids
+
+    def file(name: str) -> SourceInfo:
+        return SourceInfo("file", f"/spool/{name}")
+
+    smtp = SourceInfo("smtp", "127.0.0.1 from <tlsrpt@reporter.example> to <tlsrpt@beta.example>")
+    (mixed,) = one(tenant_report(day, "mixed", ALPHA, BETA), file("beta.example-mixed.json"))
+    (alpha_only,) = one(tenant_report(day, "alpha-only", ALPHA), file("alpha.json"))
+    (beta_only,) = one(tenant_report(day, "beta-only", BETA), file("beta.example.json"))
+    mail_beta, mail_alpha = one(
+        tenant_mail(
+            "beta.example",
+            tenant_report(day, "mail-beta", BETA),
+            tenant_report(day, "mail-alpha", ALPHA),
+        ),
+        smtp,
+    )
+    first = tenant_report(day, "first-alpha", ALPHA)
+    (first_alpha,) = one(first, file("first-alpha.json"))
+    again = ingest(
+        store, tenant_mail("beta.example", tenant_report(day, "again-beta", BETA), first), smtp
+    )
+    assert again.outcome == "accepted", again.reason
+    assert again.report_ids[1] == first_alpha
+    (noted_alpha,) = one(
+        tenant_mail("alpha.example", tenant_report(day, "noted-alpha", ALPHA), b"{not json"),
+        SourceInfo("smtp", "127.0.0.1 to <tlsrpt@alpha.example>"),
+    )
+    conflicting = ingest(
+        store,
+        tenant_mail(
+            "alpha.example",
+            tenant_report(day, "conflict-alpha", ALPHA),
+            tenant_report(day, "first-alpha", ALPHA, BETA),  # same key, other content
+        ),
+        SourceInfo("smtp", "127.0.0.1 to <tlsrpt@alpha.example>"),
+    )
+    assert conflicting.outcome == "accepted" and conflicting.conflict
+    assert conflicting.report_ids[1] == first_alpha
+    (no_domain,) = one(
+        tenant_report(day, "no-domain", (None, 2, 0, "", "", "")), file("no-domain.json")
+    )
+    tokens = {}
+    with store.write() as conn:
+        add_user(conn, Tenants.ADMIN, TENANT_PASSWORD, admin=True)
+        for email, owned in (
+            (Tenants.A, ["alpha.example"]),
+            (Tenants.B, ["beta.example"]),
+            (Tenants.AB, ["alpha.example", "beta.example"]),
+        ):
+            add_user(conn, email, TENANT_PASSWORD, admin=False)
+            for name in owned:
+                add_domain(conn, name, email)
+        for email in (Tenants.ADMIN, Tenants.A, Tenants.B, Tenants.AB):
+            tokens[email] = create_token(conn, email)
+    return Tenants(
+        day,
+        tokens,
+        mixed,
+        alpha_only,
+        beta_only,
+        mail_alpha,
+        mail_beta,
+        first_alpha,
+        again.report_ids[0],
+        again.raw_id,
+        noted_alpha,
+        conflicting.report_ids[0],
+        conflicting.raw_id,
+        no_domain,
+    )
+
+
+@pytest.fixture(scope="session")
+def tenant_store_builder() -> Callable[[Store, date], Tenants]:
+    """`fill_tenant_store` for test modules (they cannot import conftest)."""
+    return fill_tenant_store

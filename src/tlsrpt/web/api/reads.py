@@ -34,9 +34,11 @@ from tlsrpt.analysis.period import (
 )
 from tlsrpt.analysis.readiness import Readiness, assess
 from tlsrpt.store import blobs
-from tlsrpt.store.queries import StoredReport, get_raw, get_report
+from tlsrpt.store.provenance import raw_coverage
+from tlsrpt.store.queries import get_raw, get_report
 from tlsrpt.store.schema import ALL, EMPTY, daily_rollups, failure_details, policy_results, reports
 from tlsrpt.store.users import User, can_see, visible_domains
+from tlsrpt.web.api.report_view import ReportView, narrow, whole
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 400
@@ -241,7 +243,9 @@ def report_list(
 ) -> list[dict[str, Any]]:
     """Reports covering a visible domain (or `domain`) in the period, newest
     first, each with the visible domains it covers. An admin without
-    `domain` gets every report, also those whose domain is unknown."""
+    `domain` gets every report, also those whose domain is unknown. For
+    anyone else a report's session totals are those of the policies of
+    their domains only (`report_view`)."""
     if domain is not None and not can_see(conn, user, domain):
         return []
     p = policy_results
@@ -258,27 +262,55 @@ def report_list(
         .limit(limit)
     )
     rows = [dict(zip(REPORT_COLUMNS, row, strict=True)) for row in conn.execute(query)]
-    covered: dict[int, list[str]] = {}
-    ids = [row["id"] for row in rows]
-    domains_of = sa.select(p.c.report_pk, p.c.domain).where(p.c.report_pk.in_(ids))
-    if not user.is_admin:
-        domains_of = domains_of.where(p.c.domain.in_(names))
-    for pk, name in conn.execute(domains_of.order_by(p.c.report_pk, p.c.ordinal)):
-        if name not in covered.setdefault(pk, []):
-            covered[pk].append(name)
-    for row in rows:
-        row["domains"] = covered.get(row["id"], [])
+    if not user.is_admin and domain is not None:
+        names = visible_domains(conn, user)  # totals over all of theirs, not only `domain`
+    _add_domains(conn, rows, None if user.is_admin else set(names))
     return rows
 
 
-def visible_report(conn: Connection, user: User, pk: int) -> StoredReport | None:
+_ID_CHUNK = 500  # bound parameters per IN list
+
+
+def _add_domains(conn: Connection, rows: list[dict[str, Any]], names: set[str] | None) -> None:
+    """Set each row's `domains`; with `names` (a user who is not an admin),
+    only those, and the session totals over the policies of those only."""
+    p = policy_results
+    by_id = {row["id"]: row for row in rows}
+    for row in rows:
+        row["domains"] = []
+        if names is not None:
+            row["successful_sessions"] = row["failed_sessions"] = 0
+    ids = sorted(by_id)
+    for chunk in (ids[i : i + _ID_CHUNK] for i in range(0, len(ids), _ID_CHUNK)):
+        query = sa.select(p.c.report_pk, p.c.domain, p.c.successful_sessions, p.c.failed_sessions)
+        query = query.where(p.c.report_pk.in_(chunk)).order_by(p.c.report_pk, p.c.ordinal)
+        for pk, name, ok, failed in conn.execute(query):
+            if names is not None and name not in names:
+                continue
+            row = by_id[pk]
+            if name not in row["domains"]:
+                row["domains"].append(name)
+            if names is not None:  # a subset of the stored totals: no overflow
+                row["successful_sessions"] += int(ok)
+                row["failed_sessions"] += int(failed)
+
+
+def visible_report(conn: Connection, user: User, pk: int) -> ReportView | None:
+    """The report as the user may see it (`report_view`), or None when it
+    does not exist or none of its policies is of the user's domains."""
     stored = get_report(conn, pk)
     if stored is None or user.is_admin:
-        return stored
+        return None if stored is None else whole(stored)
     names = set(visible_domains(conn, user))
-    if any(policy["domain"] in names for policy in stored.policies):
-        return stored
-    return None
+    if not any(policy["domain"] in names for policy in stored.policies):
+        return None
+    raws = [stored.raw["id"], *(d["raw_id"] for d in stored.duplicates)]
+    allowed = {
+        raw_id
+        for raw_id, covered in raw_coverage(conn, raws).items()
+        if covered.complete and covered.domains <= names
+    }
+    return narrow(stored, names, allowed)
 
 
 def raw_bytes(conn: Connection, raw_id: int) -> bytes:

@@ -265,12 +265,15 @@ def build_router() -> APIRouter:
             return _csv(rows, (*reads.REPORT_COLUMNS, "domains"), "reports")
         return _json({"reports": rows})
 
-    def stored(request: Request, user: User, pk: int) -> Any:
+    def stored(request: Request, user: User, pk: int, *, raw: bool = False) -> Any:
+        """The report as the user sees it; with `raw`, also its input's
+        bytes, which a user gets only when every policy in them is theirs
+        (otherwise the same 404 as a report that does not exist)."""
         with _store(request).read() as conn:
             found = reads.visible_report(conn, user, pk)
-            if found is None:
+            if found is None or (raw and not found.raw_allowed):
                 raise ApiProblem(404, f"no report {pk} among yours")
-            return found, reads.raw_bytes(conn, found.report["raw_id"])
+            return found, reads.raw_bytes(conn, found.stored.raw["id"]) if raw else b""
 
     @router.get("/reports/{pk}", summary="One stored report, every field", responses=_NOT_FOUND)
     def report(request: Request, user: ApiUser, pk: RowId) -> Response:
@@ -280,12 +283,13 @@ def build_router() -> APIRouter:
     @router.get(
         "/reports/{pk}/raw",
         summary="The report's input exactly as received",
+        description="Only when every policy in the input is of the user's domains.",
         responses={**_NOT_FOUND, 200: {"content": {"application/octet-stream": {}}}},
     )
     def report_raw(request: Request, user: ApiUser, pk: RowId) -> Response:
-        found, data = stored(request, user, pk)
+        found, data = stored(request, user, pk, raw=True)
         extension = {"json": "json", "gzip": "json.gz", "email": "eml"}.get(
-            found.raw["kind"] or "", "bin"
+            found.stored.raw["kind"] or "", "bin"
         )
         return Response(
             data,

@@ -9,8 +9,8 @@ from typing import Any
 from tlsrpt.analysis.explain import explain
 from tlsrpt.analysis.period import DomainPeriod
 from tlsrpt.analysis.readiness import Readiness
-from tlsrpt.store.queries import StoredReport
 from tlsrpt.web.api.reads import DomainDetail, DomainOverview
+from tlsrpt.web.api.report_view import ReportView
 
 DOMAIN_COLUMNS = (
     "domain",
@@ -107,7 +107,9 @@ def domain_detail_dict(detail: DomainDetail) -> dict[str, Any]:
     }
 
 
-def report_dict(stored: StoredReport) -> dict[str, Any]:
+def report_dict(view: ReportView) -> dict[str, Any]:
+    """`raw_available`: whether `/raw` answers (for the user the view is for)."""
+    stored = view.stored
     raw = {k: v for k, v in stored.raw.items() if k != "data"}
     return {
         "report": stored.report,
@@ -115,4 +117,5 @@ def report_dict(stored: StoredReport) -> dict[str, Any]:
         "failures": stored.failures,
         "raw": raw,
         "duplicates": stored.duplicates,
+        "raw_available": view.raw_allowed,
     }

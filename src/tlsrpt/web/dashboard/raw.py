@@ -1,4 +1,5 @@
-"""The raw input of a report shown as readable JSON. Pure."""
+"""A report shown as readable JSON: its raw input, or, for a user who may
+not have those bytes, the part of the report they may see. Pure."""
 
 from __future__ import annotations
 
@@ -6,8 +7,20 @@ import gzip
 
 import orjson
 
+from tlsrpt.ingest.rows import report_from_rows
 from tlsrpt.report import ReportError, parse_input, sniff
 from tlsrpt.report.serialize import to_json
+from tlsrpt.web.api.report_view import ReportView
+
+
+def report_json(view: ReportView, data: bytes | None) -> str:
+    """The input as received (`readable_json`) when its bytes are given;
+    otherwise the report rebuilt from the rows the user may see."""
+    if data is not None:
+        return readable_json(data, view.stored.report["report_id"])
+    stored = view.stored
+    report = report_from_rows(stored.report, stored.policies, stored.failures)
+    return to_json(report, indent=True).decode()
 
 
 def readable_json(data: bytes, report_id: str) -> str:

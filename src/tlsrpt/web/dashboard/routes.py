@@ -28,6 +28,7 @@ from tlsrpt.store.engine import Store
 from tlsrpt.store.queries import list_quarantined
 from tlsrpt.store.users import authenticate, end_session, start_session, visible_domains
 from tlsrpt.web.api import reads
+from tlsrpt.web.api.report_view import ReportView
 from tlsrpt.web.api.serialize import DAILY_COLUMNS, daily_rows
 from tlsrpt.web.dashboard import auth
 from tlsrpt.web.dashboard.charts import (
@@ -37,7 +38,7 @@ from tlsrpt.web.dashboard.charts import (
     spark_query,
     sparkline,
 )
-from tlsrpt.web.dashboard.raw import readable_json
+from tlsrpt.web.dashboard.raw import report_json
 from tlsrpt.web.dashboard.verdicts import VerdictCounts
 
 HERE = FsPath(__file__).parent
@@ -119,16 +120,21 @@ def build_router() -> APIRouter:
     def not_found(request: Request, session: Any, what: str) -> HTMLResponse:
         return page(request, "not_found.html", 404, session=session, what=what)
 
-    def visible_report(request: Request, pk: int) -> tuple[Any, Any, bytes] | HTMLResponse:
-        """(session, stored report, raw bytes), or the 404 page when the
-        report does not exist or belongs to another customer."""
+    def visible_report(
+        request: Request, pk: int, *, raw: bool = False
+    ) -> tuple[Any, ReportView, bytes | None] | HTMLResponse:
+        """(session, the report as the user sees it, its input's bytes when
+        the user may have them), or the 404 page when the report does not
+        exist or is another customer's, and, with `raw`, when the input's
+        bytes hold a policy of a domain the user may not see."""
         store = store_of(request)
         session = auth.require_session(request, store)
         with store.read() as conn:
-            stored = reads.visible_report(conn, session.user, pk)
-            if stored is None:
+            view = reads.visible_report(conn, session.user, pk)
+            if view is None or (raw and not view.raw_allowed):
                 return not_found(request, session, f"report {pk}")
-            return session, stored, reads.raw_bytes(conn, stored.report["raw_id"])
+            data = reads.raw_bytes(conn, view.stored.raw["id"]) if view.raw_allowed else None
+            return session, view, data
 
     def days_of(days: int) -> int:
         return days if 1 <= days <= reads.MAX_DAYS else reads.DEFAULT_DAYS
@@ -321,24 +327,26 @@ def build_router() -> APIRouter:
         found = visible_report(request, pk)
         if isinstance(found, HTMLResponse):
             return found
-        session, stored, data = found
+        session, view, data = found
         return page(
             request,
             "report.html",
             session=session,
-            stored=stored,
-            r=stored.report,
-            raw_json=readable_json(data, stored.report["report_id"]),
+            view=view,
+            stored=view.stored,
+            r=view.stored.report,
+            raw_json=report_json(view, data),
         )
 
     @router.get("/reports/{pk}/raw", response_class=Response)
     def report_raw(request: Request, pk: RowId) -> Response:
-        found = visible_report(request, pk)
+        found = visible_report(request, pk, raw=True)
         if isinstance(found, HTMLResponse):
             return found
-        _, stored, data = found
+        _, view, data = found
+        assert data is not None  # raw=True: only a view whose bytes may be had
         extension = {"json": "json", "gzip": "json.gz", "email": "eml"}.get(
-            stored.raw["kind"] or "", "bin"
+            view.stored.raw["kind"] or "", "bin"
         )
         return _attachment(data, "application/octet-stream", f"report-{pk}.{extension}")
 
