@@ -33,8 +33,8 @@ def test_refuses_private_addresses_by_default(lab: Lab) -> None:
     messages = " ".join(f["message"] for f in refused)
     for host in ("mta-sts.clean.lab.test", "mx.clean.lab.test", "reports.clean.lab.test"):
         assert host in messages
-    assert "127.77.0.10 is a loopback address" in messages
-    assert "::1 is a loopback address" in messages
+    assert "127.77.0.10 is in 127.0.0.0/8 loopback (RFC 1122 §3.2.1.3)" in messages
+    assert "::1 is in ::1/128 loopback (RFC 4291 §2.5.3)" in messages
     assert sum(lab.https.requests.values()) == requests
     assert sum(lab.https.handshakes.values()) == handshakes
     assert sum(server.connections for server in lab.smtp.values()) == smtp
