@@ -496,6 +496,19 @@ def test_tlsrpt_missing_severity_depends_on_policy() -> None:
     assert ("tlsrpt-record-missing", "info") in codes(facts(tlsrpt=None, sts=None, probes=None))
 
 
+@pytest.mark.parametrize(
+    ("mx_secure", "severity"),
+    [(True, "warning"), (False, "info")],
+)
+def test_tlsrpt_missing_with_bogus_tlsa(pki: LabPki, mx_secure: bool, severity: str) -> None:
+    """A DNSSEC-bogus TLSA lookup behind a signed MX means the domain uses DANE
+    (and fails it, RFC 7672 §2.1): no TLS-RPT record is then a warning. Behind
+    an unsigned MX senders never ask for TLSA, so DANE is not in use."""
+    tlsa = _tlsa(pki, status=DnsStatus.SERVFAIL, bogus=True)
+    found = codes(facts(tlsrpt=None, sts=None, probes=None, tlsa=tlsa, mx_secure=mx_secure))
+    assert ("tlsrpt-record-missing", severity) in found
+
+
 def _txt_value(fix: str) -> str:
     match = re.search(r'IN TXT "(.*)"', fix)
     assert match, fix

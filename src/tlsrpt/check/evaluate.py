@@ -115,7 +115,7 @@ def evaluate(
             for f in mx_findings
         ]
     findings += mx_findings
-    policy_in_use = sts.in_use or any(d.applies for d in dane.values())
+    policy_in_use = sts.in_use or any(d.in_use for d in dane.values())
     tlsrpt_findings, tlsrpt_section = evaluate_tlsrpt(facts, policy_in_use)
     findings += tlsrpt_findings
     findings += _refused_rua(facts)

@@ -48,7 +48,7 @@ class Finding:
 CODES: dict[str, tuple[str, str]] = {
     "tlsrpt-record-missing": (
         "no `_smtp._tls` TXT record begins with `v=TLSRPTv1;`",
-        "warning when MTA-STS or DANE is in use, else info",
+        "warning when MTA-STS or DANE is in use (a DNSSEC-bogus TLSA lookup counts), else info",
     ),
     "tlsrpt-record-multiple": (
         "more than one `v=TLSRPTv1;` record: senders then send no reports (RFC 8460 §3)",
