@@ -197,6 +197,8 @@ def test_idn_is_queried_as_a_label(lab: Lab) -> None:
         (["not a domain"], "argument 1: 'not a domain' is not a domain name"),
         (["localhost"], "needs a dot"),
         (["example.com:25"], "'example.com:25' is not a domain name"),
+        (["10.0.0.1"], "'10.0.0.1' is an IP address, not a domain name"),
+        (["[fec0::1]"], "'[fec0::1]' is an IP address, not a domain name"),
         (["https://example.com/"], "is not a domain name"),
         (["--file", "/nonexistent/list"], "cannot read /nonexistent/list"),
         (["--nameserver", "ns.example:53", "example.com"], "not an IP address"),

@@ -42,6 +42,7 @@ from tlsrpt.check import (
     Trust,
     parse_nameserver,
 )
+from tlsrpt.check.safety import ip_literal
 from tlsrpt.cli.output import UsageError, console, err_console, print_json_line
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -168,6 +169,8 @@ def _port(text: str) -> int:
 def normalize_domain(text: str, where: str) -> str:
     """A-label, lower-case, no final dot (RFC 8460 §3: IDNs are queried as A-labels)."""
     raw = text.strip().rstrip(".")
+    if ip_literal(raw) is not None:
+        raise UsageError(f"{where}: {text.strip()!r} is an IP address, not a domain name")
     if not raw or any(c.isspace() for c in raw) or any(c in raw for c in "/@:"):
         raise UsageError(f"{where}: {text.strip()!r} is not a domain name")
     try:
