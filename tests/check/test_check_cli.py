@@ -33,8 +33,8 @@ def test_refuses_private_addresses_by_default(lab: Lab) -> None:
     messages = " ".join(f["message"] for f in refused)
     for host in ("mta-sts.clean.lab.test", "mx.clean.lab.test", "reports.clean.lab.test"):
         assert host in messages
-    assert "127.77.0.10 is a loopback address" in messages
-    assert "::1 is a loopback address" in messages
+    assert "127.77.0.10 is in 127.0.0.0/8 loopback (RFC 1122 §3.2.1.3)" in messages
+    assert "::1 is in ::1/128 loopback (RFC 4291 §2.5.3)" in messages
     assert sum(lab.https.requests.values()) == requests
     assert sum(lab.https.handshakes.values()) == handshakes
     assert sum(server.connections for server in lab.smtp.values()) == smtp
@@ -197,6 +197,8 @@ def test_idn_is_queried_as_a_label(lab: Lab) -> None:
         (["not a domain"], "argument 1: 'not a domain' is not a domain name"),
         (["localhost"], "needs a dot"),
         (["example.com:25"], "'example.com:25' is not a domain name"),
+        (["10.0.0.1"], "'10.0.0.1' is an IP address, not a domain name"),
+        (["[fec0::1]"], "'[fec0::1]' is an IP address, not a domain name"),
         (["https://example.com/"], "is not a domain name"),
         (["--file", "/nonexistent/list"], "cannot read /nonexistent/list"),
         (["--nameserver", "ns.example:53", "example.com"], "not an IP address"),

@@ -496,6 +496,19 @@ def test_tlsrpt_missing_severity_depends_on_policy() -> None:
     assert ("tlsrpt-record-missing", "info") in codes(facts(tlsrpt=None, sts=None, probes=None))
 
 
+@pytest.mark.parametrize(
+    ("mx_secure", "severity"),
+    [(True, "warning"), (False, "info")],
+)
+def test_tlsrpt_missing_with_bogus_tlsa(pki: LabPki, mx_secure: bool, severity: str) -> None:
+    """A DNSSEC-bogus TLSA lookup behind a signed MX means the domain uses DANE
+    (and fails it, RFC 7672 §2.1): no TLS-RPT record is then a warning. Behind
+    an unsigned MX senders never ask for TLSA, so DANE is not in use."""
+    tlsa = _tlsa(pki, status=DnsStatus.SERVFAIL, bogus=True)
+    found = codes(facts(tlsrpt=None, sts=None, probes=None, tlsa=tlsa, mx_secure=mx_secure))
+    assert ("tlsrpt-record-missing", severity) in found
+
+
 def _txt_value(fix: str) -> str:
     match = re.search(r'IN TXT "(.*)"', fix)
     assert match, fix
@@ -716,3 +729,59 @@ def test_dane_ta_accepts_the_expanded_name(pki: LabPki) -> None:
     )
     (mismatch,) = evaluate_dane(MXH, alone, host.probes, NOW)[0]
     assert mismatch.code == "dane-tlsa-mismatch"
+
+
+def _literal_mx_facts(*hosts: str, sts: bool = False) -> DomainFacts:
+    entries = []
+    for preference, host in enumerate(hosts):
+        literal = host if ":" in host or host[0].isdigit() else None
+        res = (
+            Resolution(host, None, None, (), ((host, f"{host} is refused"),), literal)
+            if literal
+            else resolution(host, "192.0.2.1")
+        )
+        entries.append(MxEntry(preference, MxHostFacts(host, res, None, None)))
+    return DomainFacts(
+        D,
+        tlsrpt=answer(f"_smtp._tls.{D}", "TXT", (f"v=TLSRPTv1; rua=mailto:tls@{D}",)),
+        sts=answer(f"_mta-sts.{D}", "TXT", *((("v=STSv1; id=1",),) if sts else ())),
+        mx=answer(D, "MX", *((i, h) for i, h in enumerate(hosts))),
+        policy=policy(mx=hosts) if sts else None,
+        mx_hosts=tuple(entries),
+        rua=(RuaCheck(f"mailto:tls@{D}", D, mx=answer(D, "MX", (10, MXH))),),
+        probe_enabled=False,
+    )
+
+
+def test_policy_fix_leaves_out_address_mx_targets() -> None:
+    """An IP address as MX target cannot be a policy pattern: the fix lists the
+    real host names, or is left out, instead of failing the whole run."""
+    report = evaluate(_literal_mx_facts("fec0::1", MXH), [], NOW)
+    (missing,) = [f for f in report.findings if f.code == "sts-record-missing"]
+    assert missing.fix is not None
+    assert f"mx: {MXH}" in missing.fix and "fec0" not in missing.fix
+    report = evaluate(_literal_mx_facts("fec0::1", "10.0.0.1"), [], NOW)
+    (missing,) = [f for f in report.findings if f.code == "sts-record-missing"]
+    assert missing.fix is None
+    refused = [f for f in report.findings if f.code == "address-refused"]
+    assert [f.message.split(",")[0] for f in refused] == [
+        "MX fec0::1 is an IP address",
+        "MX 10.0.0.1 is an IP address",
+    ]
+
+
+def test_public_address_as_mx_is_unreachable() -> None:
+    """An allowed (public) address as MX target is not probed: senders look the
+    name up and find nothing, so it is an unreachable MX."""
+    res = Resolution("192.0.2.7", None, None, ("192.0.2.7",), (), "192.0.2.7")
+    f = dataclasses.replace(
+        _literal_mx_facts(MXH),
+        mx=answer(D, "MX", (10, "192.0.2.7")),
+        mx_hosts=(MxEntry(10, MxHostFacts("192.0.2.7", res, None, None)),),
+        probe_enabled=True,
+    )
+    report = evaluate(f, [], NOW)
+    (finding,) = [x for x in report.findings if x.code == "mx-unreachable"]
+    assert finding.severity == Severity.ERROR  # the only MX: nothing answers
+    assert "is an IP address, not a host name" in finding.message
+    assert report.mx[0]["addresses"] == ["192.0.2.7"] and report.mx[0]["probes"] is None

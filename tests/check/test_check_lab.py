@@ -69,6 +69,11 @@ EXPECTED_DNSSEC: dict[str, list[tuple[str, str]]] = {
     "dane-ta": [("sts-record-missing", INFO)],  # R7671-5.2-a
     "dane-mismatch": [("dane-tlsa-mismatch", E), ("sts-record-missing", INFO)],
     "dane-bogus": [("dane-dnssec-invalid", E), ("sts-record-missing", W)],  # R7672-2.1-a
+    "dane-bogus-no-tlsrpt": [
+        ("dane-dnssec-invalid", E),
+        ("sts-record-missing", W),
+        ("tlsrpt-record-missing", W),  # DANE is in use, if failing: reports matter
+    ],
     "dane-unusable": [("dane-tlsa-unusable", W), ("sts-record-missing", INFO)],  # R7672-2.2-b
     "dane-insecure": [("dane-tlsa-insecure", W), ("sts-record-missing", W)],  # R7672-2.2.3-b
     "mx-bogus": [("dns-lookup-failed", E), ("sts-record-missing", W)],

@@ -16,6 +16,7 @@ Sans-I/O core and thin adapters:
 Use::
 
     checker = Checker(CheckOptions(nameservers=("127.0.0.1:5353",)))
+    await checker.check_resolver()  # ResolverUnavailable: no nameserver answers
     async for report in checker.run(["example.com"]):
         print(report.to_json())
 """
@@ -24,7 +25,7 @@ from tlsrpt.check.evaluate import DomainReport, evaluate
 from tlsrpt.check.facts import DomainFacts
 from tlsrpt.check.findings import CODES, Finding, Severity
 from tlsrpt.check.gather import CheckOptions
-from tlsrpt.check.resolver import parse_nameserver
+from tlsrpt.check.resolver import ResolverUnavailable, parse_nameserver
 from tlsrpt.check.runner import Checker
 from tlsrpt.check.trust import Trust
 
@@ -35,6 +36,7 @@ __all__ = [
     "DomainFacts",
     "DomainReport",
     "Finding",
+    "ResolverUnavailable",
     "Severity",
     "Trust",
     "evaluate",

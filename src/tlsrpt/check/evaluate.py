@@ -62,7 +62,7 @@ def _mx_secure(facts: DomainFacts, entry: MxEntry) -> bool:
     """RFC 7672 §2.2.1-2.2.2: DANE needs the MX RRset (or, without one, the
     domain's own address records) to be DNSSEC-secure."""
     if entry.implicit:
-        return bool(facts.apex and (facts.apex.a.secure or facts.apex.aaaa.secure))
+        return bool(facts.apex and any(x.secure for x in facts.apex.answers))
     return bool(facts.mx and facts.mx.secure)
 
 
@@ -115,7 +115,7 @@ def evaluate(
             for f in mx_findings
         ]
     findings += mx_findings
-    policy_in_use = sts.in_use or any(d.applies for d in dane.values())
+    policy_in_use = sts.in_use or any(d.in_use for d in dane.values())
     tlsrpt_findings, tlsrpt_section = evaluate_tlsrpt(facts, policy_in_use)
     findings += tlsrpt_findings
     findings += _refused_rua(facts)
@@ -150,12 +150,18 @@ def _refused_rua(facts: DomainFacts) -> list[Finding]:
     findings = []
     for check in facts.rua or ():
         if check.tls is not None and check.tls.resolution.refused and rua_verdict(check)[0] is None:
+            resolution = check.tls.resolution
+            what = (
+                f"rua {check.uri} names an IP address"
+                if resolution.literal is not None
+                else f"rua host {check.target} resolves to addresses"
+            )
             findings.append(
                 Finding(
                     "address-refused",
                     Severity.WARNING,
-                    f"rua host {check.target} resolves to addresses the checker does not "
-                    "connect to: " + "; ".join(why for _, why in check.tls.resolution.refused),
+                    f"{what} the checker does not connect to: "
+                    + "; ".join(why for _, why in resolution.refused),
                     {"uri": check.uri, "tls": check.tls.to_json()},
                 )
             )

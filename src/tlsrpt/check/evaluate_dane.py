@@ -34,6 +34,13 @@ class DaneState:
     base: str = ""
 
     @property
+    def in_use(self) -> bool:
+        """DANE applies, or the domain publishes TLSA records behind a signed MX
+        that fail DNSSEC validation (bogus): it uses DANE and fails it, as DANE
+        senders defer its mail (RFC 7672 §2.1)."""
+        return self.applies or bool(self.mx_secure and self.tlsa is not None and self.tlsa.bogus)
+
+    @property
     def records(self) -> tuple[TlsaRecord, ...]:
         return tuple(self.tlsa.records) if self.tlsa and self.tlsa.status == DnsStatus.OK else ()
 

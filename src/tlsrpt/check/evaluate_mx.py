@@ -18,6 +18,7 @@ from tlsrpt.check.findings import (
     Severity,
     senders,
 )
+from tlsrpt.check.net import Resolution
 from tlsrpt.check.resolver import DnsStatus
 from tlsrpt.check.smtp_probe import SmtpProbe
 
@@ -115,6 +116,9 @@ def evaluate_mx_host(
     section["addresses"] = list(resolution.addresses)
     section["refused"] = [{"address": ip, "reason": why} for ip, why in resolution.refused]
     strict = sts.mode == "enforce" or dane.applies
+    if resolution.literal is not None:
+        findings.append(_literal_mx(host, resolution))
+        return findings, section, False
     if not resolution.addresses:
         findings.append(
             Finding(
@@ -218,6 +222,32 @@ def evaluate_mx_host(
         )
     findings += _certificate_findings(host, tls, analyses, sts, dane, expiry_warning_days)
     return findings + dane_findings, section, bool(reachable)
+
+
+def _literal_mx(host: str, resolution: Resolution) -> Finding:
+    """An MX target written as an IP address: RFC 1035 §3.3.9 makes the
+    exchange a domain name, so senders look its address records up and find
+    none (Postfix and Exim refuse such an MX outright)."""
+    what = f"MX {host} is an IP address, not a host name (RFC 1035 §3.3.9)"
+    fix = "publish A/AAAA records for a host name and use that name in the MX record"
+    if resolution.refused:
+        (address, why), *_ = resolution.refused
+        return Finding(
+            "address-refused",
+            Severity.WARNING,
+            f"{what}, and the checker does not connect to it: {why}; senders on the internet "
+            "cannot reach it either",
+            {"host": host, "refused": [{"address": address, "reason": why}]},
+            fix,
+        )
+    return Finding(
+        "mx-unreachable",
+        Severity.WARNING,
+        f"{what}: senders look up the address records of that name, find none and do not "
+        "deliver to it",
+        {"host": host, "literal": resolution.literal},
+        fix,
+    )
 
 
 def _certificate_findings(

@@ -48,7 +48,7 @@ class Finding:
 CODES: dict[str, tuple[str, str]] = {
     "tlsrpt-record-missing": (
         "no `_smtp._tls` TXT record begins with `v=TLSRPTv1;`",
-        "warning when MTA-STS or DANE is in use, else info",
+        "warning when MTA-STS or DANE is in use (a DNSSEC-bogus TLSA lookup counts), else info",
     ),
     "tlsrpt-record-multiple": (
         "more than one `v=TLSRPTv1;` record: senders then send no reports (RFC 8460 §3)",
@@ -104,8 +104,8 @@ CODES: dict[str, tuple[str, str]] = {
         "error / warning / info",
     ),
     "mx-unreachable": (
-        "an MX host has no address, or its SMTP service on port 25 (`--smtp-port`) does "
-        "not answer with a 220 greeting",
+        "an MX host has no address or is an IP address instead of a host name, or its SMTP "
+        "service on port 25 (`--smtp-port`) does not answer with a 220 greeting",
         "error when no MX is reachable, else warning",
     ),
     "mx-starttls-missing": (
@@ -159,9 +159,10 @@ CODES: dict[str, tuple[str, str]] = {
         "warning; info when only the domain's MX record is unsigned",
     ),
     "address-refused": (
-        "a host resolves to a private, loopback, link-local, multicast, reserved or "
-        "cloud-metadata address; the checker does not connect there without "
-        "`--allow-private-addresses`, and senders on the internet cannot either",
+        "a host resolves to, or an MX target or https rua names, an address that is not "
+        "globally reachable (IANA special-purpose blocks, IPv6 outside 2000::/3, multicast, "
+        "cloud metadata); the finding names the block; the checker does not connect there "
+        "without `--allow-private-addresses`, and senders on the internet cannot either",
         "warning",
     ),
     "dns-lookup-failed": (

@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+from tlsrpt.check.safety import ip_literal
 from tlsrpt.records import (
     MAX_AGE_LIMIT,
     Mode,
     generate_sts_policy,
     generate_sts_record,
+    mx_pattern_error,
     txt_presentation,
 )
 
@@ -36,15 +38,20 @@ def policy_fix(
     mx: Sequence[str],
     now: dt.datetime,
     max_age: int = DEFAULT_MAX_AGE,
-) -> str:
+) -> str | None:
     """The policy file to serve, then the new TXT id that makes senders refetch it.
 
-    Raises ValueError (from the generator) when `mx` is empty and the mode is not none.
+    MX names that cannot be policy patterns (an IP address as MX target, a
+    malformed label in a hostile zone) are left out; None when nothing is
+    left and the mode needs a pattern (RFC 8461 §3.2).
     """
     patterns: list[str] = []
     for pattern in mx:
-        if pattern.lower() not in (p.lower() for p in patterns):
+        usable = mx_pattern_error(pattern) is None and ip_literal(pattern) is None
+        if usable and pattern.lower() not in (p.lower() for p in patterns):
             patterns.append(pattern)
+    if not patterns and mode != "none":
+        return None
     policy = generate_sts_policy(mode, patterns, min(max(max_age, 0), MAX_AGE_LIMIT))
     return (
         f"# serve at https://mta-sts.{domain}/.well-known/mta-sts.txt as text/plain:\n"

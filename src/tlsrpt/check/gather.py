@@ -20,7 +20,7 @@ from tlsrpt.check.facts import DomainFacts, MxEntry, MxHostFacts, RuaCheck
 from tlsrpt.check.net import resolve_vetted, tls_connect
 from tlsrpt.check.policy_fetch import fetch_policy
 from tlsrpt.check.resolver import DnsStatus, Resolver
-from tlsrpt.check.safety import AddressPolicy
+from tlsrpt.check.safety import AddressPolicy, ip_literal
 from tlsrpt.check.smtp_probe import probe_smtp
 from tlsrpt.check.trust import Trust
 from tlsrpt.records import parse_tlsrpt_record, select_sts_record, select_tlsrpt_record
@@ -154,6 +154,13 @@ class Gatherer:
         return task
 
     async def _observe(self, host: str) -> MxHostFacts:
+        if ip_literal(host) is not None:
+            # An address as MX target (RFC 1035 §3.3.9 wants a name): vetted,
+            # but neither looked up (no TLSA either) nor probed, as senders
+            # look the name up and find nothing.
+            return MxHostFacts(
+                host, await resolve_vetted(self.resolver, host, self.policy), None, None
+            )
         query = self.resolver.query
         resolution, tlsa = await asyncio.gather(
             resolve_vetted(self.resolver, host, self.policy),

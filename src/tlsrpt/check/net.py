@@ -14,27 +14,40 @@ import time
 from dataclasses import dataclass
 
 from tlsrpt.check.resolver import DnsAnswer, DnsStatus, Resolver
-from tlsrpt.check.safety import AddressPolicy
+from tlsrpt.check.safety import AddressPolicy, ip_literal
 
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
-    """A host name's addresses, split into those the run may and may not reach."""
+    """A host name's addresses, split into those the run may and may not reach.
+
+    When the "name" is an IP address literal (an MX target or an https rua
+    host written as an address), nothing is looked up: `a` and `aaaa` are
+    None and `literal` is the address, vetted like any other.
+    """
 
     host: str
-    a: DnsAnswer
-    aaaa: DnsAnswer
+    a: DnsAnswer | None
+    aaaa: DnsAnswer | None
     allowed: tuple[str, ...]
     refused: tuple[tuple[str, str], ...]
+    literal: str | None = None
+
+    @property
+    def answers(self) -> tuple[DnsAnswer, ...]:
+        """The DNS answers behind the addresses (none for a literal)."""
+        return tuple(x for x in (self.a, self.aaaa) if x is not None)
 
     @property
     def addresses(self) -> tuple[str, ...]:
-        return tuple(self.a.records) + tuple(self.aaaa.records)
+        if self.literal is not None:
+            return (self.literal,)
+        return tuple(r for x in self.answers for r in x.records)
 
     @property
     def failed(self) -> bool:
         """Neither lookup produced an answer one can rely on."""
-        return not self.addresses and (self.a.failed or self.aaaa.failed)
+        return not self.addresses and any(x.failed for x in self.answers)
 
     @property
     def exists(self) -> bool:
@@ -48,28 +61,36 @@ class Resolution:
         The AD bit covers the whole answer, the CNAMEs included; both address
         lookups followed the same chain, and each that did must be secure.
         """
-        chained = [x for x in (self.a, self.aaaa) if x.cnames and not x.failed]
+        chained = [x for x in self.answers if x.cnames and not x.failed]
         if not chained or not all(x.secure for x in chained):
             return None
         return chained[0].cnames[-1]
 
     def dns_problem(self) -> str:
-        if self.a.failed or self.aaaa.failed:
-            return "; ".join(x.error or str(x.status) for x in (self.a, self.aaaa) if x.failed)
-        if self.a.status == DnsStatus.NXDOMAIN:
+        failed = [x for x in self.answers if x.failed]
+        if failed:
+            return "; ".join(x.error or str(x.status) for x in failed)
+        if self.a is not None and self.a.status == DnsStatus.NXDOMAIN:
             return f"{self.host} does not exist (NXDOMAIN)"
         return f"{self.host} has no A or AAAA record"
 
     def to_json(self) -> dict[str, object]:
         return {
             "host": self.host,
+            "literal": self.literal,
             "addresses": list(self.addresses),
             "refused": [{"address": ip, "reason": why} for ip, why in self.refused],
-            "dns": [self.a.to_json(), self.aaaa.to_json()],
+            "dns": [x.to_json() for x in self.answers],
         }
 
 
 async def resolve_vetted(resolver: Resolver, host: str, policy: AddressPolicy) -> Resolution:
+    literal = ip_literal(host)
+    if literal is not None:  # an address where a name belongs: vetted, never looked up
+        reason = policy.refusal(literal)
+        if reason is None:
+            return Resolution(host, None, None, (literal,), (), literal)
+        return Resolution(host, None, None, (), ((literal, reason),), literal)
     a, aaaa = await resolver.addresses(host)
     allowed: list[str] = []
     refused: list[tuple[str, str]] = []

@@ -131,6 +131,34 @@ def system_nameservers() -> list[tuple[str, int]]:
     return servers
 
 
+ROOT, NS = b"\x00", 2  # the root zone and its NS records: what every resolver can answer
+
+
+def nameserver_text(host: str, port: int) -> str:
+    """`127.0.0.1:5353`, `[::1]:5353`: the form --nameserver takes."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class ResolverUnavailable(Exception):
+    """No configured nameserver answers at all: an environment error, not a
+    finding against the domains (which would all fail the same way)."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems  # (nameserver, what happened), in configured order
+        super().__init__(
+            "no DNS resolver answers ("
+            + "; ".join(f"{ns}: {why}" for ns, why in problems)
+            + "); check --nameserver or the system resolver configuration"
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "code": "resolver-unavailable",
+            "message": str(self),
+            "nameservers": [{"nameserver": ns, "problem": why} for ns, why in self.problems],
+        }
+
+
 class Resolver:
     """The checker's stub resolver: explicit nameservers (labs) or the system's.
 
@@ -163,6 +191,46 @@ class Resolver:
         self._attempt = min(timeout / len(self._servers), 2.0)
         self._in_flight = asyncio.Semaphore(self.MAX_IN_FLIGHT)
         self._cache: OrderedDict[tuple[str, str, int], asyncio.Future[DnsAnswer]] = OrderedDict()
+
+    async def ensure_usable(self) -> None:
+        """Return as soon as one nameserver answers a query for the root zone's
+        NS records with NOERROR; raise ResolverUnavailable, saying what each
+        did (silence, connection refused, REFUSED, SERVFAIL), when none does.
+
+        A domain whose own servers fail makes its lookups fail, not this one.
+        """
+        probes = [asyncio.ensure_future(self._probe(host, port)) for host, port in self._servers]
+        try:
+            for done in asyncio.as_completed(probes):
+                if await done is None:
+                    return
+        finally:
+            for probe in probes:
+                probe.cancel()
+        problems = [
+            (nameserver_text(host, port), probe.result() or "")
+            for (host, port), probe in zip(self._servers, probes, strict=True)
+        ]
+        raise ResolverUnavailable(problems)
+
+    async def _probe(self, host: str, port: int) -> str | None:
+        """None when (host, port) answers for the root zone, else what happened."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._lifetime
+        while (remaining := deadline - loop.time()) > 0:
+            try:
+                async with asyncio.timeout(min(self._attempt, remaining)):
+                    response = await _ask(host, port, ROOT, NS, RD, self.PAYLOAD)
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                return exc.strerror or _short(exc)
+            except (EOFError, WireError) as exc:
+                return f"unreadable answer: {_short(exc)}"
+            if response.rcode == NOERROR:
+                return None
+            return f"answered {rcode_text(response.rcode)} for the root zone"
+        return f"no answer within {self._lifetime:g} s"
 
     async def query(self, name: str, rdtype: str, detect_bogus: bool = False) -> DnsAnswer:
         """Look `name` up (shared within the run); see `lookup`."""

@@ -22,6 +22,11 @@ class Checker:
         self.resolver = Resolver(options.nameservers, timeout=options.timeout)
         self.gatherer = Gatherer(options, self.resolver, self.trust)
 
+    async def check_resolver(self) -> None:
+        """Raise ResolverUnavailable when no nameserver answers at all (call
+        before `run`: findings from a dead resolver would blame the domains)."""
+        await self.resolver.ensure_usable()
+
     async def check(self, domain: str) -> DomainReport:
         facts = await self.gatherer.gather(domain)
         return evaluate(

@@ -7,11 +7,14 @@ expiry, TLS version) and the TLSA records of each MX matched against the
 served chain. Every finding has a stable code, a severity by delivery
 impact, the evidence and, for records and policies, the text to publish.
 
-By default the checker refuses to connect to private, loopback, link-local,
-multicast, reserved and cloud-metadata addresses (checked after DNS
-resolution on every connection); --allow-private-addresses lifts that.
+By default the checker connects only to globally reachable addresses: the
+blocks of the IANA special-purpose registries (private, loopback,
+link-local, documentation, ...), IPv6 outside 2000::/3 (e.g. site-local
+fec0::/10), multicast and cloud-metadata addresses are refused, after DNS
+resolution on every connection; --allow-private-addresses lifts that.
 
-Exit status: 0 when no finding is an error, 1 otherwise, 2 on usage errors.
+Exit status: 0 when no finding is an error, 1 otherwise, 2 on usage errors
+and when no resolver answers (then nothing is reported against the domains).
 """
 
 from __future__ import annotations
@@ -30,7 +33,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from tlsrpt.check import Checker, CheckOptions, DomainReport, Severity, Trust, parse_nameserver
+from tlsrpt.check import (
+    Checker,
+    CheckOptions,
+    DomainReport,
+    ResolverUnavailable,
+    Severity,
+    Trust,
+    parse_nameserver,
+)
+from tlsrpt.check.safety import ip_literal
 from tlsrpt.cli.output import UsageError, console, err_console, print_json_line
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -69,8 +81,9 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="HOST[:PORT]",
-        help="resolver to use (repeatable; default: the system's). DANE needs "
-        "a validating resolver",
+        help="resolver to use: an IP address, with a port as 127.0.0.1:5353 or "
+        "[::1]:5353 (a bare ::1 is port 53); repeatable; default: the system's. DANE "
+        "needs a validating resolver",
     )
     parser.add_argument(
         "--ca-file", metavar="PEM", help="extra trust anchors, added to the system store"
@@ -156,6 +169,8 @@ def _port(text: str) -> int:
 def normalize_domain(text: str, where: str) -> str:
     """A-label, lower-case, no final dot (RFC 8460 §3: IDNs are queried as A-labels)."""
     raw = text.strip().rstrip(".")
+    if ip_literal(raw) is not None:
+        raise UsageError(f"{where}: {text.strip()!r} is an IP address, not a domain name")
     if not raw or any(c.isspace() for c in raw) or any(c in raw for c in "/@:"):
         raise UsageError(f"{where}: {text.strip()!r} is not a domain name")
     try:
@@ -237,6 +252,15 @@ def event_loop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:
 
 
 async def _check(checker: Checker, domains: list[str], as_json: bool) -> int:
+    try:
+        await checker.check_resolver()
+    except ResolverUnavailable as exc:
+        # An environment error: every domain would get the same DNS findings.
+        await checker.aclose()
+        if as_json:
+            print_json_line({"error": exc.to_json()})
+        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        return 2
     out = err_console if as_json else console
     progress = None
     if out.is_terminal and len(domains) > 1:

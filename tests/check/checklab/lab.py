@@ -44,6 +44,7 @@ class Lab:
         self.unbound: Unbound | None = None
         self.dns_port = self.https_port = self.smtp_port = 0
         self.specs: dict[str, DomainSpec] = {}
+        self._extra_dns: list[AuthoritativeServer] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
@@ -116,10 +117,20 @@ class Lab:
         self._loop.close()
 
     async def _stop_servers(self) -> None:
-        await self.dns.stop()
+        for server in (self.dns, *self._extra_dns):
+            await server.stop()
         await self.https.stop()
         for server in self.smtp.values():
             await server.stop()
+
+    def serve_dns_on(self, host: str) -> tuple[AuthoritativeServer, int]:
+        """Another authoritative server with the lab zones, on `host` (e.g. ::1);
+        stopped with the lab. Returns it and its port."""
+        server = AuthoritativeServer()
+        server.zones = self.dns.zones
+        port = self._run(server.start(host, 0))
+        self._extra_dns.append(server)
+        return server, port
 
     def set_latency(self, seconds: float) -> None:
         self.dns.latency = self.https.latency = seconds

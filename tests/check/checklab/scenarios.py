@@ -36,10 +36,21 @@ def mx(name: str, **kw: object) -> tuple[MxSpec, ...]:
 
 
 def dane(
-    name: str, *tlsa: Tlsa, bogus: bool = False, signed: bool = True, **mx_kw: object
+    name: str,
+    *tlsa: Tlsa,
+    bogus: bool = False,
+    signed: bool = True,
+    no_tlsrpt: bool = False,
+    **mx_kw: object,
 ) -> DomainSpec:
     """A DANE domain: TLS-RPT, no MTA-STS, an MX with TLSA records."""
-    return spec(name, policy=None, signed=signed, mx=mx(name, tlsa=tlsa, tlsa_bogus=bogus, **mx_kw))
+    return spec(
+        name,
+        policy=None,
+        signed=signed,
+        no_tlsrpt=no_tlsrpt,
+        mx=mx(name, tlsa=tlsa, tlsa_bogus=bogus, **mx_kw),
+    )
 
 
 def dane_alias(name: str, *tlsa: Tlsa, **mx_kw: object) -> DomainSpec:
@@ -178,6 +189,8 @@ def scenario_specs() -> list[DomainSpec]:
         dane("dane-ta", Tlsa(2, 0, 1, "intermediate")),
         dane("dane-mismatch", Tlsa(3, 1, 1, "garbage")),
         dane("dane-bogus", Tlsa(3, 1, 1), bogus=True),
+        # Bogus TLSA: the domain uses DANE (and fails it), so TLS-RPT matters.
+        dane("dane-bogus-no-tlsrpt", Tlsa(3, 1, 1), bogus=True, no_tlsrpt=True),
         dane("dane-unusable", Tlsa(1, 1, 1)),
         dane("dane-insecure", Tlsa(3, 1, 1), signed=False),
         # RFC 7672 §3.2.2: DANE-TA(2) checks the certificate's name, DANE-EE(3) does not.
@@ -201,12 +214,42 @@ def scenario_specs() -> list[DomainSpec]:
     ]
 
 
+SITE_LOCAL = "fec0::1"  # IPv6 site-local (RFC 3879): not loopback, never to be contacted
+PRIVATE = "10.0.0.1"
+
+
+def refused_specs() -> list[DomainSpec]:
+    """Domains whose every host is an address the checker must refuse.
+
+    Not among `scenario_specs`: these must never be checked with
+    --allow-private-addresses, since fec0::1 and 10.0.0.1 are not loopback
+    addresses and a connection there would leave the machine.
+    """
+    return [
+        # Names that resolve to a site-local address: MX, policy host, https rua.
+        spec(
+            "ssrf-names",
+            mx=mx("ssrf-names", server="custom", addresses=(SITE_LOCAL,)),
+            policy=PolicySpec(address=SITE_LOCAL),
+            tlsrpt=(f"v=TLSRPTv1; rua=https://reports.{d('ssrf-names')}/v1",),
+        ),
+        # Addresses where names belong: as MX targets and as https rua hosts.
+        spec(
+            "ssrf-literal",
+            mx=(MxSpec(SITE_LOCAL, 10), MxSpec(PRIVATE, 20)),
+            policy=None,
+            tlsrpt=(f"v=TLSRPTv1; rua=https://[{SITE_LOCAL}]/x,https://{PRIVATE}/",),
+        ),
+    ]
+
+
 def add_scenarios(lab: Lab) -> None:
     # A provider zone: a shared MX and a delegated MTA-STS record (RFC 8461 §8.2).
     lab.add_mx_host(MxSpec(f"mx.provider.{L}"))
     lab.zones.add(f"_mta-sts.provider.{L}", "TXT", '"v=STSv1; id=20240601"')
-    for domain_spec in scenario_specs():
+    for domain_spec in (*scenario_specs(), *refused_specs()):
         lab.add_domain(domain_spec)
+    lab.zones.add_addresses(f"reports.{d('ssrf-names')}", (SITE_LOCAL,))
     lab.zones.tamper(d("mx-bogus"), "MX", f"10 mx.elsewhere.{L}.")
     lab.dns.servfail.add((dns.name.from_text(d("mx-servfail")), dns.rdatatype.MX))
     lab.https.serve(f"reports.{d('clean')}", None, CertKind.VALID)
