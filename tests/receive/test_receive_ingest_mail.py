@@ -158,7 +158,7 @@ def test_repipe_with_accept_unsigned_releases_the_held_copy(
 ) -> None:
     """The same bytes piped again with --accept-unsigned do what the flag
     says: the held input is stored as a report, and who did it is recorded
-    (R8460-3-u). Without the flag a second pipe changes nothing."""
+    (RFC 8460 §3). Without the flag a second pipe changes nothing."""
     db = f"sqlite:///{tmp_path / 'repipe.sqlite3'}"
     mail = message()  # one set of bytes (a new message has a new MIME boundary)
     ns = ["--nameserver", f"127.0.0.1:{dns_server.port}", "--json"]

@@ -129,7 +129,7 @@ def test_signed_report_accepted_then_duplicate(
 
 
 def test_unsigned_report_quarantined(store: Store, kit: Any, dns_server: Any) -> None:
-    # R8460-3-u: kept, not counted; a retry does not release it (the stored
+    # RFC 8460 §3: kept, not counted; a retry does not release it (the stored
     # verdict stands), an explicit release does and is recorded.
     smtp = run_smtp(store, kit.lookup(dns_server))
     try:

@@ -305,7 +305,7 @@ def test_input_the_database_refuses_is_quarantined_alone(store: Store, make: Any
 
 
 def test_held_input_stays_held_on_retry_until_released(store: Store, make: Any) -> None:
-    """A receiver may hold an input (R8460-3-u: mailed report without a valid
+    """A receiver may hold an input (RFC 8460 §3: mailed report without a valid
     DKIM signature). Retry applies the rule of its first ingestion again:
     it stays held; only an explicit release lets it in, recorded on it."""
     source = SourceInfo(
@@ -315,7 +315,7 @@ def test_held_input_stays_held_on_retry_until_released(store: Store, make: Any) 
         {"dkim": "fail"},
         datetime(2024, 3, 2, 1, 0, tzinfo=UTC),
     )
-    held = ingest(store, make.json("held"), source, hold="DKIM signature missing (R8460-3-u)")
+    held = ingest(store, make.json("held"), source, hold="DKIM signature missing")
     assert (held.outcome, held.reason_code) == ("quarantined", HELD)
     with store.read() as conn:
         raw = get_raw(conn, held.raw_id)
@@ -329,7 +329,7 @@ def test_held_input_stays_held_on_retry_until_released(store: Store, make: Any) 
 
     kept, unchanged, untouched = reprocess(store, ids)
     assert (kept.outcome, kept.reason_code, kept.raw_id) == ("quarantined", HELD, held.raw_id)
-    assert kept.reason == "DKIM signature missing (R8460-3-u)"
+    assert kept.reason == "DKIM signature missing"
     assert not kept.released_unsigned
     assert unchanged.outcome == "quarantined"
     assert untouched.outcome == "accepted"

@@ -1,5 +1,5 @@
 """`tlsrpt quarantine retry` and inputs held for their DKIM verdict
-(RFC 8460 §3, R8460-3-u): retry applies the rule of their first ingestion
+(RFC 8460 §3): retry applies the rule of their first ingestion
 again, so they stay held unless `--accept-unsigned`, which is recorded."""
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ class SourceInfo:
 
 
 # The reason code of an input held unparsed (`RawInput.hold`): a mailed
-# report without an acceptable DKIM signature (R8460-3-u). It stays held
+# report without an acceptable DKIM signature (RFC 8460 §3). It stays held
 # when quarantined inputs are retried, unless released (`UnsignedRelease`).
 HELD = "held"
 # The key of `SourceInfo.meta` that records who let an unsigned input in.
@@ -43,7 +43,7 @@ ACCEPTED_UNSIGNED = "accepted_unsigned"
 @dataclass(frozen=True, slots=True)
 class UnsignedRelease:
     """Someone's explicit decision to store a mailed report that has no
-    acceptable DKIM signature (R8460-3-u): who (an OS user, or the setting
+    acceptable DKIM signature (RFC 8460 §3): who (an OS user, or the setting
     of a receiver), when (UTC) and how (the command or setting). Recorded
     in the input's metadata under `accepted_unsigned`."""
 

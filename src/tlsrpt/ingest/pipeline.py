@@ -261,7 +261,7 @@ def reprocess(
     upgrade, say). Inputs not quarantined are returned unchanged.
 
     The acceptance rule of the first ingestion applies again: an input held
-    for its DKIM verdict (R8460-3-u, reason code `held`) stays held, on the
+    for its DKIM verdict (RFC 8460 §3, reason code `held`) stays held, on the
     verdict stored with it (DKIM is not verified again: that would need the
     sender's DNS as it is now, not as it was on arrival). Only `release`
     lets it through: it is then parsed like any input, and the release is

@@ -220,7 +220,7 @@ def unsigned_release(how: str) -> UnsignedRelease:
 def verdict_meta(verdict: DkimVerdict, accept_unsigned: bool, how: str) -> dict[str, Any]:
     """What a mail receiver stores with the input: the verdict, and when
     `accept_unsigned` lets in a report without an acceptable signature,
-    who did so, when and how (R8460-3-u)."""
+    who did so, when and how (RFC 8460 §3)."""
     meta = verdict.as_meta()
     if accept_unsigned and not verdict.acceptable:
         meta[ACCEPTED_UNSIGNED] = unsigned_release(how).as_meta()
