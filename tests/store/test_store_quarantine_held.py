@@ -95,7 +95,7 @@ def test_accept_unsigned_releases_and_records_who_and_when(
     assert orjson.loads(out)["reason_code"] == "held"
     code, out, _ = _run(capsys, "quarantine", "retry", "--all", "--accept-unsigned", "--db", db_url)
     assert code == 1  # the broken file stays quarantined
-    assert f"raw input {forged}: accepted (released without an acceptable DKIM signature" in out
+    assert f"raw input {forged}: accepted (DKIM hold lifted by {getpass.getuser()})" in out
     assert "1 released, 1 still quarantined" in out
     _, out, _ = _run(capsys, "quarantine", "show", str(bad), "--db", db_url, "--json")
     assert "accepted_unsigned" not in orjson.loads(out)["source_meta"]  # nothing was held

@@ -195,7 +195,7 @@ def run_retry(args: argparse.Namespace) -> int:
     for r in results:
         text = f"raw input {r.raw_id}: {r.outcome}" + (f": {r.reason}" if r.reason else "")
         if r.released_unsigned:
-            text += f" (released without an acceptable DKIM signature by {release.by})"
+            text += f" (DKIM hold lifted by {release.by})"
         console.print(escape(text))
     still = sum(r.outcome == "quarantined" for r in results)
     console.print(f"{len(results) - still} released, {still} still quarantined")
