@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import gzip
 import os
 import socket
@@ -141,3 +142,53 @@ def test_bad_nameserver_is_usage_error(tmp_path: Path, value: str) -> None:
     r = ingest_mail(message(), f"sqlite:///{tmp_path / 'n.sqlite3'}", "--nameserver", value)
     assert r.returncode == 2
     assert b"expected HOST or HOST:PORT" in r.stderr
+
+
+def shown_meta(db: str, raw_id: int) -> Any:
+    """`source_meta` of `tlsrpt quarantine show ID --json`."""
+    argv = ["quarantine", "show", str(raw_id), "--db", db, "--json"]
+    shown = subprocess.run(
+        [sys.executable, "-m", "tlsrpt", *argv], capture_output=True, check=True, timeout=60
+    )
+    return orjson.loads(shown.stdout)["source_meta"]
+
+
+def test_repipe_with_accept_unsigned_releases_the_held_copy(
+    tmp_path: Path, dns_server: Any
+) -> None:
+    """The same bytes piped again with --accept-unsigned do what the flag
+    says: the held input is stored as a report, and who did it is recorded
+    (RFC 8460 §3). Without the flag a second pipe changes nothing."""
+    db = f"sqlite:///{tmp_path / 'repipe.sqlite3'}"
+    mail = message()  # one set of bytes (a new message has a new MIME boundary)
+    ns = ["--nameserver", f"127.0.0.1:{dns_server.port}", "--json"]
+    held = orjson.loads(ingest_mail(mail, db, *ns).stdout)
+    assert (held["outcome"], held["reason_code"]) == ("quarantined", "held")
+    again = orjson.loads(ingest_mail(mail, db, *ns).stdout)
+    assert (again["outcome"], again["reason_code"]) == ("quarantined", "same-bytes")
+
+    released = ingest_mail(mail, db, *ns, "--accept-unsigned")
+    assert released.returncode == 0, released.stderr
+    out = orjson.loads(released.stdout)
+    assert (out["outcome"], out["raw_id"], out["released_unsigned"]) == (
+        "accepted",
+        held["raw_id"],
+        True,
+    )
+    assert len(out["report_ids"]) == 1
+    meta = shown_meta(db, held["raw_id"])
+    assert meta["dkim"] == "none"
+    assert meta["accepted_unsigned"]["by"] == getpass.getuser()
+    assert meta["accepted_unsigned"]["how"] == "ingest-mail --accept-unsigned"
+    # Once released, the same bytes again are a duplicate like any other.
+    last = orjson.loads(ingest_mail(mail, db, *ns, "--accept-unsigned").stdout)
+    assert (last["outcome"], last["released_unsigned"]) == ("duplicate", False)
+
+
+def test_first_pipe_with_accept_unsigned_records_who(tmp_path: Path, dns_server: Any) -> None:
+    db = f"sqlite:///{tmp_path / 'first.sqlite3'}"
+    ns = ["--nameserver", f"127.0.0.1:{dns_server.port}", "--json"]
+    out = orjson.loads(ingest_mail(message(), db, *ns, "--accept-unsigned").stdout)
+    assert (out["outcome"], out["released_unsigned"]) == ("accepted", False)
+    record = shown_meta(db, out["raw_id"])["accepted_unsigned"]
+    assert (record["by"], record["how"]) == (getpass.getuser(), "ingest-mail --accept-unsigned")

@@ -3,6 +3,7 @@ from a loopback DNS server, SQLite store (R8460-3-u/w, RFC 8460 §5.3)."""
 
 from __future__ import annotations
 
+import getpass
 import gzip
 import smtplib
 import socket
@@ -16,6 +17,8 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
+from tlsrpt.ingest.pipeline import reprocess
+from tlsrpt.receive.dkim_verify import unsigned_release
 from tlsrpt.receive.smtp import Recipients, ReportHandler, smtp_kwargs
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.schema import raw_inputs
@@ -126,7 +129,8 @@ def test_signed_report_accepted_then_duplicate(
 
 
 def test_unsigned_report_quarantined(store: Store, kit: Any, dns_server: Any) -> None:
-    # R8460-3-u: kept, not counted
+    # RFC 8460 §3: kept, not counted; a retry does not release it (the stored
+    # verdict stands), an explicit release does and is recorded.
     smtp = run_smtp(store, kit.lookup(dns_server))
     try:
         assert send(smtp, report_message())[0] == 250
@@ -136,6 +140,12 @@ def test_unsigned_report_quarantined(store: Store, kit: Any, dns_server: Any) ->
     assert row.outcome == "quarantined"
     assert "DKIM" in row.reason
     assert orjson.loads(row.source_meta)["dkim"] == "none"
+    (retried,) = reprocess(store, [row.id])
+    assert (retried.outcome, retried.reason_code) == ("quarantined", "held")
+    (released,) = reprocess(store, [row.id], release=unsigned_release("test"))
+    assert released.outcome == "accepted"
+    (row,) = rows(store)
+    assert orjson.loads(row.source_meta)["accepted_unsigned"]["how"] == "test"
 
 
 def test_unsigned_report_accept_and_flag(store: Store, kit: Any, dns_server: Any) -> None:
@@ -146,7 +156,10 @@ def test_unsigned_report_accept_and_flag(store: Store, kit: Any, dns_server: Any
         smtp.stop()
     (row,) = rows(store)
     assert row.outcome == "accepted"
-    assert orjson.loads(row.source_meta)["dkim"] == "none"
+    meta = orjson.loads(row.source_meta)
+    assert meta["dkim"] == "none"
+    record = meta["accepted_unsigned"]  # flagged: who let it in, and how
+    assert (record["by"], record["how"]) == (getpass.getuser(), "smtp_accept_unsigned setting")
 
 
 def test_dns_failure_is_450_and_nothing_stored(

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from tlsrpt.analysis.summary import DomainSummary, summarize
-from tlsrpt.ingest.model import RawInput, SourceInfo
+from tlsrpt.ingest.model import HELD, RawInput, SourceInfo, UnsignedRelease
 from tlsrpt.ingest.pipeline import ingest, ingest_batch, ingest_prepared, prepare, reprocess
 from tlsrpt.store import blobs
 from tlsrpt.store.engine import Store
@@ -304,9 +304,10 @@ def test_input_the_database_refuses_is_quarantined_alone(store: Store, make: Any
     assert _summary(store)["example.com"].reports == 2
 
 
-def test_held_input_is_quarantined_unparsed_and_released_by_retry(store: Store, make: Any) -> None:
-    """A receiver may hold an input (R8460-3-u: mailed report without a valid
-    DKIM signature); retry runs the pipeline over it again."""
+def test_held_input_stays_held_on_retry_until_released(store: Store, make: Any) -> None:
+    """A receiver may hold an input (RFC 8460 §3: mailed report without a valid
+    DKIM signature). Retry applies the rule of its first ingestion again:
+    it stays held; only an explicit release lets it in, recorded on it."""
     source = SourceInfo(
         "smtp",
         "MAIL FROM:<r@org.example> RCPT TO:<tlsrpt@example.com>",
@@ -314,8 +315,8 @@ def test_held_input_is_quarantined_unparsed_and_released_by_retry(store: Store, 
         {"dkim": "fail"},
         datetime(2024, 3, 2, 1, 0, tzinfo=UTC),
     )
-    held = ingest(store, make.json("held"), source, hold="DKIM signature missing (R8460-3-u)")
-    assert (held.outcome, held.reason_code) == ("quarantined", "held")
+    held = ingest(store, make.json("held"), source, hold="DKIM signature missing")
+    assert (held.outcome, held.reason_code) == ("quarantined", HELD)
     with store.read() as conn:
         raw = get_raw(conn, held.raw_id)
     assert raw is not None
@@ -324,13 +325,33 @@ def test_held_input_is_quarantined_unparsed_and_released_by_retry(store: Store, 
     assert raw["received_at"] == datetime(2024, 3, 2, 1, 0)
     assert raw["content_type"] == "message/rfc822"
     still = ingest(store, b"garbage", FILE)
-    released, unchanged, untouched = reprocess(
-        store, [held.raw_id, still.raw_id, ingest(store, make.json("x"), FILE).raw_id]
-    )
-    assert (released.outcome, released.raw_id) == ("accepted", held.raw_id)
+    ids = [held.raw_id, still.raw_id, ingest(store, make.json("x"), FILE).raw_id]
+
+    kept, unchanged, untouched = reprocess(store, ids)
+    assert (kept.outcome, kept.reason_code, kept.raw_id) == ("quarantined", HELD, held.raw_id)
+    assert kept.reason == "DKIM signature missing"
+    assert not kept.released_unsigned
     assert unchanged.outcome == "quarantined"
     assert untouched.outcome == "accepted"
+    assert _summary(store)["example.com"].reports == 1
+
+    release = UnsignedRelease("alice", datetime(2024, 3, 5, 9, 30, tzinfo=UTC), "test")
+    released, unchanged, untouched = reprocess(store, ids, release=release)
+    assert (released.outcome, released.raw_id, released.released_unsigned) == (
+        "accepted",
+        held.raw_id,
+        True,
+    )
+    assert (unchanged.outcome, unchanged.released_unsigned) == ("quarantined", False)
+    assert untouched.outcome == "accepted"
     assert _summary(store)["example.com"].reports == 2
+    with store.read() as conn:
+        meta = orjson.loads(get_raw(conn, held.raw_id)["source_meta"])  # type: ignore[index]
+        assert orjson.loads(get_raw(conn, still.raw_id)["source_meta"] or "{}") == {}  # type: ignore[index]
+    assert meta == {
+        "dkim": "fail",
+        "accepted_unsigned": {"by": "alice", "at": "2024-03-05T09:30:00Z", "how": "test"},
+    }
     with pytest.raises(KeyError):
         reprocess(store, [10_000])
 

@@ -3,7 +3,9 @@ stdin, for an MTA alias or pipe transport (`rua=mailto:...`, RFC 8460 §5.3).
 
 The DKIM policy is the SMTP receiver's (`tlsrpt.receive.dkim_verify`): a
 message without an acceptable signature is quarantined (R8460-3-u) unless
-`--accept-unsigned`. Exit status follows sysexits(3), which MTAs act on:
+`--accept-unsigned`, which stores it and records who let it in and when.
+The same bytes piped again with `--accept-unsigned` release the copy that
+was held, recorded the same way. Exit status follows sysexits(3), which MTAs act on:
 0 when the message is stored (accepted, duplicate or quarantined: it is
 kept either way, so the MTA must not retry), 75 (EX_TEMPFAIL) when the
 store is unavailable or the DKIM key lookup failed, so the MTA queues the
@@ -22,14 +24,22 @@ import sqlalchemy as sa
 
 from tlsrpt.cli.db import add_db_argument
 from tlsrpt.cli.output import UsageError, console, err_console, print_json_line
-from tlsrpt.ingest.model import SourceInfo
-from tlsrpt.ingest.pipeline import ingest
-from tlsrpt.receive.dkim_verify import hold_reason, mail_verdict, txt_lookup
+from tlsrpt.ingest.model import HELD, IngestResult, SourceInfo
+from tlsrpt.ingest.pipeline import ingest, reprocess
+from tlsrpt.receive.dkim_verify import (
+    hold_reason,
+    mail_verdict,
+    txt_lookup,
+    unsigned_release,
+    verdict_meta,
+)
 from tlsrpt.report import DEFAULT_LIMITS
-from tlsrpt.store.engine import db_reason, open_store
+from tlsrpt.store.engine import Store, db_reason, open_store
+from tlsrpt.store.queries import get_raw
 from tlsrpt.store.url import StoreError
 
 EX_OK, EX_DATAERR, EX_TEMPFAIL = 0, 65, 75
+HOW = "ingest-mail --accept-unsigned"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,7 +57,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--accept-unsigned",
         action="store_true",
-        help="store reports without an acceptable DKIM signature as accepted (flagged)",
+        help="store reports without an acceptable DKIM signature (recorded: who, when); "
+        "releases the held copy of a message piped before",
     )
     p.add_argument(
         "--require-tlsrpt-service",
@@ -98,12 +109,13 @@ def run(args: argparse.Namespace) -> int:
         err_console.print(f"error: {verdict.reason}; try again later", markup=False)
         return EX_TEMPFAIL
     hold = hold_reason(verdict, args.accept_unsigned)  # R8460-3-u
-    source = SourceInfo(
-        kind="pipe", detail="stdin", content_type="message/rfc822", meta=verdict.as_meta()
-    )
+    meta = verdict_meta(verdict, args.accept_unsigned, HOW)
+    source = SourceInfo(kind="pipe", detail="stdin", content_type="message/rfc822", meta=meta)
     try:
         with open_store(args.db) as store:
             result = ingest(store, data, source, hold=hold)
+            if args.accept_unsigned and _copy_of_held(store, result):
+                (result,) = reprocess(store, [result.raw_id], release=unsigned_release(HOW))
     except StoreError as exc:
         err_console.print(f"error: {exc}; try again later", markup=False)
         return EX_TEMPFAIL
@@ -119,10 +131,22 @@ def run(args: argparse.Namespace) -> int:
                 "reason": result.reason,
                 "report_ids": list(result.report_ids),
                 "conflict": result.conflict,
+                "released_unsigned": result.released_unsigned,
                 "dkim": verdict.as_meta(),
             }
         )
     else:
         text = f"{result.outcome} (raw input {result.raw_id})"
+        if result.released_unsigned:
+            text += ", released from the DKIM hold by --accept-unsigned"
         console.print(text + (f": {result.reason}" if result.reason else ""), markup=False)
     return EX_OK
+
+
+def _copy_of_held(store: Store, result: IngestResult) -> bool:
+    """The bytes were stored before, and held for their DKIM verdict."""
+    if result.outcome != "quarantined" or result.reason_code != "same-bytes":
+        return False
+    with store.read() as conn:
+        row = get_raw(conn, result.raw_id)
+    return row is not None and row["reason_code"] == HELD

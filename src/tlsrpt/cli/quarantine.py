@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from rich.markup import escape
@@ -15,6 +15,9 @@ from rich.table import Table
 from tlsrpt.cli.db import add_db_argument, opened_store
 from tlsrpt.cli.output import UsageError, console, err_console, print_json_line
 from tlsrpt.report import sniff
+
+if TYPE_CHECKING:
+    from tlsrpt.ingest.model import IngestResult
 
 _PREVIEW_LINES = 20
 
@@ -36,9 +39,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show.set_defaults(func=run_show)
 
     retry = verbs.add_parser(
-        "retry", help="run the pipeline again over quarantined inputs (after an upgrade, say)"
+        "retry",
+        help="run the pipeline again over quarantined inputs (after an upgrade, say)",
+        description=(
+            "Run the pipeline again over quarantined inputs, with the acceptance rules of their "
+            "first ingestion: a mailed report held for want of an acceptable DKIM signature "
+            "(reason code held) stays held, on the DKIM verdict stored with it (DKIM is not "
+            "verified again), unless --accept-unsigned."
+        ),
     )
     _add_selection(retry)
+    retry.add_argument(
+        "--accept-unsigned",
+        action="store_true",
+        help="also release inputs held for their DKIM verdict (recorded on each: who, when)",
+    )
     add_db_argument(retry)
     retry.add_argument("--json", action="store_true", help="print every outcome as JSON")
     retry.set_defaults(func=run_retry)
@@ -162,38 +177,50 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_retry(args: argparse.Namespace) -> int:
+    from tlsrpt.ingest.model import HELD
     from tlsrpt.ingest.pipeline import reprocess
+    from tlsrpt.receive.dkim_verify import unsigned_release
 
+    release = unsigned_release("quarantine retry --accept-unsigned")
     with opened_store(args) as store:
         with store.read() as conn:
             ids = _selected(args, conn)
         try:
-            results = reprocess(store, ids)
+            results = reprocess(store, ids, release=release if args.accept_unsigned else None)
         except KeyError as exc:
             raise UsageError(str(exc.args[0])) from exc
     if args.json:
-        print_json_line(
-            {
-                "results": [
-                    {
-                        "raw_id": r.raw_id,
-                        "outcome": r.outcome,
-                        "reason_code": r.reason_code,
-                        "reason": r.reason,
-                        "report_ids": list(r.report_ids),
-                        "conflict": r.conflict,
-                    }
-                    for r in results
-                ]
-            }
+        print_json_line({"results": [_result_json(r) for r in results]})
+        return 1 if any(r.outcome == "quarantined" for r in results) else 0
+    for r in results:
+        text = f"raw input {r.raw_id}: {r.outcome}" + (f": {r.reason}" if r.reason else "")
+        if r.released_unsigned:
+            text += f" (DKIM hold lifted by {release.by})"
+        console.print(escape(text))
+    still = sum(r.outcome == "quarantined" for r in results)
+    console.print(f"{len(results) - still} released, {still} still quarantined")
+    held = [r.raw_id for r in results if r.reason_code == HELD]
+    if held:
+        err_console.print(
+            f"{len(held)} held for want of an acceptable DKIM signature (RFC 8460 §3): "
+            "judged by the verdict stored on arrival (DKIM is not verified again); "
+            "`tlsrpt quarantine retry ID... --accept-unsigned` stores them anyway and "
+            "records who did so",
+            markup=False,
         )
-    else:
-        for r in results:
-            text = f"raw input {r.raw_id}: {r.outcome}"
-            console.print(escape(text + (f": {r.reason}" if r.reason else "")))
-        still = sum(r.outcome == "quarantined" for r in results)
-        console.print(f"{len(results) - still} released, {still} still quarantined")
-    return 1 if any(r.outcome == "quarantined" for r in results) else 0
+    return 1 if still else 0
+
+
+def _result_json(r: IngestResult) -> dict[str, Any]:
+    return {
+        "raw_id": r.raw_id,
+        "outcome": r.outcome,
+        "reason_code": r.reason_code,
+        "reason": r.reason,
+        "report_ids": list(r.report_ids),
+        "conflict": r.conflict,
+        "released_unsigned": r.released_unsigned,
+    }
 
 
 def _extension(data: bytes) -> str:

@@ -28,10 +28,15 @@ from tlsrpt.receive.imap import ImapConfig, ImapPoller
 from tlsrpt.receive.imap import start as start_poller
 from tlsrpt.receive.smtp import Recipients, ReportHandler, smtp_kwargs
 from tlsrpt.store.engine import Store
+from tlsrpt.store.lifecycle import has_users
 from tlsrpt.web.app import create_app
 from tlsrpt.web.settings import Settings, SettingsError, load_settings
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+FIRST_USER_HINT = (
+    "tlsrpt serve: no users yet: create an admin with `tlsrpt user add EMAIL --admin` "
+    "to log in to the dashboard and API"
+)
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -199,6 +204,9 @@ def run(args: argparse.Namespace) -> int:
         )
         if demo is not None:
             console.print(demo.banner(f"http://{settings.host}:{settings.port}/"), markup=False)
+        with store.read() as conn:
+            if not has_users(conn):  # the dashboard and API need a login
+                err_console.print(FIRST_USER_HINT, markup=False)
         # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal
         # to the handler found at start: make that a no-op so a requested
         # stop exits 0 once every request in flight was answered.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 Outcome = Literal["accepted", "duplicate", "quarantined"]
@@ -32,6 +32,30 @@ class SourceInfo:
     received_at: datetime | None = None
 
 
+# The reason code of an input held unparsed (`RawInput.hold`): a mailed
+# report without an acceptable DKIM signature (RFC 8460 §3). It stays held
+# when quarantined inputs are retried, unless released (`UnsignedRelease`).
+HELD = "held"
+# The key of `SourceInfo.meta` that records who let an unsigned input in.
+ACCEPTED_UNSIGNED = "accepted_unsigned"
+
+
+@dataclass(frozen=True, slots=True)
+class UnsignedRelease:
+    """Someone's explicit decision to store a mailed report that has no
+    acceptable DKIM signature (RFC 8460 §3): who (an OS user, or the setting
+    of a receiver), when (UTC) and how (the command or setting). Recorded
+    in the input's metadata under `accepted_unsigned`."""
+
+    by: str
+    at: datetime
+    how: str
+
+    def as_meta(self) -> dict[str, str]:
+        stamp = self.at.astimezone(UTC) if self.at.tzinfo else self.at  # naive: UTC already
+        return {"by": self.by, "at": f"{stamp:%Y-%m-%dT%H:%M:%S}Z", "how": self.how}
+
+
 @dataclass(frozen=True, slots=True)
 class RawInput:
     """One input to ingest. `hold`, when set, quarantines the input with that
@@ -53,6 +77,10 @@ class IngestResult:
       True when a stored report has that id but different content.
     quarantined: no report could be stored; `reason` says why. The bytes
       are kept under `raw_id` (`tlsrpt quarantine show|retry|export`).
+      Reason code `held`: a mailed report without an acceptable DKIM
+      signature, kept unparsed.
+    released_unsigned: this call let a held input through
+      (`reprocess(..., release=...)`).
     """
 
     outcome: Outcome
@@ -62,3 +90,4 @@ class IngestResult:
     report_ids: tuple[int, ...] = ()
     conflict: bool = False
     warnings: tuple[str, ...] = ()
+    released_unsigned: bool = False

@@ -37,7 +37,7 @@ import contextlib
 import gc
 import hashlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Any
@@ -46,7 +46,15 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tlsrpt.ingest.model import IngestResult, Outcome, RawInput, SourceInfo
+from tlsrpt.ingest.model import (
+    ACCEPTED_UNSIGNED,
+    HELD,
+    IngestResult,
+    Outcome,
+    RawInput,
+    SourceInfo,
+    UnsignedRelease,
+)
 from tlsrpt.ingest.rows import (
     DomainHints,
     ReportRows,
@@ -95,7 +103,7 @@ def prepare(raw: RawInput, limits: Limits = DEFAULT_LIMITS, sha256: str | None =
     sha256 = sha256 or hashlib.sha256(raw.data).hexdigest()
     prep = Prepared(raw.source, sha256, raw.data, codec, blob)
     if raw.hold:
-        prep.quarantine = ("held", raw.hold)
+        prep.quarantine = (HELD, raw.hold)
         return prep
     try:
         parsed = parse_input(raw.data, limits=limits)
@@ -243,33 +251,51 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 def reprocess(
-    store: Store, raw_ids: Sequence[int], *, limits: Limits = DEFAULT_LIMITS
+    store: Store,
+    raw_ids: Sequence[int],
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    release: UnsignedRelease | None = None,
 ) -> list[IngestResult]:
     """Run the pipeline again over stored quarantined inputs (after a parser
-    upgrade, or to release held ones). Inputs not quarantined are returned
-    unchanged."""
+    upgrade, say). Inputs not quarantined are returned unchanged.
+
+    The acceptance rule of the first ingestion applies again: an input held
+    for its DKIM verdict (RFC 8460 §3, reason code `held`) stays held, on the
+    verdict stored with it (DKIM is not verified again: that would need the
+    sender's DNS as it is now, not as it was on arrival). Only `release`
+    lets it through: it is then parsed like any input, and the release is
+    recorded in its metadata (`accepted_unsigned`) in the same transaction.
+    """
     with store.write() as conn:
         rows = writer.load_raw(conn, raw_ids)
         missing = set(raw_ids) - {r.id for r in rows}
         if missing:
             raise KeyError(f"no raw input {min(missing)}")
         items: list[_Item] = []
+        released: list[tuple[str, int]] = []  # (new metadata JSON, raw id)
         done: dict[int, Any] = {}  # raw id -> row of an input not quarantined: unchanged
         for row in rows:
             if row.outcome != "quarantined":
                 done[row.id] = row
                 continue
-            source = SourceInfo(
-                row.source_kind,
-                row.source_detail,
-                row.content_type,
-                orjson.loads(row.source_meta) if row.source_meta else {},
-            )
-            raw = RawInput(blobs.unpack(row.codec, row.data), source)
+            meta = orjson.loads(row.source_meta) if row.source_meta else {}
+            hold = None
+            if row.reason_code == HELD:
+                if release is None:
+                    hold = row.reason or "held"
+                else:
+                    meta[ACCEPTED_UNSIGNED] = release.as_meta()
+                    released.append((orjson.dumps(meta).decode(), row.id))
+            source = SourceInfo(row.source_kind, row.source_detail, row.content_type, meta)
+            raw = RawInput(blobs.unpack(row.codec, row.data), source, hold)
             items.append(_Item.of(prepare(raw, limits), row.id))
         _Batch(conn).process(items)
+        writer.set_source_meta(conn, released)
         report_ids = writer.report_ids_of_raw(conn, list(done))
     results = {item.raw_id: item.result() for item in items}
+    for _, raw_id in released:
+        results[raw_id] = replace(results[raw_id], released_unsigned=True)
     for raw_id, row in done.items():
         results[raw_id] = IngestResult(
             outcome=row.outcome,

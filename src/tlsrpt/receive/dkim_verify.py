@@ -12,9 +12,12 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any, Literal
@@ -24,6 +27,7 @@ import dns.exception
 import dns.resolver
 from dkim.util import InvalidTagValueList, parse_tag_value
 
+from tlsrpt.ingest.model import ACCEPTED_UNSIGNED, UnsignedRelease
 from tlsrpt.report import ReportError, parse_message
 
 Result = Literal["pass", "fail", "none", "temperror"]
@@ -198,3 +202,26 @@ def hold_reason(verdict: DkimVerdict, accept_unsigned: bool) -> str | None:
     if verdict.acceptable or accept_unsigned:
         return None
     return f"no acceptable DKIM signature: {verdict.result}: {verdict.reason}"
+
+
+def os_user() -> str:
+    """Who runs this process, for the record of a release."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name, no passwd entry
+        return f"uid {os.getuid()}"
+
+
+def unsigned_release(how: str) -> UnsignedRelease:
+    """This process's user letting an unsigned report in, now, by `how`."""
+    return UnsignedRelease(os_user(), datetime.now(UTC), how)
+
+
+def verdict_meta(verdict: DkimVerdict, accept_unsigned: bool, how: str) -> dict[str, Any]:
+    """What a mail receiver stores with the input: the verdict, and when
+    `accept_unsigned` lets in a report without an acceptable signature,
+    who did so, when and how (RFC 8460 §3)."""
+    meta = verdict.as_meta()
+    if accept_unsigned and not verdict.acceptable:
+        meta[ACCEPTED_UNSIGNED] = unsigned_release(how).as_meta()
+    return meta

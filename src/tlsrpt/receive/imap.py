@@ -52,7 +52,7 @@ import sqlalchemy as sa
 
 from tlsrpt.ingest.model import Outcome, SourceInfo
 from tlsrpt.ingest.pipeline import ingest
-from tlsrpt.receive.dkim_verify import hold_reason, mail_verdict
+from tlsrpt.receive.dkim_verify import hold_reason, mail_verdict, verdict_meta
 from tlsrpt.report import DEFAULT_LIMITS
 from tlsrpt.store.engine import Store
 from tlsrpt.store.schema import imap_watermarks
@@ -336,7 +336,7 @@ class ImapPoller:
             kind="imap",
             detail=f"{self.config.mailbox} UID {uid}",
             content_type="message/rfc822",
-            meta=verdict.as_meta(),
+            meta=verdict_meta(verdict, self.config.accept_unsigned, "smtp_accept_unsigned setting"),
         )
         result = ingest(self.store, data, source, hold=hold)
         self.counts[result.outcome] += 1

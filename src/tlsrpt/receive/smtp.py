@@ -4,7 +4,8 @@ Never a relay: RCPT is accepted only for configured addresses or domains
 (550 otherwise). The message size is capped by aiosmtpd (552). Each message
 is stored whole through the ingest pipeline with its DKIM verdict
 (R8460-3-u): without an acceptable signature it is quarantined (kept, not
-counted), or with `accept_unsigned` stored and flagged. A DNS failure while
+counted), or with `accept_unsigned` stored and flagged (`accepted_unsigned`
+in its metadata: by whom, when, how). A DNS failure while
 verifying answers 450 so the sender retries; so does an unavailable store
 (451). 250 is sent only after the message is committed.
 """
@@ -21,7 +22,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tlsrpt.ingest.model import SourceInfo
 from tlsrpt.ingest.pipeline import ingest
-from tlsrpt.receive.dkim_verify import DkimVerdict, hold_reason, mail_verdict
+from tlsrpt.receive.dkim_verify import DkimVerdict, hold_reason, mail_verdict, verdict_meta
 from tlsrpt.store.engine import Store
 from tlsrpt.store.url import StoreError
 
@@ -92,7 +93,10 @@ class ReportHandler:
             kind="smtp",
             detail=f"{peer} from <{envelope.mail_from}> to <{', '.join(envelope.rcpt_tos)}>",
             content_type="message/rfc822",
-            meta={**verdict.as_meta(), "helo": session.host_name},
+            meta={
+                **verdict_meta(verdict, self.accept_unsigned, "smtp_accept_unsigned setting"),
+                "helo": session.host_name,
+            },
         )
         try:
             result = await asyncio.to_thread(ingest, self.store, data, source, hold=hold)

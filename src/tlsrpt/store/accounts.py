@@ -2,16 +2,18 @@
 
 - `users`: dashboard and API users; `password_hash` is an argon2id hash
   (None for a user who only uses API tokens); `is_admin` users see every
-  domain.
+  domain; a user with `disabled_at` set can neither log in nor use a token.
 - `api_tokens`: bearer tokens, stored as the SHA-256 of the token (the
-  token itself is shown once, when created).
+  token itself is shown once, when created); a token stops working at
+  `expires_at` (never when NULL) or once `revoked_at` is set.
 - `domains`: the policy domains registered with `tlsrpt domain add`.
 - `domain_owners`: which non-admin user sees which domain (a hosting
   provider's customers).
 - `web_sessions`: dashboard logins, keyed by the SHA-256 of the session
   cookie, with the session's CSRF token and expiry.
 
-Created by migration 0003 (`tlsrpt/store/migrations/versions`).
+Created by migration 0003, lifecycle columns by 0005
+(`tlsrpt/store/migrations/versions`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ users = sa.Table(
     sa.Column("password_hash", sa.Text),
     sa.Column("is_admin", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("disabled_at", sa.DateTime),
 )
 
 api_tokens = sa.Table(
@@ -37,6 +40,8 @@ api_tokens = sa.Table(
     sa.Column("user_id", Id, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime),
+    sa.Column("revoked_at", sa.DateTime),
     sa.Index(None, "user_id"),
 )
 

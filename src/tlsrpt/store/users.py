@@ -4,6 +4,10 @@ domain ownership, dashboard sessions, and which domains a user may see.
 Secrets are never stored: passwords as argon2id hashes (argon2-cffi's
 defaults), API tokens and session ids as SHA-256 of 32 random bytes (they
 carry 256 bits of entropy, so a fast hash is enough and lookups stay exact).
+
+Every check reads the database, nothing is cached: a revoked or expired
+token, or a disabled user, is refused from the next request on. Listing,
+removing, disabling and the like are in `tlsrpt.store.lifecycle`.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ class User:
     is_admin: bool
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
@@ -79,54 +83,96 @@ def get_user(conn: Connection, email: str) -> User | None:
     return _user(conn.execute(query).first())
 
 
+def hash_password(password: str) -> str:
+    """The argon2id hash of an acceptable password."""
+    if len(password) < 8:
+        raise AccountError("the password must have at least 8 characters")
+    return _hasher.hash(password)
+
+
 def add_user(conn: Connection, email: str, password: str | None, *, admin: bool) -> User:
     email = normalize_email(email)
     if get_user(conn, email) is not None:
         raise AccountError(f"user {email} already exists")
-    if password is not None and len(password) < 8:
-        raise AccountError("the password must have at least 8 characters")
-    hashed = _hasher.hash(password) if password is not None else None
+    hashed = hash_password(password) if password is not None else None
     pk = conn.execute(
-        users.insert().values(email=email, password_hash=hashed, is_admin=admin, created_at=_now())
+        users.insert().values(
+            email=email, password_hash=hashed, is_admin=admin, created_at=utc_now()
+        )
     ).inserted_primary_key
     assert pk is not None
     return User(int(pk[0]), email, admin)
 
 
 def authenticate(conn: Connection, email: str, password: str) -> User | None:
-    """The user whose e-mail and password these are, or None."""
+    """The user whose e-mail and password these are, or None (also for a
+    disabled user, whose password is checked all the same: same time)."""
     try:
         email = normalize_email(email)
     except AccountError:
         email = ""
     row = conn.execute(
-        sa.select(*_USER, users.c.password_hash).where(users.c.email == email)
+        sa.select(*_USER, users.c.password_hash, users.c.disabled_at).where(users.c.email == email)
     ).first()
     stored = row[3] if row is not None and row[3] else _DUMMY_HASH
     try:
         _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return None
-    return _user(row) if row is not None and row[3] else None
+    return _user(row) if row is not None and row[3] and row[4] is None else None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A token just created: the only time its text is known."""
+
+    id: int
+    email: str
+    token: str
+    expires_at: datetime | None
+
+
+def issue_token(conn: Connection, email: str, expires_at: datetime | None = None) -> IssuedToken:
+    """A new API token for the user, valid until `expires_at` (naive UTC;
+    None: until revoked); only its hash is stored."""
+    row = conn.execute(
+        sa.select(users.c.id, users.c.disabled_at).where(users.c.email == normalize_email(email))
+    ).first()
+    if row is None:
+        raise AccountError(f"no user {normalize_email(email)} (add it with `tlsrpt user add`)")
+    if row[1] is not None:
+        raise AccountError(f"user {normalize_email(email)} is disabled")
+    now = utc_now()
+    if expires_at is not None and expires_at <= now:
+        raise AccountError(f"the expiry {expires_at:%Y-%m-%d %H:%M:%S} UTC is not in the future")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    pk = conn.execute(
+        api_tokens.insert().values(
+            user_id=row[0], token_sha256=_sha256(token), created_at=now, expires_at=expires_at
+        )
+    ).inserted_primary_key
+    assert pk is not None
+    return IssuedToken(int(pk[0]), normalize_email(email), token, expires_at)
 
 
 def create_token(conn: Connection, email: str) -> str:
-    """A new API token for the user; only its hash is stored."""
-    user = get_user(conn, email)
-    if user is None:
-        raise AccountError(f"no user {normalize_email(email)} (add it with `tlsrpt user add`)")
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    conn.execute(
-        api_tokens.insert().values(user_id=user.id, token_sha256=_sha256(token), created_at=_now())
-    )
-    return token
+    """A new API token for the user that does not expire."""
+    return issue_token(conn, email).token
 
 
 def user_for_token(conn: Connection, token: str) -> User | None:
+    """The user a token acts as; None when the token is unknown, revoked
+    or expired, or its user disabled."""
+    now = utc_now()
     query = (
         sa.select(*_USER)
         .join(api_tokens, api_tokens.c.user_id == users.c.id)
-        .where(api_tokens.c.token_sha256 == _sha256(token))
+        .where(
+            api_tokens.c.token_sha256 == _sha256(token),
+            api_tokens.c.revoked_at.is_(None),
+            sa.or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > now),
+            users.c.disabled_at.is_(None),
+        )
     )
     return _user(conn.execute(query).first())
 
@@ -137,7 +183,7 @@ def add_domain(conn: Connection, domain: str, owner: str | None = None) -> tuple
     name = normalize_domain(domain)
     changed = False
     if conn.execute(sa.select(domains.c.domain).where(domains.c.domain == name)).first() is None:
-        conn.execute(domains.insert().values(domain=name, created_at=_now()))
+        conn.execute(domains.insert().values(domain=name, created_at=utc_now()))
         changed = True
     if owner is not None:
         user = get_user(conn, owner)
@@ -219,7 +265,7 @@ def start_session(conn: Connection, user: User) -> tuple[str, Session]:
     """A new dashboard session: (cookie value, session)."""
     cookie = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
-    now = _now()
+    now = utc_now()
     conn.execute(web_sessions.delete().where(web_sessions.c.expires_at < now))
     conn.execute(
         web_sessions.insert().values(
@@ -237,7 +283,11 @@ def get_session(conn: Connection, cookie: str) -> Session | None:
     query = (
         sa.select(*_USER, web_sessions.c.csrf_token)
         .join(web_sessions, web_sessions.c.user_id == users.c.id)
-        .where(web_sessions.c.id_sha256 == _sha256(cookie), web_sessions.c.expires_at > _now())
+        .where(
+            web_sessions.c.id_sha256 == _sha256(cookie),
+            web_sessions.c.expires_at > utc_now(),
+            users.c.disabled_at.is_(None),  # disabling ends sessions; this closes any race
+        )
     )
     row = conn.execute(query).first()
     if row is None:

@@ -300,6 +300,15 @@ def set_outcomes(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         _execute(conn, f"UPDATE raw_inputs SET {sets} WHERE id = {mark}", rows, many=True)
 
 
+def set_source_meta(conn: Connection, rows: Sequence[tuple[str | None, int]]) -> None:
+    """rows: (source_meta JSON, raw id)."""
+    if rows:
+        mark = _marker(conn.dialect)
+        _execute(
+            conn, f"UPDATE raw_inputs SET source_meta = {mark} WHERE id = {mark}", rows, many=True
+        )
+
+
 def find_reports(conn: Connection, keys: Sequence[str]) -> dict[str, StoredReport]:
     """Stored reports by de-duplication key."""
     rows = _lookup(conn, "reports", "id, dedup_key, content_sha256", "dedup_key", keys)
