@@ -29,6 +29,11 @@ from tlsrpt.receive.imap import start as start_poller
 from tlsrpt.receive.smtp import Recipients, ReportHandler, smtp_kwargs
 from tlsrpt.store.engine import Store
 from tlsrpt.web.app import create_app
+from tlsrpt.web.connections import (
+    ConnectionGuard,
+    max_connections_for_descriptors,
+    protocol_class,
+)
 from tlsrpt.web.settings import Settings, SettingsError, load_settings
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -103,6 +108,20 @@ def _settings(args: argparse.Namespace) -> Settings:
         if path is not None and not Path(path).is_file():
             raise UsageError(f"{name} {path}: no such file")
     return settings
+
+
+def _connection_guard(settings: Settings) -> ConnectionGuard:
+    """The HTTP connection limits (`tlsrpt.web.connections`), with
+    max_connections lowered to what the descriptor limit allows."""
+    limit = max_connections_for_descriptors(settings.max_connections)
+    if limit < settings.max_connections:
+        logging.getLogger("tlsrpt.connections").warning(
+            "max_connections lowered from %d to %d: the descriptor limit (ulimit -n) "
+            "allows no more; raise it to serve more connections",
+            settings.max_connections,
+            limit,
+        )
+    return ConnectionGuard(limit, settings.header_timeout_s, settings.body_timeout_s)
 
 
 def _smtp_controller(settings: Settings, store: Store) -> Controller | None:
@@ -189,6 +208,9 @@ def run(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             access_log=False,  # the app logs each request (tlsrpt.web.access_log)
             timeout_graceful_shutdown=30,
+            # h11 with a header timeout and a bound on connections
+            http=protocol_class(_connection_guard(settings)),
+            timeout_keep_alive=settings.keepalive_timeout_s,
         )
         server = uvicorn.Server(config)
         err_console.print(

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-Outcome = Literal["accepted", "duplicate", "quarantined"]
+Outcome = Literal["accepted", "duplicate", "quarantined", "refused"]
+# What a stored raw input's outcome can be ("refused" inputs are not stored).
 OUTCOMES: tuple[Outcome, ...] = ("accepted", "duplicate", "quarantined")
 
 
@@ -33,13 +34,26 @@ class SourceInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class QuarantineBudget:
+    """How much one client may put into quarantine per UTC day
+    (`tlsrpt.store.budget`): `client` is the key it is counted under."""
+
+    client: str
+    max_inputs: int
+    max_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
 class RawInput:
     """One input to ingest. `hold`, when set, quarantines the input with that
-    reason without parsing it (e.g. a mailed report failing DKIM)."""
+    reason without parsing it (e.g. a mailed report failing DKIM). With
+    `budget`, an input that would be quarantined while its client is over
+    the budget is refused instead: not stored."""
 
     data: bytes
     source: SourceInfo
     hold: str | None = None
+    budget: QuarantineBudget | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +67,8 @@ class IngestResult:
       True when a stored report has that id but different content.
     quarantined: no report could be stored; `reason` says why. The bytes
       are kept under `raw_id` (`tlsrpt quarantine show|retry|export`).
+    refused: it would have been quarantined, but its client is over its
+      quarantine budget (`RawInput.budget`); nothing is stored, raw_id is 0.
     """
 
     outcome: Outcome
