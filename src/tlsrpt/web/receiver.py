@@ -15,6 +15,7 @@ reports arriving together share one commit (`GroupCommitter`).
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import math
 from datetime import UTC, datetime, timedelta
@@ -82,7 +83,10 @@ async def _read_body(receive: Receive, limit: int, declared: str, holding: Holdi
             raise _TooLarge
         if not holding.reserve_up_to(int(declared)):
             raise _Busy
-    chunks: list[bytes] = []
+    # BytesIO grows one buffer and hands it over as the bytes object
+    # (getvalue() shares it): no second copy of the body, as b"".join of
+    # the chunks would make while they are still held.
+    body = io.BytesIO()
     size = 0
     while True:
         message = await receive()
@@ -94,9 +98,9 @@ async def _read_body(receive: Receive, limit: int, declared: str, holding: Holdi
             raise _TooLarge
         if not holding.reserve_up_to(size):
             raise _Busy
-        chunks.append(chunk)
+        body.write(chunk)
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return body.getvalue()
 
 
 def seconds_to_utc_midnight(now: datetime | None = None) -> int:
