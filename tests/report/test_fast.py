@@ -116,7 +116,6 @@ def test_limits_send_reports_down_the_full_path():
     assert both(body)
 
 
-
 def test_memoized_quirks_are_found_again():
     """Dates, domains and unwrapped policy strings are memoized across
     reports (checklist D2, D8): the second report gets the same answer as
@@ -134,6 +133,7 @@ def test_memoized_quirks_are_found_again():
     assert not both(json.dumps(doc).encode())  # normalize rewrites it
     doc["policies"][0]["policy"]["policy-domain"] = "example.com"
     assert both(json.dumps(doc).encode())
+
 
 # ---- generated variants -------------------------------------------------
 

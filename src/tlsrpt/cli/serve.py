@@ -19,6 +19,7 @@ from pathlib import Path
 import orjson
 import uvicorn
 from aiosmtpd.controller import Controller
+from starlette.types import ASGIApp
 
 from tlsrpt.cli.db import add_db_argument, opened_store
 from tlsrpt.cli.demo import prepare_serve_demo
@@ -124,6 +125,28 @@ def _connection_guard(settings: Settings) -> ConnectionGuard:
     return ConnectionGuard(limit, settings.header_timeout_s, settings.body_timeout_s)
 
 
+def uvicorn_config(app: ASGIApp, settings: Settings, log_level: str) -> uvicorn.Config:
+    """How `tlsrpt serve` runs `app` under uvicorn."""
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=settings.certfile,
+        ssl_keyfile=settings.keyfile,
+        # Client addresses from X-Forwarded-For only when the peer is a
+        # configured proxy.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
+        log_config=None,
+        log_level=log_level,
+        access_log=False,  # the app logs each request (tlsrpt.web.access_log)
+        timeout_graceful_shutdown=30,
+        # h11 with a header timeout and a bound on connections
+        http=protocol_class(_connection_guard(settings)),
+        timeout_keep_alive=settings.keepalive_timeout_s,
+    )
+
+
 def _smtp_controller(settings: Settings, store: Store) -> Controller | None:
     if settings.smtp_port is None:
         return None
@@ -194,24 +217,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     logging.getLogger("alembic").setLevel(logging.WARNING)
     with opened_store(args) as store:
-        config = uvicorn.Config(
-            create_app(settings, store),
-            host=settings.host,
-            port=settings.port,
-            ssl_certfile=settings.certfile,
-            ssl_keyfile=settings.keyfile,
-            # Client addresses from X-Forwarded-For only when the peer is a
-            # configured proxy.
-            proxy_headers=bool(settings.trusted_proxies),
-            forwarded_allow_ips=list(settings.trusted_proxies) or None,
-            log_config=None,
-            log_level=args.log_level,
-            access_log=False,  # the app logs each request (tlsrpt.web.access_log)
-            timeout_graceful_shutdown=30,
-            # h11 with a header timeout and a bound on connections
-            http=protocol_class(_connection_guard(settings)),
-            timeout_keep_alive=settings.keepalive_timeout_s,
-        )
+        config = uvicorn_config(create_app(settings, store), settings, args.log_level)
         server = uvicorn.Server(config)
         err_console.print(
             f"tlsrpt serve: {store.display_url}, reports at "
