@@ -91,6 +91,23 @@ def test_connections_without_complete_headers_are_closed(
             assert _read_until_closed(sock) == b""
 
 
+def test_a_body_sent_too_slowly_is_cut_off_on_every_path(
+    make_server: Callable[..., Any],
+) -> None:
+    """The receiver answers 408 itself; elsewhere (here the login form) the
+    connection is closed soon after body_timeout_s."""
+    running = make_server(body_timeout_s=1)
+    with _sockets() as opened:
+        sock = _connect(_port(running))
+        opened.append(sock)
+        sock.sendall(
+            b"POST /login HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 100\r\n\r\nemail="
+        )
+        assert b" 200 " not in _read_until_closed(sock)
+
+
 def _busy(port: int) -> socket.socket:
     """A connection whose request is in progress: its headers are in, the
     app reads its body (it asked for it: 100 Continue)."""

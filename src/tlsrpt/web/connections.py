@@ -42,7 +42,7 @@ log = logging.getLogger("tlsrpt.connections")
 # per SQLite connection: file, WAL, shared memory; up to 15 pooled), the
 # ingest process's pipe, the SMTP and IMAP receivers, logs, the loop.
 RESERVED_DESCRIPTORS = 128
-BODY_GRACE_S = 5.0
+BODY_GRACE_S = 2.0  # the receiver answers 408 at body_timeout_s; this closes after
 LOG_EVERY_S = 60.0
 
 _REFUSAL_BODY = (
