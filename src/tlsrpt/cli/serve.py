@@ -143,6 +143,9 @@ def uvicorn_config(app: ASGIApp, settings: Settings, log_level: str) -> uvicorn.
         timeout_graceful_shutdown=30,
         # h11 with a header timeout and a bound on connections
         http=protocol_class(_connection_guard(settings)),
+        # No WebSocket (the app has none): an upgraded connection would leave
+        # the guard's count without ever being released.
+        ws="none",
         timeout_keep_alive=settings.keepalive_timeout_s,
     )
 
