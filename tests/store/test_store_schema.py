@@ -194,5 +194,6 @@ def test_migrations_ship_inside_the_package() -> None:
         "0003_accounts.py",
         "0004_imap_watermarks.py",
         "0005_account_lifecycle.py",
+        "0006_quarantine_budget.py",
     ]
     assert (migrate.MIGRATIONS / "script.py.mako").is_file()

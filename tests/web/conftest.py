@@ -1,4 +1,5 @@
-"""A real uvicorn server on 127.0.0.1 (ephemeral port) running the app."""
+"""A real uvicorn server on 127.0.0.1 (ephemeral port) running the app, configured
+as `tlsrpt serve` configures it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import orjson
 import pytest
 import uvicorn
 
+from tlsrpt.cli.serve import uvicorn_config
 from tlsrpt.web.app import create_app
 from tlsrpt.web.settings import Settings
 
@@ -28,7 +30,8 @@ def _serve(settings: Settings) -> Iterator[Running]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on")
+    # as `tlsrpt serve` runs it: its h11 protocol with the connection limits
+    config = uvicorn_config(create_app(settings), settings, "warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

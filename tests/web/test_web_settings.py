@@ -98,3 +98,50 @@ def test_smtp_settings(tmp_path: Path) -> None:
 def test_smtp_settings_errors(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         load_settings(env=env)
+
+
+def test_connection_and_memory_limits_from_toml_and_env(tmp_path: Path) -> None:
+    defaults = load_settings(env={})
+    assert (
+        defaults.header_timeout_s,
+        defaults.keepalive_timeout_s,
+        defaults.max_connections,
+        defaults.max_inflight_body_bytes,
+        defaults.quarantine_budget_inputs,
+        defaults.quarantine_budget_bytes,
+    ) == (15, 5, 1000, 128 * 1024 * 1024, 1000, 100 * 1024 * 1024)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("header_timeout_s = 3\nmax_connections = 50\nquarantine_budget_inputs = 0\n")
+    s = load_settings(
+        cfg,
+        env={
+            "TLSRPT_KEEPALIVE_TIMEOUT_S": "2",
+            "TLSRPT_MAX_INFLIGHT_BODY_BYTES": str(64 * 1024 * 1024),
+            "TLSRPT_QUARANTINE_BUDGET_BYTES": "1000",
+        },
+    )
+    assert (
+        s.header_timeout_s,
+        s.keepalive_timeout_s,
+        s.max_connections,
+        s.max_inflight_body_bytes,
+        s.quarantine_budget_inputs,
+        s.quarantine_budget_bytes,
+    ) == (3, 2, 50, 64 * 1024 * 1024, 0, 1000)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"header_timeout_s": 0}, "header_timeout_s must be at least 1"),
+        ({"max_connections": 0}, "max_connections must be at least 1"),
+        ({"quarantine_budget_bytes": -1}, "quarantine_budget_bytes must be at least 0"),
+        (
+            {"max_body_bytes": 2000, "max_inflight_body_bytes": 1000},
+            "max_inflight_body_bytes must be at least max_body_bytes",
+        ),
+    ],
+)
+def test_limits_are_checked(values: dict[str, int], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings(**values)  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,13 +107,21 @@ def _meta_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from tlsrpt.store import budget
     from tlsrpt.store.queries import list_quarantined
 
     with opened_store(args) as store, store.read() as conn:
         rows = list_quarantined(conn, args.limit)
+        today = budget.totals(conn, datetime.now(UTC).date())
     if args.json:
-        print_json_line({"quarantined": [_meta_json(r) for r in rows]})
+        print_json_line({"quarantined": [_meta_json(r) for r in rows], "budget_today": today})
         return 0
+    if today["inputs"] or today["refused_inputs"]:
+        console.print(
+            f"HTTP quarantine budget today (UTC): {today['inputs']:,} inputs "
+            f"({today['bytes']:,} bytes) quarantined, {today['refused_inputs']:,} refused "
+            f"({today['refused_bytes']:,} bytes) from clients over their budget"
+        )
     if not rows:
         console.print("nothing quarantined")
         return 0

@@ -19,6 +19,7 @@ from pathlib import Path
 import orjson
 import uvicorn
 from aiosmtpd.controller import Controller
+from starlette.types import ASGIApp
 
 from tlsrpt.cli.db import add_db_argument, opened_store
 from tlsrpt.cli.demo import prepare_serve_demo
@@ -30,6 +31,11 @@ from tlsrpt.receive.smtp import Recipients, ReportHandler, smtp_kwargs
 from tlsrpt.store.engine import Store
 from tlsrpt.store.lifecycle import has_users
 from tlsrpt.web.app import create_app
+from tlsrpt.web.connections import (
+    ConnectionGuard,
+    max_connections_for_descriptors,
+    protocol_class,
+)
 from tlsrpt.web.settings import Settings, SettingsError, load_settings
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -110,6 +116,45 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def _connection_guard(settings: Settings) -> ConnectionGuard:
+    """The HTTP connection limits (`tlsrpt.web.connections`), with
+    max_connections lowered to what the descriptor limit allows."""
+    limit = max_connections_for_descriptors(settings.max_connections)
+    if limit < settings.max_connections:
+        logging.getLogger("tlsrpt.connections").warning(
+            "max_connections lowered from %d to %d: the descriptor limit (ulimit -n) "
+            "allows no more; raise it to serve more connections",
+            settings.max_connections,
+            limit,
+        )
+    return ConnectionGuard(limit, settings.header_timeout_s, settings.body_timeout_s)
+
+
+def uvicorn_config(app: ASGIApp, settings: Settings, log_level: str) -> uvicorn.Config:
+    """How `tlsrpt serve` runs `app` under uvicorn."""
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=settings.certfile,
+        ssl_keyfile=settings.keyfile,
+        # Client addresses from X-Forwarded-For only when the peer is a
+        # configured proxy.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
+        log_config=None,
+        log_level=log_level,
+        access_log=False,  # the app logs each request (tlsrpt.web.access_log)
+        timeout_graceful_shutdown=30,
+        # h11 with a header timeout and a bound on connections
+        http=protocol_class(_connection_guard(settings)),
+        # No WebSocket (the app has none): an upgraded connection would leave
+        # the guard's count without ever being released.
+        ws="none",
+        timeout_keep_alive=settings.keepalive_timeout_s,
+    )
+
+
 def _smtp_controller(settings: Settings, store: Store) -> Controller | None:
     if settings.smtp_port is None:
         return None
@@ -180,21 +225,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     logging.getLogger("alembic").setLevel(logging.WARNING)
     with opened_store(args) as store:
-        config = uvicorn.Config(
-            create_app(settings, store),
-            host=settings.host,
-            port=settings.port,
-            ssl_certfile=settings.certfile,
-            ssl_keyfile=settings.keyfile,
-            # Client addresses from X-Forwarded-For only when the peer is a
-            # configured proxy.
-            proxy_headers=bool(settings.trusted_proxies),
-            forwarded_allow_ips=list(settings.trusted_proxies) or None,
-            log_config=None,
-            log_level=args.log_level,
-            access_log=False,  # the app logs each request (tlsrpt.web.access_log)
-            timeout_graceful_shutdown=30,
-        )
+        config = uvicorn_config(create_app(settings, store), settings, args.log_level)
         server = uvicorn.Server(config)
         err_console.print(
             f"tlsrpt serve: {store.display_url}, reports at "

@@ -119,6 +119,9 @@ class IngestChild:
             except OSError as exc:
                 if self._conn is conn:  # else the loss was noticed already
                     await self._lost(f"the ingest process is gone: {exc}")
+        # Sent: the pickled copy of the batch's bodies is not kept while the
+        # child works on it (the receivers hold the one copy they answer for).
+        del message
         return await future
 
     async def start(self) -> None:

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-Outcome = Literal["accepted", "duplicate", "quarantined"]
+Outcome = Literal["accepted", "duplicate", "quarantined", "refused"]
+# What a stored raw input's outcome can be ("refused" inputs are not stored).
 OUTCOMES: tuple[Outcome, ...] = ("accepted", "duplicate", "quarantined")
 
 
@@ -57,13 +58,26 @@ class UnsignedRelease:
 
 
 @dataclass(frozen=True, slots=True)
+class QuarantineBudget:
+    """How much one client may put into quarantine per UTC day
+    (`tlsrpt.store.budget`): `client` is the key it is counted under."""
+
+    client: str
+    max_inputs: int
+    max_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
 class RawInput:
     """One input to ingest. `hold`, when set, quarantines the input with that
-    reason without parsing it (e.g. a mailed report failing DKIM)."""
+    reason without parsing it (e.g. a mailed report failing DKIM). With
+    `budget`, an input that would be quarantined while its client is over
+    the budget is refused instead: not stored."""
 
     data: bytes
     source: SourceInfo
     hold: str | None = None
+    budget: QuarantineBudget | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +95,8 @@ class IngestResult:
       signature, kept unparsed.
     released_unsigned: this call let a held input through
       (`reprocess(..., release=...)`).
+    refused: it would have been quarantined, but its client is over its
+      quarantine budget (`RawInput.budget`); nothing is stored, raw_id is 0.
     """
 
     outcome: Outcome

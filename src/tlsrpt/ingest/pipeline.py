@@ -12,11 +12,14 @@ Per input:
 2. otherwise the bytes are parsed (`tlsrpt.report.parse_input`) and the rows
    built, outside the write transaction (`prepare`);
 then in one write transaction:
-3. the raw bytes are stored (compressed) with the outcome: accepted,
+3. an input that would be quarantined and carries a quarantine budget
+   (the HTTP receiver's, per client and UTC day: `tlsrpt.store.budget`)
+   is charged to it, or refused when over it: then it is not stored;
+4. the raw bytes are stored (compressed) with the outcome: accepted,
    duplicate, or quarantined with the reason when nothing usable was found;
    then the report, policy and failure rows, and the daily roll-ups are
    incremented;
-4. the transaction commits: the raw bytes and everything derived from them
+5. the transaction commits: the raw bytes and everything derived from them
    become visible, and durable, together — or not at all.
 
 Durability contract for receivers: when `ingest()` returns, the raw bytes
@@ -51,6 +54,7 @@ from tlsrpt.ingest.model import (
     HELD,
     IngestResult,
     Outcome,
+    QuarantineBudget,
     RawInput,
     SourceInfo,
     UnsignedRelease,
@@ -65,7 +69,7 @@ from tlsrpt.ingest.rows import (
 )
 from tlsrpt.report import DEFAULT_LIMITS, Deviation, Limits, ParsedInput, ReportError, parse_input
 from tlsrpt.report.names import parse_filename
-from tlsrpt.store import blobs, writer
+from tlsrpt.store import blobs, budget, writer
 from tlsrpt.store.engine import Store
 from tlsrpt.store.schema import raw_inputs
 
@@ -87,12 +91,13 @@ class Prepared:
     quarantine: tuple[str, str] | None = None  # (code, reason): nothing usable
     rows: list[ReportRows] = field(default_factory=list)
     notes: list[dict[str, Any]] = field(default_factory=list)  # per-report problems
+    budget: QuarantineBudget | None = None
 
     @classmethod
     def stored(cls, raw: RawInput, sha256: str) -> Prepared:
         """An input whose bytes are stored already: it will be a copy of
         that input, so it is neither packed nor parsed (no blob)."""
-        return cls(raw.source, sha256, raw.data, codec="", blob=b"")
+        return cls(raw.source, sha256, raw.data, codec="", blob=b"", budget=raw.budget)
 
 
 def prepare(raw: RawInput, limits: Limits = DEFAULT_LIMITS, sha256: str | None = None) -> Prepared:
@@ -101,7 +106,7 @@ def prepare(raw: RawInput, limits: Limits = DEFAULT_LIMITS, sha256: str | None =
     what cannot be used is marked for quarantine with the reason."""
     codec, blob = blobs.pack(raw.data)
     sha256 = sha256 or hashlib.sha256(raw.data).hexdigest()
-    prep = Prepared(raw.source, sha256, raw.data, codec, blob)
+    prep = Prepared(raw.source, sha256, raw.data, codec, blob, budget=raw.budget)
     if raw.hold:
         prep.quarantine = (HELD, raw.hold)
         return prep
@@ -161,10 +166,10 @@ class _Item:
 
     def result(self) -> IngestResult:
         assert self.outcome is not None
-        assert self.raw_id is not None
+        assert self.raw_id is not None or self.outcome == "refused"
         return IngestResult(
             outcome=self.outcome,
-            raw_id=self.raw_id,
+            raw_id=self.raw_id or 0,  # 0: refused, not stored
             reason=self.reason,
             reason_code=self.reason_code,
             report_ids=tuple(self.report_ids),
@@ -375,11 +380,14 @@ class _Batch:
         """Inputs as received: store the bytes of those not seen before and
         process them; settle the others as copies of the stored input."""
         stored = writer.find_raw(self.conn, [i.prep.sha256 for i in items])
+        refused = self._charge_budgets([i for i in items if i.prep.sha256 not in stored])
         fresh: dict[str, _Item] = {}
         copies: list[_Item] = []
         for item in items:
             sha = item.prep.sha256
-            if sha in stored or sha in fresh:
+            if sha in refused:
+                item.decide("refused", *refused[sha])
+            elif sha in stored or sha in fresh:
                 copies.append(item)
             else:
                 fresh[sha] = item
@@ -399,6 +407,37 @@ class _Batch:
                 assert first.raw_id is not None
                 assert first.outcome is not None
                 _same_bytes(item, first.raw_id, first.outcome, first.reason, first.report_ids)
+
+    def _charge_budgets(self, items: list[_Item]) -> dict[str, tuple[str, str]]:
+        """Charge the inputs to be quarantined to their client's budget;
+        (code, reason) of those refused, by digest (a copy in the same
+        batch is refused with its first)."""
+        charged: dict[str, _Item] = {}
+        for item in items:
+            prep = item.prep
+            if prep.budget is not None and item.outcome == "quarantined":
+                charged.setdefault(prep.sha256, item)
+        if not charged:
+            return {}
+        day = datetime.now(UTC).date()
+        charges = [
+            budget.Charge(b.client, len(i.prep.data), b.max_inputs, b.max_bytes)
+            for i in charged.values()
+            if (b := i.prep.budget) is not None
+        ]
+        refused: dict[str, tuple[str, str]] = {}
+        for (sha, item), fits in zip(
+            charged.items(), budget.charge(self.conn, day, charges), strict=True
+        ):
+            b = item.prep.budget
+            if not fits and b is not None:
+                refused[sha] = (
+                    "quarantine-budget",
+                    f"{b.client} is over its quarantine budget for {day.isoformat()} "
+                    f"({b.max_inputs} inputs, {b.max_bytes} bytes per UTC day): not stored "
+                    f"(would be quarantined: {item.reason})",
+                )
+        return refused
 
     def process(self, items: list[_Item], *, stored_raw: bool = True) -> None:
         """Decide and write: new raw inputs (ids allocated) are inserted

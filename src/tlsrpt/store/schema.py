@@ -9,6 +9,8 @@ Tables:
 - `report_duplicates`: later arrivals of an already stored report, with
   `conflict` set when the content differs (R8460-5.3-k).
 - `imap_watermarks`: how far a read-only IMAP poller has read each mailbox.
+- `quarantine_budget`: per UTC day and client address, what the HTTP
+  receiver quarantined (inputs, bytes) and refused once over the budget.
 - `daily_rollups`: counts per (policy domain, UTC day, organization, policy
   type, result type), kept current by the ingest transaction. `ALL` ('')
   in a key column means "all of them", giving three levels side by side in
@@ -188,5 +190,20 @@ imap_watermarks = sa.Table(
     sa.Column("uidvalidity", sa.BigInteger, nullable=False),
     sa.Column("last_uid", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# The HTTP receiver's quarantine budget (tlsrpt.store.budget): per UTC day
+# and client address (an IPv6 client by its /64), the inputs and bytes
+# quarantined, and those refused (429, not stored) once over the budget.
+quarantine_budget = sa.Table(
+    "quarantine_budget",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("client", sa.String(64), primary_key=True),
+    sa.Column("inputs", Count, nullable=False),
+    sa.Column("bytes", Count, nullable=False),
+    sa.Column("refused_inputs", Count, nullable=False),
+    sa.Column("refused_bytes", Count, nullable=False),
     sqlite_with_rowid=False,
 )

@@ -53,9 +53,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.router.routes.append(
-        receiver_route(settings.reports_path, settings.max_body_bytes, settings.body_timeout_s)
-    )
+    app.router.routes.append(receiver_route(settings))
     document(app, settings.reports_path)
     api.install(app)
     dashboard.install(app)

@@ -4,11 +4,13 @@ The report receiver must stay open to anyone (RFC 8460 §5.4: senders do not
 authenticate), so it is limited by client address instead; so is the
 dashboard login (password guessing). A refused request gets 429 with
 Retry-After and a problem-details body. The client address is what the
-server sees (uvicorn applies X-Forwarded-For only from trusted proxies).
+server sees (uvicorn applies X-Forwarded-For only from trusted proxies),
+an IPv6 client counted by its /64 (`client_key`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 import time
@@ -21,6 +23,26 @@ from tlsrpt.web.problems import problem
 
 # Beyond this many tracked clients, full buckets (idle clients) are dropped.
 MAX_TRACKED = 10_000
+
+
+def client_key(scope: Scope) -> str:
+    """The key a client's requests are counted under: its address as the
+    server resolved it, an IPv6 address by its /64 (what one subscriber is
+    usually given, RFC 6177 §2: counting single addresses of it would let
+    one client take 2^64 keys), an IPv4-mapped one as IPv4."""
+    client = scope.get("client")
+    if not client:
+        return "unknown"
+    host = str(client[0])
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:  # a Unix socket path, or a proxy's odd value
+        return host[:64]
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((addr, 64), strict=False))
+    return str(addr)
 
 
 class TokenBuckets:
@@ -72,8 +94,7 @@ class RateLimit:
         if scope["type"] == "http":
             for rule in self.rules:
                 if scope["method"] == rule.method and scope["path"] == rule.path:
-                    client = scope.get("client")
-                    wait = rule.buckets.take(client[0] if client else "unknown")
+                    wait = rule.buckets.take(client_key(scope))
                     if wait:
                         answer = problem(429, "too many requests from this address; slow down")
                         answer.headers["Retry-After"] = str(max(1, math.ceil(wait)))

@@ -3,16 +3,22 @@
 Answers: 201 a new report was stored, 200 a duplicate, 400 nothing usable
 (the raw input is still kept in quarantine), 408 body not received in
 time (a body trickled in to hold the connection), 413 body over the limit,
-415 unsupported media type or content coding, 503 the store is unavailable
-(the sender retries, R8460-5.4-e). Every error body is RFC 9457
-problem+json. A 2xx is sent only once `ingest` has committed the raw bytes
-(R8460-5.4-d); reports arriving together share one commit (`GroupCommitter`).
+415 unsupported media type or content coding, 429 nothing usable and the
+client is over its quarantine budget for the UTC day (not stored;
+Retry-After: the next UTC midnight), 503 the bodies held in memory are at
+`max_inflight_body_bytes`, or the store is unavailable (the sender
+retries, RFC 8460 §5.4). Every error body is RFC 9457 problem+json. A 2xx
+is sent only once `ingest` has committed the raw bytes (RFC 8460 §5.4);
+reports arriving together share one commit (`GroupCommitter`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
+import math
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -23,9 +29,12 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from tlsrpt.ingest.group_commit import GroupCommitter
-from tlsrpt.ingest.model import IngestResult, RawInput, SourceInfo
+from tlsrpt.ingest.model import IngestResult, QuarantineBudget, RawInput, SourceInfo
 from tlsrpt.store.url import StoreError
+from tlsrpt.web.inflight import Holding, InflightBytes
 from tlsrpt.web.problems import problem
+from tlsrpt.web.ratelimit import client_key
+from tlsrpt.web.settings import Settings
 
 log = logging.getLogger("tlsrpt.receiver")
 
@@ -45,10 +54,15 @@ ACCEPTED_TYPES = frozenset(
 # stored as sent and the parser inflates them.
 ACCEPTED_CODINGS = frozenset({"", "identity", "gzip", "x-gzip"})
 RETRY_AFTER_S = 60
+RETRY_BUSY_S = 5  # the bodies in memory are at their limit: one moment
 
 
 class _TooLarge(Exception):
     pass
+
+
+class _Busy(Exception):
+    """Holding the body would pass `max_inflight_body_bytes`."""
 
 
 class _Gone(Exception):
@@ -59,12 +73,20 @@ def media_type(header: str | None) -> str:
     return (header or "").split(";", 1)[0].strip().lower()
 
 
-async def _read_body(receive: Receive, limit: int, declared: str) -> bytes:
+async def _read_body(receive: Receive, limit: int, declared: str, holding: Holding) -> bytes:
     """The body, refused as soon as it passes `limit`: never held whole
-    when oversized, whatever Content-Length claims."""
-    if declared.isdigit() and int(declared) > limit:
-        raise _TooLarge
-    chunks: list[bytes] = []
+    when oversized, whatever Content-Length claims. Its bytes are reserved
+    in `holding` before they are kept: the declared length up front, else
+    as the chunks come."""
+    if declared.isdigit():
+        if int(declared) > limit:
+            raise _TooLarge
+        if not holding.reserve_up_to(int(declared)):
+            raise _Busy
+    # BytesIO grows one buffer and hands it over as the bytes object
+    # (getvalue() shares it): no second copy of the body, as b"".join of
+    # the chunks would make while they are still held.
+    body = io.BytesIO()
     size = 0
     while True:
         message = await receive()
@@ -74,9 +96,18 @@ async def _read_body(receive: Receive, limit: int, declared: str) -> bytes:
         size += len(chunk)
         if size > limit:
             raise _TooLarge
-        chunks.append(chunk)
+        if not holding.reserve_up_to(size):
+            raise _Busy
+        body.write(chunk)
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return body.getvalue()
+
+
+def seconds_to_utc_midnight(now: datetime | None = None) -> int:
+    """Until the quarantine budget's day ends (at least 1)."""
+    now = now or datetime.now(UTC)
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+    return max(1, math.ceil((midnight - now).total_seconds()))
 
 
 def _peer(scope: Scope) -> str:
@@ -101,6 +132,15 @@ def _answer(result: IngestResult) -> Response:
         return _json(body, 201)
     if result.outcome == "duplicate":
         return _json({**body, "reason": result.reason}, 200)
+    if result.outcome == "refused":
+        answer = problem(
+            429,
+            f"no usable report, and not stored: {result.reason}",
+            reason_code=result.reason_code,
+            quarantined=False,
+        )
+        answer.headers["Retry-After"] = str(seconds_to_utc_midnight())
+        return answer
     return problem(
         400,
         f"no usable report: {result.reason}",
@@ -118,16 +158,22 @@ class ReportReceiver:
     calls. Every answer is logged here, once (see `tlsrpt.web.access_log`).
     """
 
-    def __init__(self, max_body_bytes: int, body_timeout_s: float) -> None:
-        self.max_body_bytes = max_body_bytes
-        self.body_timeout_s = body_timeout_s
+    def __init__(self, settings: Settings) -> None:
+        self.max_body_bytes = settings.max_body_bytes
+        self.body_timeout_s = settings.body_timeout_s
+        self.inflight = InflightBytes(settings.max_inflight_body_bytes)
+        self.budget_inputs = settings.quarantine_budget_inputs
+        self.budget_bytes = settings.quarantine_budget_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        answer = await self._handle(scope, receive)
+        # The body's share of `max_inflight_body_bytes` is held until the
+        # answer is decided: the body is held that long (then by the batch).
+        with self.inflight.holding() as holding:
+            answer = await self._handle(scope, receive, holding)
         if answer is not None:  # None: the client is gone, nobody to answer
             await answer(scope, receive, send)
 
-    async def _handle(self, scope: Scope, receive: Receive) -> Response | None:
+    async def _handle(self, scope: Scope, receive: Receive, holding: Holding) -> Response | None:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         peer = _peer(scope)
         ctype = media_type(headers.get("content-type"))
@@ -145,13 +191,22 @@ class ReportReceiver:
         limit, timeout = self.max_body_bytes, self.body_timeout_s
         try:
             async with asyncio.timeout(timeout):
-                data = await _read_body(receive, limit, headers.get("content-length", ""))
+                data = await _read_body(receive, limit, headers.get("content-length", ""), holding)
         except TimeoutError:
             log.info("refused %s: body not received within %ss", peer, timeout)
             return problem(408, f"the body was not received within {timeout} seconds")
         except _TooLarge:
             log.info("refused %s: body over %d bytes", peer, limit)
             return problem(413, f"the body exceeds the limit of {limit} bytes")
+        except _Busy:
+            log.warning(
+                "refused %s: request bodies in memory at their limit of %d bytes",
+                peer,
+                self.inflight.limit,
+            )
+            answer = problem(503, "the server holds as many request bodies as it may; retry later")
+            answer.headers["Retry-After"] = str(RETRY_BUSY_S)
+            return answer
         except _Gone:
             log.info("%s went away before the end of the body", peer)
             return None
@@ -159,26 +214,31 @@ class ReportReceiver:
             kind="http",
             detail=peer,
             content_type=headers.get("content-type"),
-            # R8460-5.4-g: anyone can POST; the report is unauthenticated.
+            # RFC 8460 §5.4: anyone can POST; the report is unauthenticated.
             meta={
                 "authenticated": False,
                 "content_encoding": coding or None,
                 "user_agent": headers.get("user-agent"),
             },
         )
+        budget = QuarantineBudget(client_key(scope), self.budget_inputs, self.budget_bytes)
+        return await self._ingest(scope, RawInput(data, source, budget=budget), peer)
+
+    async def _ingest(self, scope: Scope, raw: RawInput, peer: str) -> Response:
         committer: GroupCommitter = scope["app"].state.committer
         try:
-            result = await committer.submit(RawInput(data, source))
+            result = await committer.submit(raw)
         except (StoreError, sa.exc.DBAPIError) as exc:
             log.error("store unavailable for %s: %s", peer, exc)
             answer = problem(503, "the report store is unavailable; retry later")
             answer.headers["Retry-After"] = str(RETRY_AFTER_S)
             return answer
-        log.info(
-            "report from %s: %s (raw input %d)%s",
+        log.log(
+            logging.WARNING if result.outcome == "refused" else logging.INFO,
+            "report from %s: %s (%s)%s",
             peer,
             result.outcome,
-            result.raw_id,
+            f"raw input {result.raw_id}" if result.raw_id else "not stored",
             f": {result.reason}" if result.reason else "",
         )
         return _answer(result)
@@ -209,7 +269,14 @@ OPENAPI_OPERATION: dict[str, Any] = {
         "408": _problem_answer("the body did not arrive in time"),
         "413": _problem_answer("the body is over the limit"),
         "415": _problem_answer("unsupported media type or content coding"),
-        "503": _problem_answer("the store is unavailable; retry later"),
+        "429": _problem_answer(
+            "no usable report, and the client is over its quarantine budget for the "
+            "UTC day: not stored; Retry-After names the next UTC midnight"
+        ),
+        "503": _problem_answer(
+            "request bodies in memory at their limit, or the store is unavailable; "
+            "retry after Retry-After"
+        ),
     },
 }
 
@@ -228,11 +295,11 @@ def document(app: FastAPI, path: str) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def receiver_route(path: str, max_body_bytes: int, body_timeout_s: float) -> Route:
-    """`POST path` (RFC 8460 §5.4); other methods get 405."""
+def receiver_route(settings: Settings) -> Route:
+    """`POST settings.reports_path` (RFC 8460 §5.4); other methods get 405."""
     return Route(
-        path,
-        ReportReceiver(max_body_bytes, body_timeout_s),
+        settings.reports_path,
+        ReportReceiver(settings),
         methods=["POST"],
         name="receive_report",
     )

@@ -15,6 +15,12 @@ for secrets such as a database password), and the command line.
 | max_body_bytes   | TLSRPT_MAX_BODY_BYTES    | 10 MiB (R8460-5.2-b)         |
 | trusted_proxies  | TLSRPT_TRUSTED_PROXIES   | none (comma-separated list)  |
 | body_timeout_s   | TLSRPT_BODY_TIMEOUT_S    | 60: whole body within (408)  |
+| header_timeout_s | TLSRPT_HEADER_TIMEOUT_S  | 15: headers within, or closed|
+| keepalive_timeout_s | ..._KEEPALIVE_TIMEOUT_S | 5: idle between requests   |
+| max_connections  | TLSRPT_MAX_CONNECTIONS   | 1000 (see below)             |
+| max_inflight_body_bytes | ..._INFLIGHT_BODY_BYTES | 128 MiB, then 503     |
+| quarantine_budget_inputs | ..._BUDGET_INPUTS | 1000 per client per UTC day |
+| quarantine_budget_bytes | ..._BUDGET_BYTES  | 100 MiB per client per day   |
 | smtp_port        | TLSRPT_SMTP_PORT         | none: no SMTP receiver       |
 | smtp_host        | TLSRPT_SMTP_HOST         | 127.0.0.1                    |
 | smtp_recipients  | TLSRPT_SMTP_RECIPIENTS   | none (addresses, @domains)   |
@@ -32,6 +38,21 @@ for secrets such as a database password), and the command line.
 | imap_ca_file     | TLSRPT_IMAP_CA_FILE      | system trust store           |
 | imap_poll_interval_s | ..._POLL_INTERVAL_S  | 60 (without IDLE; IDLE wakes)|
 | imap_dkim_retry_s | ..._DKIM_RETRY_S        | 86400: then quarantined      |
+
+Connections (HTTP): a connection that has not sent a request's complete
+headers within header_timeout_s of its opening (or of the end of the
+previous response) is closed. Beyond max_connections, an idle connection
+(no request in progress, the oldest first) is closed to make room; when
+none is idle the new connection is answered 503 and closed at once, never
+queued. max_connections is lowered to fit the process's descriptor limit
+(RLIMIT_NOFILE, whose soft limit is first raised towards the hard one).
+max_inflight_body_bytes bounds the request bodies held in memory at once,
+across all requests: a body that would pass it is answered 503 with
+Retry-After. The quarantine budget bounds what one client address (an
+IPv6 client by its /64; behind trusted_proxies, the forwarded address)
+may put into quarantine over HTTP per UTC day; past it, a body that would
+be quarantined is refused with 429 and not stored. Valid reports never
+count against it.
 
 The IMAP poller applies the SMTP receiver's DKIM policy and size limit
 (smtp_accept_unsigned, dkim_require_tlsrpt_service, smtp_max_message_bytes).
@@ -69,6 +90,12 @@ class Settings:
     max_body_bytes: int = DEFAULT_LIMITS.max_input_bytes
     trusted_proxies: tuple[str, ...] = ()
     body_timeout_s: int = 60
+    header_timeout_s: int = 15
+    keepalive_timeout_s: int = 5
+    max_connections: int = 1000
+    max_inflight_body_bytes: int = 128 * 1024 * 1024
+    quarantine_budget_inputs: int = 1000
+    quarantine_budget_bytes: int = 100 * 1024 * 1024
     smtp_port: int | None = None
     smtp_host: str = "127.0.0.1"
     smtp_recipients: tuple[str, ...] = ()
@@ -96,8 +123,23 @@ class Settings:
             raise SettingsError(f"port {self.port} is out of range 0-65535")
         if self.body_timeout_s < 1:
             raise SettingsError("body_timeout_s must be at least 1")
-        if self.max_body_bytes < 1:
-            raise SettingsError("max_body_bytes must be at least 1")
+        for name in (
+            "max_body_bytes",
+            "header_timeout_s",
+            "keepalive_timeout_s",
+            "max_connections",
+            "max_inflight_body_bytes",
+        ):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be at least 1")
+        if self.max_inflight_body_bytes < self.max_body_bytes:
+            raise SettingsError(
+                "max_inflight_body_bytes must be at least max_body_bytes: "
+                "else a body of the allowed size could never be received"
+            )
+        for name in ("quarantine_budget_inputs", "quarantine_budget_bytes"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{name} must be at least 0")
         if not self.reports_path.startswith("/"):
             raise SettingsError(f"reports_path {self.reports_path!r} must start with '/'")
         if self.smtp_port is not None and not self.smtp_recipients:

@@ -11,7 +11,7 @@ endpoints also answer `?format=csv` (`tlsrpt.export`).
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tlsrpt.export import to_csv
 from tlsrpt.ingest.pipeline import reprocess
+from tlsrpt.store import budget
 from tlsrpt.store.engine import Store
 from tlsrpt.store.queries import list_quarantined
 from tlsrpt.store.users import User, user_for_token
@@ -304,6 +305,33 @@ def build_router() -> APIRouter:
         with _store(request).read() as conn:
             rows = list_quarantined(conn, limit)
         return _json({"quarantined": rows})
+
+    @router.get(
+        "/quarantine/budget",
+        summary="Quarantine budget of the HTTP receiver, per client and UTC day (admin)",
+        responses=_ADMIN,
+    )
+    def quarantine_budget(
+        request: Request,
+        _user: Annotated[User, Depends(_admin)],
+        days: Annotated[int, Query(ge=1, le=366, description="UTC days, ending today")] = 1,
+        limit: Limit = 1000,
+    ) -> Response:
+        since = datetime.now(UTC).date() - timedelta(days=days - 1)
+        settings = request.app.state.settings
+        with _store(request).read() as conn:
+            totals, clients = budget.totals(conn, since), budget.usage(conn, since, limit)
+        return _json(
+            {
+                "since": since.isoformat(),
+                "per_client_per_day": {
+                    "inputs": settings.quarantine_budget_inputs,
+                    "bytes": settings.quarantine_budget_bytes,
+                },
+                "totals": totals,
+                "clients": clients,
+            }
+        )
 
     @router.post(
         "/quarantine/{raw_id}/retry",
