@@ -24,9 +24,8 @@ import dns.exception
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
-from rich.text import Text
 
-from tlsrpt.cli.output import UsageError, console, print_json_line
+from tlsrpt.cli.output import UsageError, print_json_line, say
 from tlsrpt.records import (
     Parsed,
     Problem,
@@ -181,27 +180,25 @@ def _print_human(kind: str, value: Any, problems: tuple[Problem, ...], text: str
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     valid = value is not None
-    verdict = Text.assemble(
+    say(
         ("valid" if valid else "invalid", "bold green" if valid else "bold red"),
         f" {kind}",
         f" — {errors} error(s), {warnings} warning(s)" if problems else "",
     )
-    console.print(verdict)
     if text is not None and kind != "sts-policy":
-        console.print(Text("  " + text.encode("ascii", "backslashreplace").decode(), "dim"))
+        # A TXT record is ASCII: anything else is shown as an escape too.
+        say(("  " + text.encode("ascii", "backslashreplace").decode(), "dim"))
     for problem in problems:
         location = _location(kind, text, problem.position)
-        console.print(
-            Text.assemble(
-                "  ",
-                (f"{problem.severity:<8}", _SEVERITY_STYLE[problem.severity]),
-                (problem.code, "bold"),
-                f" ({location})" if location else "",
-                f": {problem.message}",
-            )
+        say(
+            "  ",
+            (f"{problem.severity:<8}", _SEVERITY_STYLE[problem.severity]),
+            (problem.code, "bold"),
+            f" ({location})" if location else "",
+            f": {problem.message}",
         )
     for label, shown in _summary(value):
-        console.print(Text.assemble(("  " + label + ": ", "cyan"), shown))
+        say(("  " + label + ": ", "cyan"), shown)
 
 
 def _summary(value: Any) -> list[tuple[str, str]]:
