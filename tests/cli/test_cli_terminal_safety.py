@@ -211,3 +211,28 @@ def test_check_output_escapes_remote_text() -> None:
     assert "mode: \\x1b[2Jenforce\\u202e'" in text
     assert "\n      second line \\x9b" in text
     assert "publish\\x1b]0;x\\x07 a policy\n           then wait" in text
+
+
+def test_csv_export_is_exact_into_a_pipe_and_escaped_on_a_terminal(
+    hostile_db: str, tmp_path: Path
+) -> None:
+    argv = ("export", "reports", "--until", "2025-03-31", "--db", hostile_db)
+    status, piped, _ = run_process(*argv, cwd=tmp_path, stdout_tty=False)
+    assert status == 0
+    assert HOSTILE_ORG in piped
+    status, shown, _ = run_process(*argv, cwd=tmp_path)
+    assert status == 0
+    lines = shown.replace("\r\n", "\n").replace("\r\n", "\n")
+    assert not unsafe_characters(lines), lines
+    assert safe_text(HOSTILE_ORG) in lines
+
+
+def test_raw_input_is_not_written_to_a_terminal(hostile_db: str, tmp_path: Path) -> None:
+    argv = ("quarantine", "export", "2", "-o", "-", "--db", hostile_db)
+    status, out, _ = run_process(*argv, cwd=tmp_path)
+    assert status == 2
+    assert "-o - writes raw bytes: redirect stdout to a file or pipe" in out
+    assert "\x1b]8" not in out
+    status, piped, _ = run_process(*argv, cwd=tmp_path, stdout_tty=False)
+    assert status == 0
+    assert piped.startswith('{"organization-name": "\x1b]8;;http://evil.example/')

@@ -2,10 +2,11 @@
 (formula-safe, `tlsrpt.export`) or JSON, on stdout or into a file. The CLI
 has the database itself, so it sees every domain, as an admin does.
 
-Both formats are data for programs, not terminal output: values are kept
-exactly as stored (control characters included; JSON escapes them, CSV
-quotes them), only CSV cells a spreadsheet would run as a formula get a
-leading apostrophe."""
+Both formats are data for programs: values are kept exactly as stored
+(JSON writes control and invisible characters as `\\u` escapes, CSV quotes
+them), only CSV cells a spreadsheet would run as a formula get a leading
+apostrophe. CSV written straight to a terminal is the exception: there it
+is read by a person, and shows those characters escaped (`safe_text`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from tlsrpt.cli.db import add_db_argument, opened_store
-from tlsrpt.cli.output import UsageError, json_bytes
+from tlsrpt.cli.output import UsageError, json_bytes, safe_text
 
 TABLES = ("domains", "daily", "failures", "reports")
 
@@ -78,7 +79,13 @@ def run(args: argparse.Namespace) -> int:
         else:
             rows = reads.report_list(conn, everything, args.domain, period, args.limit)
             columns = (*reads.REPORT_COLUMNS, "domains")
-    data = to_csv(rows, columns).encode() if fmt == "csv" else json_bytes({"rows": rows}) + b"\n"
+    if fmt == "json":
+        data = json_bytes({"rows": rows}) + b"\n"  # escapes what a terminal would act on
+    elif args.output is None and sys.stdout.isatty():
+        # Read by a person: shown like every other output (`safe_text`).
+        data = "\r\n".join(safe_text(line) for line in to_csv(rows, columns).split("\r\n")).encode()
+    else:
+        data = to_csv(rows, columns).encode()
     if args.output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

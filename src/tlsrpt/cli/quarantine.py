@@ -248,6 +248,9 @@ def run_export(args: argparse.Namespace) -> int:
         ids = _selected(args, conn)
         if args.output == "-" and len(ids) != 1:
             raise UsageError("-o - writes one input to stdout: give exactly one ID")
+        if args.output == "-" and sys.stdout.isatty():
+            # Raw input is untrusted bytes: never sent to a terminal unescaped.
+            raise UsageError("-o - writes raw bytes: redirect stdout to a file or pipe")
         target = Path(args.output)
         if args.output != "-" and not target.is_dir():
             raise UsageError(f"{target}: not a directory")
