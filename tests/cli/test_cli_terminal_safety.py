@@ -236,3 +236,17 @@ def test_raw_input_is_not_written_to_a_terminal(hostile_db: str, tmp_path: Path)
     status, piped, _ = run_process(*argv, cwd=tmp_path, stdout_tty=False)
     assert status == 0
     assert piped.startswith('{"organization-name": "\x1b]8;;http://evil.example/')
+
+
+def test_lint_json_of_bytes_that_are_not_utf8(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = tmp_path / "record.txt"
+    record.write_bytes(b"v=TLSRPTv1;rua=mailto:a@\xff\x1b[2Jx.test\n")
+    result = cli(capsys, "lint", "tlsrpt-record", f"@{record}", "--json")
+    assert result.status == 1, result.err
+    doc = orjson.loads(result.out)
+    assert doc["text"] == "v=TLSRPTv1;rua=mailto:a@\ufffd\x1b[2Jx.test"
+    assert doc["problems"][0]["code"] == "tlsrpt-character-invalid"
+    human = cli(capsys, "lint", "tlsrpt-record", f"@{record}")
+    assert "a@\\udcff\\x1b[2Jx.test" in human.out

@@ -101,12 +101,21 @@ def run(args: argparse.Namespace) -> int:
                 "valid": result.value is not None,
                 "problems": result.problems,
                 "parsed": result.value,
-                "text": text,
+                "text": _json_text(text),
             }
         )
     else:
         _print_human(args.kind, result.value, result.problems, text)
     return 0 if result.value is not None else 1
+
+
+def _json_text(text: str | None) -> str | None:
+    """The record as read, for JSON: bytes that are not UTF-8 (kept as lone
+    surrogates while linting, and named in the problems) become U+FFFD, as
+    JSON text cannot hold them."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _read(value: str) -> str | bytes:
