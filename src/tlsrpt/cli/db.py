@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from tlsrpt.cli.output import UsageError, console, print_json_line
+from tlsrpt.cli.output import UsageError, print_json_line, say
 from tlsrpt.store.location import ENV_VAR, default_database_path
 
 if TYPE_CHECKING:
@@ -82,9 +82,7 @@ def run_upgrade(args: argparse.Namespace) -> int:
         if args.json:
             print_json_line({"database": store.display_url, "from": before, "to": after})
         elif before == after:
-            console.print(f"{store.display_url}: schema already at revision {after}", markup=False)
+            say(f"{store.display_url}: schema already at revision {after}")
         else:
-            console.print(
-                f"{store.display_url}: schema {before or 'empty'} -> {after}", markup=False
-            )
+            say(f"{store.display_url}: schema {before or 'empty'} -> {after}")
     return 0
