@@ -27,6 +27,9 @@ READ_ONLY = [
     ("quarantine", "export", "--all"),
     ("export", "domains"),
     ("export", "reports", "--json"),
+    ("user", "list"),
+    ("token", "list"),
+    ("domain", "list"),
 ]
 
 
