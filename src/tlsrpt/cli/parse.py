@@ -59,35 +59,42 @@ def _report_json(parsed: ParsedReport) -> dict[str, Any]:
     }
 
 
-def _as_json(
-    name: str,
-    result: ParsedInput | None,
-    failure: ReportError | None = None,
-    kind: str | None = None,
-) -> dict[str, Any]:
-    """One object per input, the same keys whether it parsed or not: `ok`
-    (no error), `kind` (json, gzip, email; null when unread), `reports` (each
-    with its deviations), `deviations` (of the e-mail around them),
+def _as_json(name: str, result: ParsedInput) -> dict[str, Any]:
+    """One object per input, with the same keys whether it parsed or not
+    (`_failed_json`): `ok` (no error), `kind` (json, gzip, email), `reports`
+    (each with its deviations), `deviations` (of the e-mail around them),
     `errors` and `mail` (the e-mail's report headers, else null)."""
-    errors = [failure] if failure is not None else list(result.errors if result else [])
-    mail = result.mail if result is not None else None
+    mail = result.mail.meta if result.mail is not None else None
     return {
         "input": name,
-        "ok": not errors,
-        "kind": result.kind if result is not None else kind,
-        "reports": [_report_json(r) for r in result.reports] if result else [],
+        "ok": not result.errors,
+        "kind": result.kind,
+        "reports": [_report_json(r) for r in result.reports],
         "deviations": [_deviation_json(d) for d in result.deviations]
-        if result is not None and result.kind == "email"
+        if result.kind == "email"
         else [],
-        "errors": [e.as_dict() for e in errors],
+        "errors": [e.as_dict() for e in result.errors],
         "mail": None
         if mail is None
         else {
-            "tls_report_domain": mail.meta.tls_report_domain,
-            "tls_report_submitter": mail.meta.tls_report_submitter,
-            "subject": mail.meta.subject,
-            "message_id": mail.meta.message_id,
+            "tls_report_domain": mail.tls_report_domain,
+            "tls_report_submitter": mail.tls_report_submitter,
+            "subject": mail.subject,
+            "message_id": mail.message_id,
         },
+    }
+
+
+def _failed_json(name: str, error: ReportError, kind: str | None) -> dict[str, Any]:
+    """An input that held no report (`kind` null when it could not be read)."""
+    return {
+        "input": name,
+        "ok": False,
+        "kind": kind,
+        "reports": [],
+        "deviations": [],
+        "errors": [error.as_dict()],
+        "mail": None,
     }
 
 
@@ -147,6 +154,6 @@ def _show_error(
     args: argparse.Namespace, name: str, error: ReportError, kind: str | None = None
 ) -> None:
     if args.json:
-        print_json_line(_as_json(name, None, error, kind))
+        print_json_line(_failed_json(name, error, kind))
     else:
         _rejected(name, error)
