@@ -34,7 +34,7 @@ def test_version_loads_no_command_module():
         "import sys; from tlsrpt.cli import main\n"
         "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
         "print(sorted(m for m in sys.modules if m.startswith('tlsrpt.cli.') "
-        "and m != 'tlsrpt.cli.output'))"
+        "and m not in ('tlsrpt.cli.output', 'tlsrpt.cli.terminal')))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False

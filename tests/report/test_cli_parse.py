@@ -42,7 +42,9 @@ def test_json_lines(capsys, tmp_path):
     report = first["reports"][0]["report"]
     assert report["policies"][0]["policy"]["mx-host"] == ["*.mail.example.org"]
     assert {d["code"] for d in first["reports"][0]["deviations"]} >= {"ip-not-canonical"}
-    assert second["error"]["code"] == "json-invalid"
+    assert set(second) == set(first)
+    assert (second["ok"], second["reports"]) == (False, [])
+    assert [e["code"] for e in second["errors"]] == ["json-invalid"]
 
 
 def test_strict_rejects_quirks(capsys):

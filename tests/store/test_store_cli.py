@@ -174,6 +174,7 @@ def test_summary_human_output(
     tmp_path: Path, make: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    assert _run(capsys, "db", "upgrade", "--db", db)[0] == 0
     code, out, _ = _run(capsys, "summary", "--db", db)
     assert (code, out.strip()) == (0, "no reports stored")
     path = tmp_path / "r.json"

@@ -43,7 +43,7 @@ from tlsrpt.check import (
     parse_nameserver,
 )
 from tlsrpt.check.safety import ip_literal
-from tlsrpt.cli.output import UsageError, console, err_console, print_json_line
+from tlsrpt.cli.output import UsageError, console, err_console, print_json_line, safe_text
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -297,7 +297,7 @@ async def _check(checker: Checker, domains: list[str], as_json: bool) -> int:
 
 
 def print_report(report: DomainReport, out: Console) -> None:
-    head = Text(report.domain, style="bold")
+    head = Text(safe_text(report.domain), style="bold")
     if not report.findings:
         head.append("  no findings", style="green")
     else:
@@ -312,9 +312,15 @@ def print_report(report: DomainReport, out: Console) -> None:
         line = Text("  ")
         line.append(f"{finding.severity.value.upper():7}", style=_STYLE[finding.severity])
         line.append(f" {finding.code}", style="bold")
-        line.append(f"\n      {finding.message}")
+        line.append("\n      " + _safe_lines(finding.message, "\n      "))
         out.print(line)
         if finding.fix:
             fix = Text("      fix: ", style="green")
-            fix.append(finding.fix.replace("\n", "\n           "))
+            fix.append(_safe_lines(finding.fix, "\n           "))
             out.print(fix)
+
+
+def _safe_lines(text: str, joiner: str) -> str:
+    """Findings quote DNS records, policies and server replies: each line
+    terminal-safe (`safe_text`), the line breaks kept and indented."""
+    return joiner.join(safe_text(line) for line in text.split("\n"))

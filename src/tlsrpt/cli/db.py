@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from tlsrpt.cli.output import UsageError, console, print_json_line
+from tlsrpt.cli.output import UsageError, print_json_line, say
 from tlsrpt.store.location import ENV_VAR, default_database_path
 
 if TYPE_CHECKING:
@@ -30,16 +30,21 @@ def add_db_argument(parser: argparse.ArgumentParser) -> None:
 
 
 @contextlib.contextmanager
-def opened_store(args: argparse.Namespace, *, migrate: bool = True) -> Iterator[Store]:
+def opened_store(
+    args: argparse.Namespace, *, migrate: bool = True, read_only: bool = False
+) -> Iterator[Store]:
     """The database of `--db`, migrated to the current schema. Database
-    trouble is an environment error (exit 2), with the reason."""
+    trouble is an environment error (exit 2), with the reason. Commands that
+    only show data pass `read_only`: they never create or migrate a
+    database, and one that does not exist (or has no tlsrpt schema) is an
+    error naming what to run."""
     import sqlalchemy as sa
 
     from tlsrpt.store.engine import db_reason, open_store
     from tlsrpt.store.url import StoreError
 
     try:
-        store = open_store(args.db, migrate=migrate)
+        store = open_store(args.db, migrate=migrate, read_only=read_only)
     except StoreError as exc:
         raise UsageError(str(exc)) from exc
     try:
@@ -77,9 +82,7 @@ def run_upgrade(args: argparse.Namespace) -> int:
         if args.json:
             print_json_line({"database": store.display_url, "from": before, "to": after})
         elif before == after:
-            console.print(f"{store.display_url}: schema already at revision {after}", markup=False)
+            say(f"{store.display_url}: schema already at revision {after}")
         else:
-            console.print(
-                f"{store.display_url}: schema {before or 'empty'} -> {after}", markup=False
-            )
+            say(f"{store.display_url}: schema {before or 'empty'} -> {after}")
     return 0

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tlsrpt.cli.db import add_db_argument, opened_store
-from tlsrpt.cli.output import UsageError, console, print_json_line
+from tlsrpt.cli.output import UsageError, print_json_line, say
 
 if TYPE_CHECKING:
     from tlsrpt.store.engine import Store
@@ -70,10 +70,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json_line({"database": where, "domains": list(DEMO_DOMAINS), **counts})
     else:
-        console.print(
+        say(
             f"{where}: {counts['accepted']} demo reports for {len(DEMO_DOMAINS)} domains "
-            f"({counts['quarantined']} input quarantined on purpose)",
-            markup=False,
+            f"({counts['quarantined']} input quarantined on purpose)"
         )
     return 0
 

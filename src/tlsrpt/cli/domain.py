@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import argparse
 
-from rich.markup import escape
-from rich.table import Table
-
 from tlsrpt.cli.accounts import account_transaction, add_json_argument, when
 from tlsrpt.cli.db import add_db_argument, opened_store
-from tlsrpt.cli.output import UsageError, console, print_json_line
+from tlsrpt.cli.output import Column, UsageError, console, print_json_line, print_table
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -77,7 +74,7 @@ def run_add(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     from tlsrpt.store.lifecycle import list_domains
 
-    with opened_store(args) as store, store.read() as conn:
+    with opened_store(args, read_only=True) as store, store.read() as conn:
         found = list_domains(conn)
     if args.json:
         print_json_line({"domains": found})
@@ -85,13 +82,13 @@ def run_list(args: argparse.Namespace) -> int:
     if not found:
         console.print("no registered domains", markup=False)
         return 0
-    table = Table()
-    for column in ("domain", "registered", "owners"):
-        table.add_column(column, overflow="fold")
-    for d in found:
-        owners = ", ".join(d["owners"]) or "(admins only)"
-        table.add_row(escape(d["domain"]), when(d["created_at"]), escape(owners))
-    console.print(table)
+    print_table(
+        [Column("domain"), Column("registered"), Column("owners")],
+        (
+            (d["domain"], when(d["created_at"]), ", ".join(d["owners"]) or "(admins only)")
+            for d in found
+        ),
+    )
     return 0
 
 

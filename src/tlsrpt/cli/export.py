@@ -1,6 +1,12 @@
 """`tlsrpt export domains|daily|failures|reports`: the API's tables as CSV
 (formula-safe, `tlsrpt.export`) or JSON, on stdout or into a file. The CLI
-has the database itself, so it sees every domain, as an admin does."""
+has the database itself, so it sees every domain, as an admin does.
+
+Both formats are data for programs: values are kept exactly as stored
+(JSON writes control and invisible characters as `\\u` escapes, CSV quotes
+them), only CSV cells a spreadsheet would run as a formula get a leading
+apostrophe. CSV written straight to a terminal is the exception: there it
+is read by a person, and shows those characters escaped (`safe_text`)."""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from tlsrpt.cli.db import add_db_argument, opened_store
-from tlsrpt.cli.output import UsageError
+from tlsrpt.cli.output import UsageError, json_bytes, safe_text
 
 TABLES = ("domains", "daily", "failures", "reports")
 
@@ -31,25 +37,33 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--until", type=date.fromisoformat, metavar="YYYY-MM-DD", help="last day (default today)"
     )
     p.add_argument("--limit", type=int, default=100_000, help="at most N rows (failures, reports)")
-    p.add_argument("--format", choices=["csv", "json"], default="csv", help="default csv")
+    p.add_argument("--format", choices=["csv", "json"], help="default csv")
+    p.add_argument("--json", action="store_true", help="the same as --format json")
     p.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here, not stdout")
     add_db_argument(p)
     p.set_defaults(func=run)
 
 
+def _format(args: argparse.Namespace) -> str:
+    if args.json and args.format not in (None, "json"):
+        raise UsageError(f"--json and --format {args.format} contradict each other")
+    return "json" if args.json else args.format or "csv"
+
+
 def run(args: argparse.Namespace) -> int:
-    from tlsrpt.export import to_csv, to_json
+    from tlsrpt.export import to_csv
     from tlsrpt.store.users import User
     from tlsrpt.web.api import reads
     from tlsrpt.web.api.serialize import DAILY_COLUMNS, DOMAIN_COLUMNS, daily_rows, domain_item
 
+    fmt = _format(args)
     if not 1 <= args.days <= reads.MAX_DAYS:
         raise UsageError(f"--days must be between 1 and {reads.MAX_DAYS}")
     if args.table in ("daily", "failures") and not args.domain:
         raise UsageError(f"exporting {args.table} needs --domain")
     everything = User(id=0, email="(command line)", is_admin=True)
     period = reads.period_of(args.days, args.until)
-    with opened_store(args) as store, store.read() as conn:
+    with opened_store(args, read_only=True) as store, store.read() as conn:
         if args.domain and not reads.is_visible(conn, everything, args.domain):
             raise UsageError(f"no reports or registration for domain {args.domain}")
         if args.table == "domains":
@@ -65,7 +79,13 @@ def run(args: argparse.Namespace) -> int:
         else:
             rows = reads.report_list(conn, everything, args.domain, period, args.limit)
             columns = (*reads.REPORT_COLUMNS, "domains")
-    data = to_csv(rows, columns).encode() if args.format == "csv" else to_json(rows) + b"\n"
+    if fmt == "json":
+        data = json_bytes({"rows": rows}) + b"\n"  # escapes what a terminal would act on
+    elif args.output is None and sys.stdout.isatty():
+        # Read by a person: shown like every other output (`safe_text`).
+        data = "\r\n".join(safe_text(line) for line in to_csv(rows, columns).split("\r\n")).encode()
+    else:
+        data = to_csv(rows, columns).encode()
     if args.output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

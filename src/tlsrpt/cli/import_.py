@@ -10,11 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from tlsrpt.cli.db import add_db_argument, opened_store
-from tlsrpt.cli.output import UsageError, console, err_console, print_json_line
+from tlsrpt.cli.output import UsageError, console, err_console, print_json_line, say
 from tlsrpt.ingest.files import Entry, Skipped, discover, read_entry
 from tlsrpt.ingest.model import IngestResult, RawInput
 
@@ -100,9 +99,9 @@ class _Run:
             if result.reason:
                 text += f": {result.reason}"
             text += f" (raw input {result.raw_id})"
-            console.print(escape(text))
+            say(text)
         for warning in result.warnings:
-            console.print(escape(f"  warning: {warning}"))
+            say(f"  warning: {warning}")
 
 
 @contextlib.contextmanager
@@ -130,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
     entries, skipped = discover(args.paths)
     with opened_store(args) as store:
         job = _Run(store, args)
-        show_bar = err_console.is_terminal and not args.json
+        # Only for someone watching: never into a file or pipe, nor beside --json.
+        show_bar = console.is_terminal and err_console.is_terminal and not args.json
         with _progress(show_bar, len(entries)) as progress:
             task = progress.add_task("import", total=len(entries)) if progress else None
             for entry in entries:
@@ -169,7 +169,7 @@ def _report(job: _Run, skipped: list[Skipped], args: argparse.Namespace) -> int:
         for s in skipped:
             if s.problem or args.verbose:
                 label = "not imported" if s.problem else "skipped"
-                err_console.print(escape(f"{label}: {s.path}: {s.reason}"))
+                say(f"{label}: {s.path}: {s.reason}", err=True)
         line = (
             f"{totals['accepted']} accepted, {totals['duplicate']} duplicate"
             + (f" ({totals['conflicts']} conflicting)" if totals["conflicts"] else "")
@@ -179,5 +179,5 @@ def _report(job: _Run, skipped: list[Skipped], args: argparse.Namespace) -> int:
             line += f", {len(problems)} not imported"
         if len(skipped) > len(problems):
             line += f"; {len(skipped) - len(problems)} other files skipped (-v lists them)"
-        console.print(line, markup=False)
+        say(line)
     return 1 if totals["quarantined"] or problems else 0

@@ -23,7 +23,7 @@ from typing import BinaryIO
 import sqlalchemy as sa
 
 from tlsrpt.cli.db import add_db_argument
-from tlsrpt.cli.output import UsageError, console, err_console, print_json_line
+from tlsrpt.cli.output import UsageError, err_console, print_json_line, say
 from tlsrpt.ingest.model import HELD, IngestResult, SourceInfo
 from tlsrpt.ingest.pipeline import ingest, reprocess
 from tlsrpt.receive.dkim_verify import (
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         data, _dnsfunc(args.nameserver), require_tlsrpt_service=args.require_tlsrpt_service
     )
     if verdict.result == "temperror":
-        err_console.print(f"error: {verdict.reason}; try again later", markup=False)
+        say(f"error: {verdict.reason}; try again later", err=True)
         return EX_TEMPFAIL
     hold = hold_reason(verdict, args.accept_unsigned)  # R8460-3-u
     meta = verdict_meta(verdict, args.accept_unsigned, HOW)
@@ -117,10 +117,10 @@ def run(args: argparse.Namespace) -> int:
             if args.accept_unsigned and _copy_of_held(store, result):
                 (result,) = reprocess(store, [result.raw_id], release=unsigned_release(HOW))
     except StoreError as exc:
-        err_console.print(f"error: {exc}; try again later", markup=False)
+        say(f"error: {exc}; try again later", err=True)
         return EX_TEMPFAIL
     except sa.exc.DBAPIError as exc:
-        err_console.print(f"error: database: {db_reason(exc)}; try again later", markup=False)
+        say(f"error: database: {db_reason(exc)}; try again later", err=True)
         return EX_TEMPFAIL
     if args.json:
         print_json_line(
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         text = f"{result.outcome} (raw input {result.raw_id})"
         if result.released_unsigned:
             text += ", released from the DKIM hold by --accept-unsigned"
-        console.print(text + (f": {result.reason}" if result.reason else ""), markup=False)
+        say(text + (f": {result.reason}" if result.reason else ""))
     return EX_OK
 
 

@@ -24,9 +24,8 @@ import dns.exception
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
-from rich.text import Text
 
-from tlsrpt.cli.output import UsageError, console, print_json_line
+from tlsrpt.cli.output import UsageError, print_json_line, say
 from tlsrpt.records import (
     Parsed,
     Problem,
@@ -102,12 +101,21 @@ def run(args: argparse.Namespace) -> int:
                 "valid": result.value is not None,
                 "problems": result.problems,
                 "parsed": result.value,
-                "text": text,
+                "text": _json_text(text),
             }
         )
     else:
         _print_human(args.kind, result.value, result.problems, text)
     return 0 if result.value is not None else 1
+
+
+def _json_text(text: str | None) -> str | None:
+    """The record as read, for JSON: bytes that are not UTF-8 (kept as lone
+    surrogates while linting, and named in the problems) become U+FFFD, as
+    JSON text cannot hold them."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _read(value: str) -> str | bytes:
@@ -181,27 +189,25 @@ def _print_human(kind: str, value: Any, problems: tuple[Problem, ...], text: str
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     valid = value is not None
-    verdict = Text.assemble(
+    say(
         ("valid" if valid else "invalid", "bold green" if valid else "bold red"),
         f" {kind}",
         f" — {errors} error(s), {warnings} warning(s)" if problems else "",
     )
-    console.print(verdict)
     if text is not None and kind != "sts-policy":
-        console.print(Text("  " + text.encode("ascii", "backslashreplace").decode(), "dim"))
+        # A TXT record is ASCII: anything else is shown as an escape too.
+        say(("  " + text.encode("ascii", "backslashreplace").decode(), "dim"))
     for problem in problems:
         location = _location(kind, text, problem.position)
-        console.print(
-            Text.assemble(
-                "  ",
-                (f"{problem.severity:<8}", _SEVERITY_STYLE[problem.severity]),
-                (problem.code, "bold"),
-                f" ({location})" if location else "",
-                f": {problem.message}",
-            )
+        say(
+            "  ",
+            (f"{problem.severity:<8}", _SEVERITY_STYLE[problem.severity]),
+            (problem.code, "bold"),
+            f" ({location})" if location else "",
+            f": {problem.message}",
         )
     for label, shown in _summary(value):
-        console.print(Text.assemble(("  " + label + ": ", "cyan"), shown))
+        say(("  " + label + ": ", "cyan"), shown)
 
 
 def _summary(value: Any) -> list[tuple[str, str]]:

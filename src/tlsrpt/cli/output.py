@@ -1,22 +1,132 @@
-"""Shared terminal output helpers for the CLI."""
+"""Shared output helpers for the CLI.
+
+Human-readable output goes through `say` (one line) and `print_table`: every
+piece of data is passed through `safe_text` (no control character, escape
+sequence or bidi override reaches the terminal) and printed as a rich `Text`,
+so rich markup (`[red]`) or emoji codes (`:smile:`) in data stay literal.
+Without a terminal, tables are tab-separated lines with a header line and
+full values: nothing is cut or wrapped to fit a width.
+
+`--json` output goes through `print_json_line`: exact data, every datetime in
+UTC ending in `Z`, dates as `YYYY-MM-DD`.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import orjson
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+from tlsrpt.cli.terminal import json_escape_invisible, safe_text
+
+__all__ = [
+    "Column",
+    "UsageError",
+    "console",
+    "err_console",
+    "json_bytes",
+    "print_json_line",
+    "print_table",
+    "safe_line",
+    "safe_text",
+    "say",
+]
+
+console = Console(highlight=False, soft_wrap=True, emoji=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+# A piece of a line: plain text, or (text, rich style).
+Part = str | tuple[str, str]
+Cell = str | int | None
 
 
 class UsageError(Exception):
     """Bad arguments or environment: exit status 2."""
 
 
+def safe_line(*parts: Part, style: str = "") -> Text:
+    """One line of output from `parts`, each made terminal-safe. A part may
+    not hold a line break of its own: one would be shown as `\\x0a`."""
+    line = Text(style=style)
+    for part in parts:
+        if isinstance(part, tuple):
+            line.append(safe_text(part[0]), style=part[1])
+        else:
+            line.append(safe_text(part))
+    return line
+
+
+def say(*parts: Part, style: str = "", err: bool = False) -> None:
+    """Print one terminal-safe line (see `safe_line`) on stdout or stderr."""
+    (err_console if err else console).print(safe_line(*parts, style=style))
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    numeric: bool = False  # right-aligned; integers get thousands separators
+
+
+def _cell(value: Cell, grouped: bool) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}" if grouped else str(value)
+    return safe_text(value)
+
+
+def print_table(
+    columns: Sequence[Column], rows: Iterable[Sequence[Cell]], *, title: str | None = None
+) -> None:
+    """A table: boxed and folded to the width on a terminal; otherwise a
+    header line and one tab-separated line per row with every value whole
+    (`safe_text` shows a tab or newline inside a value as `\\x09`/`\\x0a`,
+    so fields never split). Missing values print as `-`."""
+    if not console.is_terminal:
+        out = sys.stdout
+        out.write("\t".join(c.name for c in columns) + "\n")
+        for row in rows:
+            out.write("\t".join(_cell(v, grouped=False) for v in row) + "\n")
+        out.flush()
+        return
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(
+            column.name, justify="right" if column.numeric else "left", overflow="fold"
+        )
+    for row in rows:
+        table.add_row(*(Text(_cell(v, grouped=True)) for v in row))
+    console.print(table)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        # Stored times are naive UTC; an aware one is converted to UTC.
+        utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return utc.isoformat().removesuffix("+00:00") + "Z"
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return str(value)
+
+
+def json_bytes(obj: Any) -> bytes:
+    """`obj` as JSON: datetimes as UTC with `Z`, dates `YYYY-MM-DD`, anything
+    else orjson does not know as its `str`; invisible and control characters
+    as `\\uXXXX` escapes (`json_escape_invisible`)."""
+    data = orjson.dumps(obj, default=_json_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+    if data.isascii() and b"\x7f" not in data:
+        return data
+    return json_escape_invisible(data.decode()).encode()
+
+
 def print_json_line(obj: Any) -> None:
     """One JSON object per line on stdout (JSON Lines)."""
-    sys.stdout.buffer.write(orjson.dumps(obj, default=str) + b"\n")
+    sys.stdout.buffer.write(json_bytes(obj) + b"\n")
     sys.stdout.flush()

@@ -10,11 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from rich.markup import escape
-from rich.table import Table
 
 from tlsrpt.cli.db import add_db_argument, opened_store
-from tlsrpt.cli.output import UsageError, console, err_console, print_json_line
+from tlsrpt.cli.output import Column, UsageError, print_json_line, print_table, say
 from tlsrpt.report import sniff
 
 if TYPE_CHECKING:
@@ -110,7 +108,7 @@ def run_list(args: argparse.Namespace) -> int:
     from tlsrpt.store import budget
     from tlsrpt.store.queries import list_quarantined
 
-    with opened_store(args) as store, store.read() as conn:
+    with opened_store(args, read_only=True) as store, store.read() as conn:
         rows = list_quarantined(conn, args.limit)
         today = budget.totals(conn, datetime.now(UTC).date())
     if args.json:
@@ -123,44 +121,53 @@ def run_list(args: argparse.Namespace) -> int:
             f"({today['refused_bytes']:,} bytes) from clients over their budget"
         )
     if not rows:
-        console.print("nothing quarantined")
+        say("nothing quarantined")
         return 0
-    table = Table()
-    table.add_column("id", justify="right")
-    table.add_column("received")
-    table.add_column("source", overflow="fold")
-    table.add_column("bytes", justify="right")
-    table.add_column("reason", overflow="fold")
-    for r in rows:
-        table.add_row(
-            str(r["id"]),
-            f"{r['received_at']:%Y-%m-%d %H:%M}",
-            escape(f"{r['source_kind']}: {r['source_detail']}"),
-            f"{r['size']:,}",
-            escape(f"{r['reason_code']}: {r['reason']}"),
-        )
-    console.print(table)
+    print_table(
+        _LIST_COLUMNS,
+        (
+            (
+                r["id"],
+                f"{r['received_at']:%Y-%m-%d %H:%M}",
+                f"{r['source_kind']}: {r['source_detail']}",
+                r["size"],
+                f"{r['reason_code']}: {r['reason']}",
+            )
+            for r in rows
+        ),
+    )
     return 0
 
 
-def _preview(data: bytes) -> str:
+_LIST_COLUMNS = (
+    Column("id", numeric=True),
+    Column("received (UTC)"),
+    Column("source"),
+    Column("bytes", numeric=True),
+    Column("reason"),
+)
+
+
+def _preview(data: bytes) -> list[str]:
+    """The first lines of the content (each printed terminal-safe)."""
     kind = sniff(data)
     if kind == "gzip" or b"\x00" in data[:4096]:
-        return f"({len(data):,} bytes of {'gzip' if kind == 'gzip' else 'binary'} data)"
+        return [f"({len(data):,} bytes of {'gzip' if kind == 'gzip' else 'binary'} data)"]
     text = data[:8192].decode("utf-8", "replace")
-    lines = text.splitlines()[:_PREVIEW_LINES]
-    more = "\n..." if len(lines) == _PREVIEW_LINES or len(data) > 8192 else ""
-    return "\n".join(lines) + more
+    # Only LF and CRLF end a line here: any other control character is shown.
+    lines = [line.removesuffix("\r") for line in text.split("\n")[:_PREVIEW_LINES]]
+    more = len(lines) == _PREVIEW_LINES or len(data) > 8192
+    return [*lines, "..."] if more else lines
 
 
 def run_show(args: argparse.Namespace) -> int:
     from tlsrpt.store import blobs
     from tlsrpt.store.queries import get_raw
 
-    with opened_store(args) as store, store.read() as conn:
+    with opened_store(args, read_only=True) as store, store.read() as conn:
         row = get_raw(conn, args.id)
     if row is None:
-        err_console.print(f"no raw input {args.id}")
+        say(f"no raw input {args.id}", err=True)
         return 1
     meta = _meta_json(row)
     if args.json:
@@ -179,9 +186,10 @@ def run_show(args: argparse.Namespace) -> int:
     lines.extend(f"  note: {n['code']} at {n['path']}: {n['reason']}" for n in meta["notes"])
     lines.extend(f"  {k}: {v}" for k, v in meta["source_meta"].items())
     for line in lines:
-        console.print(escape(line))
-    console.print("content:", style="bold")
-    console.print(escape(_preview(blobs.unpack(row["codec"], row["data"]))), soft_wrap=True)
+        say(line)
+    say("content:", style="bold")
+    for line in _preview(blobs.unpack(row["codec"], row["data"])):
+        say(line)
     return 0
 
 
@@ -205,17 +213,17 @@ def run_retry(args: argparse.Namespace) -> int:
         text = f"raw input {r.raw_id}: {r.outcome}" + (f": {r.reason}" if r.reason else "")
         if r.released_unsigned:
             text += f" (DKIM hold lifted by {release.by})"
-        console.print(escape(text))
+        say(text)
     still = sum(r.outcome == "quarantined" for r in results)
-    console.print(f"{len(results) - still} released, {still} still quarantined")
+    say(f"{len(results) - still} released, {still} still quarantined")
     held = [r.raw_id for r in results if r.reason_code == HELD]
     if held:
-        err_console.print(
+        say(
             f"{len(held)} held for want of an acceptable DKIM signature (RFC 8460 §3): "
             "judged by the verdict stored on arrival (DKIM is not verified again); "
             "`tlsrpt quarantine retry ID... --accept-unsigned` stores them anyway and "
             "records who did so",
-            markup=False,
+            err=True,
         )
     return 1 if still else 0
 
@@ -245,10 +253,13 @@ def run_export(args: argparse.Namespace) -> int:
     from tlsrpt.store import blobs
     from tlsrpt.store.queries import get_raw
 
-    with opened_store(args) as store, store.read() as conn:
+    with opened_store(args, read_only=True) as store, store.read() as conn:
         ids = _selected(args, conn)
         if args.output == "-" and len(ids) != 1:
             raise UsageError("-o - writes one input to stdout: give exactly one ID")
+        if args.output == "-" and sys.stdout.isatty():
+            # Raw input is untrusted bytes: never sent to a terminal unescaped.
+            raise UsageError("-o - writes raw bytes: redirect stdout to a file or pipe")
         target = Path(args.output)
         if args.output != "-" and not target.is_dir():
             raise UsageError(f"{target}: not a directory")
@@ -273,7 +284,7 @@ def run_export(args: argparse.Namespace) -> int:
         print_json_line({"written": written, "missing": missing})
     else:
         for w in written:
-            console.print(escape(f"{w['path']} ({w['size']:,} bytes)"))
+            say(f"{w['path']} ({w['size']:,} bytes)")
         for raw_id in missing:
-            err_console.print(f"no raw input {raw_id}")
+            say(f"no raw input {raw_id}", err=True)
     return 1 if missing else 0

@@ -6,11 +6,9 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from rich.markup import escape
-from rich.table import Table
 
 from tlsrpt.cli.db import add_db_argument, opened_store
-from tlsrpt.cli.output import console, err_console, print_json_line
+from tlsrpt.cli.output import Column, print_json_line, print_table, say
 from tlsrpt.cli.summary import add_window_arguments, window_from_args
 
 if TYPE_CHECKING:
@@ -38,32 +36,41 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run_list(args: argparse.Namespace) -> int:
     from tlsrpt.store.queries import list_reports
 
-    with opened_store(args) as store, store.read() as conn:
+    with opened_store(args, read_only=True) as store, store.read() as conn:
         rows = list_reports(conn, window_from_args(args), max(args.limit, 0))
     if args.json:
         print_json_line({"reports": rows})
         return 0
     if not rows:
-        console.print("no reports stored")
+        say("no reports stored")
         return 0
-    table = Table()
-    for name in ("id", "day", "organization", "policy domains", "successful", "failed"):
-        table.add_column(
-            name, justify="right" if name in ("id", "successful", "failed") else "left"
-        )
-    table.add_column("report-id", overflow="fold")
-    for row in rows:
-        table.add_row(
-            str(row["id"]),
-            row["day"].isoformat(),
-            escape(row["organization"]),
-            escape(", ".join(d or "(none)" for d in row["domains"])),
-            f"{row['successful_sessions']:,}",
-            f"{row['failed_sessions']:,}",
-            escape(row["report_id"]),
-        )
-    console.print(table)
+    print_table(
+        _LIST_COLUMNS,
+        (
+            (
+                row["id"],
+                row["day"].isoformat(),
+                row["organization"],
+                ", ".join(d or "(none)" for d in row["domains"]),
+                row["successful_sessions"],
+                row["failed_sessions"],
+                row["report_id"],
+            )
+            for row in rows
+        ),
+    )
     return 0
+
+
+_LIST_COLUMNS = (
+    Column("id", numeric=True),
+    Column("day"),
+    Column("organization"),
+    Column("policy domains"),
+    Column("successful", numeric=True),
+    Column("failed", numeric=True),
+    Column("report-id"),
+)
 
 
 def _as_json(stored: StoredReport) -> dict[str, Any]:
@@ -104,10 +111,10 @@ def _as_json(stored: StoredReport) -> dict[str, Any]:
 def run_show(args: argparse.Namespace) -> int:
     from tlsrpt.store.queries import get_report
 
-    with opened_store(args) as store, store.read() as conn:
+    with opened_store(args, read_only=True) as store, store.read() as conn:
         stored = get_report(conn, args.id)
     if stored is None:
-        err_console.print(f"no report {args.id}")
+        say(f"no report {args.id}", err=True)
         return 1
     data = _as_json(stored)
     if args.json:
@@ -120,7 +127,7 @@ def run_show(args: argparse.Namespace) -> int:
         f"  date range {dr['start-datetime']} .. {dr['end-datetime']} (UTC day {data['day']})",
         f"  contact {r.get('contact-info') or '-'}",
         f"  from raw input {data['raw_input']['id']} ({data['raw_input']['source_kind']}: "
-        f"{data['raw_input']['source_detail']}), received {data['received_at']:%Y-%m-%d %H:%M}",
+        f"{data['raw_input']['source_detail']}), received {data['received_at']:%Y-%m-%d %H:%M} UTC",
     ]
     if data["submitter"] or data["header_domain"]:
         lines.append(
@@ -134,31 +141,29 @@ def run_show(args: argparse.Namespace) -> int:
             f"({again['source_kind']}: {again['source_detail']})"
         )
     for line in lines:
-        console.print(escape(line))
+        say(line)
     for policy, row in zip(r["policies"], stored.policies, strict=True):
         _print_policy(policy, row["domain"])
     if data["deviations"]:
-        console.print("deviations:")
+        say("deviations:")
         for dev in data["deviations"]:
-            console.print(escape(f"  {dev['code']} at {dev['path']}: {dev['message']}"))
+            say(f"  {dev['code']} at {dev['path']}: {dev['message']}")
     return 0
 
 
 def _print_policy(policy: dict[str, Any], attributed: str) -> None:
     p, s = policy["policy"], policy["summary"]
     domain = p.get("policy-domain") or f"(no policy-domain; counted for {attributed or '-'})"
-    console.print(
-        escape(
-            f"policy {p['policy-type']} {domain}: "
-            f"{s['total-successful-session-count']:,} successful, "
-            f"{s['total-failure-session-count']:,} failed"
-        ),
+    say(
+        f"policy {p['policy-type']} {domain}: "
+        f"{s['total-successful-session-count']:,} successful, "
+        f"{s['total-failure-session-count']:,} failed",
         style="bold",
     )
     for text in p.get("policy-string", []):
-        console.print(escape(f"  | {text}"))
+        say(f"  | {text}")
     if p.get("mx-host"):
-        console.print(escape(f"  mx-host: {', '.join(p['mx-host'])}"))
+        say(f"  mx-host: {', '.join(p['mx-host'])}")
     for d in policy.get("failure-details", []):
         line = f"  {d['failed-session-count']:,} x {d['result-type']}"
         if d.get("sending-mta-ip"):
@@ -169,4 +174,4 @@ def _print_policy(policy: dict[str, Any], attributed: str) -> None:
         for key in ("receiving-mx-helo", "failure-reason-code", "additional-information"):
             if d.get(key):
                 line += f"; {key} {d[key]}"
-        console.print(escape(line))
+        say(line)

@@ -6,12 +6,9 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
-from rich.markup import escape
-from rich.table import Table
-
 from tlsrpt.analysis.summary import DomainSummary, summarize
 from tlsrpt.cli.db import add_db_argument, opened_store
-from tlsrpt.cli.output import console, print_json_line
+from tlsrpt.cli.output import Column, print_json_line, print_table, say
 from tlsrpt.store.window import Window
 
 
@@ -58,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from tlsrpt.store.queries import summary_rows
 
     window = window_from_args(args)
-    with opened_store(args) as store, store.read() as conn:
+    with opened_store(args, read_only=True) as store, store.read() as conn:
         rows = summary_rows(conn, window)
     domains = summarize(
         rows.totals, rows.by_result, rows.mx_hosts, rows.sending_ips, top=max(args.top, 0)
@@ -66,9 +63,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json_line({"domains": [d.as_dict() for d in domains]})
     elif not domains:
-        console.print("no reports stored" + (" for this selection" if _filtered(window) else ""))
+        say("no reports stored" + (" for this selection" if _filtered(window) else ""))
     else:
-        console.print(_table(domains))
+        _table(domains)
         for d in domains:
             _details(d)
     return 0
@@ -83,38 +80,43 @@ def _rate(summary: DomainSummary) -> str:
     return "-" if rate is None else f"{rate:.2%}"
 
 
-def _table(domains: list[DomainSummary]) -> Table:
-    table = Table(title="TLS-RPT summary by policy domain")
-    for name, justify in (
-        ("domain", "left"),
-        ("reports", "right"),
-        ("orgs", "right"),
-        ("successful", "right"),
-        ("failed", "right"),
-        ("failure rate", "right"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for d in domains:
-        table.add_row(
-            escape(d.domain or "(no policy domain)"),
-            f"{d.reports:,}",
-            f"{d.organizations:,}",
-            f"{d.successful_sessions:,}",
-            f"{d.failed_sessions:,}",
-            _rate(d),
-        )
-    return table
+_COLUMNS = (
+    Column("domain"),
+    Column("reports", numeric=True),
+    Column("orgs", numeric=True),
+    Column("successful", numeric=True),
+    Column("failed", numeric=True),
+    Column("failure rate", numeric=True),
+)
+
+
+def _table(domains: list[DomainSummary]) -> None:
+    print_table(
+        _COLUMNS,
+        (
+            (
+                d.domain or "(no policy domain)",
+                d.reports,
+                d.organizations,
+                d.successful_sessions,
+                d.failed_sessions,
+                _rate(d),
+            )
+            for d in domains
+        ),
+        title="TLS-RPT summary by policy domain",
+    )
 
 
 def _details(d: DomainSummary) -> None:
     if not (d.failures_by_result_type or d.top_mx_hosts or d.top_sending_ips):
         return
-    console.print(escape(f"\n{d.domain or '(no policy domain)'}"), style="bold")
+    say("")
+    say(d.domain or "(no policy domain)", style="bold")
     for title, pairs in (
         ("failed sessions by result type", list(d.failures_by_result_type.items())),
         ("top failing MX hosts", d.top_mx_hosts),
         ("top failing sending IPs", d.top_sending_ips),
     ):
         if pairs:
-            listed = ", ".join(f"{name} {count:,}" for name, count in pairs)
-            console.print(escape(f"  {title}: {listed}"))
+            say(f"  {title}: " + ", ".join(f"{name} {count:,}" for name, count in pairs))

@@ -10,12 +10,16 @@ import argparse
 import re
 from datetime import UTC, date, datetime, timedelta
 
-from rich.markup import escape
-from rich.table import Table
-
 from tlsrpt.cli.accounts import account_transaction, add_json_argument, when
 from tlsrpt.cli.db import add_db_argument, opened_store
-from tlsrpt.cli.output import UsageError, console, err_console, print_json_line
+from tlsrpt.cli.output import (
+    Column,
+    UsageError,
+    console,
+    err_console,
+    print_json_line,
+    print_table,
+)
 
 _DURATION = re.compile(r"(\d{1,6})([hdw])")
 _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
@@ -108,7 +112,7 @@ def run_list(args: argparse.Namespace) -> int:
     from tlsrpt.store.lifecycle import list_tokens
     from tlsrpt.store.users import AccountError
 
-    with opened_store(args) as store, store.read() as conn:
+    with opened_store(args, read_only=True) as store, store.read() as conn:
         try:
             found = list_tokens(conn, args.user)
         except AccountError as exc:
@@ -119,13 +123,19 @@ def run_list(args: argparse.Namespace) -> int:
     if not found:
         console.print("no tokens", markup=False)
         return 0
-    table = Table()
-    for column in ("id", "user", "created", "expires", "state"):
-        table.add_column(column, overflow="fold")
-    for t in found:
-        state = f"revoked {when(t.revoked_at)}" if t.revoked_at else t.state
-        table.add_row(str(t.id), escape(t.email), when(t.created_at), when(t.expires_at), state)
-    console.print(table)
+    print_table(
+        [Column(c, numeric=c == "id") for c in ("id", "user", "created", "expires", "state")],
+        (
+            (
+                t.id,
+                t.email,
+                when(t.created_at),
+                when(t.expires_at),
+                f"revoked {when(t.revoked_at)}" if t.revoked_at else t.state,
+            )
+            for t in found
+        ),
+    )
     return 0
 
 

@@ -14,12 +14,9 @@ import argparse
 import getpass
 import sys
 
-from rich.markup import escape
-from rich.table import Table
-
 from tlsrpt.cli.accounts import account_transaction, add_json_argument, when
 from tlsrpt.cli.db import add_db_argument, opened_store
-from tlsrpt.cli.output import UsageError, console, print_json_line
+from tlsrpt.cli.output import Column, UsageError, console, print_json_line, print_table
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -117,7 +114,7 @@ def run_add(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     from tlsrpt.store.lifecycle import list_users
 
-    with opened_store(args) as store, store.read() as conn:
+    with opened_store(args, read_only=True) as store, store.read() as conn:
         found = list_users(conn)
     if args.json:
         print_json_line({"users": [u.as_dict() for u in found]})
@@ -125,20 +122,22 @@ def run_list(args: argparse.Namespace) -> int:
     if not found:
         console.print("no users yet: add one with `tlsrpt user add EMAIL --admin`", markup=False)
         return 0
-    table = Table()
-    for column in ("id", "e-mail", "role", "state", "created", "tokens", "domains"):
-        table.add_column(column, overflow="fold")
-    for u in found:
-        table.add_row(
-            str(u.id),
-            escape(u.email),
-            "admin" if u.admin else "user",
-            f"disabled {when(u.disabled_at)}" if u.disabled_at else "enabled",
-            when(u.created_at),
-            str(u.active_tokens),
-            escape(", ".join(u.domains)) if not u.admin else "(all)",
-        )
-    console.print(table)
+    columns = ("id", "e-mail", "role", "state", "created", "tokens", "domains")
+    print_table(
+        [Column(c, numeric=c in ("id", "tokens")) for c in columns],
+        (
+            (
+                u.id,
+                u.email,
+                "admin" if u.admin else "user",
+                f"disabled {when(u.disabled_at)}" if u.disabled_at else "enabled",
+                when(u.created_at),
+                u.active_tokens,
+                ", ".join(u.domains) if not u.admin else "(all)",
+            )
+            for u in found
+        ),
+    )
     return 0
 
 

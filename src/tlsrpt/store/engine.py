@@ -7,6 +7,11 @@ SQLite takes its write lock at `BEGIN IMMEDIATE`; PostgreSQL takes a
 transaction-scoped advisory lock. Readers are never blocked (WAL on SQLite,
 MVCC on PostgreSQL). SQLite runs with `synchronous=FULL` so that a commit is
 on disk when it returns: receivers may answer 2xx right after it.
+
+A read-only store (`open_store(..., read_only=True)`, for the commands that
+only show data) never creates or migrates a database: a missing SQLite file,
+an empty schema or one at another revision is a `StoreMissing` /
+`StoreError` naming what to run; SQLite connections are also `query_only`.
 """
 
 from __future__ import annotations
@@ -15,13 +20,15 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 
-from tlsrpt.store.url import StoreError, display_url, normalize_url, resolve_url
+from tlsrpt.store.location import ENV_VAR
+from tlsrpt.store.url import StoreError, StoreMissing, display_url, normalize_url, resolve_url
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
 WAL_CHECKPOINT_PAGES = 10_000
@@ -30,7 +37,7 @@ WAL_KEEP_BYTES = 64 * 1024 * 1024  # the WAL file is cut back to this after a ch
 PG_WRITE_LOCK = 0x746C7372707400
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _sqlite_engine(url: URL, read_only: bool = False) -> Engine:
     # More prepared statements kept than the default 128: the ingest writer's
     # multi-row INSERTs differ by their number of rows.
     engine = sa.create_engine(
@@ -41,6 +48,12 @@ def _sqlite_engine(url: URL) -> Engine:
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
         cursor = dbapi_conn.cursor()
+        if read_only:
+            # Not even the journal mode changes (a tlsrpt database is WAL already).
+            cursor.execute("PRAGMA query_only=ON")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+            return
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -75,10 +88,13 @@ def _postgres_engine(url: URL) -> Engine:
 class Store:
     """A database holding tlsrpt data. Thread-safe; create one per process."""
 
-    def __init__(self, url: URL | str) -> None:
+    def __init__(self, url: URL | str, *, read_only: bool = False) -> None:
         self.url = normalize_url(url) if isinstance(url, str) else url
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        self.engine = _sqlite_engine(self.url) if self.is_sqlite else _postgres_engine(self.url)
+        self.read_only = read_only
+        self.engine = (
+            _sqlite_engine(self.url, read_only) if self.is_sqlite else _postgres_engine(self.url)
+        )
         self._write_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -92,6 +108,8 @@ class Store:
     def write(self) -> Iterator[Connection]:
         """One write transaction: committed when the block exits normally,
         rolled back on any exception. Only one writer at a time."""
+        if self.read_only:
+            raise StoreError(f"database {self.display_url} was opened read-only")
         with self._write_lock, self._connect() as conn:
             conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
@@ -129,14 +147,36 @@ def db_reason(exc: sa.exc.DBAPIError) -> str:
     return text.splitlines()[0]
 
 
-def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
-    """Open the database named by `url` (or the environment / default) and
-    bring its schema to the current revision."""
-    from tlsrpt.store.migrate import ensure_current
+def _missing_sqlite_file(url: URL) -> StoreMissing | None:
+    path = Path(url.database or "")
+    if path.is_file():
+        return None
+    where = display_url(url)
+    if url.database and not path.exists():
+        return StoreMissing(
+            f"no database at {where} ({path.absolute()} does not exist): check --db or "
+            f"${ENV_VAR}; `tlsrpt import` or `tlsrpt db upgrade` creates one"
+        )
+    return StoreMissing(f"database {where}: {path} is not a file")
 
-    store = Store(resolve_url(url))
+
+def open_store(url: str | None = None, *, migrate: bool = True, read_only: bool = False) -> Store:
+    """Open the database named by `url` (or the environment / default) and
+    bring its schema to the current revision. With `read_only`, nothing is
+    created or migrated: a database that does not exist or whose schema is
+    not current raises `StoreMissing` / `StoreError` instead."""
+    from tlsrpt.store.migrate import ensure_current, require_current
+
+    resolved = resolve_url(url, create_dir=not read_only)
+    if read_only and resolved.get_backend_name() == "sqlite":
+        missing = _missing_sqlite_file(resolved)
+        if missing is not None:
+            raise missing
+    store = Store(resolved, read_only=read_only)
     try:
-        if migrate:
+        if read_only:
+            require_current(store)
+        elif migrate:
             ensure_current(store)
     except sa.exc.DBAPIError as exc:
         store.close()

@@ -17,7 +17,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from tlsrpt.store.engine import Store
-from tlsrpt.store.url import StoreError
+from tlsrpt.store.url import StoreError, StoreMissing
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -71,3 +71,24 @@ def ensure_current(store: Store) -> None:
         return
     _check_known(current)
     upgrade(store)
+
+
+def require_current(store: Store) -> None:
+    """For readers that must not change the database: refuse a database
+    without the tlsrpt schema (a new file, an empty PostgreSQL schema) or
+    with another revision, saying what to run."""
+    with store.read() as conn:
+        current = current_revision(conn)
+    head = head_revision()
+    if current == head:
+        return
+    if current is None:
+        raise StoreMissing(
+            f"database {store.display_url} holds no tlsrpt data (no tlsrpt schema): "
+            "`tlsrpt import` or `tlsrpt db upgrade` creates it"
+        )
+    _check_known(current)
+    raise StoreError(
+        f"database {store.display_url} has schema revision {current}, this version of "
+        f"tlsrpt reads {head}: run `tlsrpt db upgrade` first"
+    )

@@ -4,11 +4,18 @@
 given; a bare file path means a SQLite file. Without `--db`, the
 `TLSRPT_DATABASE_URL` environment variable, else a SQLite file in the
 user's data directory.
+
+A bare path must look like one: it holds a directory separator
+(`./reports.db`, `/var/lib/tlsrpt/reports.db`), ends in `.db`, `.sqlite`
+or `.sqlite3`, or names a file that exists. Anything else (`notaurl`,
+`localhost`, `postgres`) is refused rather than taken as the name of a new
+SQLite file in the current directory: it is far more likely a mistyped URL.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
@@ -20,18 +27,35 @@ class StoreError(Exception):
     """The database cannot be used: bad URL, unreachable, wrong schema."""
 
 
-def resolve_url(value: str | None = None) -> URL:
-    """`--db` value, else $TLSRPT_DATABASE_URL, else the default SQLite file."""
+class StoreMissing(StoreError):
+    """A command that only reads found no tlsrpt database where it was told
+    to look (and will not create one)."""
+
+
+def resolve_url(value: str | None = None, *, create_dir: bool = True) -> URL:
+    """`--db` value, else $TLSRPT_DATABASE_URL, else the default SQLite file
+    (whose directory is created unless `create_dir` is false)."""
     text = value or os.environ.get(ENV_VAR)
     if text:
         return normalize_url(text)
     path = default_database_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if create_dir:
+        path.parent.mkdir(parents=True, exist_ok=True)
     return URL.create("sqlite+pysqlite", database=str(path))
 
 
 _SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite"}
 _POSTGRES_DRIVERS = {"postgresql", "postgres", "postgresql+psycopg"}
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
+def _is_sqlite_path(text: str) -> bool:
+    separators = {"/", os.sep, *([os.altsep] if os.altsep else [])}
+    return (
+        any(sep in text for sep in separators)
+        or text.lower().endswith(SQLITE_SUFFIXES)
+        or Path(text).is_file()
+    )
 
 
 def normalize_url(text: str) -> URL:
@@ -40,6 +64,12 @@ def normalize_url(text: str) -> URL:
     if "://" not in text:  # a plain path: a SQLite file
         if not text:
             raise StoreError("empty database URL")
+        if not _is_sqlite_path(text):
+            raise StoreError(
+                f"{text!r} is neither a database URL nor a SQLite file path: write "
+                f"sqlite:///{text} or ./{text} for a SQLite file of that name here, "
+                "postgresql://USER@HOST/DB for PostgreSQL"
+            )
         return URL.create("sqlite+pysqlite", database=text)
     try:
         url = sa.make_url(text)
@@ -47,6 +77,11 @@ def normalize_url(text: str) -> URL:
         raise StoreError(f"not a database URL: {text!r}") from exc
     name = url.drivername.lower()
     if name in _SQLITE_DRIVERS:
+        if url.host:
+            raise StoreError(
+                f"{text!r}: a SQLite URL has no host; write sqlite:///relative/path "
+                "or sqlite:////absolute/path"
+            )
         if not url.database or url.database == ":memory:":
             raise StoreError("an in-memory SQLite database keeps nothing; give a file path")
         return url.set(drivername="sqlite+pysqlite")
