@@ -1,14 +1,19 @@
 """Analysis results as JSON-ready dicts (the API's bodies and the export
 rows). Days are ISO dates; rates are fractions (0.25 = 25 %), None when
-no session was reported."""
+no session was reported; timestamps are written in UTC with a `Z`
+(`tlsrpt.export.json_bytes`). Each kind of result has one shape: a
+domain's readiness is `Readiness.as_dict()` in the list and in the detail,
+and columns the store keeps as JSON text are given as JSON values."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
+
+import orjson
 
 from tlsrpt.analysis.explain import explain
 from tlsrpt.analysis.period import DomainPeriod
-from tlsrpt.analysis.readiness import Readiness
 from tlsrpt.store.queries import StoredReport
 from tlsrpt.web.api.reads import DomainDetail, DomainOverview
 
@@ -24,17 +29,8 @@ DOMAIN_COLUMNS = (
 DAILY_COLUMNS = ("day", "reports", "successful_sessions", "failed_sessions", "failure_rate")
 
 
-def readiness_dict(readiness: Readiness) -> dict[str, Any]:
-    return {
-        "verdict": str(readiness.verdict),
-        "reasons": [
-            {"check": r.check, "passed": r.passed, "text": r.text} for r in readiness.reasons
-        ],
-        "large_senders": list(readiness.large_senders),
-    }
-
-
 def domain_item(overview: DomainOverview) -> dict[str, Any]:
+    """A domain in the list: its totals and its readiness object."""
     a = overview.analysis
     return {
         "domain": a.domain,
@@ -42,10 +38,14 @@ def domain_item(overview: DomainOverview) -> dict[str, Any]:
         "successful_sessions": a.successful_sessions,
         "failed_sessions": a.failed_sessions,
         "failure_rate": a.failure_rate,
-        "readiness": str(overview.readiness.verdict),
-        "readiness_reasons": readiness_dict(overview.readiness)["reasons"],
         "days_with_data": a.days_with_data,
+        "readiness": overview.readiness.as_dict(),
     }
+
+
+def domain_row(overview: DomainOverview) -> dict[str, Any]:
+    """A domain as a CSV row (`DOMAIN_COLUMNS`): the readiness verdict only."""
+    return {**domain_item(overview), "readiness": str(overview.readiness.verdict)}
 
 
 def daily_rows(analysis: DomainPeriod) -> list[dict[str, Any]]:
@@ -76,7 +76,7 @@ def domain_detail_dict(detail: DomainDetail) -> dict[str, Any]:
         "failed_sessions": a.failed_sessions,
         "failure_rate": a.failure_rate,
         "days_with_data": a.days_with_data,
-        "readiness": readiness_dict(detail.readiness),
+        "readiness": detail.readiness.as_dict(),
         "failures_by_result_type": [
             {"result_type": t, "failed_sessions": n, "title": explain(t).title}
             for t, n in a.failures_by_result_type
@@ -107,12 +107,31 @@ def domain_detail_dict(detail: DomainDetail) -> dict[str, Any]:
     }
 
 
+# Columns the store keeps as JSON text (lists and objects).
+JSON_TEXT_COLUMNS = frozenset({"deviations", "policy_strings", "mx_hosts", "source_meta", "notes"})
+
+
+def decoded_row(row: dict[str, Any]) -> dict[str, Any]:
+    """`row` with its JSON-text columns as JSON values (text that is not
+    JSON, which the store never writes, is left as it is)."""
+    out = dict(row)
+    for key in JSON_TEXT_COLUMNS & out.keys():
+        if isinstance(out[key], str):
+            with contextlib.suppress(orjson.JSONDecodeError):
+                out[key] = orjson.loads(out[key])
+    return out
+
+
+def raw_meta(raw: dict[str, Any]) -> dict[str, Any]:
+    """A raw input's metadata (never its bytes)."""
+    return decoded_row({k: v for k, v in raw.items() if k not in ("data", "codec")})
+
+
 def report_dict(stored: StoredReport) -> dict[str, Any]:
-    raw = {k: v for k, v in stored.raw.items() if k != "data"}
     return {
-        "report": stored.report,
-        "policies": stored.policies,
+        "report": decoded_row(stored.report),
+        "policies": [decoded_row(p) for p in stored.policies],
         "failures": stored.failures,
-        "raw": raw,
+        "raw": raw_meta(stored.raw),
         "duplicates": stored.duplicates,
     }
