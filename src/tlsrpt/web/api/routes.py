@@ -35,6 +35,7 @@ from tlsrpt.web.api.serialize import (
     domain_detail_dict,
     domain_item,
     domain_row,
+    json_values,
     raw_meta,
     report_dict,
 )
@@ -306,7 +307,7 @@ def build_router() -> APIRouter:
     @router.get("/reports/{pk}", summary="One stored report, every field", responses=_NOT_FOUND)
     def report(request: Request, user: ApiUser, pk: RowId) -> Response:
         found, _ = stored(request, user, pk)
-        return _json(report_dict(found))
+        return _json(json_values(report_dict(found)))
 
     @router.get(
         "/reports/{pk}/raw",

@@ -2,8 +2,8 @@
 rows). Days are ISO dates; rates are fractions (0.25 = 25 %), None when
 no session was reported; timestamps are written in UTC with a `Z`
 (`tlsrpt.export.json_bytes`). Each kind of result has one shape: a
-domain's readiness is `Readiness.as_dict()` in the list and in the detail,
-and columns the store keeps as JSON text are given as JSON values."""
+domain's readiness is `readiness_dict` in the list and in the detail, and
+columns the store keeps as JSON text are given as JSON values."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import orjson
 
 from tlsrpt.analysis.explain import explain
 from tlsrpt.analysis.period import DomainPeriod
+from tlsrpt.analysis.readiness import Readiness
 from tlsrpt.store.queries import StoredReport
 from tlsrpt.web.api.reads import DomainDetail, DomainOverview
 
@@ -29,6 +30,11 @@ DOMAIN_COLUMNS = (
 DAILY_COLUMNS = ("day", "reports", "successful_sessions", "failed_sessions", "failure_rate")
 
 
+def readiness_dict(readiness: Readiness) -> dict[str, Any]:
+    """The one readiness shape, in the list as in the detail."""
+    return readiness.as_dict()
+
+
 def domain_item(overview: DomainOverview) -> dict[str, Any]:
     """A domain in the list: its totals and its readiness object."""
     a = overview.analysis
@@ -39,7 +45,7 @@ def domain_item(overview: DomainOverview) -> dict[str, Any]:
         "failed_sessions": a.failed_sessions,
         "failure_rate": a.failure_rate,
         "days_with_data": a.days_with_data,
-        "readiness": overview.readiness.as_dict(),
+        "readiness": readiness_dict(overview.readiness),
     }
 
 
@@ -61,6 +67,36 @@ def daily_rows(analysis: DomainPeriod) -> list[dict[str, Any]]:
     ]
 
 
+# Columns the store keeps as JSON text (lists and objects).
+JSON_TEXT_COLUMNS = frozenset({"deviations", "policy_strings", "mx_hosts", "source_meta", "notes"})
+
+
+def decoded_row(row: dict[str, Any]) -> dict[str, Any]:
+    """`row` with its JSON-text columns as JSON values (text that is not
+    JSON, which the store never writes, is left as it is)."""
+    out = dict(row)
+    for key in JSON_TEXT_COLUMNS & out.keys():
+        if isinstance(out[key], str):
+            with contextlib.suppress(orjson.JSONDecodeError):
+                out[key] = orjson.loads(out[key])
+    return out
+
+
+def raw_meta(raw: dict[str, Any]) -> dict[str, Any]:
+    """A raw input's metadata (never its bytes)."""
+    return decoded_row({k: v for k, v in raw.items() if k not in ("data", "codec")})
+
+
+def json_values(body: dict[str, Any]) -> dict[str, Any]:
+    """A `report_dict` body with the JSON-text columns of its report, policies
+    and raw input as JSON values."""
+    out = dict(body)
+    out["report"] = decoded_row(body["report"])
+    out["policies"] = [decoded_row(p) for p in body["policies"]]
+    out["raw"] = raw_meta(body["raw"])
+    return out
+
+
 def _pairs(pairs: list[tuple[Any, int]], key: str) -> list[dict[str, Any]]:
     return [{key: k, "failed_sessions": n} for k, n in pairs]
 
@@ -76,7 +112,7 @@ def domain_detail_dict(detail: DomainDetail) -> dict[str, Any]:
         "failed_sessions": a.failed_sessions,
         "failure_rate": a.failure_rate,
         "days_with_data": a.days_with_data,
-        "readiness": detail.readiness.as_dict(),
+        "readiness": readiness_dict(detail.readiness),
         "failures_by_result_type": [
             {"result_type": t, "failed_sessions": n, "title": explain(t).title}
             for t, n in a.failures_by_result_type
@@ -107,31 +143,12 @@ def domain_detail_dict(detail: DomainDetail) -> dict[str, Any]:
     }
 
 
-# Columns the store keeps as JSON text (lists and objects).
-JSON_TEXT_COLUMNS = frozenset({"deviations", "policy_strings", "mx_hosts", "source_meta", "notes"})
-
-
-def decoded_row(row: dict[str, Any]) -> dict[str, Any]:
-    """`row` with its JSON-text columns as JSON values (text that is not
-    JSON, which the store never writes, is left as it is)."""
-    out = dict(row)
-    for key in JSON_TEXT_COLUMNS & out.keys():
-        if isinstance(out[key], str):
-            with contextlib.suppress(orjson.JSONDecodeError):
-                out[key] = orjson.loads(out[key])
-    return out
-
-
-def raw_meta(raw: dict[str, Any]) -> dict[str, Any]:
-    """A raw input's metadata (never its bytes)."""
-    return decoded_row({k: v for k, v in raw.items() if k not in ("data", "codec")})
-
-
 def report_dict(stored: StoredReport) -> dict[str, Any]:
+    raw = {k: v for k, v in stored.raw.items() if k != "data"}
     return {
-        "report": decoded_row(stored.report),
-        "policies": [decoded_row(p) for p in stored.policies],
+        "report": stored.report,
+        "policies": stored.policies,
         "failures": stored.failures,
-        "raw": raw_meta(stored.raw),
+        "raw": raw,
         "duplicates": stored.duplicates,
     }
