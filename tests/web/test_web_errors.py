@@ -59,7 +59,9 @@ def client(store: Store) -> Iterator[TestClient]:
 
 
 def test_receiver_errors_are_problems_with_the_headers(client: TestClient) -> None:
-    assert_problem(client.post("/v1/reports", content=b"{}", headers={"Content-Type": "text/x"}), 415)
+    assert_problem(
+        client.post("/v1/reports", content=b"{}", headers={"Content-Type": "text/x"}), 415
+    )
     assert_problem(
         client.post(
             "/v1/reports",

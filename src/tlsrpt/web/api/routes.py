@@ -35,8 +35,6 @@ from tlsrpt.web.api.serialize import (
     domain_detail_dict,
     domain_item,
     domain_row,
-    json_values,
-    raw_meta,
     report_dict,
 )
 from tlsrpt.web.problems import problem
@@ -307,7 +305,7 @@ def build_router() -> APIRouter:
     @router.get("/reports/{pk}", summary="One stored report, every field", responses=_NOT_FOUND)
     def report(request: Request, user: ApiUser, pk: RowId) -> Response:
         found, _ = stored(request, user, pk)
-        return _json(json_values(report_dict(found)))
+        return _json(report_dict(found))
 
     @router.get(
         "/reports/{pk}/raw",
@@ -331,7 +329,7 @@ def build_router() -> APIRouter:
     ) -> Response:
         with _store(request).read() as conn:
             rows = list_quarantined(conn, limit)
-        return _json({"quarantined": [raw_meta(r) for r in rows]})
+        return _json({"quarantined": rows})
 
     @router.post(
         "/quarantine/{raw_id}/retry",

@@ -2,15 +2,11 @@
 rows). Days are ISO dates; rates are fractions (0.25 = 25 %), None when
 no session was reported; timestamps are written in UTC with a `Z`
 (`tlsrpt.export.json_bytes`). Each kind of result has one shape: a
-domain's readiness is `readiness_dict` in the list and in the detail, and
-columns the store keeps as JSON text are given as JSON values."""
+domain's readiness is `readiness_dict` in the list and in the detail."""
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
-
-import orjson
 
 from tlsrpt.analysis.explain import explain
 from tlsrpt.analysis.period import DomainPeriod
@@ -65,36 +61,6 @@ def daily_rows(analysis: DomainPeriod) -> list[dict[str, Any]]:
         }
         for p in analysis.daily
     ]
-
-
-# Columns the store keeps as JSON text (lists and objects).
-JSON_TEXT_COLUMNS = frozenset({"deviations", "policy_strings", "mx_hosts", "source_meta", "notes"})
-
-
-def decoded_row(row: dict[str, Any]) -> dict[str, Any]:
-    """`row` with its JSON-text columns as JSON values (text that is not
-    JSON, which the store never writes, is left as it is)."""
-    out = dict(row)
-    for key in JSON_TEXT_COLUMNS & out.keys():
-        if isinstance(out[key], str):
-            with contextlib.suppress(orjson.JSONDecodeError):
-                out[key] = orjson.loads(out[key])
-    return out
-
-
-def raw_meta(raw: dict[str, Any]) -> dict[str, Any]:
-    """A raw input's metadata (never its bytes)."""
-    return decoded_row({k: v for k, v in raw.items() if k not in ("data", "codec")})
-
-
-def json_values(body: dict[str, Any]) -> dict[str, Any]:
-    """A `report_dict` body with the JSON-text columns of its report, policies
-    and raw input as JSON values."""
-    out = dict(body)
-    out["report"] = decoded_row(body["report"])
-    out["policies"] = [decoded_row(p) for p in body["policies"]]
-    out["raw"] = raw_meta(body["raw"])
-    return out
 
 
 def _pairs(pairs: list[tuple[Any, int]], key: str) -> list[dict[str, Any]]:
