@@ -3,7 +3,8 @@
 Every cell may hold attacker-controlled text from a report, so CSV cells
 that a spreadsheet would read as a formula (starting with = + - @, a tab or
 a carriage return) get a leading apostrophe (OWASP "CSV injection").
-Numbers are written as numbers: only text is neutralized.
+Numbers are written as numbers: only text is neutralized. Timestamps are
+UTC and say so: ISO 8601 with a `Z` (the database keeps them as naive UTC).
 """
 
 from __future__ import annotations
@@ -11,12 +12,32 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def utc_text(value: datetime) -> str:
+    """ISO 8601 in UTC with a `Z`; a naive datetime is taken as UTC."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat() + "Z"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return utc_text(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)  # Decimal sums of PostgreSQL, times
+
+
+def json_bytes(body: Any) -> bytes:
+    """`body` as JSON, every datetime in UTC with a `Z`."""
+    return orjson.dumps(body, default=_json_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
 
 
 def csv_cell(value: Any) -> str | int | float:
@@ -26,7 +47,9 @@ def csv_cell(value: Any) -> str | int | float:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return value
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return utc_text(value)
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, list | tuple):
         value = " ".join(str(v) for v in value)
@@ -44,4 +67,4 @@ def to_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
 
 
 def to_json(rows: Iterable[Mapping[str, Any]]) -> bytes:
-    return orjson.dumps({"rows": list(rows)}, default=str)
+    return json_bytes({"rows": list(rows)})

@@ -91,12 +91,12 @@ def test_domains_equal_an_independent_sum(world: Any, days: int) -> None:
 
 def test_readiness_verdicts_of_the_demo(world: Any) -> None:
     body = _json(world.get("/api/v1/domains", world.admin_token, days=30, until=END))
-    verdicts = {d["domain"]: d["readiness"] for d in body["domains"]}
+    verdicts = {d["domain"]: d["readiness"]["verdict"] for d in body["domains"]}
     assert verdicts["example.com"] == "ready"
     assert verdicts["shop.example.net"] == "not-ready"
     assert verdicts["new.example.io"] == "insufficient-data"
     shop = next(d for d in body["domains"] if d["domain"] == "shop.example.net")
-    failed_checks = {r["check"] for r in shop["readiness_reasons"] if not r["passed"]}
+    failed_checks = {r["check"] for r in shop["readiness"]["reasons"] if not r["passed"]}
     assert "blocking-failures" in failed_checks
 
 

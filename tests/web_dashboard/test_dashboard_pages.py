@@ -185,7 +185,7 @@ def test_overview_sparklines_draw_the_daily_failure_rates(client: TestClient, si
         assert answer.status_code == 200
         assert answer.headers["content-type"] == "image/svg+xml"
         assert answer.headers["content-security-policy"] == (
-            "default-src 'none'; style-src 'unsafe-inline'"
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
         )
         assert "<script" not in answer.text
         spark = _svg(answer.text)

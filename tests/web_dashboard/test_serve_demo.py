@@ -1,8 +1,10 @@
 """`tlsrpt serve --demo` as a newcomer runs it: a real process on loopback
-that prints the logins, serving a populated dashboard."""
+that prints the logins, serving a populated dashboard; it checks its port
+before building anything and removes its temporary database on exit."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -12,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -71,3 +74,65 @@ def test_serve_demo_prints_logins_and_serves_the_data(tmp_path: Path) -> None:
     again = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert again.returncode == 2
     assert "already holds reports" in again.stderr
+
+
+def _demo_dirs(tmpdir: Path) -> list[Path]:
+    return sorted(tmpdir.glob("tlsrpt-demo-*"))
+
+
+def _environment(tmpdir: Path) -> dict[str, str]:
+    tmpdir.mkdir(exist_ok=True)
+    return {**os.environ, "TMPDIR": str(tmpdir)}  # where the demo database goes
+
+
+def test_a_taken_port_is_refused_before_building_anything(tmp_path: Path) -> None:
+    tmpdir = tmp_path / "tmp"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        answer = subprocess.run(
+            [sys.executable, "-m", "tlsrpt", "serve", "--demo", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=_environment(tmpdir),
+        )
+    assert answer.returncode == 2, answer.stderr
+    hint = re.search(rf"port {port} is in use; try --port (\d+)", answer.stderr)
+    assert hint is not None, answer.stderr
+    assert int(hint.group(1)) > port
+    assert "Traceback" not in answer.stderr and answer.stdout == ""  # no logins printed
+    assert _demo_dirs(tmpdir) == []
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_the_temporary_database_is_removed_on_exit(tmp_path: Path, stop: signal.Signals) -> None:
+    tmpdir = tmp_path / "tmp"
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tlsrpt", "serve", "--demo", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_environment(tmpdir),
+    )
+    try:
+        assert process.stdout is not None
+        banner = "".join(process.stdout.readline() for _ in range(4))
+        assert f"open http://127.0.0.1:{port}/" in banner
+        (folder,) = _demo_dirs(tmpdir)
+        assert str(folder) in banner  # the database line names it
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+    finally:
+        process.send_signal(stop)
+        process.wait(timeout=60)
+    assert process.returncode == (0 if stop == signal.SIGTERM else 130)
+    assert _demo_dirs(tmpdir) == []

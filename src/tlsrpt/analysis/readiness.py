@@ -16,12 +16,14 @@ Verdicts, checked in this order:
 - `ready`: none of the above.
 
 Every check yields a `Reason` (passed or not), so a page can show why.
+`Readiness.as_dict()` is its one JSON shape, wherever it is shown.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from tlsrpt.analysis.explain import explain
 from tlsrpt.analysis.period import DomainPeriod, FailureRow
@@ -76,6 +78,16 @@ class Readiness:
     @property
     def problems(self) -> tuple[Reason, ...]:
         return tuple(r for r in self.reasons if not r.passed)
+
+    def as_dict(self) -> dict[str, Any]:
+        """`{"verdict", "reasons": [{"check", "passed", "text"}], "large_senders"}`."""
+        return {
+            "verdict": str(self.verdict),
+            "reasons": [
+                {"check": r.check, "passed": r.passed, "text": r.text} for r in self.reasons
+            ],
+            "large_senders": list(self.large_senders),
+        }
 
 
 def large_senders_in(organizations: list[str], config: ReadinessConfig) -> tuple[str, ...]:

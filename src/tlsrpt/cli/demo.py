@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tlsrpt.cli.db import add_db_argument, opened_store
@@ -93,14 +91,11 @@ class DemoLogin:
 
 
 def prepare_serve_demo(args: argparse.Namespace) -> DemoLogin:
-    """For `tlsrpt serve --demo`: a fresh database (a new temporary SQLite
-    file unless --db names one, which must hold no reports), the demo data,
-    an admin and a customer with random passwords. Sets `args.db`."""
+    """For `tlsrpt serve --demo`: fill the database of `args.db` (which must
+    hold no reports; `serve` makes a temporary one unless --db names one)
+    with the demo data, an admin and a customer with random passwords."""
     from tlsrpt.store.users import add_domain, add_user
 
-    if args.db is None:
-        folder = Path(tempfile.mkdtemp(prefix="tlsrpt-demo-"))
-        args.db = f"sqlite:///{folder / 'demo.sqlite3'}"
     admin_password, customer_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
     with opened_store(args) as store:
         fill(store, 60, None, 8460, force=False)

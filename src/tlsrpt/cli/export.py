@@ -54,7 +54,13 @@ def run(args: argparse.Namespace) -> int:
     from tlsrpt.export import to_csv
     from tlsrpt.store.users import User
     from tlsrpt.web.api import reads
-    from tlsrpt.web.api.serialize import DAILY_COLUMNS, DOMAIN_COLUMNS, daily_rows, domain_item
+    from tlsrpt.web.api.serialize import (
+        DAILY_COLUMNS,
+        DOMAIN_COLUMNS,
+        daily_rows,
+        domain_item,
+        domain_row,
+    )
 
     fmt = _format(args)
     if not 1 <= args.days <= reads.MAX_DAYS:
@@ -67,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
         if args.domain and not reads.is_visible(conn, everything, args.domain):
             raise UsageError(f"no reports or registration for domain {args.domain}")
         if args.table == "domains":
-            rows = [domain_item(o) for o in reads.overview(conn, everything, period)]
+            # CSV: the readiness verdict; JSON: the readiness object, as the API.
+            shape = domain_row if args.format == "csv" else domain_item
+            rows = [shape(o) for o in reads.overview(conn, everything, period)]
             columns: tuple[str, ...] = DOMAIN_COLUMNS
         elif args.table == "daily":
             detail = reads.domain_detail(conn, everything, args.domain, period)

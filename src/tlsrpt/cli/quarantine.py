@@ -115,7 +115,7 @@ def run_list(args: argparse.Namespace) -> int:
         print_json_line({"quarantined": [_meta_json(r) for r in rows], "budget_today": today})
         return 0
     if today["inputs"] or today["refused_inputs"]:
-        console.print(
+        say(
             f"HTTP quarantine budget today (UTC): {today['inputs']:,} inputs "
             f"({today['bytes']:,} bytes) quarantined, {today['refused_inputs']:,} refused "
             f"({today['refused_bytes']:,} bytes) from clients over their budget"

@@ -6,15 +6,26 @@ Settings: `--config FILE` (TOML), `TLSRPT_*` environment variables and the
 options below, in rising precedence (`tlsrpt.web.settings`). SIGTERM or
 SIGINT stops accepting connections and lets requests in flight finish, so
 a report whose bytes were committed is always answered.
+
+`--demo` checks that the port is free before it builds the demo database
+(exit 2 with a free port to try), and removes its temporary database on
+any exit, Ctrl-C and SIGTERM included.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import logging
+import shutil
 import signal
+import socket
 import ssl
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import orjson
 import uvicorn
@@ -22,7 +33,7 @@ from aiosmtpd.controller import Controller
 from starlette.types import ASGIApp
 
 from tlsrpt.cli.db import add_db_argument, opened_store
-from tlsrpt.cli.demo import prepare_serve_demo
+from tlsrpt.cli.demo import DemoLogin, prepare_serve_demo
 from tlsrpt.cli.output import UsageError, console, err_console
 from tlsrpt.receive.dkim_verify import txt_lookup
 from tlsrpt.receive.imap import ImapConfig, ImapPoller
@@ -215,8 +226,69 @@ def _imap_poller(settings: Settings, store: Store) -> ImapPoller | None:
     return ImapPoller(store, config, dnsfunc)
 
 
+def _bind_error(host: str, port: int) -> OSError | None:
+    """Why `host:port` cannot be listened on now, or None (bound as uvicorn
+    binds: SO_REUSEADDR, so a closed connection's TIME_WAIT is no obstacle)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        return exc
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return exc
+    return None
+
+
+def check_port(host: str, port: int) -> None:
+    """UsageError unless `host:port` is free; when in use, name one that is."""
+    error = _bind_error(host, port)
+    if error is None:
+        return
+    if error.errno != errno.EADDRINUSE:
+        raise UsageError(f"cannot listen on {host}:{port}: {error.strerror or error}")
+    free = next(
+        (p for p in range(port + 1, min(port + 100, 65535) + 1) if _bind_error(host, p) is None),
+        port + 1,
+    )
+    raise UsageError(f"port {port} is in use; try --port {free}")
+
+
+def _stop(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwinds, so the finally blocks clean up
+
+
+@contextlib.contextmanager
+def _demo_database(args: argparse.Namespace) -> Iterator[None]:
+    """Without --db, a temporary SQLite database for `--demo`, removed on exit.
+    SIGTERM while the data is built unwinds like Ctrl-C (serving, uvicorn
+    handles both and returns)."""
+    if args.db is not None:
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="tlsrpt-demo-")
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        args.db = f"sqlite:///{Path(folder) / 'demo.sqlite3'}"
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def run(args: argparse.Namespace) -> int:
-    demo = prepare_serve_demo(args) if args.demo else None
+    if not args.demo:
+        return _serve(args)
+    settings = _settings(args)
+    check_port(settings.host, settings.port)  # before building the demo data
+    with _demo_database(args):
+        return _serve(args, prepare_serve_demo(args))
+
+
+def _serve(args: argparse.Namespace, demo: DemoLogin | None = None) -> int:
     settings = _settings(args)
     args.db = settings.database_url
     handler = logging.StreamHandler()

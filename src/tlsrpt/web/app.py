@@ -1,26 +1,77 @@
 """The ASGI application of `tlsrpt serve`.
 
-`create_app(settings)` builds the app; feature routers (receiver, later the
-API and dashboard) are included here and reach the database through
-`request.app.state.store`.
+`create_app(settings)` builds the app; feature routers (receiver, API,
+dashboard) are included here and reach the database through
+`request.app.state.store`. `GET /healthz` answers as long as the process
+serves requests (liveness, no I/O); `GET /readyz` also reads the database
+(readiness: 503 when it cannot).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp
 
 from tlsrpt import __version__
 from tlsrpt.ingest.group_commit import GroupCommitter
 from tlsrpt.store.engine import Store, open_store
-from tlsrpt.web import api, dashboard
+from tlsrpt.store.migrate import current_revision, head_revision
+from tlsrpt.store.url import StoreError
+from tlsrpt.web import api, dashboard, problems
 from tlsrpt.web.access_log import AccessLog
+from tlsrpt.web.headers import SecurityHeaders
+from tlsrpt.web.problems import problem
 from tlsrpt.web.ratelimit import RateLimit, default_rules
 from tlsrpt.web.receiver import document, receiver_route
+from tlsrpt.web.segments import EncodedSegments
 from tlsrpt.web.settings import Settings
+
+log = logging.getLogger("tlsrpt.web")
+READY_TIMEOUT_S = 5.0  # /readyz answers 503 rather than wait longer for the database
+
+
+class _App(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside the framework's error handling, so its 500 has them too.
+        return SecurityHeaders(super().build_middleware_stack())
+
+
+def _schema_revision(store: Store) -> str | None:
+    with store.read() as conn:
+        return current_revision(conn)
+
+
+def _add_probes(app: FastAPI) -> None:
+    @app.get("/healthz", summary="Liveness: the process answers (no I/O)")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        summary="Readiness: the database can be read and its schema is current",
+        responses={503: {"description": "the database is unavailable"}},
+        response_model=None,
+    )
+    async def readyz() -> Any:
+        store: Store = app.state.store
+        try:
+            async with asyncio.timeout(READY_TIMEOUT_S):
+                revision = await run_in_threadpool(_schema_revision, store)
+        except (TimeoutError, StoreError, sa.exc.SQLAlchemyError) as exc:
+            log.warning("not ready: database %s: %s", store.display_url, exc)
+            return problem(503, "the database is unavailable")
+        if revision != head_revision():
+            log.warning("not ready: schema at %s, this version needs %s", revision, head_revision())
+            return problem(503, "the database schema is not the one this version of tlsrpt uses")
+        return {"status": "ok", "database": "ok"}
 
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
@@ -44,19 +95,18 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     # No /docs or /redoc: FastAPI's pages load their scripts from a CDN, and
     # tlsrpt must work offline; the schema itself is at /openapi.json.
-    app = FastAPI(
+    app = _App(
         title="tlsrpt", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
     )
     app.state.settings = settings
-
-    @app.get("/healthz", summary="Liveness")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    _add_probes(app)
     app.router.routes.append(receiver_route(settings))
-    document(app, settings.reports_path)
     api.install(app)
     dashboard.install(app)
+    document(app, settings.reports_path)
+    machine_paths = ("/api/", "/v1/", settings.reports_path, "/openapi.json", "/healthz", "/readyz")
+    problems.install(app, dashboard.error_page, json_prefixes=machine_paths)
+    app.add_middleware(EncodedSegments, prefixes=(f"{api.PREFIX}/domains/", "/domains/"))
     app.add_middleware(RateLimit, rules=default_rules(settings.reports_path))
     app.add_middleware(AccessLog, reports_path=settings.reports_path)
     return app

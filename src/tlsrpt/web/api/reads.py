@@ -97,10 +97,11 @@ class DomainOverview:
 
 def _totals(
     conn: Connection, names: Sequence[str], period: Period
-) -> tuple[list[DayTotal], list[ReporterTotal], list[ResultTotal]]:
+) -> tuple[list[DayTotal], list[ReporterTotal], list[ResultTotal], list[FailureRow]]:
     """The roll-ups of `names` in the period, summed by the database per day,
-    per organization and per result type. Every query is one primary-key
-    (or covering index) range per domain: domain, level, then days."""
+    per organization and per result type (and receiving MX host, which the
+    readiness reasons name). Every query is one primary-key (or covering
+    index) range per domain: domain, level, then days."""
     r, f = daily_rollups, failure_details
     top = [
         r.c.domain.in_(names),
@@ -120,20 +121,29 @@ def _totals(
         .where(*top)
         .group_by(r.c.domain, r.c.organization)
     )
-    # Failed sessions per result type: the result-type roll-ups are sums of
-    # failure details, so the details' covering index gives the same numbers.
+    # Failed sessions per result type and MX: the result-type roll-ups are
+    # sums of failure details, so the details' covering index gives the same
+    # numbers.
+    keys = (f.c.domain, f.c.result_type, f.c.receiving_mx_hostname)
     results = (
-        sa.select(f.c.domain, f.c.result_type, sa.func.sum(f.c.failed_session_count))
+        sa.select(*keys, sa.func.sum(f.c.failed_session_count))
         .where(f.c.domain.in_(names), f.c.day >= period.start, f.c.day <= period.end)
-        .group_by(f.c.domain, f.c.result_type)
+        .group_by(*keys)
     )
+    per_type: dict[tuple[str, str], int] = {}
+    per_mx: list[FailureRow] = []
+    for d, t, mx, n in conn.execute(results):
+        per_type[d, t or EMPTY] = per_type.get((d, t or EMPTY), 0) + int(n)
+        # Summed over the period: the last day stands for all of them.
+        per_mx.append(FailureRow(d, period.end, t, int(n), None, mx))
     return (
         [DayTotal._make(row) for row in conn.execute(days)],
         [
             ReporterTotal(d, Reporter(org, int(n), int(ok), int(failed), first, last))
             for d, org, n, ok, failed, first, last in conn.execute(orgs)
         ],
-        [ResultTotal(d, t or EMPTY, int(n)) for d, t, n in conn.execute(results)],
+        [ResultTotal(d, t, n) for (d, t), n in per_type.items()],
+        per_mx,
     )
 
 
@@ -147,8 +157,15 @@ def overview(
         names = visible_domains(conn, user)
     if not names:
         return []
-    analyses = analyze_totals(period, *_totals(conn, names, period), domains=names)
-    return [DomainOverview(a, assess(a)) for a in analyses.values()]
+    days, reporters, results, failures = _totals(conn, names, period)
+    analyses = analyze_totals(period, days, reporters, results, domains=names)
+    by_domain: dict[str, list[FailureRow]] = {}
+    for row in failures:
+        by_domain.setdefault(row.domain, []).append(row)
+    # The same readiness as `domain_detail` gives: its reasons name the MX hosts.
+    return [
+        DomainOverview(a, assess(a, failures=by_domain.get(a.domain))) for a in analyses.values()
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,10 @@
 every domain; other users see only the domains assigned to them, and any
 other domain or report is answered 404, as if it did not exist.
 
-Errors are RFC 9457 problem details (`tlsrpt.web.problems`). List
-endpoints also answer `?format=csv` (`tlsrpt.export`).
+Errors are RFC 9457 problem details (`tlsrpt.web.problems`), and the
+schema says so. A domain in a path is one percent-encoded segment ("/" as
+%2F, `tlsrpt.web.segments`), whatever its length. List endpoints also
+answer `?format=csv` (`tlsrpt.export`); timestamps are UTC with a `Z`.
 """
 
 from __future__ import annotations
@@ -14,14 +16,13 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from tlsrpt.export import to_csv
+from tlsrpt.export import json_bytes, to_csv
 from tlsrpt.ingest.pipeline import reprocess
 from tlsrpt.store import budget
 from tlsrpt.store.engine import Store
@@ -34,9 +35,11 @@ from tlsrpt.web.api.serialize import (
     daily_rows,
     domain_detail_dict,
     domain_item,
+    domain_row,
     report_dict,
 )
 from tlsrpt.web.problems import problem
+from tlsrpt.web.segments import decoded
 
 PREFIX = "/api/v1"
 _bearer = HTTPBearer(auto_error=False, description="a token from `tlsrpt token create EMAIL`")
@@ -83,15 +86,36 @@ Days = Annotated[
     int,
     Query(ge=1, le=reads.MAX_DAYS, description="period length in UTC days, ending on `until`"),
 ]
-Until = Annotated[date | None, Query(description="last UTC day of the period (default: today)")]
+# From 1970 on, so that the period and the one before it stay within the
+# calendar (the pattern says so in the schema, which has no minimum date).
+FIRST_UNTIL = date(1970, 1, 1)
+Until = Annotated[
+    date | None,
+    Query(
+        ge=FIRST_UNTIL,
+        description="last UTC day of the period (default: today), 1970-01-01 or later",
+        json_schema_extra={"pattern": r"^(19[7-9][0-9]|[2-9][0-9]{3})-"},
+    ),
+]
 Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
 Limit = Annotated[int, Query(ge=1, le=100_000)]
-DomainName = Annotated[str, Path(description="policy domain", max_length=253)]
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # a BIGINT key
 
 
+def policy_domain(
+    request: Request,
+    domain: Annotated[
+        str, Path(description="policy domain as stored, percent-encoded ('/' as %2F)")
+    ],
+) -> str:
+    return decoded(request, domain)
+
+
+DomainName = Annotated[str, Depends(policy_domain)]
+
+
 def _json(body: Any) -> Response:
-    return Response(orjson.dumps(body, default=str), media_type="application/json")
+    return Response(json_bytes(body), media_type="application/json")
 
 
 def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...], name: str) -> Response:
@@ -110,15 +134,20 @@ class ReasonOut(BaseModel):
     text: str
 
 
+class ReadinessOut(BaseModel):
+    verdict: Literal["ready", "not-ready", "insufficient-data"]
+    reasons: list[ReasonOut]
+    large_senders: list[str]
+
+
 class DomainOut(BaseModel):
     domain: str
     reports: int
     successful_sessions: int
     failed_sessions: int
     failure_rate: float | None
-    readiness: Literal["ready", "not-ready", "insufficient-data"]
-    readiness_reasons: list[ReasonOut]
     days_with_data: int
+    readiness: ReadinessOut
 
 
 class DomainList(BaseModel):
@@ -184,9 +213,10 @@ def build_router() -> APIRouter:
     ) -> Response:
         period = reads.period_of(days, until)
         with _store(request).read() as conn:
-            items = [domain_item(o) for o in reads.overview(conn, user, period)]
+            found = reads.overview(conn, user, period)
         if format == "csv":
-            return _csv(items, DOMAIN_COLUMNS, "domains")
+            return _csv([domain_row(o) for o in found], DOMAIN_COLUMNS, "domains")
+        items = [domain_item(o) for o in found]
         return _json({"start": period.start, "end": period.end, "domains": items})
 
     @router.get(
@@ -251,7 +281,7 @@ def build_router() -> APIRouter:
     def report_list(
         request: Request,
         user: ApiUser,
-        domain: Annotated[str | None, Query(max_length=253)] = None,
+        domain: Annotated[str | None, Query(description="a policy domain as stored")] = None,
         days: Days = reads.DEFAULT_DAYS,
         until: Until = None,
         limit: Limit = 100,

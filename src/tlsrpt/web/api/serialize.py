@@ -1,6 +1,8 @@
 """Analysis results as JSON-ready dicts (the API's bodies and the export
 rows). Days are ISO dates; rates are fractions (0.25 = 25 %), None when
-no session was reported."""
+no session was reported; timestamps are written in UTC with a `Z`
+(`tlsrpt.export.json_bytes`). Each kind of result has one shape: a
+domain's readiness is `readiness_dict` in the list and in the detail."""
 
 from __future__ import annotations
 
@@ -25,16 +27,12 @@ DAILY_COLUMNS = ("day", "reports", "successful_sessions", "failed_sessions", "fa
 
 
 def readiness_dict(readiness: Readiness) -> dict[str, Any]:
-    return {
-        "verdict": str(readiness.verdict),
-        "reasons": [
-            {"check": r.check, "passed": r.passed, "text": r.text} for r in readiness.reasons
-        ],
-        "large_senders": list(readiness.large_senders),
-    }
+    """The one readiness shape, in the list as in the detail."""
+    return readiness.as_dict()
 
 
 def domain_item(overview: DomainOverview) -> dict[str, Any]:
+    """A domain in the list: its totals and its readiness object."""
     a = overview.analysis
     return {
         "domain": a.domain,
@@ -42,10 +40,14 @@ def domain_item(overview: DomainOverview) -> dict[str, Any]:
         "successful_sessions": a.successful_sessions,
         "failed_sessions": a.failed_sessions,
         "failure_rate": a.failure_rate,
-        "readiness": str(overview.readiness.verdict),
-        "readiness_reasons": readiness_dict(overview.readiness)["reasons"],
         "days_with_data": a.days_with_data,
+        "readiness": readiness_dict(overview.readiness),
     }
+
+
+def domain_row(overview: DomainOverview) -> dict[str, Any]:
+    """A domain as a CSV row (`DOMAIN_COLUMNS`): the readiness verdict only."""
+    return {**domain_item(overview), "readiness": str(overview.readiness.verdict)}
 
 
 def daily_rows(analysis: DomainPeriod) -> list[dict[str, Any]]:

@@ -6,16 +6,20 @@ overview's sparkline images (/charts/failure-rate.svg). Every page needs
 a session (`auth`); a domain or report the user may not see is a 404.
 Templates are Jinja2 with autoescape on and never `|safe` (the daily chart
 is Markup serialized by pygal's element tree, which escapes); the pages carry
-no script, and the Content-Security-Policy forbids any.
+no script, and the Content-Security-Policy forbids any (`tlsrpt.web.headers`
+sets it on every answer). A domain's page is reachable whatever its name:
+links write it as one percent-encoded segment (`tlsrpt.web.segments`).
 """
 
 from __future__ import annotations
 
 import secrets
+from functools import cache
+from http import HTTPStatus
 from pathlib import Path as FsPath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -40,37 +44,33 @@ from tlsrpt.web.dashboard.charts import (
 )
 from tlsrpt.web.dashboard.raw import report_json
 from tlsrpt.web.dashboard.verdicts import VerdictCounts
+from tlsrpt.web.segments import decoded, segment
 
 HERE = FsPath(__file__).parent
 DAY_CHOICES = (7, 30, 60, 90)
 PAGE_SIZE = 50  # domains per overview page (a hosting provider has thousands)
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-}
-
 # A standalone chart: pygal's own stylesheet, never a script; the same
-# URL always draws the same chart.
+# URL always draws the same chart. (The other security headers are added
+# by `tlsrpt.web.headers`.)
 SVG_HEADERS = {
-    **SECURITY_HEADERS,
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "frame-ancestors 'none'",
     "Cache-Control": "private, max-age=86400",
 }
 
-# Any text: a policy domain as a report wrote it (even with "/").
-DomainName = Annotated[str, Path(max_length=253)]
+
+def _policy_domain(request: Request, domain: Annotated[str, Path()]) -> str:
+    return decoded(request, domain)
+
+
+# Any text: a policy domain as a report wrote it (even with "/"), any length.
+DomainName = Annotated[str, Depends(_policy_domain)]
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # a BIGINT key
 
 
 def _attachment(body: bytes | str, media_type: str, filename: str) -> Response:
     """A download; `filename` is built from our own ids, never report text."""
-    headers = {"Content-Disposition": f'attachment; filename="{filename}"', **SECURITY_HEADERS}
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     return Response(body, media_type=media_type, headers=headers)
 
 
@@ -88,6 +88,7 @@ def health(rate: float | None) -> str:
     return "degraded" if rate <= 0.05 else "failing"
 
 
+@cache
 def _templates() -> Jinja2Templates:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -98,6 +99,7 @@ def _templates() -> Jinja2Templates:
     )
     env.filters["percent"] = _percent
     env.filters["number"] = lambda n: "–" if n is None else f"{n:,}"
+    env.filters["segment"] = segment  # a domain in a path: one escaped segment
     env.globals["health"] = health
     env.globals["explain"] = explain
     return Jinja2Templates(env=env)
@@ -113,9 +115,7 @@ def build_router() -> APIRouter:
         return store
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-        answer = templates.TemplateResponse(request, name, context, status_code=status)
-        answer.headers.update(SECURITY_HEADERS)
-        return answer
+        return templates.TemplateResponse(request, name, context, status_code=status)
 
     def not_found(request: Request, session: Any, what: str) -> HTMLResponse:
         return page(request, "not_found.html", 404, session=session, what=what)
@@ -247,7 +247,7 @@ def build_router() -> APIRouter:
     def domain_csv(
         request: Request,
         kind: str,
-        domain: Annotated[str, Query(max_length=253)],
+        domain: str,
         days: int = reads.DEFAULT_DAYS,
     ) -> Response:
         store = store_of(request)
@@ -302,7 +302,7 @@ def build_router() -> APIRouter:
     @router.get("/reports")
     def report_list(
         request: Request,
-        domain: Annotated[str | None, Query(max_length=253)] = None,
+        domain: str | None = None,
         days: int = reads.DEFAULT_DAYS,
     ) -> HTMLResponse:
         store = store_of(request)
@@ -382,6 +382,17 @@ def build_router() -> APIRouter:
         return page(request, "explanations.html", session=session, items=EXPLANATIONS)
 
     return router
+
+
+def error_page(request: Request, status: int, detail: str) -> Response:
+    """An error as a page, for a browser (`tlsrpt.web.problems`): no
+    session is looked up, `detail` is escaped like every other text."""
+    return _templates().TemplateResponse(
+        request,
+        "error.html",
+        {"session": None, "title": HTTPStatus(status).phrase, "status": status, "detail": detail},
+        status_code=status,
+    )
 
 
 def install(app: FastAPI) -> None:
