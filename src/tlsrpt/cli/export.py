@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"no reports or registration for domain {args.domain}")
         if args.table == "domains":
             # CSV: the readiness verdict; JSON: the readiness object, as the API.
-            shape = domain_row if args.format == "csv" else domain_item
+            shape = domain_row if fmt == "csv" else domain_item
             rows = [shape(o) for o in reads.overview(conn, everything, period)]
             columns: tuple[str, ...] = DOMAIN_COLUMNS
         elif args.table == "daily":
