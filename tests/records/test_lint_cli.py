@@ -45,7 +45,7 @@ def test_invalid_record_human_output_lists_codes_and_columns(capsys):
 def test_json_shape(capsys):
     status, doc = lint_json(capsys, "tlsrpt-record", "v=TLSRPTv1;rua=http://x.test/r")
     assert status == 1
-    assert set(doc) == {"kind", "valid", "problems", "parsed", "text"}
+    assert set(doc) == {"kind", "senders", "valid", "problems", "parsed", "text"}
     assert doc["kind"] == "tlsrpt-record"
     assert doc["valid"] is False
     assert doc["parsed"] is None
@@ -140,19 +140,31 @@ def test_sts_record(capsys):
     assert doc["problems"][0]["code"] == "sts-record-id-invalid"
 
 
-def test_sts_policy_file_lenient_by_default_strict_on_request(capsys, tmp_path):
+def test_sts_policy_blank_line_is_an_error_by_default_a_warning_when_lenient(capsys, tmp_path):
+    """mox and maddy reject a policy with a blank line, so by default it is
+    an error naming them; --lenient reads it as postfix-mta-sts-resolver does."""
     path = tmp_path / "mta-sts.txt"
     path.write_bytes(GOOD_POLICY + b"\r\n")
-    status, doc = lint_json(capsys, "sts-policy", f"@{path}")
-    assert status == 0
-    assert [p["code"] for p in doc["problems"]] == ["sts-policy-blank-line"]
-    assert doc["parsed"] == {
+    read = {
         "mode": "enforce",
         "max_age": 604800,
         "mx": ["mail.example.com"],
         "extensions": {},
         "version": "STSv1",
     }
+    status, doc = lint_json(capsys, "sts-policy", f"@{path}")
+    assert status == 1
+    assert doc["valid"] is False
+    assert [(p["code"], p["severity"]) for p in doc["problems"]] == [
+        ("sts-policy-blank-line", "error"),
+        ("sts-policy-rejected-by-senders", "error"),
+    ]
+    assert "mox, maddy" in doc["problems"][1]["message"]
+    assert doc["parsed"] == read  # what the senders that apply it read
+    status, doc = lint_json(capsys, "sts-policy", f"@{path}", "--lenient")
+    assert status == 0
+    assert {p["severity"] for p in doc["problems"]} == {"warning"}
+    assert doc["parsed"] == read
     status, doc = lint_json(capsys, "sts-policy", f"@{path}", "--strict")
     assert status == 1
     assert doc["problems"][0]["severity"] == "error"
