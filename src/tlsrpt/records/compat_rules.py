@@ -267,6 +267,30 @@ POLICY_RULES: tuple[Rule, ...] = (
         ("sts-policy-value-invalid",),
     ),
     Rule(
+        "policy-value-with-colon",
+        "sts-policy",
+        "an extension value holding ':'",
+        t.policy_value_with_colon,
+        "valid: ':' is a visible character (§3.2)",
+        {
+            POSTFIX: _o("accept", "ignores the unknown key", _PF_UTILS),
+            MOX: _o("accept", "ignores the unknown key", "mtasts/parse.go (xpolicyvalue)"),
+            MADDY: _o(
+                "reject",
+                "rejects the policy (a line must split into exactly two parts at ':')",
+                "internal/mtasts/mtasts.go (readPolicy)",
+            ),
+            CHECKDMARC: _o(
+                "accept",
+                "ignores the unknown key (5.x: 'not a key: value pair')",
+                "checkdmarc/mta_sts.py (split at the first ':')",
+            ),
+            MIMECAST: _o("accept", "ignores the line", "util/Pair.java"),
+        },
+        "version: STSv1\nmode: enforce\nmx: mail.example.com\nmax_age: 604800\n"
+        "url: https://example.com/\n",
+    ),
+    Rule(
         "policy-key-too-long",
         "sts-policy",
         "a key over 32 characters",

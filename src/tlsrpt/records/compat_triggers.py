@@ -309,6 +309,15 @@ def policy_line_without_colon(f: Facts) -> Hit | None:
     return None
 
 
+def policy_value_with_colon(f: Facts) -> Hit | None:
+    """An extension value holding ':' (allowed: a value is visible characters)."""
+    for line in f.lines:
+        key, colon, value = line.text.partition(":")
+        if colon and ":" in value and EXT_NAME.match(key) and key not in _KNOWN_KEYS:
+            return Hit(line.position, f"the value of {key!r} holds ':'")
+    return None
+
+
 def _bad_keys(f: Facts) -> list[tuple[Line, str]]:
     keys = []
     for line in f.lines:
