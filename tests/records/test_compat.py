@@ -186,7 +186,9 @@ def test_mox_rejects_what_the_other_senders_skip(extra, rule):
 
 
 def test_blank_line_is_also_rejected_by_maddy():
-    compat = sender_compat("sts-policy", GOOD_POLICY.replace("mode: enforce\n", "mode: enforce\n\n"))
+    compat = sender_compat(
+        "sts-policy", GOOD_POLICY.replace("mode: enforce\n", "mode: enforce\n\n")
+    )
     assert verdicts(compat)["maddy"] == "reject"
     assert "rejected by mox, maddy" in compat.problems[0].message
 
@@ -217,7 +219,9 @@ def test_reject_wins_over_a_different_reading():
     compat = sender_compat("sts-policy", text)
     assert set(compat.rules) == {"policy-max-age-over-limit", "policy-key-invalid"}
     assert verdicts(compat)["mox"] == "reject"
-    assert "caches the policy" in next(v.reason for v in compat.verdicts if v.implementation == "mox")
+    assert "caches the policy" in next(
+        v.reason for v in compat.verdicts if v.implementation == "mox"
+    )
     # mox rejects it anyway, so it is not named as reading it differently
     read = [p.message for p in compat.problems if p.code == "record-read-differently"]
     assert len(read) == 1
@@ -259,7 +263,7 @@ def test_bytes_and_unknown_kind():
 
 def test_verdict_json_shape():
     compat = sender_compat("sts-record", GOOD_STS)
-    assert [v.to_json() for v in compat.verdicts][0] == {
+    assert compat.verdicts[0].to_json() == {
         "implementation": "RFC grammar",
         "verdict": "accept",
         "reason": "valid under the grammar",

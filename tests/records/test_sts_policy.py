@@ -108,9 +108,7 @@ def test_tolerant_mode_is_never_stricter_than_strict_mode():
 
 
 def test_trailing_dot_is_removed_in_tolerant_mode():
-    parsed, _ = parse_sts_policy(
-        policy(*BASE[:3], "mx: mx2.example.com.", BASE[3]), tolerant=True
-    )
+    parsed, _ = parse_sts_policy(policy(*BASE[:3], "mx: mx2.example.com.", BASE[3]), tolerant=True)
     assert parsed is not None
     assert parsed.mx == ("mail.example.com", "mx2.example.com")
 
