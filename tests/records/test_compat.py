@@ -285,3 +285,33 @@ def test_docs_table_lists_every_rule_and_source():
         assert f"`{rule.id}`" in section, rule.id
     for impl in IMPLEMENTATIONS[1:]:
         assert impl.repository in section, impl.repository
+
+
+def test_hostile_sizes_do_not_crash():
+    """A max_age of thousands of digits is never converted to an integer
+    (Python refuses more than 4300 digits), and a 64 KiB policy of blank lines
+    is evaluated."""
+    compat = sender_compat("sts-policy", GOOD_POLICY.replace("604800", "9" * 5000))
+    assert compat.rules == ("policy-max-age-too-long",)
+    assert len(next(v.reason for v in compat.verdicts if v.implementation == "mox")) < 300
+    compat = sender_compat("sts-policy", (GOOD_POLICY + "\n" * 65000).encode())
+    assert compat.rules == ("policy-empty-line",)
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("sts-record", "v=STSv1; id=1; e\udcff=1"),
+        ("sts-record", "v=STSv1; id=\udcff"),
+        ("tlsrpt-record", "v=TLSRPTv1; rua=mailto:a@b; rua=mailto:\udcff@b"),
+        ("tlsrpt-record", "v=TLSRPTv1; rua=mailto:a@b, \x1b[2J"),
+    ],
+)
+def test_reasons_and_messages_escape_what_they_quote(kind, text):
+    """Bytes that are not UTF-8 (kept as lone surrogates) and control
+    characters are quoted escaped, so JSON and terminals get plain text."""
+    compat = sender_compat(kind, text)
+    shown = [v.reason for v in compat.verdicts] + [p.message for p in compat.problems]
+    for line in shown:
+        line.encode("utf-8")  # no lone surrogate left
+        assert "\x1b" not in line

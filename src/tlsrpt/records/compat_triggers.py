@@ -253,37 +253,47 @@ def _first_value(f: Facts, key: str) -> tuple[int, str] | None:
     return None
 
 
-def _max_age_digits(f: Facts) -> tuple[int, int, str] | None:
+def _max_age_digits(f: Facts) -> tuple[int, str] | None:
+    """Where the first max_age value is and its text, when it is all ASCII digits."""
     found = _first_value(f, "max_age")
     if found is None or not found[1].isascii() or not found[1].isdigit():
         return None
-    return found[0], int(found[1]), found[1]
+    return found
+
+
+def _max_age_seconds(f: Facts) -> tuple[int, int] | None:
+    """(position, value) of a max_age of at most 10 digits: longer ones are
+    never converted (a hostile policy may hold thousands of digits)."""
+    found = _max_age_digits(f)
+    if found is None or len(found[1]) > 10:
+        return None
+    return found[0], int(found[1])
 
 
 def policy_max_age_not_digits(f: Facts) -> Hit | None:
     found = _first_value(f, "max_age")
     if found is None or (found[1].isascii() and found[1].isdigit()):
         return None
-    return Hit(found[0], f"max_age {found[1]!r}")
+    return Hit(found[0], f"max_age {found[1][:20]!r}")
 
 
 def policy_max_age_too_long(f: Facts) -> Hit | None:
     found = _max_age_digits(f)
-    if found is None or len(found[2]) <= 10:
+    if found is None or len(found[1]) <= 10:
         return None
-    return Hit(found[0], f"max_age {found[2]} has {len(found[2])} digits")
+    return Hit(found[0], f"max_age {found[1][:20]}… has {len(found[1])} digits")
 
 
 def policy_max_age_over_limit(f: Facts) -> Hit | None:
-    found = _max_age_digits(f)
+    found = _max_age_seconds(f)
     if found is None or not MAX_AGE_LIMIT < found[1] <= INT32_MAX:
         return None
     return Hit(found[0], f"max_age {found[1]} is above {MAX_AGE_LIMIT}")
 
 
 def policy_max_age_over_int32(f: Facts) -> Hit | None:
-    found = _max_age_digits(f)
-    if found is None or found[1] <= INT32_MAX or len(found[2]) > 10:
+    found = _max_age_seconds(f)
+    if found is None or found[1] <= INT32_MAX:
         return None
     return Hit(found[0], f"max_age {found[1]} is above {INT32_MAX}")
 
