@@ -319,3 +319,13 @@ def test_sts_record_with_another_txt_record_is_rejected_by_maddy(capsys, tmp_pat
     assert [p["code"] for p in doc["problems"]] == ["sts-policy-rejected-by-senders"]
     assert "rejected by maddy" in doc["problems"][0]["message"]
     assert doc["parsed"] == {"id": "20240101", "extensions": {}}
+
+
+def test_senders_output_escapes_invisible_characters(capsys):
+    """An extension value may hold any UTF-8 (RFC 8461 §3.2); a bidi override
+    in it is shown escaped in the tolerant reading, never raw."""
+    status = main(["lint", "sts-policy", GOOD_POLICY.decode() + "\nnote: a\u202eb\n"])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "\u202e" not in out
+    assert "note=a\\u202eb" in out

@@ -16,6 +16,12 @@ from tlsrpt.records import Compat, Parsed, Selected, parse_sts_policy
 _VERDICT_STYLE = {"accept": "green", "reject": "bold red", "reads-differently": "yellow"}
 
 
+def _shown(text: str) -> str:
+    """No control, format (bidi) or other invisible character reaches the
+    terminal: they are shown as escapes."""
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
+
+
 def with_senders(
     kind: str,
     data: str | bytes,
@@ -56,11 +62,11 @@ def print_senders(
                 f"    {verdict.implementation:<{width}}  ",
                 (f"{verdict.verdict:<17}", _VERDICT_STYLE[verdict.verdict]),
                 " ",
-                verdict.reason,
+                _shown(verdict.reason),
             )
         )
     rows = summary(read) if read is not None else []
     if rows:
         console.print(Text("  read by the senders that apply it as:", "cyan"))
         for label, shown in rows:
-            console.print(Text.assemble(("    " + label + ": ", "cyan"), shown))
+            console.print(Text.assemble(("    " + label + ": ", "cyan"), _shown(shown)))
