@@ -785,3 +785,51 @@ def test_public_address_as_mx_is_unreachable() -> None:
     assert finding.severity == Severity.ERROR  # the only MX: nothing answers
     assert "is an IP address, not a host name" in finding.message
     assert report.mx[0]["addresses"] == ["192.0.2.7"] and report.mx[0]["probes"] is None
+
+
+# --- sender compatibility (docs/conformance.md#sender-compatibility) -----------
+
+
+def test_policy_rejected_by_some_senders_is_an_error_and_still_evaluated() -> None:
+    """A blank line: mox and maddy reject the policy, postfix-mta-sts-resolver
+    applies it, so the checker reports who rejects it and still checks what
+    the others apply (here: coverage)."""
+    body = b"version: STSv1\nmode: enforce\nmx: other.example.net\n\nmax_age: 604800\n"
+    report = evaluate(facts(fetch=policy(body=body), probes=None), [], NOW)
+    found = {(x.code, x.severity.value) for x in report.findings}
+    assert ("sts-policy-rejected-by-senders", "error") in found
+    assert ("sts-mx-not-covered", "error") in found  # the tolerant reading was applied
+    assert "sts-policy-blank-line" not in {x.code for x in report.findings}  # restated
+    assert "sts-policy-invalid" not in {x.code for x in report.findings}
+    (rejected,) = [x for x in report.findings if x.code == "sts-policy-rejected-by-senders"]
+    assert "rejected by mox, maddy" in rejected.message
+    assert rejected.evidence["rejected_by"] == ["RFC grammar", "mox", "maddy"]
+    verdicts = {v["implementation"]: v["verdict"] for v in rejected.evidence["implementations"]}
+    assert verdicts["postfix-mta-sts-resolver"] == "accept"
+
+
+def test_policy_max_age_over_a_year() -> None:
+    body = b"version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: 40000000\n"
+    found = codes(facts(fetch=policy(body=body), probes=None))
+    assert found == {
+        ("sts-policy-rejected-by-senders", "error"),
+        ("record-read-differently", "warning"),
+    }
+
+
+def test_two_rua_fields_are_read_differently() -> None:
+    record = f"v=TLSRPTv1; rua=mailto:a@{D}; rua=mailto:b@{D}"
+    report = evaluate(facts(tlsrpt=(record,), probes=None), [], NOW)
+    assert {(x.code, x.severity.value) for x in report.findings} == {
+        ("record-read-differently", "warning")
+    }
+    (finding,) = report.findings
+    assert "mox uses both" in finding.message
+    assert "checkdmarc uses the first" in finding.message
+    assert "mimecast/mta-sts uses the last" in finding.message
+
+
+def test_sts_record_with_two_ids_and_a_clean_record() -> None:
+    found = codes(facts(sts=("v=STSv1; id=1; id=2",), probes=None))
+    assert found == {("record-read-differently", "warning")}
+    assert codes(facts(probes=None)) == set()

@@ -45,7 +45,7 @@ def test_invalid_record_human_output_lists_codes_and_columns(capsys):
 def test_json_shape(capsys):
     status, doc = lint_json(capsys, "tlsrpt-record", "v=TLSRPTv1;rua=http://x.test/r")
     assert status == 1
-    assert set(doc) == {"kind", "valid", "problems", "parsed", "text"}
+    assert set(doc) == {"kind", "senders", "valid", "problems", "parsed", "text"}
     assert doc["kind"] == "tlsrpt-record"
     assert doc["valid"] is False
     assert doc["parsed"] is None
@@ -140,19 +140,31 @@ def test_sts_record(capsys):
     assert doc["problems"][0]["code"] == "sts-record-id-invalid"
 
 
-def test_sts_policy_file_lenient_by_default_strict_on_request(capsys, tmp_path):
+def test_sts_policy_blank_line_is_an_error_by_default_a_warning_when_lenient(capsys, tmp_path):
+    """mox and maddy reject a policy with a blank line, so by default it is
+    an error naming them; --lenient reads it as postfix-mta-sts-resolver does."""
     path = tmp_path / "mta-sts.txt"
     path.write_bytes(GOOD_POLICY + b"\r\n")
-    status, doc = lint_json(capsys, "sts-policy", f"@{path}")
-    assert status == 0
-    assert [p["code"] for p in doc["problems"]] == ["sts-policy-blank-line"]
-    assert doc["parsed"] == {
+    read = {
         "mode": "enforce",
         "max_age": 604800,
         "mx": ["mail.example.com"],
         "extensions": {},
         "version": "STSv1",
     }
+    status, doc = lint_json(capsys, "sts-policy", f"@{path}")
+    assert status == 1
+    assert doc["valid"] is False
+    assert [(p["code"], p["severity"]) for p in doc["problems"]] == [
+        ("sts-policy-blank-line", "error"),
+        ("sts-policy-rejected-by-senders", "error"),
+    ]
+    assert "mox, maddy" in doc["problems"][1]["message"]
+    assert doc["parsed"] == read  # what the senders that apply it read
+    status, doc = lint_json(capsys, "sts-policy", f"@{path}", "--lenient")
+    assert status == 0
+    assert {p["severity"] for p in doc["problems"]} == {"warning"}
+    assert doc["parsed"] == read
     status, doc = lint_json(capsys, "sts-policy", f"@{path}", "--strict")
     assert status == 1
     assert doc["problems"][0]["severity"] == "error"
@@ -232,3 +244,88 @@ def test_readme_lists_every_problem_code():
     section = text.split("## Records and `tlsrpt lint`", 1)[1].split("\n## ", 1)[0]
     missing = [code for code in CODES if f"`{code}`" not in section]
     assert missing == []
+
+
+def test_senders_member_lists_every_implementation(capsys):
+    status, doc = lint_json(capsys, "sts-policy", GOOD_POLICY.decode())
+    assert status == 0
+    assert [(s["implementation"], s["verdict"]) for s in doc["senders"]] == [
+        ("RFC grammar", "accept"),
+        ("postfix-mta-sts-resolver", "accept"),
+        ("mox", "accept"),
+        ("maddy", "accept"),
+        ("checkdmarc", "accept"),
+        ("mimecast/mta-sts", "accept"),
+    ]
+    assert all(set(s) == {"implementation", "verdict", "reason"} for s in doc["senders"])
+    status, doc = lint_json(capsys, "tlsrpt-record", "v=TLSRPTv1;rua=mailto:tls@example.com")
+    assert [s["implementation"] for s in doc["senders"]] == [
+        "RFC grammar",
+        "mox",
+        "checkdmarc",
+        "mimecast/mta-sts",
+    ]
+
+
+def test_max_age_over_a_year_is_an_error_naming_postfix(capsys):
+    text = GOOD_POLICY.decode().replace("604800", "40000000")
+    status, doc = lint_json(capsys, "sts-policy", text)
+    assert status == 1
+    assert doc["valid"] is False
+    codes = [(p["code"], p["severity"]) for p in doc["problems"]]
+    assert codes == [
+        ("sts-policy-max-age-too-large", "error"),
+        ("sts-policy-rejected-by-senders", "error"),
+        ("record-read-differently", "warning"),
+    ]
+    verdicts = {s["implementation"]: s["verdict"] for s in doc["senders"]}
+    assert verdicts["postfix-mta-sts-resolver"] == "reject"
+    assert verdicts["checkdmarc"] == "reject"
+    assert verdicts["mox"] == "reads-differently"
+    assert verdicts["mimecast/mta-sts"] == "accept"
+    assert doc["parsed"]["max_age"] == 31557600  # what the tolerant senders read
+    status, doc = lint_json(capsys, "sts-policy", text, "--lenient")
+    assert status == 0
+    assert {p["severity"] for p in doc["problems"]} == {"warning"}
+
+
+def test_two_rua_fields_warn_in_human_output(capsys):
+    status = main(["lint", "tlsrpt-record", "v=TLSRPTv1; rua=mailto:a@x.test; rua=mailto:b@x.test"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "record-read-differently (col 34)" in out
+    assert "tlsrpt-field-duplicate" not in out  # restated by the compatibility warning
+    assert "  senders:" in out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("    ")}
+    assert "reads-differently" in lines["mox"] and "uses both" in lines["mox"]
+    assert "uses the last" in lines["mimecast/mta-sts"]
+
+
+def test_human_output_shows_what_the_tolerant_senders_read(capsys):
+    status = main(["lint", "sts-policy", GOOD_POLICY.decode() + "ext:\n"])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert out.startswith("invalid sts-policy — 2 error(s)")
+    assert "rejected by mox" in out
+    assert "read by the senders that apply it as:" in out
+    assert "    mode: enforce" in out
+
+
+def test_sts_record_with_another_txt_record_is_rejected_by_maddy(capsys, tmp_path):
+    rrs = tmp_path / "rrs.txt"
+    rrs.write_text('"google-site-verification=abc"\n"v=STSv1; id=20240101"\n')
+    status, doc = lint_json(capsys, "sts-record", f"@{rrs}")
+    assert status == 1
+    assert [p["code"] for p in doc["problems"]] == ["sts-policy-rejected-by-senders"]
+    assert "rejected by maddy" in doc["problems"][0]["message"]
+    assert doc["parsed"] == {"id": "20240101", "extensions": {}}
+
+
+def test_senders_output_escapes_invisible_characters(capsys):
+    """An extension value may hold any UTF-8 (RFC 8461 §3.2); a bidi override
+    in it is shown escaped in the tolerant reading, never raw."""
+    status = main(["lint", "sts-policy", GOOD_POLICY.decode() + "\nnote: a\u202eb\n"])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "\u202e" not in out
+    assert "note=a\\u202eb" in out

@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from tlsrpt.check.evaluate_compat import compat_findings
 from tlsrpt.check.evaluate_tlsrpt import display, problem_json
 from tlsrpt.check.facts import DomainFacts
 from tlsrpt.check.findings import (
@@ -21,7 +22,7 @@ from tlsrpt.check.findings import (
 )
 from tlsrpt.check.fixes import policy_fix, sts_record_fix
 from tlsrpt.check.policy_fetch import FetchFailure, PolicyFetch
-from tlsrpt.records import Mode, StsPolicy, parse_sts_policy, select_sts_record
+from tlsrpt.records import Mode, StsPolicy, parse_sts_policy, select_sts_record, txt_value
 
 # The policy parser reports the mode as a lint warning; the checker has
 # findings of its own for it (with the enforce preview).
@@ -85,6 +86,11 @@ def evaluate_sts(
     selected = select_sts_record(answer.records, strict=True)
     errors = [p for p in selected.problems if p.severity == "error"]
     codes = {p.code for p in errors}
+    compat: list[Finding] = []
+    restated: frozenset[str] = frozenset()
+    if not codes & {"sts-record-missing", "sts-record-multiple"}:
+        rrs = [txt_value(rr) for rr in answer.records]
+        compat, restated = compat_findings("sts-record", selected.text, name, rrs)
     findings = [
         Finding(
             p.code,
@@ -93,8 +99,9 @@ def evaluate_sts(
             {"record": selected.text, "position": p.position},
         )
         for p in selected.problems
-        if p.severity == "warning"
+        if p.severity == "warning" and p.code not in restated
     ]
+    findings += compat
     if "sts-record-missing" in codes:
         findings.append(_missing(domain, name, section["records"], mx_hosts, dane_everywhere, now))
         return findings, section, StsState()
@@ -246,15 +253,19 @@ def _policy(
                 "serve the file with 'Content-Type: text/plain' (charset utf-8 if any)",
             )
         )
-    parsed, problems = parse_sts_policy(fetch.body or b"")
+    # What the most tolerant senders apply; the compatibility findings say
+    # which senders reject it instead (docs/conformance.md#sender-compatibility).
+    parsed, problems = parse_sts_policy(fetch.body or b"", tolerant=True)
     text = (fetch.body or b"").decode("utf-8", "replace")
     section["policy"]["text"] = text
     errors = [p for p in problems if p.severity == "error"]
+    compat, restated = compat_findings("sts-policy", fetch.body or b"", fetch.url)
     findings += [
         Finding(p.code, Severity.WARNING, f"{fetch.url}: {p.message}", {"position": p.position})
         for p in problems
-        if p.severity == "warning" and p.code not in _MODE_CODES
+        if p.severity == "warning" and p.code not in _MODE_CODES | restated
     ]
+    findings += compat
     if errors or parsed is None:
         findings.append(
             Finding(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tlsrpt.check.evaluate_compat import compat_findings
 from tlsrpt.check.facts import DomainFacts, RuaCheck
 from tlsrpt.check.findings import Finding, Severity
 from tlsrpt.check.fixes import zone_txt
@@ -101,6 +102,8 @@ def evaluate_tlsrpt(
         )
     text = selected.text or ""
     section["record"] = text
+    rrs = [txt_value(rr) for rr in answer.records]
+    compat, restated = compat_findings("tlsrpt-record", text, name, rrs)
     findings = [
         Finding(
             p.code,
@@ -109,8 +112,9 @@ def evaluate_tlsrpt(
             {"record": text, "position": p.position},
         )
         for p in selected.problems
-        if p.severity == "warning" and p.code not in _SELECTION_CODES
+        if p.severity == "warning" and p.code not in _SELECTION_CODES | restated
     ]
+    findings += compat
     record_errors = [p for p in selected.problems if p.severity == "error"]
     lenient = parse_tlsrpt_record(text, domain=domain, strict=False).value
     if record_errors:

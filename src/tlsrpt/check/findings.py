@@ -88,6 +88,18 @@ CODES: dict[str, tuple[str, str]] = {
         "(RFC 8461 §3.3)",
         "error",
     ),
+    "sts-policy-rejected-by-senders": (
+        "a sender implementation rejects the `_mta-sts` record or the policy while others "
+        "apply it (e.g. postfix-mta-sts-resolver and a max_age above 31557600, mox and a "
+        "blank line); the evidence lists every implementation's verdict",
+        "error",
+    ),
+    "record-read-differently": (
+        "implementations read the same record or policy differently (e.g. two `rua=` "
+        "fields: mox uses both, checkdmarc the first, mimecast's library the last); the "
+        "message names who reads what",
+        "warning",
+    ),
     "sts-mode-testing": (
         "the policy is in `testing` mode; the finding lists what `enforce` would break today",
         "info",

@@ -9,7 +9,9 @@ a dig answer line (`_smtp._tls.example.com. 300 IN TXT "…"`), whose owner
 name then supplies the policy domain. One RR is checked as the record; several
 RRs go through the RFC selection rule (exactly one must begin with the
 version). A policy file is read as bytes, so line ends and encoding are
-checked as a sender sees them.
+checked as a sender sees them. Each run also lists which real implementations
+(postfix-mta-sts-resolver, mox, maddy, checkdmarc, mimecast's library) accept,
+reject or read the input differently: anything a sender rejects is an error.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 
+from tlsrpt.cli.lint_senders import print_senders, with_senders
 from tlsrpt.cli.output import UsageError, print_json_line, say
 from tlsrpt.records import (
     Parsed,
@@ -40,6 +43,7 @@ from tlsrpt.records import (
     parse_tlsrpt_record,
     select_sts_record,
     select_tlsrpt_record,
+    sender_compat,
     txt_value,
 )
 
@@ -71,13 +75,14 @@ def register(subparsers: Any) -> None:
         dest="strict",
         action="store_true",
         default=None,
-        help="apply the RFC grammar to the letter (default for the TXT records)",
+        help="apply the RFC grammar to the letter (default for the TXT records; for "
+        "sts-policy the default errs only where a widely used sender rejects)",
     )
     strictness.add_argument(
         "--lenient",
         dest="strict",
         action="store_false",
-        help="accept what senders tolerate, as warnings (default for sts-policy)",
+        help="read as the most tolerant senders do: their faults become warnings",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
@@ -89,24 +94,29 @@ def run(args: argparse.Namespace) -> int:
     strict = args.strict if args.strict is not None else args.kind != "sts-policy"
     data = _read(args.input)
     result: Parsed[Any] | Selected[Any]
+    rrs: list[str] = []
     if args.kind == "sts-policy":
-        result = parse_sts_policy(data, strict=strict)
+        result = parse_sts_policy(data, strict=args.strict is True, tolerant=args.strict is False)
         text: str | None = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     else:
-        result, text = _lint_txt(args.kind, data, args.domain, strict)
+        result, text = _lint_txt(args.kind, data, args.domain, strict, rrs)
+    compat = sender_compat(args.kind, data if args.kind == "sts-policy" else text, txt_rrs=rrs)
+    valid, result = with_senders(args.kind, data, result, compat, lenient=args.strict is False)
     if args.json:
         print_json_line(
             {
                 "kind": args.kind,
-                "valid": result.value is not None,
+                "senders": [verdict.to_json() for verdict in compat.verdicts],
+                "valid": valid,
                 "problems": result.problems,
                 "parsed": result.value,
                 "text": _json_text(text),
             }
         )
     else:
-        _print_human(args.kind, result.value, result.problems, text)
-    return 0 if result.value is not None else 1
+        _print_human(args.kind, result.value if valid else None, result.problems, text)
+        print_senders(compat, None if valid else result.value, _summary)
+    return 0 if valid else 1
 
 
 def _json_text(text: str | None) -> str | None:
@@ -131,8 +141,9 @@ def _read(value: str) -> str | bytes:
 
 
 def _lint_txt(
-    kind: str, data: str | bytes, domain: str | None, strict: bool
+    kind: str, data: str | bytes, domain: str | None, strict: bool, rrs: list[str]
 ) -> tuple[Parsed[Any] | Selected[Any], str | None]:
+    """The record's parse and text; `rrs` receives every TXT RR's text."""
     if isinstance(data, bytes):
         lines = data.decode("utf-8", "surrogateescape").split("\n")
         entries = [
@@ -144,7 +155,7 @@ def _lint_txt(
             raise UsageError("the file holds no TXT record")
     else:
         entries = [_txt_line(data, None)]
-    rrs = [rr for rr, _ in entries]
+    rrs += [txt_value(rr) for rr, _ in entries]
     name = next((owner for _, owner in entries if owner), None)
     if kind == "sts-record":
         if len(rrs) > 1:

@@ -61,10 +61,23 @@ Strict and lenient
 `strict=True` applies the RFC grammar; `strict=False` turns the violations
 that senders commonly tolerate into warnings (same codes) and skips the
 offending part: for the TXT records malformed URIs and extensions, empty
-fields and trailing whitespace; for the policy blank lines, lines that are
-not `key: value`, bad keys and trailing dots in mx. Defaults follow what
-senders do: the RFCs discard an invalid TXT record, while policy files with
-a stray blank line are accepted in practice (spec-checklist R8461-3.2-h).
+fields and trailing whitespace. The RFCs discard an invalid TXT record, so the
+TXT parsers default to strict.
+
+The policy parser has three readings: `strict=True`; the default, where a
+violation that a widely used sender rejects (blank line, line without ':',
+bad key, empty extension value, trailing dot in mx, max_age above 31557600)
+is an error; and `tolerant=True`, the reading of the most tolerant senders
+(all of those are warnings, max_age is clamped).
+
+Sender compatibility (`tlsrpt.records.compat`)
+----------------------------------------------
+- `sender_compat(kind, data, *, txt_rrs=()) -> Compat`: which real
+  implementations (postfix-mta-sts-resolver, mox, maddy, checkdmarc,
+  mimecast's library, and the RFC grammar) accept, reject or read differently
+  a record or policy: `Compat.verdicts` (`SenderVerdict(implementation,
+  verdict, reason)`) and `Compat.problems` (`sts-policy-rejected-by-senders`,
+  `record-read-differently`). The table is `compat_rules.RULES`.
 """
 
 from __future__ import annotations
@@ -122,3 +135,7 @@ __all__ = [
     "txt_presentation",
     "txt_value",
 ]
+
+from tlsrpt.records.compat import Compat, SenderVerdict, sender_compat
+
+__all__ += ["Compat", "SenderVerdict", "sender_compat"]

@@ -105,25 +105,31 @@ CODES: dict[str, str] = {
     "sts-policy-mode-none": "mode none: the policy is switched off",
     "sts-policy-max-age-missing": "no `max_age:` line",
     "sts-policy-max-age-invalid": "a max_age that is not 1 to 10 digits",
-    "sts-policy-max-age-clamped": "a max_age above 31557600, used as 31557600",
+    "sts-policy-max-age-too-large": "a max_age above 31557600, which some senders reject",
+    "sts-policy-max-age-clamped": "a max_age above 31557600, read as 31557600 (tolerant reading)",
     "sts-policy-max-age-short": "a max_age under one day",
     "sts-policy-mx-missing": "no `mx:` line although the mode is not none",
     "sts-policy-mx-invalid": "an mx that is not a host name or `*.` and a domain",
     "sts-policy-mx-trailing-dot": "an mx written with a trailing dot",
     "sts-policy-mx-ip-address": "an mx that is an IPv4 address",
     "sts-policy-mx-duplicate": "the same mx pattern listed twice",
+    # What real implementations do with a record or policy (records/compat.py)
+    "sts-policy-rejected-by-senders": "implementations that reject a policy or record others apply",
+    "record-read-differently": "implementations that read the same record or policy differently",
 }
 
 
 class ProblemList:
     """Collects problems for one parse; `strict` decides whether the
-    relaxations a lenient parse allows are errors or warnings."""
+    relaxations a lenient parse allows are errors or warnings, `tolerant`
+    whether even those that a widely used implementation rejects are."""
 
-    __slots__ = ("has_error", "items", "strict")
+    __slots__ = ("has_error", "items", "strict", "tolerant")
 
-    def __init__(self, strict: bool = True) -> None:
+    def __init__(self, strict: bool = True, tolerant: bool = False) -> None:
         self.items: list[Problem] = []
         self.strict = strict
+        self.tolerant = tolerant and not strict
         self.has_error = False
 
     def error(self, code: str, message: str, position: int | None = None) -> None:
@@ -139,6 +145,15 @@ class ProblemList:
             self.error(code, message, position)
         else:
             self.warning(code, message, position)
+
+    def sender_rejected(self, code: str, message: str, position: int | None = None) -> None:
+        """An RFC violation that some senders tolerate and a widely used one
+        rejects (docs/conformance.md#sender-compatibility): an error unless
+        the parse is tolerant."""
+        if self.tolerant:
+            self.warning(code, message, position)
+        else:
+            self.error(code, message, position)
 
     def extend(self, problems: tuple[Problem, ...] | list[Problem]) -> None:
         for problem in problems:

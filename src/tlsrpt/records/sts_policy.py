@@ -4,11 +4,18 @@ Grammar (RFC 8461 §3.2, with EID 6253: lines end in LF or CRLF):
     sts-policy-record = sts-policy-field *WSP
                         *(sts-policy-term sts-policy-field *WSP) [sts-policy-term]
     field             = key ":" *WSP value
-Decisions (spec-checklist 4.3): blank lines and lines without ':' are errors
-when strict and skipped with a warning when lenient (R8461-3.2-h); max_age
-takes up to 10 digits and values above 31557600 are clamped (R8461-3.2-e,
-EID 7282); unknown keys are ignored with a warning and a repeated key other
-than mx keeps its first value (R8461-3.2-i).
+Three readings (docs/conformance.md#policy-lines, #sender-compatibility):
+- strict: the RFC grammar to the letter;
+- the default: what every widely used sender accepts. A violation that one of
+  them rejects (a blank line, a line without ':', a malformed key, an empty
+  extension value, a trailing dot in mx, max_age above 31557600) is an error;
+  one that all of them tolerate (a key starting with '-' or '.') a warning;
+- tolerant: what the most tolerant senders read. Every violation above is a
+  warning and the offending line is skipped; max_age takes up to 10 digits and
+  a value above 31557600 is clamped (EID 7282). Use it to show what a policy
+  that is invalid by default still means to the senders that apply it.
+Unknown keys are ignored with a warning and a repeated key other than mx keeps
+its first value (RFC 8461 §3.2).
 """
 
 from __future__ import annotations
@@ -35,8 +42,8 @@ _CTL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 @dataclass(frozen=True, slots=True)
 class StsPolicy:
-    """A valid policy. `max_age` is already clamped to 31557600; `mx` holds
-    the patterns in file order, without a trailing dot."""
+    """A valid policy. `max_age` is at most 31557600 (clamped when read
+    tolerantly); `mx` holds the patterns in file order, without a trailing dot."""
 
     mode: Mode
     max_age: int
@@ -49,11 +56,14 @@ class StsPolicy:
         return match_mx(host, self.mx)
 
 
-def parse_sts_policy(data: str | bytes, *, strict: bool = False) -> Parsed[StsPolicy]:
+def parse_sts_policy(
+    data: str | bytes, *, strict: bool = False, tolerant: bool = False
+) -> Parsed[StsPolicy]:
     """Parse a policy body. Bytes are checked against the 64 KiB limit and
-    decoded as UTF-8. `strict` applies the RFC grammar to the letter;
-    the lenient default accepts what senders accept (see module docstring)."""
-    problems = ProblemList(strict)
+    decoded as UTF-8. `strict` applies the RFC grammar to the letter; the
+    default rejects what a widely used sender rejects; `tolerant` reads what
+    the most tolerant senders read (see module docstring)."""
+    problems = ProblemList(strict, tolerant)
     text = _decode(data, problems)
     if text is None:
         return problems.parsed(StsPolicy("none", 0, ()))
@@ -139,23 +149,19 @@ def _decode(data: str | bytes, problems: ProblemList) -> str | None:
 def _split_line(line: str, start: int, problems: ProblemList) -> tuple[str, str, int] | None:
     """(key, value, value offset) of a well-formed `key ":" *WSP value *WSP`."""
     if not line.strip(WSP):
-        problems.relaxable(
+        problems.sender_rejected(
             "sts-policy-blank-line", "blank line: the grammar has none (RFC 8461 §3.2)", start
         )
         return None
     colon = line.find(":")
     if colon < 0:
-        problems.relaxable(
+        problems.sender_rejected(
             "sts-policy-line-invalid", f"line {line[:40]!r} is not 'key: value'", start
         )
         return None
     key = line[:colon]
     if not EXT_NAME.match(key):
-        if key.strip(WSP) != key:
-            reason = "whitespace is not allowed before the key or before ':'"
-        else:
-            reason = "a key is 1-32 letters, digits, '_', '-', '.', starting with a letter or digit"
-        problems.relaxable("sts-policy-key-invalid", f"key {key!r}: {reason}", start)
+        _key_problem(key, start, problems)
         return None
     after = line[colon + 1 :]
     value = after.lstrip(WSP)
@@ -173,11 +179,23 @@ def _split_line(line: str, start: int, problems: ProblemList) -> tuple[str, str,
     return key, value, at
 
 
+def _key_problem(key: str, start: int, problems: ProblemList) -> None:
+    message = "a key is 1-32 letters, digits, '_', '-', '.', starting with a letter or digit"
+    if key.strip(WSP) != key:
+        message = "whitespace is not allowed before the key or before ':'"
+    elif key[:1] in ("-", ".") and EXT_NAME.match("a" + key[1:]):
+        # Only the RFC grammar rejects this one; every sender in the
+        # compatibility table reads the line (a key is never a known one).
+        problems.relaxable("sts-policy-key-invalid", f"key {key!r}: {message}", start)
+        return
+    problems.sender_rejected("sts-policy-key-invalid", f"key {key!r}: {message}", start)
+
+
 def _check_mx(value: str, at: int, seen: list[str], problems: ProblemList) -> str | None:
     pattern = value
     if pattern.endswith(".") and not mx_pattern_error(pattern[:-1]):
         pattern = pattern[:-1]
-        problems.relaxable(
+        problems.sender_rejected(
             "sts-policy-mx-trailing-dot",
             f"mx {value!r}: a trailing dot is not part of the RFC 5321 Domain syntax; "
             f"write {pattern!r}",
@@ -210,7 +228,7 @@ def _check_extension(key: str, value: str, start: int, at: int, problems: Proble
         start,
     )
     if not _EXT_VALUE.match(value):
-        problems.relaxable(
+        problems.sender_rejected(
             "sts-policy-value-invalid", f"key {key!r}: the value is empty or holds a tab", at
         )
 
@@ -267,11 +285,19 @@ def _check_max_age(value: str, at: int, problems: ProblemList) -> None:
         problems.error("sts-policy-max-age-invalid", f"max_age {value!r} must be {why}", at)
         return
     seconds = int(value)
-    if seconds > MAX_AGE_LIMIT:
+    if seconds > MAX_AGE_LIMIT and problems.tolerant:
         problems.warning(
             "sts-policy-max-age-clamped",
-            f"max_age {seconds} is above the maximum of {MAX_AGE_LIMIT} (one year); senders "
-            f"use {MAX_AGE_LIMIT} (RFC 8461 §3.2)",
+            f"max_age {seconds} is above the maximum of {MAX_AGE_LIMIT} (one year); read as "
+            f"{MAX_AGE_LIMIT}, as tolerant senders do (RFC 8461 §3.2, EID 7282)",
+            at,
+        )
+    elif seconds > MAX_AGE_LIMIT:
+        problems.error(
+            "sts-policy-max-age-too-large",
+            f"max_age {seconds} is above the maximum of {MAX_AGE_LIMIT} (one year); "
+            "postfix-mta-sts-resolver rejects such a policy, so its senders apply no "
+            "MTA-STS (RFC 8461 §3.2)",
             at,
         )
     elif seconds < ONE_DAY:

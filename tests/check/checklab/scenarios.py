@@ -87,6 +87,15 @@ def scenario_specs() -> list[DomainSpec]:
             ),
         ),
         spec("tlsrpt-invalid", tlsrpt=("v=TLSRPTv1;",)),
+        # Two rua fields: mox reports to both, checkdmarc reads the first,
+        # Mimecast's library the last (docs/conformance.md#sender-compatibility).
+        spec(
+            "tlsrpt-two-rua",
+            tlsrpt=(
+                f"v=TLSRPTv1; rua=mailto:a@{d('tlsrpt-two-rua')}; "
+                f"rua=mailto:b@{d('tlsrpt-two-rua')}",
+            ),
+        ),
         spec("rua-mailto-dead", tlsrpt=(f"v=TLSRPTv1; rua=mailto:tls@nomail.{L}",)),
         spec(
             "rua-https-badcert",
@@ -140,6 +149,19 @@ def scenario_specs() -> list[DomainSpec]:
         spec(
             "policy-invalid",
             policy=PolicySpec(answer=HttpAnswer(body=b"version: STSv1\nmode: enforce\n")),
+        ),
+        # max_age over a year: postfix-mta-sts-resolver rejects the policy,
+        # mox and maddy cache it for the full time.
+        spec(
+            "policy-max-age-year",
+            policy=PolicySpec(
+                answer=policy_answer(
+                    "policy-max-age-year",
+                    body=POLICY_TEXT.format(d=d("policy-max-age-year"))
+                    .replace("604800", "40000000")
+                    .encode(),
+                )
+            ),
         ),
         spec("policy-expired-cert", policy=PolicySpec(cert=CertKind.EXPIRED)),
         spec("policy-wrong-name", policy=PolicySpec(cert=CertKind.WRONG_NAME)),
