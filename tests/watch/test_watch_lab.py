@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from checklab.https_server import HttpAnswer
 from checklab.pki import CertKind

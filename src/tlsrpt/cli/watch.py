@@ -35,6 +35,8 @@ from tlsrpt.cli.watch_output import print_outcome
 
 if TYPE_CHECKING:
     from tlsrpt.check import CheckOptions
+    from tlsrpt.store.engine import Store
+    from tlsrpt.watch.service import WatcherThread
     from tlsrpt.watch.watcher import CheckOutcome, Watcher
     from tlsrpt.web.settings import Settings
 
@@ -192,3 +194,27 @@ def _interval(watcher: Watcher) -> str:
     from tlsrpt.watch.schedule import format_duration
 
     return format_duration(watcher.config.interval)
+
+
+def in_process_watcher(settings: Settings, store: Store) -> WatcherThread | None:
+    """The watcher `tlsrpt serve` runs beside the server (checker options
+    from the settings), or None when `watch_interval` is 0."""
+    from tlsrpt.check import Trust
+    from tlsrpt.watch.schedule import WatchConfig
+    from tlsrpt.watch.service import WatcherThread
+    from tlsrpt.watch.watcher import Watcher
+
+    config = WatchConfig.from_settings(*settings.watch_schedule())
+    if not config.enabled:
+        return None
+    options = check_options(settings)
+    try:
+        trust = Trust.load(options.ca_file)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"watch_ca_file {options.ca_file}: {reason}") from None
+    try:
+        return WatcherThread(Watcher(store, options, config, trust=trust))
+    except ValueError as exc:  # no usable resolver configuration: serve without
+        logging.getLogger("tlsrpt.watch").error("registered domains are not watched: %s", exc)
+        return None
