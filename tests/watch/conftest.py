@@ -41,6 +41,18 @@ class LiveLab:
         self.publish()
         return spec.domain
 
+    def replace(self, owner: str, rdtype: str, *rdatas: object) -> None:
+        """Replace the records of (owner, type) and serve the change."""
+        import dns.name
+        import dns.rdatatype
+
+        name = dns.name.from_text(owner)
+        with self.lab.zones.zone_for(name).writer() as txn:
+            txn.delete(name, dns.rdatatype.from_text(rdtype))
+        for rdata in rdatas:
+            self.lab.zones.add(owner, rdtype, rdata)  # type: ignore[arg-type]
+        self.publish()
+
     def publish(self) -> None:
         """Serve the zones as they are now (after changes to lab.zones)."""
         for origin, zone in self.lab.zones.zones.items():
