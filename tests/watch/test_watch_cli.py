@@ -212,6 +212,7 @@ def test_serve_runs_the_watcher(live_lab: Any, tmp_path: Path) -> None:
     finally:
         err = _stop(proc)
     assert "tlsrpt serve: watching registered domains every 6h" in err
+    assert f"{domain}: first check; 0 errors, 0 warnings" in err  # the watcher's log line
 
 
 def test_serve_without_the_watcher(live_lab: Any, tmp_path: Path) -> None:

@@ -92,6 +92,27 @@ class CheckOutcome:
         }
 
 
+def log_outcome(outcome: CheckOutcome) -> None:
+    """The default report of a check: a log line naming the kinds of changes
+    (stable codes; their summaries hold text from DNS and certificates)."""
+    if outcome.error is not None:
+        log.warning("%s: %s", outcome.domain, outcome.error)
+    elif outcome.new_state:
+        kinds = ", ".join(sorted({c.kind for c in outcome.changes})) or "details changed"
+        if outcome.first:
+            kinds = "first check"
+        counts = outcome.counts
+        log.info(
+            "%s: %s; %d errors, %d warnings",
+            outcome.domain,
+            kinds,
+            counts.get("error", 0),
+            counts.get("warning", 0),
+        )
+    elif not outcome.lease_lost:  # a lost lease was logged when it was found
+        log.debug("%s: unchanged", outcome.domain)
+
+
 class Watcher:
     def __init__(
         self,
@@ -116,7 +137,7 @@ class Watcher:
         self.rng = rng or random.Random()
         self.owner = owner or process_name()
         self.after_check = tuple(after_check)
-        self.on_outcome = on_outcome
+        self.on_outcome = on_outcome or log_outcome
         self._overrides_synced = False
         Checker(options, self.trust)  # fail now, not in the first pass, on a bad resolver
 
@@ -237,8 +258,7 @@ class Watcher:
                 for task in done:
                     outcome = task.result()
                     outcomes.append(outcome)
-                    if self.on_outcome is not None:
-                        self.on_outcome(outcome)
+                    self.on_outcome(outcome)
         finally:
             for task in running:
                 task.cancel()
