@@ -29,8 +29,9 @@ class WatcherThread:
     def _run(self) -> None:
         try:
             asyncio.run(self._main())
-        except Exception:  # logged; the server keeps serving
-            log.exception("the watcher stopped")
+        except Exception as exc:  # logged; the server keeps serving
+            log.error("the watcher stopped: %s: %s", type(exc).__name__, exc)
+            log.debug("the watcher stopped", exc_info=True)
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()

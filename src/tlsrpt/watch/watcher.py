@@ -175,7 +175,7 @@ class Watcher:
             report = evaluate(facts, self.trust.store, now, self.options.expiry_warning_days)
             snapshot = take_snapshot(facts, report)
         except Exception as exc:  # a checker defect must not stop the watcher
-            log.exception("check of %s failed", domain)
+            log.debug("check of %s failed", domain, exc_info=True)
             error = f"the check failed: {type(exc).__name__}: {exc}"
             return await asyncio.to_thread(self._store_failure, domain, self.clock(), error)
         return await asyncio.to_thread(self._store, domain, now, snapshot, report)
@@ -304,8 +304,10 @@ class Watcher:
             try:
                 await self.run_due(stop)
                 wait = await asyncio.to_thread(self._sleep_for)
-            except Exception:  # the database went away; try again later
-                log.exception("watch pass failed; retrying")
+            except Exception as exc:  # the database went away; try again later
                 wait = self.config.poll.total_seconds()
+                first_line = (str(exc) or type(exc).__name__).splitlines()[0]
+                log.error("watch pass failed (%s); trying again in %.0f s", first_line, wait)
+                log.debug("watch pass failed", exc_info=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)
