@@ -97,6 +97,10 @@ def test_settings_from_toml_and_environment(tmp_path: Path) -> None:
     parsed = WatchConfig.from_settings(*settings.watch_schedule())
     assert parsed.interval_for("example.com") == dt.timedelta(minutes=15)
     assert parsed.override_seconds()["quiet.example"] == 0
+    config.write_text("watch_interval = 0\nwatch_lease = 90\n")  # numbers are seconds
+    numbers = load_settings(config, env={})
+    assert (numbers.watch_interval, numbers.watch_lease) == ("0", "90")
+    assert not WatchConfig.from_settings(*numbers.watch_schedule()).enabled
     env = {"TLSRPT_WATCH_INTERVALS": "a.example=2h,b.example=0", "TLSRPT_WATCH_KEEPALIVE": "1d"}
     from_env = load_settings(None, env=env)
     assert dict(from_env.watch_intervals) == {"a.example": "2h", "b.example": "0"}

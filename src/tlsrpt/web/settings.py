@@ -163,6 +163,7 @@ class Settings:
 
 _BOOLS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_DURATIONS = {"watch_interval", "watch_jitter", "watch_keepalive", "watch_lease"}
 
 
 def _convert(name: str, value: Any, origin: str) -> Any:
@@ -175,6 +176,8 @@ def _convert(name: str, value: Any, origin: str) -> Any:
             if not isinstance(value, dict):
                 raise ValueError
             return tuple(sorted((str(k).strip(), str(v).strip()) for k, v in value.items()))
+        if name in _DURATIONS and isinstance(value, int) and not isinstance(value, bool):
+            return str(value)  # seconds
         if kind in ("int", "int | None"):
             if isinstance(value, bool):
                 raise ValueError
