@@ -33,6 +33,9 @@ for secrets such as a database password), and the command line.
 | imap_poll_interval_s | ..._POLL_INTERVAL_S  | 60 (without IDLE; IDLE wakes)|
 | imap_dkim_retry_s | ..._DKIM_RETRY_S        | 86400: then quarantined      |
 
+The `[alerts]` table (thresholds, rules, per-domain overrides) is read by
+`tlsrpt.analysis.alert_settings.parse_alert_settings`; TOML only.
+
 The IMAP poller applies the SMTP receiver's DKIM policy and size limit
 (smtp_accept_unsigned, dkim_require_tlsrpt_service, smtp_max_message_bytes).
 The SMTP receiver offers STARTTLS with certfile/keyfile when they are set.
@@ -49,6 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tlsrpt.analysis.alert_settings import AlertSettings, AlertSettingsError, parse_alert_settings
 from tlsrpt.report import DEFAULT_LIMITS
 
 ENV_PREFIX = "TLSRPT_"
@@ -90,6 +94,7 @@ class Settings:
     imap_ca_file: str | None = None
     imap_poll_interval_s: int = 60
     imap_dkim_retry_s: int = 86400
+    alerts: AlertSettings = dataclasses.field(default_factory=AlertSettings)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -120,7 +125,8 @@ class Settings:
 
 
 _BOOLS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
-_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_TABLES = ("alerts",)  # TOML tables with parsers of their own, not in the environment
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in _TABLES}
 
 
 def _convert(name: str, value: Any, origin: str) -> Any:
@@ -152,10 +158,24 @@ def _from_toml(path: Path) -> dict[str, Any]:
         raise SettingsError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
+    tables = {name: data.pop(name) for name in _TABLES if name in data}
     unknown = sorted(set(data) - set(_FIELDS))
     if unknown:
         raise SettingsError(f"{path}: unknown setting {unknown[0]!r}")
-    return {k: _convert(k, v, str(path)) for k, v in data.items()}
+    values = {k: _convert(k, v, str(path)) for k, v in data.items()}
+    if "alerts" in tables:
+        values["alerts"] = _alerts(tables["alerts"], path)
+    return values
+
+
+def _alerts(table: Any, path: Path) -> AlertSettings:
+    from tlsrpt.check.findings import CODES
+    from tlsrpt.records import CODES as RECORD_CODES
+
+    try:
+        return parse_alert_settings(table, {*CODES, *RECORD_CODES})
+    except AlertSettingsError as exc:
+        raise SettingsError(f"{path}: {exc}") from None
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
