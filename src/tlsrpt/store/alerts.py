@@ -425,8 +425,9 @@ def advance_mark(conn: Connection, name: str, old: int | None, new: int, now: da
             dialect.insert(alert_marks)
             .values(name=name, value=new, updated_at=_naive(now))
             .on_conflict_do_nothing(index_elements=["name"])
+            .returning(alert_marks.c.name)
         )
-        return conn.execute(statement).rowcount == 1
+        return conn.execute(statement).first() is not None
     statement = (
         alert_marks.update()
         .where(alert_marks.c.name == name, alert_marks.c.value == old)
