@@ -37,11 +37,17 @@ NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 COOLDOWN = timedelta(hours=2)
 
 
-def cond(subject: str = "mx1.example.com", level: int | None = None, rule: str = "mx-certificate-expired") -> Condition:
-    return Condition(rule, subject, "error", f"{rule} at {subject}", "why", "renew it", {"host": subject}, level)
+def cond(
+    subject: str = "mx1.example.com", level: int | None = None, rule: str = "mx-certificate-expired"
+) -> Condition:
+    return Condition(
+        rule, subject, "error", f"{rule} at {subject}", "why", "renew it", {"host": subject}, level
+    )
 
 
-def evaluate(store: Store, domain: str, conditions: list[Condition], now: datetime) -> list[AlertEvent]:
+def evaluate(
+    store: Store, domain: str, conditions: list[Condition], now: datetime
+) -> list[AlertEvent]:
     with store.write() as conn:
         current = current_alerts(conn, [domain])[domain]
         mutes = active_mutes(conn, [domain], now).get(domain, {})
@@ -74,7 +80,9 @@ def test_open_update_resolve_and_settle(store: Store) -> None:
         "acked_at": None,
     }
 
-    assert evaluate(store, "example.com", [], NOW + timedelta(hours=7)) == []  # waits for the cooldown
+    assert (
+        evaluate(store, "example.com", [], NOW + timedelta(hours=7)) == []
+    )  # waits for the cooldown
     with store.read() as conn:
         assert list_alerts(conn) == []
         (resolved,) = list_alerts(conn, AlertFilter(include_resolved=True))
@@ -99,13 +107,20 @@ def test_flapping_reopens_the_same_alert_without_events(store: Store) -> None:
     # Gone for longer than the cooldown: resolved (notified), then a new alert.
     evaluate(store, "example.com", [], NOW + timedelta(hours=1))
     events = evaluate(store, "example.com", [cond()], NOW + timedelta(hours=4))
-    assert [(e.kind, e.alert_id == opened.alert_id) for e in events] == [("resolved", True), ("firing", False)]
+    assert [(e.kind, e.alert_id == opened.alert_id) for e in events] == [
+        ("resolved", True),
+        ("firing", False),
+    ]
 
 
 def test_level_crossings_renotify_with_new_keys(store: Store) -> None:
     (first,) = evaluate(store, "example.com", [cond(level=30, rule="mx-certificate-expiring")], NOW)
-    assert evaluate(store, "example.com", [cond(level=30, rule="mx-certificate-expiring")], NOW) == []
-    (second,) = evaluate(store, "example.com", [cond(level=14, rule="mx-certificate-expiring")], NOW)
+    assert (
+        evaluate(store, "example.com", [cond(level=30, rule="mx-certificate-expiring")], NOW) == []
+    )
+    (second,) = evaluate(
+        store, "example.com", [cond(level=14, rule="mx-certificate-expiring")], NOW
+    )
     assert second.alert_id == first.alert_id
     assert (second.key, second.alert["level"]) == (f"alert-{first.alert_id}-2", 14)
     (third,) = evaluate(store, "example.com", [cond(level=7, rule="mx-certificate-expiring")], NOW)
@@ -113,10 +128,14 @@ def test_level_crossings_renotify_with_new_keys(store: Store) -> None:
 
 
 def test_transitions_roll_back_with_the_callers_transaction(store: Store) -> None:
-    with pytest.raises(RuntimeError), store.write() as conn:
-        transitions = plan([], [cond()], {}, NOW, COOLDOWN)
-        assert len(apply_transitions(conn, "example.com", transitions, NOW)) == 1
-        raise RuntimeError("the caller's outbox write failed")
+    def fails_after_applying() -> None:
+        with store.write() as conn:
+            transitions = plan([], [cond()], {}, NOW, COOLDOWN)
+            assert len(apply_transitions(conn, "example.com", transitions, NOW)) == 1
+            raise RuntimeError("the caller's outbox write failed")
+
+    with pytest.raises(RuntimeError, match="outbox"):
+        fails_after_applying()
     with store.read() as conn:
         assert list_alerts(conn, AlertFilter(include_resolved=True)) == []
         assert events_since(conn) == []
@@ -127,15 +146,22 @@ def test_event_keys_are_unique(store: Store) -> None:
     with pytest.raises(sa.exc.IntegrityError), store.write() as conn:
         conn.execute(
             alert_events.insert().values(
-                key=opened.key, alert_id=opened.alert_id, kind="firing", created_at=NOW.replace(tzinfo=None), payload="{}"
+                key=opened.key,
+                alert_id=opened.alert_id,
+                kind="firing",
+                created_at=NOW.replace(tzinfo=None),
+                payload="{}",
             )
         )
     # An event recorded already (its key taken) is not recorded twice.
     with store.write() as conn:
         conn.execute(
             alert_events.insert().values(
-                key=f"alert-{opened.alert_id}-2", alert_id=opened.alert_id, kind="firing",
-                created_at=NOW.replace(tzinfo=None), payload="{}",
+                key=f"alert-{opened.alert_id}-2",
+                alert_id=opened.alert_id,
+                kind="firing",
+                created_at=NOW.replace(tzinfo=None),
+                payload="{}",
             )
         )
     assert evaluate(store, "example.com", [cond(level=1, rule="mx-certificate-expired")], NOW) == []
@@ -144,10 +170,18 @@ def test_event_keys_are_unique(store: Store) -> None:
 def test_one_firing_alert_per_domain_rule_and_subject(store: Store) -> None:
     evaluate(store, "example.com", [cond()], NOW)
     row = {
-        "domain": "example.com", "rule": "mx-certificate-expired", "subject": "mx1.example.com",
-        "source": "check", "severity": "error", "summary": "s", "explanation": "e",
-        "evidence": "{}", "notified": False, "events": 0,
-        "first_seen": NOW.replace(tzinfo=None), "last_seen": NOW.replace(tzinfo=None),
+        "domain": "example.com",
+        "rule": "mx-certificate-expired",
+        "subject": "mx1.example.com",
+        "source": "check",
+        "severity": "error",
+        "summary": "s",
+        "explanation": "e",
+        "evidence": "{}",
+        "notified": False,
+        "events": 0,
+        "first_seen": NOW.replace(tzinfo=None),
+        "last_seen": NOW.replace(tzinfo=None),
     }
     with pytest.raises(sa.exc.IntegrityError), store.write() as conn:
         conn.execute(alerts.insert().values(**row, phase="firing"))
@@ -176,7 +210,11 @@ def test_two_postgresql_transactions_opening_at_once_open_one(postgres_url: str)
         with store.engine.connect() as conn, conn.begin():
             current = current_alerts(conn, ["example.com"])["example.com"]
             barrier.wait()
-            results.append(apply_transitions(conn, "example.com", plan(current, [cond()], {}, NOW, COOLDOWN), NOW))
+            results.append(
+                apply_transitions(
+                    conn, "example.com", plan(current, [cond()], {}, NOW, COOLDOWN), NOW
+                )
+            )
 
     threads = [threading.Thread(target=one) for _ in range(2)]
     for t in threads:
@@ -194,12 +232,26 @@ def test_two_postgresql_transactions_opening_at_once_open_one(postgres_url: str)
 
 def test_mutes_hold_notifications_back(store: Store) -> None:
     with store.write() as conn:
-        mute(conn, "example.com", "mx-certificate-expired", NOW + timedelta(days=7), NOW, "ops@example.com")
-        mute(conn, "example.com", "mx-certificate-expired", NOW + timedelta(days=1), NOW)  # replaces
+        mute(
+            conn,
+            "example.com",
+            "mx-certificate-expired",
+            NOW + timedelta(days=7),
+            NOW,
+            "ops@example.com",
+        )
+        mute(
+            conn, "example.com", "mx-certificate-expired", NOW + timedelta(days=1), NOW
+        )  # replaces
     with store.read() as conn:
         assert list_mutes(conn, NOW) == [
-            {"domain": "example.com", "rule": "mx-certificate-expired", "until": "2026-12-02T12:00:00Z",
-             "created_at": "2026-12-01T12:00:00Z", "created_by": None}
+            {
+                "domain": "example.com",
+                "rule": "mx-certificate-expired",
+                "until": "2026-12-02T12:00:00Z",
+                "created_at": "2026-12-01T12:00:00Z",
+                "created_by": None,
+            }
         ]
         assert firing_count(conn, NOW) == 0
     assert evaluate(store, "example.com", [cond()], NOW) == []
@@ -225,7 +277,9 @@ def test_ack_marks_an_alert(store: Store) -> None:
         acked = ack(conn, opened.alert_id, "ops@example.com", NOW + timedelta(hours=1))
         assert ack(conn, opened.alert_id + 100, None, NOW) is None
     assert acked is not None and acked["acked_at"] == "2026-12-01T13:00:00Z"
-    assert evaluate(store, "example.com", [cond()], NOW + timedelta(hours=2)) == []  # no effect on notifying
+    assert (
+        evaluate(store, "example.com", [cond()], NOW + timedelta(hours=2)) == []
+    )  # no effect on notifying
 
 
 def test_users_see_the_alerts_of_their_domains_only(store: Store) -> None:
@@ -244,7 +298,11 @@ def test_users_see_the_alerts_of_their_domains_only(store: Store) -> None:
         assert a is not None and admin is not None
         assert [x["domain"] for x in alerts_for_user(conn, a)] == ["alpha.example"]
         assert alerts_for_user(conn, a, AlertFilter(domain="beta.example")) == []
-        assert sorted(str(x["domain"]) for x in alerts_for_user(conn, admin)) == ["None", "alpha.example", "beta.example"]
+        assert sorted(str(x["domain"]) for x in alerts_for_user(conn, admin)) == [
+            "None",
+            "alpha.example",
+            "beta.example",
+        ]
 
 
 def test_marks_move_by_compare_and_set(store: Store) -> None:

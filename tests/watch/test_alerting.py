@@ -59,7 +59,12 @@ class Change:
 def check_report(findings: list[Finding], complete: bool = True) -> DomainReport:
     mta_sts = {
         "id": "1",
-        "policy": {"url": "https://mta-sts.example.com/.well-known/mta-sts.txt", "mode": "enforce", "mx": ["mx1.example.com"], "max_age": 86400},
+        "policy": {
+            "url": "https://mta-sts.example.com/.well-known/mta-sts.txt",
+            "mode": "enforce",
+            "mx": ["mx1.example.com"],
+            "max_age": 86400,
+        },
     }
     mx = [{"host": "mx1.example.com"}, {"host": "mx2.example.com"}]
     return DomainReport("example.com", tuple(findings), {"records": []}, mta_sts, mx, complete, 0.1)
@@ -71,10 +76,18 @@ FETCH_FAILED = Finding(
     "the policy at https://mta-sts.example.com/.well-known/mta-sts.txt could not be fetched",
     {"url": "https://mta-sts.example.com/.well-known/mta-sts.txt", "error": "connection refused"},
 )
-NOT_COVERED = Finding("sts-mx-not-covered", Severity.ERROR, "mx2 not covered", {"host": "mx2.example.com"})
+NOT_COVERED = Finding(
+    "sts-mx-not-covered", Severity.ERROR, "mx2 not covered", {"host": "mx2.example.com"}
+)
 
 
-def _check(store: Store, report: DomainReport, now: datetime, changes: list[Change] | None = None, **kw: Any):
+def _check(
+    store: Store,
+    report: DomainReport,
+    now: datetime,
+    changes: list[Change] | None = None,
+    **kw: Any,
+):
     with store.write() as conn:
         return after_check(conn, "example.com", report, changes or [], now, SETTINGS, **kw)
 
@@ -151,19 +164,41 @@ def test_after_check_change_rules(store: Store) -> None:
 # --- report rules -------------------------------------------------------------------
 
 
-def report(domain: str, day: date, report_id: str, ok: int, failed: int, org: str = "Google LLC",
-           result: str = "certificate-expired", mx: str = "mx2.example.com") -> bytes:
-    details = [{"result-type": result, "failed-session-count": failed, "receiving-mx-hostname": mx}] if failed else []
+def report(
+    domain: str,
+    day: date,
+    report_id: str,
+    ok: int,
+    failed: int,
+    org: str = "Google LLC",
+    result: str = "certificate-expired",
+    mx: str = "mx2.example.com",
+) -> bytes:
+    details = (
+        [{"result-type": result, "failed-session-count": failed, "receiving-mx-hostname": mx}]
+        if failed
+        else []
+    )
     return orjson.dumps(
         {
             "organization-name": org,
-            "date-range": {"start-datetime": f"{day}T00:00:00Z", "end-datetime": f"{day}T23:59:59Z"},
+            "date-range": {
+                "start-datetime": f"{day}T00:00:00Z",
+                "end-datetime": f"{day}T23:59:59Z",
+            },
             "contact-info": "smtp-tls-reporting@google.com",
             "report-id": report_id,
             "policies": [
                 {
-                    "policy": {"policy-type": "sts", "policy-string": ["version: STSv1", "mode: enforce", "mx: *.example.com"], "policy-domain": domain},
-                    "summary": {"total-successful-session-count": ok, "total-failure-session-count": failed},
+                    "policy": {
+                        "policy-type": "sts",
+                        "policy-string": ["version: STSv1", "mode: enforce", "mx: *.example.com"],
+                        "policy-domain": domain,
+                    },
+                    "summary": {
+                        "total-successful-session-count": ok,
+                        "total-failure-session-count": failed,
+                    },
                     "failure-details": details,
                 }
             ],
@@ -210,7 +245,11 @@ def test_report_rules_open_on_new_reports_and_resolve_as_time_passes(store: Stor
 
 
 def test_only_touched_domains_are_evaluated_between_full_passes(store: Store) -> None:
-    put(store, report("a.example", days_back(1), "a1", 100, 0), report("b.example", days_back(1), "b1", 100, 0))
+    put(
+        store,
+        report("a.example", days_back(1), "a1", 100, 0),
+        report("b.example", days_back(1), "b1", 100, 0),
+    )
     first = evaluate_report_rules(store, NOW, SETTINGS)
     # The first pass is a full one ("": the quarantine rule).
     assert first.domains == ("a.example", "b.example", "")
@@ -225,7 +264,10 @@ def test_only_touched_domains_are_evaluated_between_full_passes(store: Store) ->
 
 def test_a_daily_reporter_that_stops_and_missing_reports(store: Store) -> None:
     put(store, *(report("example.com", days_back(n), f"g-{n}", 100, 0) for n in range(4, 20)))
-    put(store, *(report("example.com", days_back(n), f"s-{n}", 10, 0, org="Small ISP") for n in (4, 9)))
+    put(
+        store,
+        *(report("example.com", days_back(n), f"s-{n}", 10, 0, org="Small ISP") for n in (4, 9)),
+    )
     events = evaluate_report_rules(store, NOW, SETTINGS).events
     assert sorted((e.alert["rule"], e.alert["subject"]) for e in events) == [
         ("reporter-silent", "Google LLC"),
@@ -245,7 +287,9 @@ def test_reports_missing_for_a_registered_domain_with_a_record(store: Store) -> 
         return {d: d == "quiet.example" for d in domains}
 
     assert evaluate_report_rules(store, NOW, SETTINGS).events == []  # no record known, no reports
-    (event,) = evaluate_report_rules(store, NOW, SETTINGS, ["quiet.example"], records=records).events
+    (event,) = evaluate_report_rules(
+        store, NOW, SETTINGS, ["quiet.example"], records=records
+    ).events
     assert (event.alert["domain"], event.alert["rule"]) == ("quiet.example", "reports-missing")
 
 
@@ -296,7 +340,13 @@ def test_two_processes_evaluating_at_once_open_each_alert_once(store: Store, db_
     put(store, report("example.com", days_back(1), "bad", 100, 100))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     children = [
-        subprocess.Popen([sys.executable, "-c", CHILD, db_url], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, db_url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
         for _ in range(2)
     ]
     for child in children:
@@ -309,5 +359,10 @@ def test_two_processes_evaluating_at_once_open_each_alert_once(store: Store, db_
         firing = list_alerts(conn, AlertFilter(include_resolved=True))
         events = events_since(conn)
     rules = sorted(a["rule"] for a in firing)
-    assert rules == ["mx-certificate-expired", "report-failure-rate", "report-new-failing-mx", "report-new-result-type"]
+    assert rules == [
+        "mx-certificate-expired",
+        "report-failure-rate",
+        "report-new-failing-mx",
+        "report-new-result-type",
+    ]
     assert len(events) == 4 == sum(int(out) for out in outputs)

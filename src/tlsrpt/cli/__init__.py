@@ -32,6 +32,7 @@ COMMAND_MODULES: list[str] = [
     "domain",
     "demo",
     "export",
+    "alerts",
 ]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
