@@ -328,6 +328,22 @@ def test_report_conditions_respects_enable_flags() -> None:
 def test_read_plan_covers_every_window() -> None:
     plan = read_plan(RULES, NOW)
     assert plan.failures_since == day(1)
-    assert plan.result_types_before == day(1)
-    assert plan.rollups_since <= day(1) - timedelta(days=14)  # the baseline
-    assert plan.rollups_since <= day(14 + 2)  # 14 regular days before a 48 h silence
+    assert plan.result_types_before == plan.mx_hosts_before == day(1)
+    assert plan.daily_since == day(1) - timedelta(days=14)  # the baseline
+    assert plan.organizations_since is not None
+    assert plan.organizations_since <= day(14 + 2)  # 14 regular days before a 48 h silence
+    assert read_plan(RULES, NOW, absence=False).organizations_since is None
+
+
+def test_only_the_rules_evaluated() -> None:
+    data = ReportData(
+        "example.com",
+        daily=_daily((900, 100)),
+        organizations={"Google LLC": _every_day(3)},
+        expects_reports=True,
+        last_report_day=day(9),
+    )
+    found = report_conditions(data, {}, RULES, NOW, evaluated=("reporter-silent", "reports-missing"))
+    assert {c.rule for c in found} == {"reporter-silent", "reports-missing"}
+    found = report_conditions(data, {}, RULES, NOW, evaluated=("report-failure-rate",))
+    assert {c.rule for c in found} == {"report-failure-rate"}

@@ -244,6 +244,32 @@ def test_report_rules_open_on_new_reports_and_resolve_as_time_passes(store: Stor
     ]
 
 
+def test_result_types_and_mx_hosts_seen_before_are_not_new(store: Store) -> None:
+    put(store, *(report("example.com", days_back(n), f"clean-{n}", 1000, 0) for n in range(2, 16)))
+    put(
+        store, report("example.com", days_back(10), "old", 1000, 1, result="", mx="mx1.example.com")
+    )
+    put(store, report("example.com", days_back(9), "old2", 1000, 1, mx="mx2.example.com"))
+    put(store, report("example.com", days_back(1), "now", 1000, 2, result="", mx="mx2.example.com"))
+    put(
+        store,
+        report(
+            "example.com",
+            days_back(0),
+            "now2",
+            1000,
+            3,
+            result="validation-failure",
+            mx="mx1.example.com",
+            org="Microsoft",
+        ),
+    )
+    events = evaluate_report_rules(store, NOW, SETTINGS).events
+    assert [(e.alert["rule"], e.alert["subject"]) for e in events] == [
+        ("report-new-result-type", "validation-failure")
+    ]
+
+
 def test_only_touched_domains_are_evaluated_between_full_passes(store: Store) -> None:
     put(
         store,

@@ -15,7 +15,7 @@ failures continue, so it resolves when they stop, not when they get old.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -31,7 +31,11 @@ NEW_FAILING_MX = "report-new-failing-mx"
 REPORTER_SILENT = "reporter-silent"
 REPORTS_MISSING = "reports-missing"
 QUARANTINE = "quarantine-growing"
-DOMAIN_RULES = (FAILURE_RATE, NEW_RESULT_TYPE, NEW_FAILING_MX, REPORTER_SILENT, REPORTS_MISSING)
+# Rules that new reports can make hold, and rules that hold for want of
+# reports (only time, not a new report, opens those).
+DATA_RULES = (FAILURE_RATE, NEW_RESULT_TYPE, NEW_FAILING_MX)
+ABSENCE_RULES = (REPORTER_SILENT, REPORTS_MISSING)
+DOMAIN_RULES = DATA_RULES + ABSENCE_RULES
 EMPTY_RESULT_TYPE = "(empty)"  # a failure whose result type the sender left empty
 
 
@@ -48,9 +52,9 @@ class ReportData:
     """What the report rules read of one domain."""
 
     domain: str
-    # Per UTC day since ReadPlan.rollups_since, all policy types: (successful, failed).
+    # Per UTC day since ReadPlan.daily_since, all policy types: (successful, failed).
     daily: Mapping[date, tuple[int, int]] = field(default_factory=dict)
-    # Days each organization reported on, since ReadPlan.rollups_since.
+    # Days each organization reported on, since ReadPlan.organizations_since.
     organizations: Mapping[str, Sequence[date]] = field(default_factory=dict)
     # Failure details since ReadPlan.failures_since.
     failures: Sequence[FailureCount] = ()
@@ -65,10 +69,11 @@ class ReportData:
 
 @dataclass(frozen=True, slots=True)
 class ReadPlan:
-    rollups_since: date
+    daily_since: date  # daily totals: the failure rate's window and baseline
     failures_since: date
     result_types_before: date  # window start of report-new-result-type
     mx_hosts_before: date  # window start of report-new-failing-mx
+    organizations_since: date | None  # the days each organization reported; None: not read
 
 
 def window_start(today: date, window_days: int) -> date:
@@ -77,24 +82,23 @@ def window_start(today: date, window_days: int) -> date:
 
 def _lookback_days(rules: DomainRules) -> int:
     silence = rules.param(REPORTER_SILENT, "silence")
-    return (
-        int(rules.param(REPORTER_SILENT, "regular_days"))
-        + math.ceil(silence / timedelta(days=1))
-        + 1
-    )
+    regular_days = int(rules.param(REPORTER_SILENT, "regular_days"))
+    return regular_days + math.ceil(silence / timedelta(days=1)) + 1
 
 
-def read_plan(rules: DomainRules, now: datetime) -> ReadPlan:
+def read_plan(rules: DomainRules, now: datetime, absence: bool = True) -> ReadPlan:
+    """How far back to read for the rules; `absence`: for the absence
+    rules too (the days each organization reported)."""
     today = utc(now).date()
     rate_start = window_start(today, rules.param(FAILURE_RATE, "window_days"))
-    baseline_start = rate_start - timedelta(days=rules.param(FAILURE_RATE, "baseline_days"))
     types_start = window_start(today, rules.param(NEW_RESULT_TYPE, "window_days"))
     mx_start = window_start(today, rules.param(NEW_FAILING_MX, "window_days"))
     return ReadPlan(
-        rollups_since=min(baseline_start, today - timedelta(days=_lookback_days(rules))),
+        daily_since=rate_start - timedelta(days=rules.param(FAILURE_RATE, "baseline_days")),
         failures_since=min(types_start, mx_start),
         result_types_before=types_start,
         mx_hosts_before=mx_start,
+        organizations_since=today - timedelta(days=_lookback_days(rules)) if absence else None,
     )
 
 
@@ -305,20 +309,28 @@ def reports_missing(data: ReportData, rules: DomainRules, now: datetime) -> Cond
 
 
 def report_conditions(
-    data: ReportData, active: Active, rules: DomainRules, now: datetime
+    data: ReportData,
+    active: Active,
+    rules: DomainRules,
+    now: datetime,
+    evaluated: Collection[str] = DOMAIN_RULES,
 ) -> list[Condition]:
-    """Every report rule enabled for the domain."""
+    """The report rules `evaluated` that are enabled for the domain."""
     out: list[Condition] = []
-    if rules.enabled(FAILURE_RATE):
+
+    def wanted(rule: str) -> bool:
+        return rule in evaluated and rules.enabled(rule)
+
+    if wanted(FAILURE_RATE):
         found = failure_rate(data, rules, now)
         out += [found] if found is not None else []
-    if rules.enabled(NEW_RESULT_TYPE):
+    if wanted(NEW_RESULT_TYPE):
         out += new_result_types(data, active, rules, now)
-    if rules.enabled(NEW_FAILING_MX):
+    if wanted(NEW_FAILING_MX):
         out += new_failing_mx_hosts(data, active, rules, now)
-    if rules.enabled(REPORTER_SILENT):
+    if wanted(REPORTER_SILENT):
         out += silent_reporters(data, active, rules, now)
-    if rules.enabled(REPORTS_MISSING):
+    if wanted(REPORTS_MISSING):
         found = reports_missing(data, rules, now)
         out += [found] if found is not None else []
     return out

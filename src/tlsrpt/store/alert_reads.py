@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from tlsrpt.analysis.alert_reports import EMPTY_RESULT_TYPE, FailureCount, ReadPlan, ReportData
@@ -32,6 +33,14 @@ from tlsrpt.store.schema import (
 from tlsrpt.store.users import reported_domains
 
 _CHUNK = 400  # domains per statement (PostgreSQL and SQLite both take far more binds)
+
+
+def any_of(conn: Connection, column: sa.ColumnElement[Any], values: Sequence[str]) -> Any:
+    """`column IN (values)`; on PostgreSQL as `= ANY(array)`, one parameter
+    (psycopg parses a statement with hundreds of parameters slowly)."""
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(sa.Text)))
+    return column.in_(values)
 
 
 def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -85,15 +94,42 @@ def all_domains(conn: Connection) -> list[str]:
     return sorted(names)
 
 
-def _rollups(
+def _daily(
     conn: Connection, chunk: Sequence[str], since: date
-) -> Iterable[tuple[str, date, str, int, int]]:
+) -> Iterable[tuple[str, date, int, int]]:
+    """Per domain and day, the sessions of all policy types (summed over
+    the organizations by the database)."""
     r = daily_rollups
-    query = sa.select(
-        r.c.domain, r.c.day, r.c.organization, r.c.successful_sessions, r.c.failed_sessions
-    ).where(r.c.domain.in_(chunk), r.c.policy_type == ALL, r.c.result_type == ALL, r.c.day >= since)
-    for domain, day, organization, ok, failed in conn.execute(query):
-        yield domain, day, organization, int(ok), int(failed)
+    query = (
+        sa.select(
+            r.c.domain,
+            r.c.day,
+            sa.func.sum(r.c.successful_sessions),
+            sa.func.sum(r.c.failed_sessions),
+        )
+        .where(
+            any_of(conn, r.c.domain, chunk),
+            r.c.policy_type == ALL,
+            r.c.result_type == ALL,
+            r.c.day >= since,
+        )
+        .group_by(r.c.domain, r.c.day)
+    )
+    for domain, day, ok, failed in conn.execute(query):
+        yield domain, day, int(ok), int(failed)
+
+
+def _organizations(
+    conn: Connection, chunk: Sequence[str], since: date
+) -> list[tuple[str, str, date]]:
+    r = daily_rollups
+    query = sa.select(r.c.domain, r.c.organization, r.c.day).where(
+        any_of(conn, r.c.domain, chunk),
+        r.c.policy_type == ALL,
+        r.c.result_type == ALL,
+        r.c.day >= since,
+    )
+    return [(domain, organization, day) for domain, organization, day in conn.execute(query)]
 
 
 def _failures(
@@ -108,7 +144,7 @@ def _failures(
             f.c.receiving_mx_hostname,
             sa.func.sum(f.c.failed_session_count),
         )
-        .where(f.c.domain.in_(chunk), f.c.day >= since)
+        .where(any_of(conn, f.c.domain, chunk), f.c.day >= since)
         .group_by(f.c.domain, f.c.day, f.c.result_type, f.c.receiving_mx_hostname)
     )
     for domain, day, result_type, mx, failed in conn.execute(query):
@@ -119,31 +155,38 @@ def _failed_before(
     conn: Connection, column: str, candidates: Sequence[tuple[str, str, date]]
 ) -> set[tuple[str, str]]:
     """The (domain, value) candidates with a failure detail of that value
-    (result type or MX host) on a day before the candidate's cutoff."""
+    (result type or MX host) on a day before the candidate's cutoff: an
+    EXISTS each, stopping at the first older failure. Sent as driver SQL
+    (no compiling): on PostgreSQL three arrays, on SQLite a VALUES list."""
+    exists = (
+        "SELECT c.domain, c.value FROM c WHERE EXISTS (SELECT 1 FROM failure_details f "
+        f"WHERE f.domain = c.domain AND f.{column} = c.value AND f.day < c.cutoff)"
+    )
     found: set[tuple[str, str]] = set()
-    for chunk in _chunks(list(candidates), 200):
-        rows, params = [], {}
-        for i, (domain, value, cutoff) in enumerate(chunk):
-            rows.append(f"(:d{i}, :v{i}, :c{i})")
-            params.update({f"d{i}": domain, f"v{i}": value, f"c{i}": cutoff})
-        statement = sa.text(
-            f"WITH c(domain, value, cutoff) AS (VALUES {', '.join(rows)}) "
-            "SELECT c.domain, c.value FROM c WHERE EXISTS (SELECT 1 FROM failure_details f "
-            f"WHERE f.domain = c.domain AND f.{column} = c.value AND f.day < c.cutoff)"
-        ).bindparams(*(sa.bindparam(f"c{i}", type_=sa.Date) for i in range(len(chunk))))
-        found.update((d, v) for d, v in conn.execute(statement, params))
+    for chunk in _chunks(list(candidates), 300):
+        if conn.dialect.name == "postgresql":
+            statement = (
+                "WITH c(domain, value, cutoff) AS (SELECT * FROM "
+                "unnest(%s::text[], %s::text[], %s::date[])) " + exists
+            )
+            params: tuple[Any, ...] = tuple(list(column) for column in zip(*chunk, strict=True))
+        else:
+            rows = ", ".join(["(?, ?, ?)"] * len(chunk))
+            statement = f"WITH c(domain, value, cutoff) AS (VALUES {rows}) " + exists
+            params = tuple(x for d, v, cutoff in chunk for x in (d, v, cutoff.isoformat()))
+        found.update((d, v) for d, v in conn.exec_driver_sql(statement, params))
     return found
 
 
 def _last_days(conn: Connection, domains: Sequence[str]) -> dict[str, date]:
     """The last day with reports of each domain (one index seek each)."""
     r = daily_rollups
+    query = sa.select(sa.func.max(r.c.day)).where(
+        r.c.domain == sa.bindparam("domain"), r.c.policy_type == ALL, r.c.result_type == ALL
+    )
     out = {}
     for domain in domains:
-        query = sa.select(sa.func.max(r.c.day)).where(
-            r.c.domain == domain, r.c.policy_type == ALL, r.c.result_type == ALL
-        )
-        day = conn.execute(query).scalar()
+        day = conn.execute(query, {"domain": domain}).scalar()
         if day is not None:
             out[domain] = day
     return out
@@ -153,10 +196,35 @@ def _registered(conn: Connection, domains: Sequence[str]) -> dict[str, datetime]
     out = {}
     for chunk in _chunks(list(domains)):
         query = sa.select(registered_domains.c.domain, registered_domains.c.created_at).where(
-            registered_domains.c.domain.in_(chunk)
+            any_of(conn, registered_domains.c.domain, chunk)
         )
         out.update({d: created.replace(tzinfo=UTC) for d, created in conn.execute(query)})
     return out
+
+
+def _before_sets(
+    conn: Connection,
+    plans: Mapping[str, ReadPlan],
+    failures: Mapping[str, list[tuple[date, str, str | None, int]]],
+) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    """Per domain, the result types and MX hosts failing in their windows
+    that also failed before."""
+    types, hosts = set(), set()
+    for d, rows in failures.items():
+        plan = plans[d]
+        for day, result_type, mx, _ in rows:
+            if day >= plan.result_types_before:
+                types.add((d, result_type, plan.result_types_before))
+            if mx is not None and day >= plan.mx_hosts_before:
+                hosts.add((d, mx, plan.mx_hosts_before))
+    types_before = _failed_before(conn, "result_type", sorted(types))
+    hosts_before = _failed_before(conn, "receiving_mx_hostname", sorted(hosts))
+    out: dict[str, tuple[set[str], set[str]]] = {}
+    for d, result_type in types_before:
+        out.setdefault(d, (set(), set()))[0].add(result_type or EMPTY_RESULT_TYPE)
+    for d, mx in hosts_before:
+        out.setdefault(d, (set(), set()))[1].add(mx)
+    return {d: (frozenset(t), frozenset(h)) for d, (t, h) in out.items()}
 
 
 def report_data(
@@ -169,62 +237,37 @@ def report_data(
     TLS-RPT record (absent: not checked)."""
     domains = sorted(plans)
     daily: dict[str, dict[date, tuple[int, int]]] = {d: {} for d in domains}
-    orgs: dict[str, dict[str, set[date]]] = {d: {} for d in domains}
+    orgs: dict[str, dict[str, list[date]]] = {d: {} for d in domains}
     failures: dict[str, list[tuple[date, str, str | None, int]]] = {d: [] for d in domains}
+    absent = [d for d in domains if plans[d].organizations_since is not None]
     for chunk in _chunks(domains):
-        for domain, day, organization, ok, failed in _rollups(
-            conn, chunk, min(plans[d].rollups_since for d in chunk)
-        ):
-            s, f = daily[domain].get(day, (0, 0))
-            daily[domain][day] = (s + ok, f + failed)
-            orgs[domain].setdefault(organization, set()).add(day)
+        since = min(plans[d].daily_since for d in chunk)
+        for domain, day, ok, failed in _daily(conn, chunk, since):
+            daily[domain][day] = (ok, failed)
         for domain, day, result_type, mx, failed in _failures(
             conn, chunk, min(plans[d].failures_since for d in chunk)
         ):
             failures[domain].append((day, result_type, mx, failed))
-    types_before = _failed_before(
-        conn,
-        "result_type",
-        sorted(
-            {
-                (d, rt, plans[d].result_types_before)
-                for d in domains
-                for day, rt, _, _ in failures[d]
-                if day >= plans[d].result_types_before
-            }
-        ),
-    )
-    mx_before = _failed_before(
-        conn,
-        "receiving_mx_hostname",
-        sorted(
-            {
-                (d, mx, plans[d].mx_hosts_before)
-                for d in domains
-                for day, _, mx, _ in failures[d]
-                if mx is not None and day >= plans[d].mx_hosts_before
-            }
-        ),
-    )
-    last = {d: max(daily[d]) for d in domains if daily[d]}
-    last.update(_last_days(conn, [d for d in domains if not daily[d]]))
-    registered = _registered(conn, domains)
+    for chunk in _chunks(absent):
+        since = min(plans[d].organizations_since or date.max for d in chunk)
+        for domain, organization, day in _organizations(conn, chunk, since):
+            orgs[domain].setdefault(organization, []).append(day)
+    before = _before_sets(conn, plans, failures)
+    last = {d: max(max(days) for days in orgs[d].values()) for d in absent if orgs[d]}
+    last.update(_last_days(conn, [d for d in absent if not orgs[d]]))
+    registered = _registered(conn, absent)
     records = has_tlsrpt_record or {}
-    by_domain: dict[str, tuple[set[str], set[str]]] = {d: (set(), set()) for d in domains}
-    for d, rt in types_before:
-        by_domain[d][0].add(rt or EMPTY_RESULT_TYPE)
-    for d, mx in mx_before:
-        by_domain[d][1].add(mx)
+    nothing: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
     return {
         d: ReportData(
             domain=d,
             daily=daily[d],
-            organizations={o: sorted(days) for o, days in orgs[d].items()},
+            organizations=orgs[d],
             failures=[
                 FailureCount(day, rt or EMPTY_RESULT_TYPE, mx, n) for day, rt, mx, n in failures[d]
             ],
-            result_types_before=frozenset(by_domain[d][0]),
-            mx_hosts_before=frozenset(by_domain[d][1]),
+            result_types_before=before.get(d, nothing)[0],
+            mx_hosts_before=before.get(d, nothing)[1],
             last_report_day=last.get(d),
             expects_reports=records.get(d, False) or d in last,
             registered_at=registered.get(d),

@@ -36,6 +36,7 @@ from tlsrpt.analysis.alert_model import (
 )
 from tlsrpt.analysis.alert_rules import rule_source
 from tlsrpt.store.accounts import domain_owners
+from tlsrpt.store.alert_reads import any_of
 from tlsrpt.store.schema import FIRING_PHASE, alert_events, alert_marks, alert_mutes, alerts
 from tlsrpt.store.users import User
 
@@ -87,7 +88,7 @@ def current_alerts(
     out: dict[str, list[AlertState]] = {d: [] for d in domains}
     for chunk in _chunks(list(dict.fromkeys(domains))):
         query = sa.select(alerts).where(
-            alerts.c.domain.in_(chunk), alerts.c.phase.in_((FIRING, RESOLVING))
+            any_of(conn, alerts.c.domain, chunk), alerts.c.phase.in_((FIRING, RESOLVING))
         )
         if sources is not None:
             query = query.where(alerts.c.source.in_(list(sources)))
@@ -96,14 +97,17 @@ def current_alerts(
     return out
 
 
-def domains_with_alerts(conn: Connection, source: str) -> list[str]:
-    """Domains with firing or resolving alerts of a source."""
+def open_rules(conn: Connection, source: str) -> dict[str, set[str]]:
+    """Per domain, the rules of a source with firing or resolving alerts."""
     query = (
-        sa.select(alerts.c.domain)
+        sa.select(alerts.c.domain, alerts.c.rule)
         .where(alerts.c.phase.in_((FIRING, RESOLVING)), alerts.c.source == source)
         .distinct()
     )
-    return sorted(conn.scalars(query))
+    out: dict[str, set[str]] = {}
+    for domain, rule in conn.execute(query):
+        out.setdefault(domain, set()).add(rule)
+    return out
 
 
 def active_mutes(
@@ -113,7 +117,7 @@ def active_mutes(
     out: dict[str, dict[str, datetime]] = {}
     for chunk in _chunks(list(dict.fromkeys(domains))):
         query = sa.select(alert_mutes.c.domain, alert_mutes.c.rule, alert_mutes.c.until).where(
-            alert_mutes.c.domain.in_(chunk), alert_mutes.c.until > _naive(now)
+            any_of(conn, alert_mutes.c.domain, chunk), alert_mutes.c.until > _naive(now)
         )
         for domain, rule, until in conn.execute(query):
             out.setdefault(domain, {})[rule] = until.replace(tzinfo=UTC)

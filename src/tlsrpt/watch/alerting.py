@@ -26,14 +26,17 @@ from sqlalchemy.engine import Connection
 
 from tlsrpt.analysis.alert_model import FIRING, NO_DOMAIN, AlertEvent, AlertState, Condition
 from tlsrpt.analysis.alert_reports import (
+    ABSENCE_RULES,
+    DATA_RULES,
     DOMAIN_RULES,
     QUARANTINE,
+    ReadPlan,
     quarantine_condition,
     read_plan,
     report_conditions,
 )
 from tlsrpt.analysis.alert_rules import CHANGE, CHECK, REPORT, rule_source
-from tlsrpt.analysis.alert_settings import AlertSettings
+from tlsrpt.analysis.alert_settings import AlertSettings, DomainRules
 from tlsrpt.analysis.alerts import (
     ChangeLike,
     FindingLike,
@@ -51,8 +54,8 @@ from tlsrpt.store.alerts import (
     advance_mark,
     apply_transitions,
     current_alerts,
-    domains_with_alerts,
     marks,
+    open_rules,
     sweep_candidates,
 )
 from tlsrpt.store.engine import Store
@@ -141,34 +144,68 @@ class _Raced(Exception):
 
 @dataclass(frozen=True, slots=True)
 class _Targets:
-    domains: list[str]
-    full: bool
+    rules: dict[str, frozenset[str]]  # domain -> the report rules evaluated for it
     quarantine: bool
+    full: bool
     marks: dict[str, int]
     top_report: int
     top_raw: int
 
 
+_DATA, _ABSENCE, _ALL = frozenset(DATA_RULES), frozenset(ABSENCE_RULES), frozenset(DOMAIN_RULES)
+
+
 def _targets(
     conn: Connection, now: datetime, domains: Sequence[str] | None, full_every: timedelta
 ) -> _Targets:
+    """Which rules to evaluate for which domains. New reports can only make
+    the data rules hold, so between full passes those run for the domains
+    with new reports, and every rule runs where an alert of it is open (to
+    resolve it); a full pass runs every rule for every domain."""
     seen = marks(conn)
     top_report, top_raw = alert_reads.last_report_pk(conn), alert_reads.last_raw_id(conn)
     if domains is not None:
-        return _Targets(sorted(set(domains) - {NO_DOMAIN}), False, False, seen, 0, 0)
-    epoch = int(utc(now).timestamp())
-    full = epoch - seen.get("full", 0) >= full_every.total_seconds()
-    open_report = domains_with_alerts(conn, REPORT)
+        return _Targets({d: _ALL for d in set(domains) - {NO_DOMAIN}}, False, False, seen, 0, 0)
+    full = int(utc(now).timestamp()) - seen.get("full", 0) >= full_every.total_seconds()
+    opened = open_rules(conn, REPORT)
+    rules: dict[str, frozenset[str]] = {}
     if full:
-        names = set(alert_reads.all_domains(conn))
+        rules = dict.fromkeys(alert_reads.all_domains(conn), _ALL)
     else:
-        names = set(alert_reads.touched_domains(conn, seen.get("reports", 0), top_report))
-    names |= set(open_report)
+        touched = alert_reads.touched_domains(conn, seen.get("reports", 0), top_report)
+        rules = dict.fromkeys(touched, _DATA)
+        for domain, open_ in opened.items():
+            rules[domain] = rules.get(domain, frozenset()) | (
+                _DATA if open_ & _DATA else frozenset()
+            )
+            rules[domain] |= _ABSENCE if open_ & _ABSENCE else frozenset()
     quarantine = (
-        full or NO_DOMAIN in open_report or alert_reads.quarantined_after(conn, seen.get("raw", 0))
+        full or NO_DOMAIN in opened or alert_reads.quarantined_after(conn, seen.get("raw", 0))
     )
-    names.discard(NO_DOMAIN)
-    return _Targets(sorted(names), full, quarantine, seen, top_report, top_raw)
+    rules.pop(NO_DOMAIN, None)
+    return _Targets(rules, quarantine, full, seen, top_report, top_raw)
+
+
+class _RulesOf:
+    """Settings and read plans per domain; domains without overrides of
+    their own share one of each."""
+
+    def __init__(self, settings: AlertSettings, now: datetime) -> None:
+        self.settings, self.now = settings, now
+        self.default = settings.for_domain(NO_DOMAIN)
+        self._plans: dict[tuple[bool, bool], ReadPlan] = {}
+
+    def rules(self, domain: str) -> DomainRules:
+        own = domain in self.settings.domains
+        return self.settings.for_domain(domain) if own else self.default
+
+    def plan(self, domain: str, absence: bool) -> ReadPlan:
+        if domain in self.settings.domains:
+            return read_plan(self.rules(domain), self.now, absence)
+        key = (False, absence)
+        if key not in self._plans:
+            self._plans[key] = read_plan(self.default, self.now, absence)
+        return self._plans[key]
 
 
 def _conditions(
@@ -178,14 +215,18 @@ def _conditions(
     settings: AlertSettings,
     records: RecordReader | None,
 ) -> dict[str, list[Condition]]:
-    plans = {d: read_plan(settings.for_domain(d), now) for d in targets.domains}
-    has_record = records(conn, targets.domains) if records is not None else None
+    of = _RulesOf(settings, now)
+    domains = sorted(targets.rules)
+    plans = {d: of.plan(d, bool(targets.rules[d] & _ABSENCE)) for d in domains}
+    has_record = records(conn, domains) if records is not None else None
     data = alert_reads.report_data(conn, plans, has_record)
-    current = current_alerts(conn, targets.domains, (REPORT,))
+    current = current_alerts(conn, domains, (REPORT,))
     out: dict[str, list[Condition]] = {}
-    for domain in targets.domains:
+    for domain in domains:
         active = {a.key: a for a in current[domain] if a.phase == FIRING}
-        out[domain] = report_conditions(data[domain], active, settings.for_domain(domain), now)
+        out[domain] = report_conditions(
+            data[domain], active, of.rules(domain), now, targets.rules[domain]
+        )
     if targets.quarantine:
         rules = settings.for_domain(NO_DOMAIN)
         window = rules.param(QUARANTINE, "window")
@@ -204,14 +245,16 @@ def _advance(conn: Connection, targets: _Targets, now: datetime) -> None:
             raise _Raced
 
 
-def _in_scope(domain: str) -> Callable[[str], bool]:
+def _in_scope(targets: _Targets, domain: str) -> Callable[[str], bool]:
     if domain == NO_DOMAIN:
         return lambda rule: rule == QUARANTINE
-    return lambda rule: rule in DOMAIN_RULES
+    evaluated = targets.rules.get(domain, frozenset())
+    return lambda rule: rule in evaluated
 
 
 def _apply(
     conn: Connection,
+    targets: _Targets,
     found: dict[str, list[Condition]],
     now: datetime,
     settings: AlertSettings,
@@ -221,8 +264,9 @@ def _apply(
     events = []
     for domain, conditions in found.items():
         cooldown = settings.for_domain(domain).cooldown
+        in_scope = _in_scope(targets, domain)
         transitions = plan(
-            current[domain], conditions, mutes.get(domain, {}), now, cooldown, _in_scope(domain)
+            current[domain], conditions, mutes.get(domain, {}), now, cooldown, in_scope
         )
         events += apply_transitions(conn, domain, transitions, now)
     return events
@@ -248,7 +292,7 @@ def evaluate_report_rules(
         with store.write() as conn:
             if domains is None:
                 _advance(conn, targets, now)
-            events = _apply(conn, found, now, settings)
+            events = _apply(conn, targets, found, now, settings)
             events += sweep(conn, now, settings)
             if on_events is not None and events:
                 on_events(conn, events)
