@@ -313,3 +313,26 @@ def test_marks_move_by_compare_and_set(store: Store) -> None:
         assert not advance_mark(conn, "reports", 9, 12, NOW)
         assert advance_mark(conn, "reports", 10, 20, NOW)
         assert marks(conn) == {"reports": 20}
+
+
+def test_a_transition_on_an_alert_changed_meanwhile_opens_a_new_one(store: Store) -> None:
+    from tlsrpt.analysis.alert_settings import AlertSettings
+    from tlsrpt.watch.alerting import sweep
+
+    (opened,) = evaluate(store, "example.com", [cond()], NOW)
+    evaluate(store, "example.com", [], NOW + timedelta(minutes=10))
+    with store.read() as conn:
+        stale = current_alerts(conn, ["example.com"])["example.com"]
+    with store.write() as conn:  # another transaction settles it meanwhile
+        conn.execute(alerts.update().where(alerts.c.id == opened.alert_id).values(phase="resolved"))
+    later = NOW + timedelta(minutes=20)
+    transitions = plan(stale, [cond()], {}, later, COOLDOWN)
+    assert [t.kind for t in transitions] == ["reopen"]
+    with store.write() as conn:
+        assert apply_transitions(conn, "example.com", transitions, later) == []
+    with store.read() as conn:
+        (fresh,) = list_alerts(conn)
+    assert fresh["id"] != opened.alert_id
+    with store.write() as conn:  # the sweep announces it
+        (event,) = sweep(conn, later, AlertSettings())
+    assert (event.alert_id, event.kind) == (fresh["id"], "firing")

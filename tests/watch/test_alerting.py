@@ -392,3 +392,26 @@ def test_two_processes_evaluating_at_once_open_each_alert_once(store: Store, db_
         "report-new-result-type",
     ]
     assert len(events) == 4 == sum(int(out) for out in outputs)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The watcher's CheckOutcome, as far as the hook reads it."""
+
+    domain: str
+    checked_at: datetime
+    snapshot: dict[str, Any] | None = None
+    changes: tuple[Change, ...] = ()
+    report: DomainReport | None = None
+
+
+def test_check_hook_for_the_watcher(store: Store) -> None:
+    from tlsrpt.watch.alerting import check_hook
+
+    seen: list[str] = []
+    hook = check_hook(SETTINGS, lambda _conn, events: seen.extend(e.key for e in events))
+    with store.write() as conn:
+        hook(conn, Outcome("example.com", NOW))  # the check could not be made
+        hook(conn, Outcome("example.com", NOW, report=check_report([FETCH_FAILED])))
+    assert _firing(store) == [("sts-policy-fetch-failed", "mta-sts.example.com")]
+    assert len(seen) == 1 and seen[0].startswith("alert-")

@@ -232,10 +232,22 @@ def apply_transitions(
 ) -> list[AlertEvent]:
     """Carry out a plan (`tlsrpt.watch.lifecycle.plan`) for one domain in the
     caller's transaction; the notification events recorded, in order. The
-    caller may write its outbox from them in the same transaction."""
+    caller may write its outbox from them in the same transaction.
+
+    Rows are changed in the order of their ids (new alerts last), as every
+    writer here does, so two transactions changing the same alerts wait for
+    each other rather than deadlock. A transition whose alert changed
+    meanwhile (another transaction settled it, say) is not carried out;
+    when its condition holds, a new alert opens instead, unannounced: the
+    next sweep announces it unless its rule is muted."""
     events = []
-    for transition in transitions:
+    ordered = sorted(transitions, key=lambda t: (t.alert_id is None, t.alert_id or 0))
+    for transition in ordered:
         alert_id = _apply_one(conn, domain, transition, now)
+        if alert_id is None and transition.kind in (UPDATE, REOPEN):
+            assert transition.condition is not None
+            _insert(conn, domain, transition.condition, now)
+            continue
         if alert_id is not None and transition.notify is not None:
             event = _event(conn, alert_id, transition, now)
             events += [event] if event is not None else []

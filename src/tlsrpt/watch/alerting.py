@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection
 
@@ -75,12 +76,19 @@ RecordReader = Callable[[Connection, Sequence[str]], Mapping[str, bool]]
 EventSink = Callable[[Connection, list[AlertEvent]], None]
 
 
-class CheckReport:  # the parts of `tlsrpt.check.DomainReport` read here
-    findings: Sequence[FindingLike]
-    tlsrpt: Mapping[str, object]
-    mta_sts: Mapping[str, object]
-    mx: Sequence[Mapping[str, object]]
-    complete: bool
+class CheckReport(Protocol):
+    """The parts of `tlsrpt.check.DomainReport` read here."""
+
+    @property
+    def findings(self) -> Sequence[FindingLike]: ...
+    @property
+    def tlsrpt(self) -> Mapping[str, Any]: ...
+    @property
+    def mta_sts(self) -> Mapping[str, Any]: ...
+    @property
+    def mx(self) -> Sequence[Mapping[str, Any]]: ...
+    @property
+    def complete(self) -> bool: ...
 
 
 def after_check(
@@ -117,17 +125,61 @@ def after_check(
     return apply_transitions(conn, domain, transitions, now)
 
 
+class CheckOutcomeLike(Protocol):
+    """What the watcher's after-check hook is given (`tlsrpt.watch.watcher`)."""
+
+    @property
+    def domain(self) -> str: ...
+    @property
+    def checked_at(self) -> datetime: ...
+    @property
+    def snapshot(self) -> Mapping[str, object] | None: ...
+    @property
+    def changes(self) -> Sequence[ChangeLike]: ...
+    @property
+    def report(self) -> CheckReport | None: ...
+
+
+def check_hook(
+    settings: AlertSettings, on_events: EventSink | None = None
+) -> Callable[[Connection, CheckOutcomeLike], None]:
+    """`after_check` as the watcher's hook, called in the transaction that
+    stores each check; a check that could not be made judges nothing."""
+
+    def hook(conn: Connection, outcome: CheckOutcomeLike) -> None:
+        if outcome.report is None:
+            return
+        events = after_check(
+            conn,
+            outcome.domain,
+            outcome.report,
+            outcome.changes,
+            outcome.checked_at,
+            settings,
+            outcome.snapshot,
+        )
+        if on_events is not None and events:
+            on_events(conn, events)
+
+    return hook
+
+
 def sweep(conn: Connection, now: datetime, settings: AlertSettings) -> list[AlertEvent]:
     """The time-driven part of the lifecycle over every domain: resolves
     whose cooldown has passed are notified and settled; firing alerts whose
     mute has ended are announced."""
     candidates = sweep_candidates(conn)
     mutes = active_mutes(conn, list(candidates), now)
+    planned = [
+        (transition, domain)
+        for domain, alerts in candidates.items()
+        for transition in plan_sweep(
+            alerts, mutes.get(domain, {}), now, settings.for_domain(domain).cooldown
+        )
+    ]
     events = []
-    for domain, alerts in candidates.items():
-        cooldown = settings.for_domain(domain).cooldown
-        transitions = plan_sweep(alerts, mutes.get(domain, {}), now, cooldown)
-        events += apply_transitions(conn, domain, transitions, now)
+    for transition, domain in sorted(planned, key=lambda p: p[0].alert_id or 0):  # id order
+        events += apply_transitions(conn, domain, [transition], now)
     return events
 
 
