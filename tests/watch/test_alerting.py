@@ -148,6 +148,16 @@ def test_after_check_reads_the_policy_host_certificate_from_the_snapshot(store: 
     )
     (again,) = _check(store, check_report([]), NOW + timedelta(days=4), snapshot=snapshot)
     assert (again.key.endswith("-2"), again.alert["level"]) == (True, 7)
+    # Without a snapshot the certificate is unknown: the alert stays.
+    assert _check(store, check_report([]), NOW + timedelta(days=5)) == []
+    assert _firing(store) == [("sts-policy-host-certificate-expiring", "mta-sts.example.com")]
+    # Renewed: the snapshot's certificate is far from expiry, the alert resolves.
+    renewed = {
+        **snapshot,
+        "policy": {**snapshot["policy"], "certificate": {"not_after": "2027-06-01T00:00:00Z"}},
+    }
+    _check(store, check_report([]), NOW + timedelta(days=6), snapshot=renewed)
+    assert _firing(store) == []
 
 
 def test_after_check_change_rules(store: Store) -> None:

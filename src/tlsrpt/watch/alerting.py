@@ -39,6 +39,7 @@ from tlsrpt.analysis.alert_reports import (
 from tlsrpt.analysis.alert_rules import CHANGE, CHECK, REPORT, rule_source
 from tlsrpt.analysis.alert_settings import AlertSettings, DomainRules
 from tlsrpt.analysis.alerts import (
+    POLICY_HOST_EXPIRING,
     ChangeLike,
     FindingLike,
     change_conditions,
@@ -103,8 +104,9 @@ def after_check(
     """The check and change rules of `domain` after a check, applied in
     the caller's transaction. `snapshot`: the check's watch snapshot (it
     holds the policy host's certificate); without it the facts come from
-    the report. A partial check (`complete` false) opens and updates
-    alerts but resolves none of the check rules."""
+    the report, and the policy host's certificate alert is left as it is.
+    A partial check (`complete` false) opens and updates alerts but
+    resolves none of the check rules."""
     rules = settings.for_domain(domain)
     facts = (
         facts_from_snapshot(snapshot)
@@ -116,9 +118,13 @@ def after_check(
     conditions = check_conditions(report.findings, facts, rules, now, EXPLANATIONS)
     conditions += change_conditions(changes, facts, active, rules, now)
     found = {c.rule for c in conditions}
+    # The report of `tlsrpt check` does not hold the policy host's certificate.
+    unknown = {POLICY_HOST_EXPIRING} if snapshot is None and not facts.policy_certificate else set()
 
     def in_scope(rule: str) -> bool:
-        return report.complete or rule_source(rule) == CHANGE or rule in found
+        if rule in found or rule_source(rule) == CHANGE:
+            return True
+        return report.complete and rule not in unknown
 
     mutes = active_mutes(conn, [domain], now).get(domain, {})
     transitions = plan(current, conditions, mutes, now, rules.cooldown, in_scope)
