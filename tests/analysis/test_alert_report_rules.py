@@ -343,7 +343,9 @@ def test_only_the_rules_evaluated() -> None:
         expects_reports=True,
         last_report_day=day(9),
     )
-    found = report_conditions(data, {}, RULES, NOW, evaluated=("reporter-silent", "reports-missing"))
+    found = report_conditions(
+        data, {}, RULES, NOW, evaluated=("reporter-silent", "reports-missing")
+    )
     assert {c.rule for c in found} == {"reporter-silent", "reports-missing"}
     found = report_conditions(data, {}, RULES, NOW, evaluated=("report-failure-rate",))
     assert {c.rule for c in found} == {"report-failure-rate"}
