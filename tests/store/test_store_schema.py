@@ -196,5 +196,6 @@ def test_migrations_ship_inside_the_package() -> None:
         "0005_account_lifecycle.py",
         "0006_quarantine_budget.py",
         "0007_watch_history.py",
+        "0008_alerts.py",
     ]
     assert (migrate.MIGRATIONS / "script.py.mako").is_file()

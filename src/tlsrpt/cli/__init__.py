@@ -36,6 +36,7 @@ COMMAND_MODULES: list[str] = [
     "export",
     "watch",
     "history",
+    "alerts",
 ]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2

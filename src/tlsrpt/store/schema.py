@@ -24,6 +24,10 @@ Tables:
   An empty policy or result type in a report is rolled up as `EMPTY`.
 - `watch_schedule`, `watch_snapshots`: scheduled checks of registered
   domains and the history of what they found (tlsrpt.watch).
+- `alerts`, `alert_mutes`, `alert_events`, `alert_marks`: alerts with their
+  lifecycle, muted rules, every notification-worthy event (unique by its
+  idempotency key) and how far report rules have been evaluated
+  (tlsrpt.store.alerts, tlsrpt.watch.alerting).
 
 Migrations live in `tlsrpt/store/migrations`; a test checks they produce
 exactly this metadata.
@@ -246,5 +250,85 @@ quarantine_budget = sa.Table(
     sa.Column("bytes", Count, nullable=False),
     sa.Column("refused_inputs", Count, nullable=False),
     sa.Column("refused_bytes", Count, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Alerts (tlsrpt.store.alerts). One row per occurrence of a condition of a
+# (domain, rule, subject); `phase` is firing, resolving (within the
+# cooldown: a new occurrence re-opens it) or resolved. At most one firing
+# row per (domain, rule, subject): a partial unique index, so two processes
+# evaluating at once cannot open it twice.
+FIRING_PHASE = sa.literal_column("'firing'")
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("domain", sa.Text, nullable=False),  # "" when not of one domain
+    sa.Column("rule", sa.String(64), nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),  # "" for the domain as a whole
+    sa.Column("source", sa.String(8), nullable=False),  # check, change, report
+    sa.Column("phase", sa.String(10), nullable=False),
+    sa.Column("severity", sa.String(8), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("explanation", sa.Text, nullable=False),
+    sa.Column("fix", sa.Text),
+    sa.Column("evidence", sa.Text, nullable=False),  # JSON object
+    sa.Column("level", sa.Integer),  # expiry threshold reached, in days
+    sa.Column("notified", sa.Boolean, nullable=False),  # its firing was announced
+    sa.Column("notified_level", sa.Integer),
+    sa.Column("events", sa.Integer, nullable=False),  # notifications so far
+    sa.Column("first_seen", sa.DateTime, nullable=False),
+    sa.Column("last_seen", sa.DateTime, nullable=False),
+    sa.Column("resolved_at", sa.DateTime),
+    sa.Column("acked_at", sa.DateTime),
+    sa.Column("acked_by", sa.Text),
+    sa.Index(None, "domain", "phase"),
+    sa.Index(None, "phase", "resolved_at"),
+)
+sa.Index(
+    "uq_alerts_firing",
+    alerts.c.domain,
+    alerts.c.rule,
+    alerts.c.subject,
+    unique=True,
+    sqlite_where=alerts.c.phase == FIRING_PHASE,
+    postgresql_where=alerts.c.phase == FIRING_PHASE,
+)
+
+alert_mutes = sa.Table(
+    "alert_mutes",
+    metadata,
+    sa.Column("domain", sa.Text, primary_key=True),
+    sa.Column("rule", sa.String(64), primary_key=True),
+    sa.Column("until", sa.DateTime, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("created_by", sa.Text),
+    sqlite_with_rowid=False,
+)
+
+# Notification-worthy events; the notifiers' outbox is written in the same
+# transaction. `key` is the idempotency key receivers see.
+alert_events = sa.Table(
+    "alert_events",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("key", sa.String(80), nullable=False, unique=True),
+    sa.Column(
+        "alert_id", Id, sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    sa.Column("kind", sa.String(10), nullable=False),  # firing, resolved
+    sa.Column("level", sa.Integer),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # JSON: the alert as notified
+)
+
+# Progress of the report rules: the last report and raw input evaluated,
+# when every domain was last evaluated (epoch seconds).
+alert_marks = sa.Table(
+    "alert_marks",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
     sqlite_with_rowid=False,
 )

@@ -61,6 +61,8 @@ IPv6 client by its /64; behind trusted_proxies, the forwarded address)
 may put into quarantine over HTTP per UTC day; past it, a body that would
 be quarantined is refused with 429 and not stored. Valid reports never
 count against it.
+The `[alerts]` table (thresholds, rules, per-domain overrides) is read by
+`tlsrpt.analysis.alert_settings.parse_alert_settings`; TOML only.
 
 The IMAP poller applies the SMTP receiver's DKIM policy and size limit
 (smtp_accept_unsigned, dkim_require_tlsrpt_service, smtp_max_message_bytes).
@@ -78,6 +80,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tlsrpt.analysis.alert_settings import AlertSettings, AlertSettingsError, parse_alert_settings
 from tlsrpt.report import DEFAULT_LIMITS
 
 ENV_PREFIX = "TLSRPT_"
@@ -135,6 +138,7 @@ class Settings:
     watch_smtp_port: int = 25
     watch_https_port: int = 443
     watch_concurrency: int = 20
+    alerts: AlertSettings = dataclasses.field(default_factory=AlertSettings)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -204,8 +208,9 @@ class Settings:
 
 
 _BOOLS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
-_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _DURATIONS = {"watch_interval", "watch_jitter", "watch_keepalive", "watch_lease"}
+_TABLES = ("alerts",)  # TOML tables with parsers of their own, not in the environment
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in _TABLES}
 
 
 def _convert(name: str, value: Any, origin: str) -> Any:
@@ -245,10 +250,24 @@ def _from_toml(path: Path) -> dict[str, Any]:
         raise SettingsError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
+    tables = {name: data.pop(name) for name in _TABLES if name in data}
     unknown = sorted(set(data) - set(_FIELDS))
     if unknown:
         raise SettingsError(f"{path}: unknown setting {unknown[0]!r}")
-    return {k: _convert(k, v, str(path)) for k, v in data.items()}
+    values = {k: _convert(k, v, str(path)) for k, v in data.items()}
+    if "alerts" in tables:
+        values["alerts"] = _alerts(tables["alerts"], path)
+    return values
+
+
+def _alerts(table: Any, path: Path) -> AlertSettings:
+    from tlsrpt.check.findings import CODES
+    from tlsrpt.records import CODES as RECORD_CODES
+
+    try:
+        return parse_alert_settings(table, {*CODES, *RECORD_CODES})
+    except AlertSettingsError as exc:
+        raise SettingsError(f"{path}: {exc}") from None
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from tlsrpt.export import json_bytes, to_csv
 from tlsrpt.ingest.pipeline import reprocess
 from tlsrpt.store import budget
+from tlsrpt.store.alerts import AlertFilter, alerts_for_user
 from tlsrpt.store.engine import Store
 from tlsrpt.store.queries import list_quarantined
 from tlsrpt.store.users import User, user_for_token
@@ -327,6 +328,21 @@ def build_router() -> APIRouter:
             media_type="application/octet-stream",
             headers={"Content-Disposition": f'attachment; filename="report-{pk}.{extension}"'},
         )
+
+    @router.get("/alerts", summary="Alerts of visible domains, firing first", responses=_NOT_FOUND)
+    def alert_list(
+        request: Request,
+        user: ApiUser,
+        domain: Annotated[str | None, Query(max_length=253)] = None,
+        include_resolved: Annotated[bool, Query(alias="all", description="resolved too")] = False,
+        limit: Limit = 1000,
+    ) -> Response:
+        store = _store(request)
+        if domain is not None:
+            visible(store, user, domain)
+        selection = AlertFilter(include_resolved, domain, limit)
+        with store.read() as conn:
+            return _json({"alerts": alerts_for_user(conn, user, selection)})
 
     @router.get("/quarantine", summary="Quarantined inputs (admin)", responses=_ADMIN)
     def quarantine(

@@ -1,0 +1,211 @@
+"""`tlsrpt alerts list|ack|mute|unmute|mutes`: the alerts of the watched
+domains, and what an operator does about them.
+
+- `list [--all] [--domain D] [--json]`: firing alerts (with `--all` the
+  resolved ones too), firing first; `{"alerts": [{"id", "domain", "rule",
+  "severity", "state", "subject", "summary", "first_seen", "last_seen",
+  "resolved_at", "acked_at"}]}`;
+- `ack ID`: mark an alert as seen; it changes no notification;
+- `mute DOMAIN RULE --for 7d`: hold the rule's notifications for the
+  domain back (`-` as DOMAIN: the alerts not of one domain, such as
+  quarantine-growing); `unmute DOMAIN RULE` ends it; `mutes` lists them.
+
+Exit status: 0 done, 1 no such alert or mute, 2 usage or database error.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.markup import escape
+
+from tlsrpt.cli.db import add_db_argument, opened_store
+from tlsrpt.cli.output import UsageError, console, err_console, print_json_line
+
+NO_DOMAIN_ARG = "-"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _text(value: object) -> str:
+    """Report-derived text for the terminal: no markup, and control and
+    format characters (escape sequences, bidi overrides) shown as escapes."""
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(value))
+    return escape(shown)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("alerts", help="alerts of the watched domains: list, ack, mute")
+    verbs = p.add_subparsers(dest="alerts_command", metavar="COMMAND", required=True)
+
+    ls = verbs.add_parser("list", help="firing alerts (--all: resolved ones too)")
+    ls.add_argument("--all", action="store_true", help="resolved alerts too")
+    ls.add_argument("--domain", metavar="D", help="the alerts of one domain")
+    ls.add_argument("--limit", type=int, default=1000, metavar="N", help="at most N (default 1000)")
+    add_db_argument(ls)
+    ls.add_argument("--json", action="store_true", help='print {"alerts": [...]}')
+    ls.set_defaults(func=run_list)
+
+    ack = verbs.add_parser("ack", help="mark an alert as seen")
+    ack.add_argument("id", type=int, metavar="ID", help="alert number (from `alerts list`)")
+    ack.add_argument("--by", metavar="NAME", help="who acknowledges it (recorded)")
+    add_db_argument(ack)
+    ack.add_argument("--json", action="store_true", help="print the alert as JSON")
+    ack.set_defaults(func=run_ack)
+
+    mute = verbs.add_parser("mute", help="hold a rule's notifications for a domain back")
+    _add_target(mute)
+    mute.add_argument(
+        "--for", dest="duration", required=True, metavar="DURATION", help="e.g. 12h, 7d, 2w"
+    )
+    add_db_argument(mute)
+    mute.add_argument("--json", action="store_true", help="print the mute as JSON")
+    mute.set_defaults(func=run_mute)
+
+    unmute = verbs.add_parser("unmute", help="end a mute")
+    _add_target(unmute)
+    add_db_argument(unmute)
+    unmute.add_argument("--json", action="store_true", help="print the result as JSON")
+    unmute.set_defaults(func=run_unmute)
+
+    mutes = verbs.add_parser("mutes", help="mutes in force")
+    add_db_argument(mutes)
+    mutes.add_argument("--json", action="store_true", help='print {"mutes": [...]}')
+    mutes.set_defaults(func=run_mutes)
+
+
+def _add_target(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("domain", metavar="DOMAIN", help="the domain (- for alerts of none)")
+    parser.add_argument("rule", metavar="RULE", help="an alert rule or checker finding code")
+
+
+def _target(args: argparse.Namespace) -> tuple[str, str]:
+    from tlsrpt.analysis.alert_rules import RULES
+    from tlsrpt.check.findings import CODES
+    from tlsrpt.records import CODES as RECORD_CODES
+    from tlsrpt.store.users import AccountError, normalize_domain
+
+    if args.rule not in RULES and args.rule not in CODES and args.rule not in RECORD_CODES:
+        raise UsageError(
+            f"no alert rule {args.rule!r} (the rules are in the README's Alerts section; "
+            "checker finding codes are rules too)"
+        )
+    if args.domain == NO_DOMAIN_ARG:
+        return "", args.rule
+    try:
+        return normalize_domain(args.domain), args.rule
+    except AccountError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from tlsrpt.store.alerts import AlertFilter, list_alerts
+
+    domain = None if args.domain is None else args.domain.strip().rstrip(".").lower()
+    selection = AlertFilter(include_resolved=args.all, domain=domain, limit=max(args.limit, 0))
+    with opened_store(args) as store, store.read() as conn:
+        rows = list_alerts(conn, selection)
+    if args.json:
+        print_json_line({"alerts": rows})
+        return 0
+    if not rows:
+        console.print("no alerts" if args.all else "no alert is firing")
+        return 0
+    _print(rows)
+    return 0
+
+
+def _print(rows: list[dict[str, Any]]) -> None:
+    """Two lines per alert: what and where, then the summary."""
+    for row in rows:
+        state = row["state"] + (", acked" if row["acked_at"] else "")
+        since = (
+            f"since {row['first_seen']}"
+            if row["state"] == "firing"
+            else f"resolved {row['resolved_at']}"
+        )
+        subject = f" {_text(row['subject'])}" if row["subject"] else ""
+        console.print(
+            f"#{row['id']} [bold]{row['rule']}[/bold] {_text(row['domain'] or '(no domain)')}"
+            f"{subject} — {row['severity']}, {state}, {since}",
+            highlight=False,
+        )
+        console.print(f"    {_text(row['summary'])}", highlight=False)
+
+
+def run_ack(args: argparse.Namespace) -> int:
+    from tlsrpt.store.alerts import ack
+
+    with opened_store(args) as store, store.write() as conn:
+        alert = ack(conn, args.id, args.by, _now())
+    if alert is None:
+        err_console.print(f"no alert {args.id}")
+        return 1
+    if args.json:
+        print_json_line({"alert": alert})
+    else:
+        console.print(f"alert {alert['id']} acknowledged: {_text(alert['summary'])}")
+    return 0
+
+
+def run_mute(args: argparse.Namespace) -> int:
+    from tlsrpt.analysis.alert_settings import format_duration, parse_duration
+    from tlsrpt.store.alerts import mute
+
+    domain, rule = _target(args)
+    try:
+        duration = parse_duration(args.duration)
+    except ValueError as exc:
+        raise UsageError(f"--for: {exc}") from exc
+    if not duration:
+        raise UsageError("--for: a mute lasts longer than 0 (use `unmute` to end one)")
+    now = _now()
+    until = now + duration
+    with opened_store(args) as store, store.write() as conn:
+        mute(conn, domain, rule, until, now)
+    shown_until = f"{until:%Y-%m-%dT%H:%M:%S}Z"
+    if args.json:
+        print_json_line({"domain": domain or None, "rule": rule, "until": shown_until})
+    else:
+        console.print(
+            f"{rule} muted for {domain or 'alerts of no domain'} for "
+            f"{format_duration(duration)}, until {shown_until}",
+            markup=False,
+        )
+    return 0
+
+
+def run_unmute(args: argparse.Namespace) -> int:
+    from tlsrpt.store.alerts import unmute
+
+    domain, rule = _target(args)
+    with opened_store(args) as store, store.write() as conn:
+        removed = unmute(conn, domain, rule)
+    where = domain or "alerts of no domain"
+    if args.json:
+        print_json_line({"domain": domain or None, "rule": rule, "unmuted": removed})
+    elif removed:
+        console.print(f"{rule} unmuted for {where}", markup=False)
+    else:
+        err_console.print(f"{rule} is not muted for {where}", markup=False)
+    return 0 if removed else 1
+
+
+def run_mutes(args: argparse.Namespace) -> int:
+    from tlsrpt.store.alerts import list_mutes
+
+    with opened_store(args) as store, store.read() as conn:
+        rows = list_mutes(conn, _now())
+    if args.json:
+        print_json_line({"mutes": rows})
+        return 0
+    if not rows:
+        console.print("no mutes")
+        return 0
+    for row in rows:
+        console.print(f"{row['domain'] or '-'} {row['rule']} until {row['until']}", markup=False)
+    return 0
