@@ -193,5 +193,6 @@ def test_migrations_ship_inside_the_package() -> None:
         "0002_daily_rollups.py",
         "0003_accounts.py",
         "0004_imap_watermarks.py",
+        "0010_outbox.py",
     ]
     assert (migrate.MIGRATIONS / "script.py.mako").is_file()
