@@ -13,7 +13,6 @@ import datetime as dt
 from typing import Any
 
 from rich.markup import escape
-from rich.table import Table
 
 from tlsrpt.cli.db import add_db_argument, opened_store
 from tlsrpt.cli.output import console, print_json_line
@@ -72,36 +71,34 @@ def run_outbox(args: argparse.Namespace) -> int:
     return 1 if any(c["failed"] for c in channels) else 0
 
 
-def _cell(value: Any) -> str:
+def _text(value: Any) -> str:
+    """Remote text (a receiver's error, an alert's domain) for the terminal:
+    no control characters, no rich markup."""
     from tlsrpt.watch.render import clean
 
-    return escape(str(clean(value))) if value is not None else "-"
+    return escape(str(clean(value)))
 
 
 def _print(rows: list[dict[str, Any]], channels: list[dict[str, Any]]) -> None:
     if not rows:
         console.print("no notifications waiting or failed")
-    else:
-        table = Table()
-        for name in ("id", "state", "event", "domain", "rule", "to", "tries", "when", "error"):
-            table.add_column(name, overflow="fold", justify="right" if name == "id" else "left")
-        for r in rows:
-            when = r["delivered_at"] or r["due_at"] or r["last_attempt_at"]
-            to = r["channel"] + (f" → {r['recipient']}" if r["recipient"] else "")
-            table.add_row(
-                str(r["id"]),
-                _cell(r["state"]),
-                _cell(r["event"]),
-                _cell(r["domain"]),
-                _cell(r["rule"]),
-                _cell(to),
-                str(r["attempts"]),
-                _cell(when),
-                _cell(r["last_error"]),
-            )
-        console.print(table)
+    for r in rows:
+        to = r["channel"] + (f" -> {r['recipient']}" if r["recipient"] else "")
+        when = {
+            "delivered": f"delivered {r['delivered_at']}",
+            "pending": f"next {r['due_at']}",
+            "sending": f"since {r['last_attempt_at']}",
+        }.get(r["state"], f"last {r['last_attempt_at']}")
+        error = f": {r['last_error']}" if r["last_error"] else ""
+        console.print(
+            _text(
+                f"#{r['id']} {r['state']} {r['event']} {r['domain'] or '-'} {r['rule']} "
+                f"to {to}, {r['attempts']} attempt(s), {when}{error}"
+            ),
+            soft_wrap=True,
+        )
     for c in channels:
         oldest = f", oldest since {c['oldest_pending']}" if c["oldest_pending"] else ""
         console.print(
-            f"{c['channel']}: {c['pending']} pending, {c['failed']} failed{oldest}", markup=False
+            _text(f"{c['channel']}: {c['pending']} pending, {c['failed']} failed{oldest}")
         )

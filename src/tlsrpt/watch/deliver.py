@@ -256,6 +256,16 @@ async def _first(*waits: object) -> None:
             task.cancel()
 
 
+def background(
+    store: Store, channels: Sequence[Channel], public_url: str | None = None
+) -> contextlib.AbstractAsyncContextManager[None]:
+    """A deliverer running for the block when there are channels (what
+    `tlsrpt serve` runs beside the receiver); without channels, nothing."""
+    if not channels:
+        return contextlib.nullcontext()
+    return running(Deliverer(store, channels, public_url=public_url))
+
+
 @contextlib.asynccontextmanager
 async def running(deliverer: Deliverer, poll: dt.timedelta | None = None) -> AsyncIterator[None]:
     """The deliverer as a background task for the block's duration."""

@@ -16,7 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from tlsrpt import __version__
 from tlsrpt.ingest.group_commit import GroupCommitter
 from tlsrpt.store.engine import Store, open_store
-from tlsrpt.web import api, dashboard
+from tlsrpt.watch import deliver
+from tlsrpt.web import api, dashboard, metrics
 from tlsrpt.web.access_log import AccessLog
 from tlsrpt.web.ratelimit import RateLimit, default_rules
 from tlsrpt.web.receiver import document, receiver_route
@@ -36,7 +37,9 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         app.state.committer = GroupCommitter(opened)
         await app.state.committer.start()
         try:
-            yield
+            # alert notifications of the [[notify]] channels (tlsrpt.watch.deliver)
+            async with deliver.background(opened, settings.notify, settings.public_url):
+                yield
         finally:
             await app.state.committer.close()
             if store is None:
@@ -59,6 +62,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     document(app, settings.reports_path)
     api.install(app)
     dashboard.install(app)
+    metrics.install(app, settings)
     app.add_middleware(RateLimit, rules=default_rules(settings.reports_path))
     app.add_middleware(AccessLog, reports_path=settings.reports_path)
+    app.add_middleware(metrics.ReceiverMetrics, reports_path=settings.reports_path)
     return app

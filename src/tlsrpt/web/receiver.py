@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from tlsrpt.ingest.group_commit import GroupCommitter
 from tlsrpt.ingest.model import IngestResult, RawInput, SourceInfo
+from tlsrpt.metrics import observe_ingest
 from tlsrpt.store.url import StoreError
 from tlsrpt.web.problems import problem
 
@@ -174,6 +175,7 @@ class ReportReceiver:
             answer = problem(503, "the report store is unavailable; retry later")
             answer.headers["Retry-After"] = str(RETRY_AFTER_S)
             return answer
+        observe_ingest("http", result.outcome)
         log.info(
             "report from %s: %s (raw input %d)%s",
             peer,
