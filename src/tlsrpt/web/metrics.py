@@ -80,7 +80,7 @@ def cap_domains(
     return [(d, day, s[0], s[1]) for (d, day), s in sorted(out.items())], len(ranked) - len(kept)
 
 
-def _families() -> dict[str, GaugeMetricFamily]:
+def gauge_families() -> dict[str, GaugeMetricFamily]:
     g = GaugeMetricFamily
     return {
         "alerts": g(
@@ -131,7 +131,7 @@ class DatabaseCollector:
         self._until = 0.0
 
     def describe(self) -> Iterable[Metric]:
-        return list(_families().values())
+        return list(gauge_families().values())
 
     def collect(self) -> Iterable[Metric]:
         with self._lock:
@@ -141,7 +141,7 @@ class DatabaseCollector:
             return list(self._cached)
 
     def _read(self) -> list[Metric]:
-        families = _families()
+        families = gauge_families()
         now = self.clock()
         errors = 0
         for name, read in (
