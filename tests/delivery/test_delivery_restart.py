@@ -119,11 +119,10 @@ def test_two_deliverers_on_postgresql_send_each_row_once(
             ]
 
             async def drain(d: Deliverer) -> int:
-                sent = 0
-                while handled := await d.deliver_due():
-                    sent += handled
-                await d.aclose()
-                return sent
+                try:
+                    return await d.drain()
+                finally:
+                    await d.aclose()
 
             return list(await asyncio.gather(*(drain(d) for d in deliverers)))
 

@@ -226,6 +226,14 @@ class Deliverer:
         db.mark_retry(self.store, ids, self.owner, due, error)
         log.warning("%s failed (attempt %d), next at %s: %s", what, attempts, due, error)
 
+    async def drain(self) -> int:
+        """Pass after pass until nothing is due (what `tlsrpt watch --once`
+        runs before it exits); the rows handled."""
+        total = 0
+        while handled := await self.deliver_due():
+            total += handled
+        return total
+
     async def run(self, stop: asyncio.Event, poll: dt.timedelta = dt.timedelta(seconds=5)) -> None:
         """Deliver until `stop` is set: a full batch is followed by the next
         at once, otherwise the deliverer sleeps `poll` (or until woken)."""
