@@ -38,6 +38,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from email.message import EmailMessage
 
 import httpx
 import orjson
@@ -182,7 +183,7 @@ class Deliverer:
         rendered = render_alert(row.payload, self.public_url)
         return await senders.send_apprise(channel, rendered.subject, rendered.text)
 
-    def _mail(self, unit: _Unit) -> object:
+    def _mail(self, unit: _Unit) -> EmailMessage:
         channel, row = unit.channel, unit.rows[0]
         assert isinstance(channel, EmailChannel)
         common = {"sender": channel.sender, "recipient": row.recipient or ""}

@@ -27,6 +27,7 @@ import logging
 import smtplib
 import ssl
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 
@@ -76,8 +77,8 @@ def _retry_after(value: str | None) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    from datetime import UTC, datetime
-
+    if when.tzinfo is None:
+        return None
     return max(0.0, min((when - datetime.now(UTC)).total_seconds(), RETRY_AFTER_MAX_S))
 
 
