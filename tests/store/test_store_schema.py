@@ -197,5 +197,6 @@ def test_migrations_ship_inside_the_package() -> None:
         "0006_quarantine_budget.py",
         "0007_watch_history.py",
         "0008_alerts.py",
+        "0009_outbox.py",
     ]
     assert (migrate.MIGRATIONS / "script.py.mako").is_file()

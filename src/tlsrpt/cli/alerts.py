@@ -21,6 +21,7 @@ from typing import Any
 
 from rich.markup import escape
 
+from tlsrpt.cli.alerts_outbox import register_outbox
 from tlsrpt.cli.db import add_db_argument, opened_store
 from tlsrpt.cli.output import UsageError, console, err_console, print_json_line
 
@@ -39,7 +40,7 @@ def _text(value: object) -> str:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("alerts", help="alerts of the watched domains: list, ack, mute")
+    p = sub.add_parser("alerts", help="alerts of the watched domains: list, ack, mute, outbox")
     verbs = p.add_subparsers(dest="alerts_command", metavar="COMMAND", required=True)
 
     ls = verbs.add_parser("list", help="firing alerts (--all: resolved ones too)")
@@ -76,6 +77,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_db_argument(mutes)
     mutes.add_argument("--json", action="store_true", help='print {"mutes": [...]}')
     mutes.set_defaults(func=run_mutes)
+
+    register_outbox(verbs)
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:

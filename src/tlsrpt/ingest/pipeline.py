@@ -67,6 +67,7 @@ from tlsrpt.ingest.rows import (
     clean_text,
     naive_utc,
 )
+from tlsrpt.metrics import observe_ingest
 from tlsrpt.report import DEFAULT_LIMITS, Deviation, Limits, ParsedInput, ReportError, parse_input
 from tlsrpt.report.names import parse_filename
 from tlsrpt.store import blobs, budget, writer
@@ -187,7 +188,9 @@ def ingest(
     limits: Limits = DEFAULT_LIMITS,
 ) -> IngestResult:
     """Store one input; returns once its outcome is committed."""
-    return ingest_batch(store, [RawInput(data, source, hold)], limits=limits)[0]
+    result = ingest_batch(store, [RawInput(data, source, hold)], limits=limits)[0]
+    observe_ingest(source.kind, result.outcome)  # the SMTP and IMAP receivers' (/metrics)
+    return result
 
 
 def ingest_batch(

@@ -28,6 +28,9 @@ Tables:
   lifecycle, muted rules, every notification-worthy event (unique by its
   idempotency key) and how far report rules have been evaluated
   (tlsrpt.store.alerts, tlsrpt.watch.alerting).
+- `outbox`: every alert notification, one row per channel (and e-mail
+  recipient), written in the transaction that changed the alert and kept
+  with its delivery state (tlsrpt.store.outbox).
 
 Migrations live in `tlsrpt/store/migrations`; a test checks they produce
 exactly this metadata.
@@ -184,6 +187,9 @@ daily_rollups = sa.Table(
     # Key order: one level (all types, a policy type, a result type) of one
     # domain is a contiguous range of days, whatever the organizations.
     sa.PrimaryKeyConstraint("domain", "policy_type", "result_type", "day", "organization"),
+    # The per-domain gauges of /metrics read today's and yesterday's rows
+    # of every domain: a range of this index, not a scan of every day.
+    sa.Index("ix_daily_rollups_day", "day", "policy_type", "result_type", "domain"),
     sqlite_with_rowid=False,
 )
 
@@ -331,4 +337,35 @@ alert_marks = sa.Table(
     sa.Column("value", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sqlite_with_rowid=False,
+)
+
+# Alert notifications (tlsrpt.store.outbox, delivered by tlsrpt.watch.deliver).
+# `state`: pending (to send; `due_at` is the next attempt, a live lease
+# `lease_until` means a deliverer is sending it), delivered or failed.
+# `body` is the exact JSON sent (signed as is; the same bytes on every
+# attempt). `digest_day`: collected for that UTC day's e-mail digest.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("idempotency_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("alert_id", sa.Text, nullable=False),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("sequence", sa.Integer, nullable=False),
+    sa.Column("domain", sa.Text),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("recipient", sa.Text),  # e-mail channels: one row per address
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("digest_day", sa.Date),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("due_at", sa.DateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("lease_owner", sa.Text),
+    sa.Column("lease_until", sa.DateTime),
+    sa.Column("last_attempt_at", sa.DateTime),
+    sa.Column("delivered_at", sa.DateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Index(None, "state", "due_at"),
+    sa.Index(None, "alert_id"),
 )

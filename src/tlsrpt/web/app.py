@@ -25,7 +25,8 @@ from tlsrpt.ingest.group_commit import GroupCommitter
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.migrate import current_revision, head_revision
 from tlsrpt.store.url import StoreError
-from tlsrpt.web import api, dashboard, problems
+from tlsrpt.watch import deliver
+from tlsrpt.web import api, dashboard, metrics, problems
 from tlsrpt.web.access_log import AccessLog
 from tlsrpt.web.headers import SecurityHeaders
 from tlsrpt.web.problems import problem
@@ -87,7 +88,9 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         app.state.committer = GroupCommitter(opened)
         await app.state.committer.start()
         try:
-            yield
+            # alert notifications of the [[notify]] channels (tlsrpt.watch.deliver)
+            async with deliver.background(opened, settings.notify, settings.public_url):
+                yield
         finally:
             await app.state.committer.close()
             if store is None:
@@ -107,6 +110,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     machine_paths = ("/api/", "/v1/", settings.reports_path, "/openapi.json", "/healthz", "/readyz")
     problems.install(app, dashboard.error_page, json_prefixes=machine_paths)
     app.add_middleware(EncodedSegments, prefixes=(f"{api.PREFIX}/domains/", "/domains/"))
+    metrics.install(app, settings)
     app.add_middleware(RateLimit, rules=default_rules(settings.reports_path))
     app.add_middleware(AccessLog, reports_path=settings.reports_path)
+    app.add_middleware(metrics.ReceiverMetrics, reports_path=settings.reports_path)
     return app

@@ -30,6 +30,7 @@ from starlette.types import Receive, Scope, Send
 
 from tlsrpt.ingest.group_commit import GroupCommitter
 from tlsrpt.ingest.model import IngestResult, QuarantineBudget, RawInput, SourceInfo
+from tlsrpt.metrics import observe_ingest
 from tlsrpt.store.url import StoreError
 from tlsrpt.web.inflight import Holding, InflightBytes
 from tlsrpt.web.problems import problem
@@ -233,6 +234,7 @@ class ReportReceiver:
             answer = problem(503, "the report store is unavailable; retry later")
             answer.headers["Retry-After"] = str(RETRY_AFTER_S)
             return answer
+        observe_ingest("http", result.outcome)
         log.log(
             logging.WARNING if result.outcome == "refused" else logging.INFO,
             "report from %s: %s (%s)%s",

@@ -46,6 +46,18 @@ for secrets such as a database password), and the command line.
 | imap_ca_file     | TLSRPT_IMAP_CA_FILE      | system trust store           |
 | imap_poll_interval_s | ..._POLL_INTERVAL_S  | 60 (without IDLE; IDLE wakes)|
 | imap_dkim_retry_s | ..._DKIM_RETRY_S        | 86400: then quarantined      |
+| [[notify]]       | (TOML only)              | none: alert notification channels |
+| public_url       | TLSRPT_PUBLIC_URL        | none: no dashboard links in notifications |
+| metrics_token    | TLSRPT_METRICS_TOKEN(_FILE) | none: /metrics for loopback clients only |
+| metrics_max_domains | ..._METRICS_MAX_DOMAINS | 1000: more domains are labelled "other" |
+
+`[[notify]]` tables (webhook, email, apprise; tlsrpt.watch.channels) are
+where alert notifications go; `public_url` is the dashboard's address as
+users reach it, for the links in them. `GET /metrics` (Prometheus) needs
+`Authorization: Bearer <metrics_token>` when the token is set; without it,
+it answers only clients on a loopback address that came without a
+`X-Forwarded-For` or `Forwarded` header (not through a proxy), and 403
+to anyone else.
 
 Connections (HTTP): a connection that has not sent a request's complete
 headers within header_timeout_s of its opening (or of the end of the
@@ -82,6 +94,7 @@ from typing import Any
 
 from tlsrpt.analysis.alert_settings import AlertSettings, AlertSettingsError, parse_alert_settings
 from tlsrpt.report import DEFAULT_LIMITS
+from tlsrpt.watch.channels import Channel, ChannelError, parse_channels
 
 ENV_PREFIX = "TLSRPT_"
 
@@ -139,6 +152,10 @@ class Settings:
     watch_https_port: int = 443
     watch_concurrency: int = 20
     alerts: AlertSettings = dataclasses.field(default_factory=AlertSettings)
+    notify: tuple[Channel, ...] = ()
+    public_url: str | None = None
+    metrics_token: str | None = None
+    metrics_max_domains: int = 1000
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -172,6 +189,10 @@ class Settings:
             self._check_imap()
         if (self.certfile is None) != (self.keyfile is None):
             raise SettingsError("certfile and keyfile go together: give both or neither")
+        if self.public_url is not None and not self.public_url.startswith(("https://", "http://")):
+            raise SettingsError(f"public_url {self.public_url!r} must start with https://")
+        if self.metrics_max_domains < 1:
+            raise SettingsError("metrics_max_domains must be at least 1")
         self._check_watch()
 
     def _check_watch(self) -> None:
@@ -233,12 +254,18 @@ def _convert(name: str, value: Any, origin: str) -> Any:
             if isinstance(value, bool):
                 return value
             return _BOOLS[str(value).strip().lower()]
+        if kind == "tuple[Channel, ...]":
+            if isinstance(value, str):  # an environment variable
+                raise SettingsError(f"{origin}: notify is set by [[notify]] tables in a TOML file")
+            return parse_channels(value)
         if kind == "tuple[str, ...]":
             items = value.split(",") if isinstance(value, str) else list(value)
             return tuple(str(i).strip() for i in items if str(i).strip())
         if not isinstance(value, str):
             raise ValueError
         return value
+    except ChannelError as exc:
+        raise SettingsError(f"{origin}: {exc}") from None
     except (TypeError, ValueError, KeyError):
         raise SettingsError(f"{origin}: {name} has an invalid value {value!r}") from None
 
