@@ -50,7 +50,6 @@ from tlsrpt.ingest.model import IngestResult, Outcome, RawInput, SourceInfo
 from tlsrpt.ingest.rows import (
     DomainHints,
     ReportRows,
-    Unstorable,
     build_rows,
     clean_text,
     naive_utc,
@@ -58,7 +57,7 @@ from tlsrpt.ingest.rows import (
 from tlsrpt.report import DEFAULT_LIMITS, Deviation, Limits, ParsedInput, ReportError, parse_input
 from tlsrpt.report.names import parse_filename
 from tlsrpt.store import blobs, writer
-from tlsrpt.store.engine import Store
+from tlsrpt.store.engine import Store, db_reason
 from tlsrpt.store.schema import raw_inputs
 
 # Deviations of a message that belong to no particular MIME part.
@@ -110,17 +109,14 @@ def prepare(raw: RawInput, limits: Limits = DEFAULT_LIMITS, sha256: str | None =
     notes.extend(error.as_dict() for error in parsed.errors)
     for index, report in enumerate(parsed.reports):
         hints, submitter = _hints(parsed, index, raw.source)
-        try:
-            rows = build_rows(
+        prep.rows.append(
+            build_rows(
                 report,
                 hints=hints,
                 extra_deviations=_message_deviations(parsed, index),
                 submitter=submitter,
             )
-        except Unstorable as exc:
-            notes.append({"code": exc.code, "path": "$", "reason": exc.reason})
-            continue
-        prep.rows.append(rows)
+        )
     if not prep.rows:
         first = notes.pop(0) if notes else {"code": "no-report", "reason": "empty"}
         prep.quarantine = (first["code"], first["reason"])
@@ -182,11 +178,13 @@ def ingest_batch(
 ) -> list[IngestResult]:
     """Store many inputs in one transaction; results in input order.
 
-    If the database refuses the batch (a value it cannot hold, say), each
-    input is retried in a transaction of its own, and one that still fails
-    is quarantined with the database's reason: one bad input never loses
-    the others. Errors of the database itself (unreachable, disk full)
-    propagate.
+    If the database refuses the batch (a value it cannot hold, a roll-up
+    count that would overflow), the batch is split in halves, each written
+    in a transaction of its own, down to the input that is refused alone:
+    that one is quarantined with the database's reason, and every other
+    input is stored as it would have been without it (a few transactions
+    per refused input, not one per input). Errors of the database itself
+    (unreachable, disk full) propagate.
     """
     with _cyclic_gc_paused():
         digests = [hashlib.sha256(raw.data).hexdigest() for raw in inputs]
@@ -210,12 +208,14 @@ def ingest_prepared(store: Store, prepared: Sequence[Prepared]) -> list[IngestRe
             with store.write() as conn:
                 _Batch(conn).run_new(items)
             return [item.result() for item in items]
-    except sa.exc.DBAPIError as exc:
-        if not _is_data_error(exc):
+    except (sa.exc.DBAPIError, writer.CountOverflow) as exc:
+        refusal = _refusal(exc)
+        if refusal is None:
             raise
         if len(prepared) == 1:
-            return [_quarantine_unstorable(store, prepared[0], exc)]
-        return [r for prep in prepared for r in ingest_prepared(store, [prep])]
+            return [_quarantine_refused(store, prepared[0], *refusal)]
+    half = len(prepared) // 2  # the refused input is in one half, or in both
+    return ingest_prepared(store, prepared[:half]) + ingest_prepared(store, prepared[half:])
 
 
 @contextlib.contextmanager
@@ -281,14 +281,20 @@ def reprocess(
     return [results[raw_id] for raw_id in raw_ids]
 
 
-def _is_data_error(exc: sa.exc.DBAPIError) -> bool:
-    return isinstance(exc, sa.exc.DataError | sa.exc.IntegrityError) or (
-        isinstance(exc.orig, OverflowError | ValueError | UnicodeError)
-    )
+def _refusal(exc: sa.exc.DBAPIError | writer.CountOverflow) -> tuple[str, str] | None:
+    """(code, reason) when the database refused what an input holds (the
+    input is to blame, and quarantined); None for an error of the
+    database itself."""
+    if isinstance(exc, writer.CountOverflow):
+        return "count-overflow", str(exc)
+    if isinstance(exc, sa.exc.DataError | sa.exc.IntegrityError) or isinstance(
+        exc.orig, OverflowError | ValueError | UnicodeError
+    ):
+        return "database-refused", f"the database refused the parsed rows: {db_reason(exc)}"
+    return None
 
 
-def _quarantine_unstorable(store: Store, prep: Prepared, exc: sa.exc.DBAPIError) -> IngestResult:
-    reason = f"the database refused the parsed rows: {str(exc.orig).splitlines()[0]}"
+def _quarantine_refused(store: Store, prep: Prepared, code: str, reason: str) -> IngestResult:
     item = _Item(prep)
     with store.write() as conn:
         stored = writer.find_raw(conn, [prep.sha256]).get(prep.sha256)
@@ -297,7 +303,7 @@ def _quarantine_unstorable(store: Store, prep: Prepared, exc: sa.exc.DBAPIError)
             _same_bytes(item, stored.id, stored.outcome, stored.reason, ids)
         else:
             item.raw_id = writer.next_ids(conn, raw_inputs, 1)[0]
-            item.decide("quarantined", "database-refused", reason)
+            item.decide("quarantined", code, reason)
             _Batch(conn).insert_raw([item])
     return item.result()
 
