@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 import orjson
@@ -44,4 +45,19 @@ def to_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
 
 
 def to_json(rows: Iterable[Mapping[str, Any]]) -> bytes:
-    return orjson.dumps({"rows": list(rows)}, default=str)
+    return json_bytes({"rows": list(rows)})
+
+
+def json_bytes(value: Any) -> bytes:
+    """JSON as the API and the CLI write it: orjson, anything it does not
+    know as text. Integers beyond 64 bits (exact sums of many huge counts),
+    which orjson refuses, take the standard library's encoder."""
+    try:
+        return orjson.dumps(value, default=str)
+    except TypeError:  # orjson.JSONEncodeError: "Integer exceeds 64-bit range"
+        return json.dumps(value, default=_text, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _text(value: Any) -> str:
+    """What orjson writes for a date or time; other values as text."""
+    return value.isoformat() if isinstance(value, date | datetime | time) else str(value)

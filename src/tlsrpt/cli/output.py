@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import orjson
 from rich.console import Console
+
+from tlsrpt.export import json_bytes
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -18,5 +19,5 @@ class UsageError(Exception):
 
 def print_json_line(obj: Any) -> None:
     """One JSON object per line on stdout (JSON Lines)."""
-    sys.stdout.buffer.write(orjson.dumps(obj, default=str) + b"\n")
+    sys.stdout.buffer.write(json_bytes(obj) + b"\n")
     sys.stdout.flush()

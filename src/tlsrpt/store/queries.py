@@ -34,13 +34,31 @@ class SummaryRows:
     sending_ips: list[tuple[Any, ...]]  # domain, sending MTA IP, failed sessions
 
 
+# Session counts are summed exactly on every database. SQLite's SUM() fails
+# ("integer overflow") once a sum passes 2^63-1, TOTAL() is a float, and a
+# 64-bit row may hold up to 2^63-1 (2^23 reports at the bound of
+# `tlsrpt.report.Limits.max_sessions`, RFC 8460 §4.4 counts): each count is
+# summed as its high and its low 32 bits, two sums that stay below 2^63 for
+# up to 2^31 rows, joined in Python (`joined`). (PostgreSQL's SUM(bigint) is
+# exact already; one form for both keeps one code path, at no measurable cost.)
+_HALF = 32
+
+
+def exact_sum(column: sa.ColumnElement[Any]) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
+    """The two aggregates whose `joined` value is SUM(column), exactly."""
+    shift = sa.literal_column(str(_HALF))
+    mask = sa.literal_column(str(2**_HALF - 1))
+    return sa.func.sum(column.op(">>")(shift)), sa.func.sum(column.op("&")(mask))
+
+
+def joined(high: Any, low: Any) -> int:
+    """The sum from the two aggregates of `exact_sum` (None: no rows)."""
+    return (int(high or 0) << _HALF) + int(low or 0)
+
+
 def _dict(row: sa.Row[Any]) -> dict[str, Any]:
     """A row as a plain dict (str keys: column names are a str subclass)."""
     return {str(key): value for key, value in row._mapping.items()}
-
-
-def _tuples(conn: Connection, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
-    return [tuple(row) for row in conn.execute(query)]
 
 
 def summary_rows(conn: Connection, window: Window) -> SummaryRows:
@@ -53,8 +71,8 @@ def summary_rows(conn: Connection, window: Window) -> SummaryRows:
             r.c.domain,
             sa.func.sum(r.c.reports),
             sa.func.count(sa.distinct(r.c.organization)),
-            sa.func.sum(r.c.successful_sessions),
-            sa.func.sum(r.c.failed_sessions),
+            *exact_sum(r.c.successful_sessions),
+            *exact_sum(r.c.failed_sessions),
         )
         .where(r.c.policy_type == ALL, r.c.result_type == ALL, *window.where(r))
         .group_by(r.c.domain)
@@ -62,14 +80,17 @@ def summary_rows(conn: Connection, window: Window) -> SummaryRows:
 
     def failed_by(column: sa.Column[Any]) -> list[tuple[Any, ...]]:
         query = (
-            sa.select(f.c.domain, column, sa.func.sum(f.c.failed_session_count))
+            sa.select(f.c.domain, column, *exact_sum(f.c.failed_session_count))
             .where(column.is_not(None), *window.where(f))
             .group_by(f.c.domain, column)
         )
-        return [(domain, key, int(n)) for domain, key, n in conn.execute(query)]
+        return [(domain, key, joined(*n)) for domain, key, *n in conn.execute(query)]
 
     return SummaryRows(
-        totals=_tuples(conn, totals),
+        totals=[
+            (domain, reports, orgs, joined(ok_hi, ok_lo), joined(failed_hi, failed_lo))
+            for domain, reports, orgs, ok_hi, ok_lo, failed_hi, failed_lo in conn.execute(totals)
+        ],
         by_result=[(d, key or EMPTY, n) for d, key, n in failed_by(f.c.result_type)],
         mx_hosts=failed_by(f.c.receiving_mx_hostname),
         sending_ips=failed_by(f.c.sending_mta_ip),

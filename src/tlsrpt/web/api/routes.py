@@ -14,14 +14,13 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from tlsrpt.export import to_csv
+from tlsrpt.export import json_bytes, to_csv
 from tlsrpt.ingest.pipeline import reprocess
 from tlsrpt.store.engine import Store
 from tlsrpt.store.queries import list_quarantined
@@ -90,7 +89,7 @@ RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # a BIGINT key
 
 
 def _json(body: Any) -> Response:
-    return Response(orjson.dumps(body, default=str), media_type="application/json")
+    return Response(json_bytes(body), media_type="application/json")
 
 
 def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...], name: str) -> Response:
