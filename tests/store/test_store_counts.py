@@ -15,9 +15,10 @@ import sqlalchemy as sa
 from tlsrpt.cli import main
 from tlsrpt.ingest.group_commit import GroupCommitter
 from tlsrpt.ingest.model import IngestResult, RawInput, SourceInfo
-from tlsrpt.ingest.pipeline import ingest, ingest_batch
+from tlsrpt.ingest.pipeline import ingest, ingest_batch, reprocess
 from tlsrpt.report import DEFAULT_LIMITS, Limits
 from tlsrpt.store.engine import Store
+from tlsrpt.store.queries import get_raw
 from tlsrpt.store.schema import ALL, daily_rollups
 
 FILE = SourceInfo("file", "/reports/in.json")
@@ -175,3 +176,27 @@ def test_import_stores_every_good_file_and_exits_1(
     assert f"quarantined: {inbox / '30.json'}: " in out
     assert "not plausible" in out
     assert out.splitlines()[-1] == "59 accepted, 0 duplicate, 1 quarantined"
+
+
+def test_retrying_quarantined_inputs_refuses_only_the_one_that_overflows(
+    store: Store, make: Any
+) -> None:
+    """`reprocess` (quarantine retry): a held input is released and stored,
+    the one whose roll-up cannot hold it stays quarantined, with the reason."""
+    assert ingest(store, make.json("first", org="Busy Org"), FILE).outcome == "accepted"
+    _fill(store, "Busy Org", BIGINT_MAX)
+    refused = ingest(store, make.json("one-more", org="Busy Org"), FILE)
+    assert (refused.outcome, refused.reason_code) == ("quarantined", "count-overflow")
+    held = ingest(store, make.json("held"), FILE, hold="no valid DKIM signature")
+    assert (held.outcome, held.reason_code) == ("quarantined", "held")
+    again = reprocess(store, [held.raw_id, refused.raw_id])
+    assert [(r.raw_id, r.outcome) for r in again] == [
+        (held.raw_id, "accepted"),
+        (refused.raw_id, "quarantined"),
+    ]
+    assert again[1].reason_code == "count-overflow"
+    with store.read() as conn:
+        stored = get_raw(conn, refused.raw_id)
+    assert stored is not None
+    assert (stored["outcome"], stored["reason_code"]) == ("quarantined", "count-overflow")
+    assert _stored_reports(store) == 2

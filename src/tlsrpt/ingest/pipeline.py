@@ -247,7 +247,31 @@ def reprocess(
 ) -> list[IngestResult]:
     """Run the pipeline again over stored quarantined inputs (after a parser
     upgrade, or to release held ones). Inputs not quarantined are returned
-    unchanged."""
+    unchanged. As in `ingest_batch`, an input the database refuses fails
+    alone: it stays quarantined, with the database's reason."""
+    try:
+        return _reprocess(store, raw_ids, limits)
+    except (sa.exc.DBAPIError, writer.CountOverflow) as exc:
+        refusal = _refusal(exc)
+        if refusal is None:
+            raise
+        if len(raw_ids) == 1:
+            return [_still_quarantined(store, raw_ids[0], *refusal)]
+    half = len(raw_ids) // 2
+    return reprocess(store, raw_ids[:half], limits=limits) + reprocess(
+        store, raw_ids[half:], limits=limits
+    )
+
+
+def _still_quarantined(store: Store, raw_id: int, code: str, reason: str) -> IngestResult:
+    with store.write() as conn:
+        (row,) = writer.load_raw(conn, [raw_id])
+        outcome = ("quarantined", row.kind, code, reason, row.notes, _now(), raw_id)
+        writer.set_outcomes(conn, [outcome])
+    return IngestResult(outcome="quarantined", raw_id=raw_id, reason=reason, reason_code=code)
+
+
+def _reprocess(store: Store, raw_ids: Sequence[int], limits: Limits) -> list[IngestResult]:
     with store.write() as conn:
         rows = writer.load_raw(conn, raw_ids)
         missing = set(raw_ids) - {r.id for r in rows}
