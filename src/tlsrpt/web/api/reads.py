@@ -34,7 +34,7 @@ from tlsrpt.analysis.period import (
 )
 from tlsrpt.analysis.readiness import Readiness, assess
 from tlsrpt.store import blobs
-from tlsrpt.store.queries import StoredReport, exact_sum, get_raw, get_report, joined
+from tlsrpt.store.queries import StoredReport, SumOf, get_raw, get_report, summed
 from tlsrpt.store.schema import ALL, EMPTY, daily_rollups, failure_details, policy_results, reports
 from tlsrpt.store.users import User, can_see, visible_domains
 
@@ -74,20 +74,20 @@ def _rollups(conn: Connection, names: Sequence[str], period: Period) -> list[Rol
 def _failure_rows(conn: Connection, domain: str, period: Period) -> list[FailureRow]:
     f = failure_details
     keys = (f.c.domain, f.c.day, f.c.result_type)
-    query = (
-        sa.select(
-            *keys,
-            *exact_sum(f.c.failed_session_count),
-            f.c.sending_mta_ip,
-            f.c.receiving_mx_hostname,
+
+    def query(total: SumOf) -> sa.Select[Any]:
+        return (
+            sa.select(
+                *keys,
+                *total(f.c.failed_session_count),
+                f.c.sending_mta_ip,
+                f.c.receiving_mx_hostname,
+            )
+            .where(f.c.domain == domain, f.c.day >= period.start, f.c.day <= period.end)
+            .group_by(*keys, f.c.sending_mta_ip, f.c.receiving_mx_hostname)
         )
-        .where(f.c.domain == domain, f.c.day >= period.start, f.c.day <= period.end)
-        .group_by(*keys, f.c.sending_mta_ip, f.c.receiving_mx_hostname)
-    )
-    return [
-        FailureRow(d, day, t, joined(hi, lo), ip, mx)
-        for d, day, t, hi, lo, ip, mx in conn.execute(query)
-    ]
+
+    return [FailureRow(d, day, t, int(n), ip, mx) for d, day, t, n, ip, mx in summed(conn, query)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,36 +110,48 @@ def _totals(
         r.c.day >= period.start,
         r.c.day <= period.end,
     ]
-    sums = (
-        sa.func.sum(r.c.reports),
-        *exact_sum(r.c.successful_sessions),
-        *exact_sum(r.c.failed_sessions),
-    )
-    days = sa.select(r.c.domain, r.c.day, *sums).where(*top).group_by(r.c.domain, r.c.day)
-    orgs = (
-        sa.select(r.c.domain, r.c.organization, *sums, sa.func.min(r.c.day), sa.func.max(r.c.day))
-        .where(*top)
-        .group_by(r.c.domain, r.c.organization)
-    )
+
+    def sums(total: SumOf) -> tuple[Any, ...]:
+        return (
+            sa.func.sum(r.c.reports),
+            *total(r.c.successful_sessions),
+            *total(r.c.failed_sessions),
+        )
+
+    def days(total: SumOf) -> sa.Select[Any]:
+        return (
+            sa.select(r.c.domain, r.c.day, *sums(total)).where(*top).group_by(r.c.domain, r.c.day)
+        )
+
+    def orgs(total: SumOf) -> sa.Select[Any]:
+        return (
+            sa.select(
+                r.c.domain,
+                r.c.organization,
+                *sums(total),
+                sa.func.min(r.c.day),
+                sa.func.max(r.c.day),
+            )
+            .where(*top)
+            .group_by(r.c.domain, r.c.organization)
+        )
+
     # Failed sessions per result type: the result-type roll-ups are sums of
     # failure details, so the details' covering index gives the same numbers.
-    results = (
-        sa.select(f.c.domain, f.c.result_type, *exact_sum(f.c.failed_session_count))
-        .where(f.c.domain.in_(names), f.c.day >= period.start, f.c.day <= period.end)
-        .group_by(f.c.domain, f.c.result_type)
-    )
+    def results(total: SumOf) -> sa.Select[Any]:
+        return (
+            sa.select(f.c.domain, f.c.result_type, *total(f.c.failed_session_count))
+            .where(f.c.domain.in_(names), f.c.day >= period.start, f.c.day <= period.end)
+            .group_by(f.c.domain, f.c.result_type)
+        )
+
     return (
+        [DayTotal._make(row) for row in summed(conn, days)],
         [
-            DayTotal(d, day, int(n), joined(ok, ok_lo), joined(failed, failed_lo))
-            for d, day, n, ok, ok_lo, failed, failed_lo in conn.execute(days)
+            ReporterTotal(d, Reporter(org, int(n), int(ok), int(failed), first, last))
+            for d, org, n, ok, failed, first, last in summed(conn, orgs)
         ],
-        [
-            ReporterTotal(
-                d, Reporter(org, int(n), joined(ok, ok_lo), joined(failed, failed_lo), first, last)
-            )
-            for d, org, n, ok, ok_lo, failed, failed_lo, first, last in conn.execute(orgs)
-        ],
-        [ResultTotal(d, t or EMPTY, joined(hi, lo)) for d, t, hi, lo in conn.execute(results)],
+        [ResultTotal(d, t or EMPTY, int(n)) for d, t, n in summed(conn, results)],
     )
 
 
