@@ -214,7 +214,7 @@ def ingest_prepared(store: Store, prepared: Sequence[Prepared]) -> list[IngestRe
             raise
         if len(prepared) == 1:
             return [_quarantine_refused(store, prepared[0], *refusal)]
-    half = len(prepared) // 2  # the refused input is in one half, or in both
+    half = len(prepared) // 2  # each half is refused only if it holds a refused input
     return ingest_prepared(store, prepared[:half]) + ingest_prepared(store, prepared[half:])
 
 
