@@ -396,6 +396,9 @@ def add_rollups(conn: Connection, deltas: Mapping[tuple[Any, ...], Sequence[int]
         elif rows:
             _insert_rows(conn, daily_rollups.name, columns, rows, conflict)
     except sa.exc.IntegrityError as exc:  # the NULL of `_upsert_set`: nothing else is refused
+        refused = str(exc.orig)
+        column = next((c for c in COUNT_COLUMNS if c in refused), "count")
         raise CountOverflow(
-            f"a daily roll-up count would pass 2^63-1 ({str(exc.orig).splitlines()[0]})"
+            f"the stored daily {column.replace('_', ' ')} of a domain, day and organization "
+            "of this report would pass 2^63-1"
         ) from exc
