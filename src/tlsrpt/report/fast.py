@@ -35,7 +35,6 @@ from tlsrpt.report.limits import Limits
 from tlsrpt.report.model import Absent, Deviation, Report
 from tlsrpt.report.normalize import (
     DATE_MESSAGES,
-    FAILED_COUNT,
     MISSING,
     check_range,
     ips_canonical,
@@ -76,7 +75,8 @@ def decode(body: bytes, out: list[Deviation], limits: Limits) -> Report | None:
         details = p.failure_details
         if details:
             rows += len(details)
-            failed += sum(map(FAILED_COUNT, details))
+            for d in details:  # (a loop: half the cost of sum(map(...)) for so few rows)
+                failed += d.failed_session_count
             if not ips_canonical(details):
                 del out[mark:]
                 return None
