@@ -411,7 +411,7 @@ _SENDING_IP = attrgetter("sending_mta_ip")
 _RECEIVING_IP = attrgetter("receiving_ip")
 _CANONICAL_IPS: set[str | None] = {None}  # texts known to be canonical
 _RESULT_TYPE = attrgetter("result_type")
-FAILED_COUNT = attrgetter("failed_session_count")
+_FAILED_COUNT = attrgetter("failed_session_count")
 
 
 def ips_canonical(details: list[FailureDetail]) -> bool:
@@ -444,7 +444,7 @@ def implausible_sessions(policies: list[PolicyResult], limit: int) -> str | None
         s = p.summary
         sessions += s.total_successful_session_count + s.total_failure_session_count
         if p.failure_details:
-            failed_rows += sum(map(FAILED_COUNT, p.failure_details))
+            failed_rows += sum(map(_FAILED_COUNT, p.failure_details))
     if sessions > limit:
         return f"{sessions} sessions in one report: not plausible (at most {limit})"
     if failed_rows > limit:
