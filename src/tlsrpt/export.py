@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -36,8 +37,16 @@ def _json_default(value: Any) -> Any:
 
 
 def json_bytes(body: Any) -> bytes:
-    """`body` as JSON, every datetime in UTC with a `Z`."""
-    return orjson.dumps(body, default=_json_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+    """`body` as JSON as the API and the CLI write it: every datetime in UTC
+    with a `Z`, dates `YYYY-MM-DD`, anything else orjson does not know as
+    text. Integers beyond 64 bits (exact sums of many huge counts), which
+    orjson refuses, take the standard library's encoder with the same
+    conversions."""
+    try:
+        return orjson.dumps(body, default=_json_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+    except TypeError:  # orjson.JSONEncodeError: "Integer exceeds 64-bit range"
+        text = json.dumps(body, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+        return text.encode()
 
 
 def csv_cell(value: Any) -> str | int | float:

@@ -113,6 +113,8 @@ def test_limits_send_reports_down_the_full_path():
     body = fixture_body("conformant-minimal.json")
     assert not both(body, Limits(max_policies=0))
     assert not both(body, Limits(max_failure_details=0))
+    assert not both(body, Limits(max_sessions=10))  # 10 successful, 1 failed
+    assert both(body, Limits(max_sessions=11))
     assert both(body)
 
 

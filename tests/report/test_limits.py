@@ -120,3 +120,54 @@ def test_policy_and_failure_row_limits(minimal):
         parse_report(data, limits=Limits(max_failure_details=4))
     assert info.value.code == "too-many-failure-details"
     assert len(parse_report(data).report.policies) == 5
+
+
+def _counts(minimal, policies, ok, failed, rows):
+    """`minimal` with `policies` copies of its policy, each with these
+    summary counts and one failure row per count in `rows`."""
+    policy = minimal["policies"][0]
+    policy["summary"] = {
+        "total-successful-session-count": ok,
+        "total-failure-session-count": failed,
+    }
+    row = policy["failure-details"][0]
+    policy["failure-details"] = [dict(row, **{"failed-session-count": n}) for n in rows]
+    minimal["policies"] = [policy] * policies
+    return json.dumps(minimal).encode()
+
+
+@pytest.mark.parametrize(
+    ("policies", "ok", "failed", "rows"),
+    [
+        (1, 2**40 - 1, 1, [1]),  # the summaries' sessions, at the bound
+        (4, 2**38, 0, []),  # ... of several policies together
+        (1, 0, 0, [2**39, 2**39]),  # the failure rows' sessions, apart
+    ],
+)
+def test_session_counts_up_to_the_bound_are_plausible(minimal, policies, ok, failed, rows):
+    """Limits.max_sessions (2^40): more sessions in one report than the
+    whole internet's e-mail of three days is not data; up to it, both paths
+    take the report as it is."""
+    assert Limits().max_sessions == 2**40
+    parsed = parse_report(_counts(minimal, policies, ok, failed, rows)).report
+    assert parsed.successful_sessions == policies * ok
+
+
+@pytest.mark.parametrize(
+    ("policies", "ok", "failed", "rows", "reason"),
+    [
+        (1, 2**40, 1, [1], "1099511627777 sessions in one report"),
+        (5, 2**38, 0, [], "1374389534720 sessions in one report"),
+        (1, 0, 0, [2**39, 2**39 + 1], "1099511627777 sessions in failure-details rows"),
+        (1, 0, 1, [2**53 - 1] * 1025, "sessions in failure-details rows"),  # past 2^63
+        (1, 2**53, 0, [], "9007199254740992 sessions"),  # beyond I-JSON: the full path only
+        (1, "2000000000000", 0, [], "2000000000000 sessions"),  # a string: the full path
+    ],
+)
+def test_implausible_session_counts_are_refused(minimal, policies, ok, failed, rows, reason):
+    data = _counts(minimal, policies, ok, failed, rows)
+    for body in (data, gzip.compress(data)):
+        with pytest.raises(ReportError) as info:
+            parse_report(body)
+        assert (info.value.code, info.value.path) == ("count-implausible", "$.policies")
+        assert reason in info.value.reason

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tlsrpt.report import ReportError, parse_report
+from tlsrpt.report import Limits, ReportError, parse_report
 
 
 def codes(parsed) -> list[str]:
@@ -181,12 +181,6 @@ def test_hostile_strings_kept_verbatim(fixture_bytes):
             "number-not-integer",
         ),
         (
-            lambda r: r["policies"][0]["summary"].__setitem__(
-                "total-successful-session-count", 2**60
-            ),
-            "number-too-large",
-        ),
-        (
             lambda r: r["date-range"].__setitem__("end-datetime", "2025-03-31T00:00:00Z"),
             "date-range-inverted",
         ),
@@ -213,6 +207,24 @@ def test_violations_lenient_vs_strict(minimal, mutate, code):
         parse_report(data, strict=True)
     assert info.value.code == "strict-violation"
     assert code in info.value.reason
+
+
+def test_count_beyond_ijson_is_a_violation_where_plausible(minimal):
+    """A count beyond 2^53-1 is implausible with the default bound
+    (`count-implausible`, tests/report/test_limits.py); under a higher one it
+    is kept with a `number-too-large` violation (RFC 7493 §2.2)."""
+    minimal["policies"][0]["summary"]["total-successful-session-count"] = 2**60
+    data = json.dumps(minimal).encode()
+    limits = Limits(max_sessions=2**62)
+    parsed = parse_report(data, limits=limits)
+    assert "number-too-large" in codes(parsed)
+    assert parsed.report.successful_sessions == 2**60
+    with pytest.raises(ReportError) as info:
+        parse_report(data, strict=True, limits=limits)
+    assert info.value.code == "strict-violation"
+    with pytest.raises(ReportError) as info:
+        parse_report(data)
+    assert info.value.code == "count-implausible"
 
 
 def test_inverted_range_with_usual_end_second(minimal):

@@ -265,7 +265,7 @@ def test_values_no_database_can_hold(store: Store, make: Any) -> None:
     assert report.report["organization"] == "Evil\ufffdOrg"
     assert "nul-character" in report.report["deviations"]
     huge = ingest(store, make.json("h", policies=[make.policy(ok=2**60)]), FILE)
-    assert (huge.outcome, huge.reason_code) == ("quarantined", "count-too-large")
+    assert (huge.outcome, huge.reason_code) == ("quarantined", "count-implausible")
 
 
 def _refuse_org(store: Store, org: str) -> None:

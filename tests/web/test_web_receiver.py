@@ -265,3 +265,41 @@ def test_large_reports_among_small_ones_all_stored(
         )
     assert codes == [201] * len(bodies)
     assert len(raw_rows(srv)) == len(bodies)
+
+
+def test_reports_the_store_refuses_get_400_and_the_others_201(
+    server: Any, report_json: Callable[..., bytes]
+) -> None:
+    """60 reports at once (they share group commits): one whose failure rows
+    add up past 2^63 (implausible) and one whose roll-up row cannot hold
+    more (count-overflow) are each answered 400 and kept in quarantine;
+    every other one is stored and answered 201."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import orjson
+
+    first = orjson.loads(report_json("busy-0"))
+    first["organization-name"] = "Busy Sender"
+    assert post(server, orjson.dumps(first), "application/tlsrpt+json").status_code == 201
+    with open_store(server.settings.database_url) as store, store.write() as conn:
+        conn.exec_driver_sql(
+            f"UPDATE daily_rollups SET successful_sessions = {2**63 - 1} "
+            "WHERE organization = 'Busy Sender'"
+        )
+    bodies = [report_json(f"good-{i}") for i in range(60)]
+    bodies[10] = orjson.dumps(dict(first, **{"report-id": "busy-1"}))
+    huge = orjson.loads(report_json("huge"))
+    huge["policies"][0]["failure-details"] = [
+        dict(huge["policies"][0]["failure-details"][0], **{"failed-session-count": 2**53 - 1})
+    ] * 1025
+    bodies[30] = gzip.compress(orjson.dumps(huge))
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda b: post(server, b, "application/tlsrpt+gzip"), bodies))
+    codes = [a.status_code for a in answers]
+    assert [i for i, code in enumerate(codes) if code != 201] == [10, 30]
+    assert (codes[10], answers[10].json()["reason_code"]) == (400, "count-overflow")
+    assert (codes[30], answers[30].json()["reason_code"]) == (400, "count-implausible")
+    rows = raw_rows(server)
+    assert len(rows) == 61
+    quarantined = {row.id for row in rows if row.outcome == "quarantined"}
+    assert quarantined == {answers[10].json()["raw_id"], answers[30].json()["raw_id"]}

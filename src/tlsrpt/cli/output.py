@@ -16,15 +16,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
 from typing import Any
 
-import orjson
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from tlsrpt.cli.terminal import json_escape_invisible, safe_text
+from tlsrpt.export import json_bytes as _plain_json_bytes
 
 __all__ = [
     "Column",
@@ -106,21 +105,12 @@ def print_table(
     console.print(table)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        # Stored times are naive UTC; an aware one is converted to UTC.
-        utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return utc.isoformat().removesuffix("+00:00") + "Z"
-    if isinstance(value, date | time):
-        return value.isoformat()
-    return str(value)
-
-
 def json_bytes(obj: Any) -> bytes:
-    """`obj` as JSON: datetimes as UTC with `Z`, dates `YYYY-MM-DD`, anything
-    else orjson does not know as its `str`; invisible and control characters
-    as `\\uXXXX` escapes (`json_escape_invisible`)."""
-    data = orjson.dumps(obj, default=_json_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+    """`obj` as JSON (`tlsrpt.export.json_bytes`: datetimes as UTC with `Z`,
+    dates `YYYY-MM-DD`, integers of any size, anything else as its `str`);
+    invisible and control characters as `\\uXXXX` escapes
+    (`json_escape_invisible`)."""
+    data = _plain_json_bytes(obj)
     if data.isascii() and b"\x7f" not in data:
         return data
     return json_escape_invisible(data.decode()).encode()

@@ -62,7 +62,6 @@ from tlsrpt.ingest.model import (
 from tlsrpt.ingest.rows import (
     DomainHints,
     ReportRows,
-    Unstorable,
     build_rows,
     clean_text,
     naive_utc,
@@ -71,7 +70,7 @@ from tlsrpt.metrics import observe_ingest
 from tlsrpt.report import DEFAULT_LIMITS, Deviation, Limits, ParsedInput, ReportError, parse_input
 from tlsrpt.report.names import parse_filename
 from tlsrpt.store import blobs, budget, writer
-from tlsrpt.store.engine import Store
+from tlsrpt.store.engine import Store, db_reason
 from tlsrpt.store.schema import raw_inputs
 
 # Deviations of a message that belong to no particular MIME part.
@@ -124,17 +123,14 @@ def prepare(raw: RawInput, limits: Limits = DEFAULT_LIMITS, sha256: str | None =
     notes.extend(error.as_dict() for error in parsed.errors)
     for index, report in enumerate(parsed.reports):
         hints, submitter = _hints(parsed, index, raw.source)
-        try:
-            rows = build_rows(
+        prep.rows.append(
+            build_rows(
                 report,
                 hints=hints,
                 extra_deviations=_message_deviations(parsed, index),
                 submitter=submitter,
             )
-        except Unstorable as exc:
-            notes.append({"code": exc.code, "path": "$", "reason": exc.reason})
-            continue
-        prep.rows.append(rows)
+        )
     if not prep.rows:
         first = notes.pop(0) if notes else {"code": "no-report", "reason": "empty"}
         prep.quarantine = (first["code"], first["reason"])
@@ -198,11 +194,13 @@ def ingest_batch(
 ) -> list[IngestResult]:
     """Store many inputs in one transaction; results in input order.
 
-    If the database refuses the batch (a value it cannot hold, say), each
-    input is retried in a transaction of its own, and one that still fails
-    is quarantined with the database's reason: one bad input never loses
-    the others. Errors of the database itself (unreachable, disk full)
-    propagate.
+    If the database refuses the batch (a value it cannot hold, a roll-up
+    count that would overflow), the batch is split in halves, each written
+    in a transaction of its own, down to the input that is refused alone:
+    that one is quarantined with the database's reason, and every other
+    input is stored as it would have been without it (a few transactions
+    per refused input, not one per input). Errors of the database itself
+    (unreachable, disk full) propagate.
     """
     with _cyclic_gc_paused():
         digests = [hashlib.sha256(raw.data).hexdigest() for raw in inputs]
@@ -226,12 +224,14 @@ def ingest_prepared(store: Store, prepared: Sequence[Prepared]) -> list[IngestRe
             with store.write() as conn:
                 _Batch(conn).run_new(items)
             return [item.result() for item in items]
-    except sa.exc.DBAPIError as exc:
-        if not _is_data_error(exc):
+    except (sa.exc.DBAPIError, writer.CountOverflow) as exc:
+        refusal = _refusal(exc)
+        if refusal is None:
             raise
         if len(prepared) == 1:
-            return [_quarantine_unstorable(store, prepared[0], exc)]
-        return [r for prep in prepared for r in ingest_prepared(store, [prep])]
+            return [_quarantine_refused(store, prepared[0], *refusal)]
+    half = len(prepared) // 2  # each half is refused only if it holds a refused input
+    return ingest_prepared(store, prepared[:half]) + ingest_prepared(store, prepared[half:])
 
 
 @contextlib.contextmanager
@@ -266,7 +266,9 @@ def reprocess(
     release: UnsignedRelease | None = None,
 ) -> list[IngestResult]:
     """Run the pipeline again over stored quarantined inputs (after a parser
-    upgrade, say). Inputs not quarantined are returned unchanged.
+    upgrade, say). Inputs not quarantined are returned unchanged. As in
+    `ingest_batch`, an input the database refuses fails alone: it stays
+    quarantined, with the database's reason.
 
     The acceptance rule of the first ingestion applies again: an input held
     for its DKIM verdict (RFC 8460 §3, reason code `held`) stays held, on the
@@ -274,7 +276,40 @@ def reprocess(
     sender's DNS as it is now, not as it was on arrival). Only `release`
     lets it through: it is then parsed like any input, and the release is
     recorded in its metadata (`accepted_unsigned`) in the same transaction.
+    A released input the database refuses stays held: its release was not
+    recorded.
     """
+    try:
+        return _reprocess(store, raw_ids, limits, release)
+    except (sa.exc.DBAPIError, writer.CountOverflow) as exc:
+        refusal = _refusal(exc)
+        if refusal is None:
+            raise
+        if len(raw_ids) == 1:
+            return [_still_quarantined(store, raw_ids[0], *refusal)]
+    half = len(raw_ids) // 2
+    return reprocess(store, raw_ids[:half], limits=limits, release=release) + reprocess(
+        store, raw_ids[half:], limits=limits, release=release
+    )
+
+
+def _still_quarantined(store: Store, raw_id: int, code: str, reason: str) -> IngestResult:
+    """The result of a quarantined input the database refused on retry; its
+    stored reason becomes the refusal, except a held input's, which stays
+    held (so no later retry without a release can let it through)."""
+    with store.write() as conn:
+        (row,) = writer.load_raw(conn, [raw_id])
+        if row.reason_code == HELD:
+            reason = f"{reason}; still held: {row.reason}"
+        else:
+            outcome = ("quarantined", row.kind, code, reason, row.notes, _now(), raw_id)
+            writer.set_outcomes(conn, [outcome])
+    return IngestResult(outcome="quarantined", raw_id=raw_id, reason=reason, reason_code=code)
+
+
+def _reprocess(
+    store: Store, raw_ids: Sequence[int], limits: Limits, release: UnsignedRelease | None
+) -> list[IngestResult]:
     with store.write() as conn:
         rows = writer.load_raw(conn, raw_ids)
         missing = set(raw_ids) - {r.id for r in rows}
@@ -315,14 +350,20 @@ def reprocess(
     return [results[raw_id] for raw_id in raw_ids]
 
 
-def _is_data_error(exc: sa.exc.DBAPIError) -> bool:
-    return isinstance(exc, sa.exc.DataError | sa.exc.IntegrityError) or (
-        isinstance(exc.orig, OverflowError | ValueError | UnicodeError)
-    )
+def _refusal(exc: sa.exc.DBAPIError | writer.CountOverflow) -> tuple[str, str] | None:
+    """(code, reason) when the database refused what an input holds (the
+    input is to blame, and quarantined); None for an error of the
+    database itself."""
+    if isinstance(exc, writer.CountOverflow):
+        return "count-overflow", str(exc)
+    if isinstance(exc, sa.exc.DataError | sa.exc.IntegrityError) or isinstance(
+        exc.orig, OverflowError | ValueError | UnicodeError
+    ):
+        return "database-refused", f"the database refused the parsed rows: {db_reason(exc)}"
+    return None
 
 
-def _quarantine_unstorable(store: Store, prep: Prepared, exc: sa.exc.DBAPIError) -> IngestResult:
-    reason = f"the database refused the parsed rows: {str(exc.orig).splitlines()[0]}"
+def _quarantine_refused(store: Store, prep: Prepared, code: str, reason: str) -> IngestResult:
     item = _Item(prep)
     with store.write() as conn:
         stored = writer.find_raw(conn, [prep.sha256]).get(prep.sha256)
@@ -331,7 +372,7 @@ def _quarantine_unstorable(store: Store, prep: Prepared, exc: sa.exc.DBAPIError)
             _same_bytes(item, stored.id, stored.outcome, stored.reason, ids)
         else:
             item.raw_id = writer.next_ids(conn, raw_inputs, 1)[0]
-            item.decide("quarantined", "database-refused", reason)
+            item.decide("quarantined", code, reason)
             _Batch(conn).insert_raw([item])
     return item.result()
 

@@ -41,20 +41,7 @@ from tlsrpt.report import (
 from tlsrpt.store.schema import ALL, EMPTY
 from tlsrpt.store.writer import db_date, db_time
 
-# RFC 7493 §2.2: integers beyond this are not interoperable (and overflow
-# the 64-bit columns once summed).
-MAX_COUNT = 2**53 - 1
-
 RollupKey = tuple[str, str, str, str, str]  # domain, day as stored, org, types
-
-
-class Unstorable(Exception):
-    """A report that parsed but cannot be stored faithfully."""
-
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,16 +151,6 @@ def _storable(report: Report, devs: list[Deviation]) -> tuple[Report, bytes]:
         report = _scrub(report)
         encoded = msgspec.json.encode(report)
         devs.append(Deviation("nul-character", "$", "NUL characters replaced by U+FFFD"))
-    for policy in report.policies:
-        top = max(
-            policy.summary.total_successful_session_count,
-            policy.summary.total_failure_session_count,
-            *(d.failed_session_count for d in policy.failure_details),
-        )
-        if top > MAX_COUNT:
-            raise Unstorable(
-                "count-too-large", f"a session count exceeds 2^53-1 (RFC 7493 §2.2): {top}"
-            )
     return report, encoded
 
 
@@ -209,7 +186,8 @@ def build_rows(
 ) -> ReportRows:
     """Rows for one report, as tuples in the column order of
     `tlsrpt.store.writer` (without database keys), plus its roll-up
-    increments. Raises Unstorable."""
+    increments. The parser has bounded its counts (`Limits.max_sessions`):
+    each increment of one report is below that bound."""
     devs = list(parsed.deviations)
     if extra_deviations:
         devs.extend(extra_deviations)

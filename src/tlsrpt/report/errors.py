@@ -8,7 +8,7 @@ class ReportError(ValueError):
 
     Codes: empty-input, too-large, decompressed-too-large, gzip-invalid,
     gzip-truncated, not-utf8, json-invalid, duplicate-key, too-deep,
-    too-many-policies, too-many-failure-details, schema, strict-violation,
+    too-many-policies, too-many-failure-details, count-implausible, schema, strict-violation,
     not-a-report, no-report-in-message, mime-invalid.
     """
 

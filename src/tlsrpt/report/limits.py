@@ -22,6 +22,19 @@ class Limits:
     max_failure_details: int = 100_000
     max_message_bytes: int = 25 * 1024 * 1024
     max_mime_parts: int = 100
+    # Plausibility of the counts (RFC 8460 §4.4 sets no bound; I-JSON allows
+    # 2^53-1 for each one). Sessions in one report beyond this are not data:
+    # the summaries' successful and failed sessions of all its policies
+    # together, and apart from them the failed sessions of all its
+    # failure-details rows (one session may have several rows, RFC 8460 §4).
+    # 2^40 (1.1 * 10^12) is about three times the e-mail the whole internet
+    # sends in a day (~3.5 * 10^11 messages). Such a report is refused
+    # (`count-implausible`): every roll-up increment of one report stays
+    # below 2^40, so a 64-bit roll-up row holds 2^23 (8.4 million) reports
+    # at the bound for one domain, day and organization before the database
+    # refuses more (`tlsrpt.store.writer.add_rollups`), and sums over them
+    # are exact (`tlsrpt.store.sums`).
+    max_sessions: int = 2**40
 
 
 DEFAULT_LIMITS = Limits()

@@ -129,13 +129,17 @@ def normalize(w: WireReport, out: Findings, limits: Limits, row_nulls: Any = Non
         report_id = str(report_id)
     for i, j, member in row_nulls or ():
         out.dev("null-value", f"$.policies[{i}].failure-details[{j}].{member}", f"{member} is null")
-    return Report(
+    report = Report(
         w.organization_name,
         _date_range(w.date_range.start_datetime, w.date_range.end_datetime, out),
         _contact(w.contact_info, out),
         report_id,
         [_policy_result(p, i, out) for i, p in enumerate(policies)],
     )
+    implausible = implausible_sessions(report.policies, limits.max_sessions)
+    if implausible:
+        raise ReportError("count-implausible", implausible, "$.policies")
+    return report
 
 
 def _contact(value: str | UnsetType | None, out: Findings) -> str | None:
@@ -407,6 +411,7 @@ _SENDING_IP = attrgetter("sending_mta_ip")
 _RECEIVING_IP = attrgetter("receiving_ip")
 _CANONICAL_IPS: set[str | None] = {None}  # texts known to be canonical
 _RESULT_TYPE = attrgetter("result_type")
+_FAILED_COUNT = attrgetter("failed_session_count")
 
 
 def ips_canonical(details: list[FailureDetail]) -> bool:
@@ -429,6 +434,22 @@ def _learn_ips(details: list[FailureDetail]) -> bool:
             _CANONICAL_IPS.add(ip)
     _CANONICAL_IPS.add(None)  # (absent: nothing to check; the memo may be new)
     return ok
+
+
+def implausible_sessions(policies: list[PolicyResult], limit: int) -> str | None:
+    """Why the report's counts are beyond belief (`Limits.max_sessions`),
+    or None: its sessions and, apart, its failure-details sessions."""
+    sessions = failed_rows = 0
+    for p in policies:
+        s = p.summary
+        sessions += s.total_successful_session_count + s.total_failure_session_count
+        if p.failure_details:
+            failed_rows += sum(map(_FAILED_COUNT, p.failure_details))
+    if sessions > limit:
+        return f"{sessions} sessions in one report: not plausible (at most {limit})"
+    if failed_rows > limit:
+        return f"{failed_rows} sessions in failure-details rows: not plausible (at most {limit})"
+    return None
 
 
 def result_types_registered(details: list[FailureDetail]) -> bool:

@@ -20,6 +20,7 @@ writers), so no RETURNING round trip is needed.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, NamedTuple, TypeVar
@@ -125,20 +126,37 @@ class StoredReport(NamedTuple):
     content_sha256: str
 
 
+class CountOverflow(Exception):
+    """A daily roll-up count would pass 2^63-1: the increment is refused
+    (the transaction must be rolled back)."""
+
+
 def _execute(conn: Connection, sql: str, params: Any = (), *, many: bool = False) -> DBAPICursor:
     """Run one statement on the connection's DBAPI cursor, in its
     transaction; driver errors come out as `sqlalchemy.exc.DBAPIError`."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with _as_sqlalchemy_errors(conn, sql, params):
         if many:
             cursor.executemany(sql, params)
         else:
             cursor.execute(sql, params)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise sa.exc.DBAPIError.instance(
-            sql, params, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
-        ) from exc
     return cursor
+
+
+@contextlib.contextmanager
+def _as_sqlalchemy_errors(conn: Connection, sql: str, params: Any) -> Iterator[None]:
+    """Driver errors as SQLAlchemy raises them; a value the driver cannot
+    bind at all (sqlite3: an integer beyond 64 bits raises a bare
+    OverflowError) as `sqlalchemy.exc.DataError`, the database's refusal."""
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except dbapi_error as exc:
+        raise sa.exc.DBAPIError.instance(
+            sql, params, exc, dbapi_error, dialect=conn.dialect
+        ) from exc
+    except OverflowError as exc:
+        raise sa.exc.DataError(sql, None, exc, hide_parameters=True) from exc
 
 
 def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
@@ -168,9 +186,20 @@ def _insert_sql(dialect: Dialect, table: str, columns: tuple[str, ...]) -> str:
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
 
+BIGINT_MAX = 2**63 - 1
+
+
 def _upsert_set(table: sa.Table) -> str:
-    # ON CONFLICT DO UPDATE: the same text on SQLite >= 3.24 and PostgreSQL.
-    return ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in COUNT_COLUMNS)
+    """ON CONFLICT DO UPDATE: the same text on SQLite >= 3.24 and PostgreSQL.
+
+    A sum past 2^63-1 becomes NULL, which the NOT NULL columns refuse
+    (`add_rollups` says why): SQLite would silently store it as a float,
+    and PostgreSQL would refuse it only as "bigint out of range"."""
+    t = table.name
+    return ", ".join(
+        f"{c} = CASE WHEN excluded.{c} <= {BIGINT_MAX} - {t}.{c} THEN {t}.{c} + excluded.{c} END"
+        for c in COUNT_COLUMNS
+    )
 
 
 def _copy_worthy(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> bool:
@@ -182,7 +211,8 @@ def _copy(
 ) -> None:
     """PostgreSQL COPY FROM STDIN, in the connection's transaction."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    with _as_sqlalchemy_errors(conn, sql, None), cursor.copy(sql) as copy:
         for row in rows:
             copy.write_row(row)
 
@@ -357,17 +387,27 @@ def insert_duplicates(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None
 
 def add_rollups(conn: Connection, deltas: Mapping[tuple[Any, ...], Sequence[int]]) -> None:
     """Add (reports, successful, failed) to the daily roll-ups, keyed by
-    ROLLUP_KEY; applied in key order."""
+    ROLLUP_KEY; applied in key order. Raises CountOverflow, and writes
+    nothing, if a count would pass 2^63-1 (each increment is below 2^63:
+    the parser bounds the sessions of a report, `Limits.max_sessions`)."""
     columns = (*ROLLUP_KEY, *COUNT_COLUMNS)
     rows = [(*k, *c) for k, c in sorted(deltas.items())]
     conflict = f"ON CONFLICT ({', '.join(ROLLUP_KEY)}) DO UPDATE SET {_upsert_set(daily_rollups)}"
-    if _copy_worthy(conn, rows):
-        _staged(conn, "staged_rollups", columns, rows)
-        names = ", ".join(columns)
-        _execute(
-            conn,
-            f"INSERT INTO daily_rollups ({names}) SELECT {names} FROM staged_rollups "
-            f"ORDER BY {', '.join(ROLLUP_KEY)} {conflict}",
-        )
-    elif rows:
-        _insert_rows(conn, daily_rollups.name, columns, rows, conflict)
+    try:
+        if _copy_worthy(conn, rows):
+            _staged(conn, "staged_rollups", columns, rows)
+            names = ", ".join(columns)
+            _execute(
+                conn,
+                f"INSERT INTO daily_rollups ({names}) SELECT {names} FROM staged_rollups "
+                f"ORDER BY {', '.join(ROLLUP_KEY)} {conflict}",
+            )
+        elif rows:
+            _insert_rows(conn, daily_rollups.name, columns, rows, conflict)
+    except sa.exc.IntegrityError as exc:  # the NULL of `_upsert_set`: nothing else is refused
+        refused = str(exc.orig)
+        column = next((c for c in COUNT_COLUMNS if c in refused), "count")
+        raise CountOverflow(
+            f"the stored daily {column.replace('_', ' ')} of a domain, day and organization "
+            "of this report would pass 2^63-1"
+        ) from exc

@@ -35,7 +35,7 @@ from tlsrpt.analysis.period import (
 from tlsrpt.analysis.readiness import Readiness, assess
 from tlsrpt.store import blobs
 from tlsrpt.store.provenance import raw_coverage
-from tlsrpt.store.queries import get_raw, get_report
+from tlsrpt.store.queries import SumOf, get_raw, get_report, summed
 from tlsrpt.store.schema import ALL, EMPTY, daily_rollups, failure_details, policy_results, reports
 from tlsrpt.store.users import User, can_see, visible_domains
 from tlsrpt.web.api.report_view import ReportView, narrow, whole
@@ -76,17 +76,20 @@ def _rollups(conn: Connection, names: Sequence[str], period: Period) -> list[Rol
 def _failure_rows(conn: Connection, domain: str, period: Period) -> list[FailureRow]:
     f = failure_details
     keys = (f.c.domain, f.c.day, f.c.result_type)
-    query = (
-        sa.select(
-            *keys,
-            sa.func.sum(f.c.failed_session_count),
-            f.c.sending_mta_ip,
-            f.c.receiving_mx_hostname,
+
+    def query(total: SumOf) -> sa.Select[Any]:
+        return (
+            sa.select(
+                *keys,
+                *total(f.c.failed_session_count),
+                f.c.sending_mta_ip,
+                f.c.receiving_mx_hostname,
+            )
+            .where(f.c.domain == domain, f.c.day >= period.start, f.c.day <= period.end)
+            .group_by(*keys, f.c.sending_mta_ip, f.c.receiving_mx_hostname)
         )
-        .where(f.c.domain == domain, f.c.day >= period.start, f.c.day <= period.end)
-        .group_by(*keys, f.c.sending_mta_ip, f.c.receiving_mx_hostname)
-    )
-    return [FailureRow(d, day, t, int(n), ip, mx) for d, day, t, n, ip, mx in conn.execute(query)]
+
+    return [FailureRow(d, day, t, int(n), ip, mx) for d, day, t, n, ip, mx in summed(conn, query)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,37 +113,55 @@ def _totals(
         r.c.day >= period.start,
         r.c.day <= period.end,
     ]
-    sums = (
-        sa.func.sum(r.c.reports),
-        sa.func.sum(r.c.successful_sessions),
-        sa.func.sum(r.c.failed_sessions),
-    )
-    days = sa.select(r.c.domain, r.c.day, *sums).where(*top).group_by(r.c.domain, r.c.day)
-    orgs = (
-        sa.select(r.c.domain, r.c.organization, *sums, sa.func.min(r.c.day), sa.func.max(r.c.day))
-        .where(*top)
-        .group_by(r.c.domain, r.c.organization)
-    )
+
+    def sums(total: SumOf) -> tuple[Any, ...]:
+        return (
+            sa.func.sum(r.c.reports),
+            *total(r.c.successful_sessions),
+            *total(r.c.failed_sessions),
+        )
+
+    def days(total: SumOf) -> sa.Select[Any]:
+        return (
+            sa.select(r.c.domain, r.c.day, *sums(total)).where(*top).group_by(r.c.domain, r.c.day)
+        )
+
+    def orgs(total: SumOf) -> sa.Select[Any]:
+        return (
+            sa.select(
+                r.c.domain,
+                r.c.organization,
+                *sums(total),
+                sa.func.min(r.c.day),
+                sa.func.max(r.c.day),
+            )
+            .where(*top)
+            .group_by(r.c.domain, r.c.organization)
+        )
+
     # Failed sessions per result type and MX: the result-type roll-ups are
     # sums of failure details, so the details' covering index gives the same
     # numbers.
     keys = (f.c.domain, f.c.result_type, f.c.receiving_mx_hostname)
-    results = (
-        sa.select(*keys, sa.func.sum(f.c.failed_session_count))
-        .where(f.c.domain.in_(names), f.c.day >= period.start, f.c.day <= period.end)
-        .group_by(*keys)
-    )
+
+    def results(total: SumOf) -> sa.Select[Any]:
+        return (
+            sa.select(*keys, *total(f.c.failed_session_count))
+            .where(f.c.domain.in_(names), f.c.day >= period.start, f.c.day <= period.end)
+            .group_by(*keys)
+        )
+
     per_type: dict[tuple[str, str], int] = {}
     per_mx: list[FailureRow] = []
-    for d, t, mx, n in conn.execute(results):
+    for d, t, mx, n in summed(conn, results):
         per_type[d, t or EMPTY] = per_type.get((d, t or EMPTY), 0) + int(n)
         # Summed over the period: the last day stands for all of them.
         per_mx.append(FailureRow(d, period.end, t, int(n), None, mx))
     return (
-        [DayTotal._make(row) for row in conn.execute(days)],
+        [DayTotal._make(row) for row in summed(conn, days)],
         [
             ReporterTotal(d, Reporter(org, int(n), int(ok), int(failed), first, last))
-            for d, org, n, ok, failed, first, last in conn.execute(orgs)
+            for d, org, n, ok, failed, first, last in summed(conn, orgs)
         ],
         [ResultTotal(d, t, n) for (d, t), n in per_type.items()],
         per_mx,
