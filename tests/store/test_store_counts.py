@@ -17,6 +17,7 @@ from tlsrpt.cli import main
 from tlsrpt.ingest.group_commit import GroupCommitter
 from tlsrpt.ingest.model import (
     IngestResult,
+    QuarantineBudget,
     RawInput,
     SourceInfo,
     UnsignedRelease,
@@ -241,3 +242,30 @@ def test_a_released_input_the_database_refuses_stays_held(store: Store, make: An
     (kept,) = reprocess(store, [busy.raw_id])
     assert (kept.outcome, kept.reason_code) == ("quarantined", "held")
     assert _stored_reports(store) == 2
+
+
+def test_an_input_the_database_refuses_is_charged_to_its_quarantine_budget(
+    store: Store, make: Any
+) -> None:
+    """A client's inputs the database refuses count against its quarantine
+    budget like any quarantined input: with room for one, the first is
+    quarantined and the second refused (not stored); the good one is stored."""
+    assert ingest(store, make.json("first", org="Busy Org"), FILE).outcome == "accepted"
+    _fill(store, "Busy Org", BIGINT_MAX)
+    budget = QuarantineBudget("203.0.113.7", max_inputs=1, max_bytes=10**6)
+    http = SourceInfo("http", "203.0.113.7")
+    inputs = [
+        make.json("one-more", org="Busy Org"),
+        make.json("good"),
+        make.json("two-more", org="Busy Org"),
+    ]
+    results = ingest_batch(store, [RawInput(data, http, budget=budget) for data in inputs])
+    assert [(r.outcome, r.reason_code) for r in results] == [
+        ("quarantined", "count-overflow"),
+        ("accepted", None),
+        ("refused", "quarantine-budget"),
+    ]
+    assert results[2].raw_id == 0
+    with store.read() as conn:
+        stored = conn.exec_driver_sql("SELECT COUNT(*) FROM raw_inputs").scalar_one()
+    assert stored == 3  # first, one-more, good

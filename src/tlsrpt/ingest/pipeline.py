@@ -364,16 +364,23 @@ def _refusal(exc: sa.exc.DBAPIError | writer.CountOverflow) -> tuple[str, str] |
 
 
 def _quarantine_refused(store: Store, prep: Prepared, code: str, reason: str) -> IngestResult:
+    """Quarantine an input the database refused, charged to its quarantine
+    budget like any other (refused, not stored, when over it)."""
     item = _Item(prep)
     with store.write() as conn:
         stored = writer.find_raw(conn, [prep.sha256]).get(prep.sha256)
         if stored is not None:  # stored meanwhile by another writer
             ids = writer.report_ids_of_raw(conn, [stored.id]).get(stored.id, [])
             _same_bytes(item, stored.id, stored.outcome, stored.reason, ids)
+            return item.result()
+        item.decide("quarantined", code, reason)
+        batch = _Batch(conn)
+        over = batch.charge_budgets([item]).get(prep.sha256)
+        if over is not None:
+            item.decide("refused", *over)
         else:
             item.raw_id = writer.next_ids(conn, raw_inputs, 1)[0]
-            item.decide("quarantined", code, reason)
-            _Batch(conn).insert_raw([item])
+            batch.insert_raw([item])
     return item.result()
 
 
@@ -424,7 +431,7 @@ class _Batch:
         """Inputs as received: store the bytes of those not seen before and
         process them; settle the others as copies of the stored input."""
         stored = writer.find_raw(self.conn, [i.prep.sha256 for i in items])
-        refused = self._charge_budgets([i for i in items if i.prep.sha256 not in stored])
+        refused = self.charge_budgets([i for i in items if i.prep.sha256 not in stored])
         fresh: dict[str, _Item] = {}
         copies: list[_Item] = []
         for item in items:
@@ -452,7 +459,7 @@ class _Batch:
                 assert first.outcome is not None
                 _same_bytes(item, first.raw_id, first.outcome, first.reason, first.report_ids)
 
-    def _charge_budgets(self, items: list[_Item]) -> dict[str, tuple[str, str]]:
+    def charge_budgets(self, items: list[_Item]) -> dict[str, tuple[str, str]]:
         """Charge the inputs to be quarantined to their client's budget;
         (code, reason) of those refused, by digest (a copy in the same
         batch is refused with its first)."""
