@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+import json
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
 import pytest
 
 from tlsrpt.cli import main
+from tlsrpt.cli.output import json_bytes as cli_json_bytes
 from tlsrpt.demo import load_demo
-from tlsrpt.export import csv_cell, to_csv
+from tlsrpt.export import csv_cell, json_bytes, to_csv
 from tlsrpt.store.engine import open_store
 
 END = date(2026, 11, 28)
@@ -65,3 +68,39 @@ def test_numbers_and_plain_text_are_kept() -> None:
     assert csv_cell(None) == ""
     assert csv_cell("mx1.example.com") == "mx1.example.com"
     assert csv_cell(["a", "=b"]) == "a =b"
+
+
+@pytest.mark.parametrize("count", [7, 2**64 * 9])  # within 64 bits (orjson); past them
+def test_json_writes_utc_times_and_exact_integers(count: int) -> None:
+    """Whichever encoder writes it: datetimes in UTC with `Z` (naive ones
+    are UTC already), dates ISO, integers exact, other values as text."""
+    plus_two = timezone(timedelta(hours=2))
+    body = {
+        "count": count,
+        "naive": datetime(2024, 3, 5, 9, 30),
+        "aware": datetime(2024, 3, 5, 11, 30, 0, 500, tzinfo=plus_two),
+        "utc": datetime(2024, 3, 5, 9, 30, tzinfo=UTC),
+        "day": date(2024, 3, 5),
+        "at": time(9, 30),
+        "sum": Decimal(5),
+        "text": "mx1.example.com",
+    }
+    expected = {
+        "count": count,
+        "naive": "2024-03-05T09:30:00Z",
+        "aware": "2024-03-05T09:30:00.000500Z",
+        "utc": "2024-03-05T09:30:00Z",
+        "day": "2024-03-05",
+        "at": "09:30:00",
+        "sum": "5",
+        "text": "mx1.example.com",
+    }
+    assert json.loads(json_bytes(body)) == expected
+    assert json.loads(json_bytes({"rows": [body]})) == {"rows": [expected]}
+    assert json.loads(cli_json_bytes(body)) == expected  # the CLI's, terminal-safe
+
+
+def test_cli_json_past_64_bits_stays_terminal_safe() -> None:
+    data = cli_json_bytes({"n": 2**70, "org": "evil\x1b]0;x\x07\u202e"})
+    assert data.isascii() and b"\x1b" not in data and b"\x07" not in data
+    assert json.loads(data) == {"n": 2**70, "org": "evil\x1b]0;x\x07\u202e"}
