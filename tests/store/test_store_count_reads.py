@@ -17,11 +17,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tlsrpt.analysis.alert_reports import ReadPlan
 from tlsrpt.cli import main
 from tlsrpt.ingest.model import RawInput, SourceInfo
 from tlsrpt.ingest.pipeline import ingest, ingest_batch
 from tlsrpt.report import DEFAULT_LIMITS
+from tlsrpt.store.alert_reads import report_data
 from tlsrpt.store.engine import Store
+from tlsrpt.store.gauges import domain_sessions
 from tlsrpt.store.users import add_user, create_token
 from tlsrpt.web.app import create_app
 from tlsrpt.web.settings import Settings
@@ -178,3 +181,22 @@ def test_summary_and_export_commands(
     assert [r["failed_sessions"] for r in rows] == [len(ORGS) * BIGINT_MAX] * 3
     assert main([*export, "--db", db_url]) == 0
     assert str(len(ORGS) * BIGINT_MAX) in capsys.readouterr().out
+
+
+def test_alert_and_metrics_reads_are_exact(huge: Store) -> None:
+    """The report alert rules' reads and the Prometheus day gauges sum the
+    same roll-up and failure rows: exact integers too, not an error."""
+    plan = ReadPlan(DAYS[0], DAYS[0], DAYS[0], DAYS[0], None)
+    with huge.read() as conn:
+        data = report_data(conn, {HUGE: plan, CALM: plan})
+        gauges = domain_sessions(conn, [END])
+    assert data[HUGE].daily == {day: (len(ORGS) * BIGINT_MAX,) * 2 for day in DAYS}
+    per_day = {(f.day, f.result_type, f.mx_host): f.failed_sessions for f in data[HUGE].failures}
+    assert per_day == {
+        (day, t, "mx1.huge.example"): len(ORGS) * PER_KEY * PER_ROW for day in DAYS for t in TYPES
+    }
+    assert data[CALM].daily == {END: (5, 0)}
+    assert sorted(gauges) == [
+        (CALM, END, 5, 0),
+        (HUGE, END, len(ORGS) * BIGINT_MAX, len(ORGS) * BIGINT_MAX),
+    ]

@@ -5,8 +5,9 @@ from a range of the policy rows' primary key (reports stored after a
 report id); per domain only the few days the rules look at are read, as
 index ranges — the all-types roll-up rows (domain, '', '', day) and the
 failure details' (domain, day, ...) covering index — many domains per
-statement. "Failed before the window" is an EXISTS per candidate value
-that stops at the first older failure.
+statement, session counts summed exactly (`tlsrpt.store.queries.summed`).
+"Failed before the window" is an EXISTS per candidate value that stops at
+the first older failure.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from tlsrpt.analysis.alert_reports import EMPTY_RESULT_TYPE, FailureCount, ReadPlan, ReportData
 from tlsrpt.store.accounts import domains as registered_domains
+from tlsrpt.store.queries import SumOf, summed
 from tlsrpt.store.schema import (
     ALL,
     QUARANTINED,
@@ -100,22 +102,25 @@ def _daily(
     """Per domain and day, the sessions of all policy types (summed over
     the organizations by the database)."""
     r = daily_rollups
-    query = (
-        sa.select(
-            r.c.domain,
-            r.c.day,
-            sa.func.sum(r.c.successful_sessions),
-            sa.func.sum(r.c.failed_sessions),
+
+    def query(total: SumOf) -> sa.Select[Any]:
+        return (
+            sa.select(
+                r.c.domain,
+                r.c.day,
+                *total(r.c.successful_sessions),
+                *total(r.c.failed_sessions),
+            )
+            .where(
+                any_of(conn, r.c.domain, chunk),
+                r.c.policy_type == ALL,
+                r.c.result_type == ALL,
+                r.c.day >= since,
+            )
+            .group_by(r.c.domain, r.c.day)
         )
-        .where(
-            any_of(conn, r.c.domain, chunk),
-            r.c.policy_type == ALL,
-            r.c.result_type == ALL,
-            r.c.day >= since,
-        )
-        .group_by(r.c.domain, r.c.day)
-    )
-    for domain, day, ok, failed in conn.execute(query):
+
+    for domain, day, ok, failed in summed(conn, query):
         yield domain, day, int(ok), int(failed)
 
 
@@ -136,18 +141,16 @@ def _failures(
     conn: Connection, chunk: Sequence[str], since: date
 ) -> Iterable[tuple[str, date, str, str | None, int]]:
     f = failure_details
-    query = (
-        sa.select(
-            f.c.domain,
-            f.c.day,
-            f.c.result_type,
-            f.c.receiving_mx_hostname,
-            sa.func.sum(f.c.failed_session_count),
+    keys = (f.c.domain, f.c.day, f.c.result_type, f.c.receiving_mx_hostname)
+
+    def query(total: SumOf) -> sa.Select[Any]:
+        return (
+            sa.select(*keys, *total(f.c.failed_session_count))
+            .where(any_of(conn, f.c.domain, chunk), f.c.day >= since)
+            .group_by(*keys)
         )
-        .where(any_of(conn, f.c.domain, chunk), f.c.day >= since)
-        .group_by(f.c.domain, f.c.day, f.c.result_type, f.c.receiving_mx_hostname)
-    )
-    for domain, day, result_type, mx, failed in conn.execute(query):
+
+    for domain, day, result_type, mx, failed in summed(conn, query):
         yield domain, day, result_type, mx, int(failed or 0)
 
 

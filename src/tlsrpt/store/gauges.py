@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tlsrpt.store.queries import SumOf, summed
 from tlsrpt.store.schema import ALL, daily_rollups
 
 # The alerts table of the alert lifecycle, by the columns read here.
@@ -24,12 +25,14 @@ _alerts = sa.table("alerts", sa.column("rule"), sa.column("severity"), sa.column
 FIRING = "firing"
 
 
-def domain_sessions_query(days: Sequence[dt.date]) -> sa.Select[Any]:
+def _plain_sum(column: sa.ColumnElement[Any]) -> tuple[sa.ColumnElement[Any], ...]:
+    return (sa.func.sum(column),)
+
+
+def domain_sessions_query(days: Sequence[dt.date], total: SumOf = _plain_sum) -> sa.Select[Any]:
     r = daily_rollups.c
     return (
-        sa.select(
-            r.domain, r.day, sa.func.sum(r.successful_sessions), sa.func.sum(r.failed_sessions)
-        )
+        sa.select(r.domain, r.day, *total(r.successful_sessions), *total(r.failed_sessions))
         .where(r.day.in_(list(days)), r.policy_type == ALL, r.result_type == ALL)
         .group_by(r.domain, r.day)
     )
@@ -38,8 +41,9 @@ def domain_sessions_query(days: Sequence[dt.date]) -> sa.Select[Any]:
 def domain_sessions(
     conn: Connection, days: Sequence[dt.date]
 ) -> list[tuple[str, dt.date, int, int]]:
-    """(domain, day, successful sessions, failed sessions) of `days`."""
-    rows = conn.execute(domain_sessions_query(days))
+    """(domain, day, successful sessions, failed sessions) of `days`, exact
+    whatever the sums (`tlsrpt.store.queries.summed`)."""
+    rows = summed(conn, lambda total: domain_sessions_query(days, total))
     return [(d, day, int(ok), int(failed)) for d, day, ok, failed in rows]
 
 
