@@ -34,6 +34,7 @@ COMMAND_MODULES: list[str] = [
     "domain",
     "demo",
     "export",
+    "mta_sts",
 ]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2

@@ -12,6 +12,7 @@ for secrets such as a database password), and the command line.
 | port             | TLSRPT_PORT              | 8080                         |
 | certfile/keyfile | TLSRPT_CERTFILE/KEYFILE  | none (plain HTTP)            |
 | reports_path     | TLSRPT_REPORTS_PATH      | /v1/reports                  |
+| public_url       | TLSRPT_PUBLIC_URL        | none: https://HOST[:PORT][/PATH] |
 | max_body_bytes   | TLSRPT_MAX_BODY_BYTES    | 10 MiB (R8460-5.2-b)         |
 | trusted_proxies  | TLSRPT_TRUSTED_PROXIES   | none (comma-separated list)  |
 | body_timeout_s   | TLSRPT_BODY_TIMEOUT_S    | 60: whole body within (408)  |
@@ -70,6 +71,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tlsrpt.mtasts.publish import public_url_error
 from tlsrpt.report import DEFAULT_LIMITS
 
 ENV_PREFIX = "TLSRPT_"
@@ -87,6 +89,7 @@ class Settings:
     certfile: str | None = None
     keyfile: str | None = None
     reports_path: str = "/v1/reports"
+    public_url: str | None = None  # where senders reach this server (hosted MTA-STS records)
     max_body_bytes: int = DEFAULT_LIMITS.max_input_bytes
     trusted_proxies: tuple[str, ...] = ()
     body_timeout_s: int = 60
@@ -142,6 +145,8 @@ class Settings:
                 raise SettingsError(f"{name} must be at least 0")
         if not self.reports_path.startswith("/"):
             raise SettingsError(f"reports_path {self.reports_path!r} must start with '/'")
+        if self.public_url is not None and public_url_error(self.public_url):
+            raise SettingsError(str(public_url_error(self.public_url)))
         if self.smtp_port is not None and not self.smtp_recipients:
             raise SettingsError("smtp_port needs smtp_recipients: the receiver is never a relay")
         if self.smtp_port is not None and not 0 <= self.smtp_port <= 65535:
