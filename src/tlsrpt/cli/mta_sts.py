@@ -311,10 +311,11 @@ def run_init(args: argparse.Namespace) -> int:
         change = Change(args.mode, patterns, max_age, "init")
         with store.write() as conn:
             _check_new(conn, domain)
-            if args.mode == "enforce":
+            if args.mode == "enforce":  # gated like `promote`
                 probe = _make(domain, [], Change("testing", patterns, max_age), now)
-                promotion = plan_promotion([probe], _readiness(conn, domain, now), now, force=True)
-                if promotion.forced and not args.force:
+                readiness = _readiness(conn, domain, now)
+                promotion = plan_promotion([probe], readiness, now, force=args.force)
+                if not promotion.allowed:
                     return _refused(args, domain, None, promotion, settings)
                 if promotion.forced:
                     why = "; ".join(b.text for b in promotion.blockers)
