@@ -86,9 +86,9 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 def build_router() -> APIRouter:
     router = APIRouter()
 
-    @router.api_route(
+    @router.head(POLICY_PATH, include_in_schema=False, response_class=Response)
+    @router.get(
         POLICY_PATH,
-        methods=["GET", "HEAD"],
         summary="The hosted MTA-STS policy of the domain named by Host: mta-sts.DOMAIN",
         response_class=Response,
         responses=_POLICY_RESPONSES,
