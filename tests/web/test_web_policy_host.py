@@ -4,12 +4,19 @@ on-demand TLS question."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
+import trustme
 
+from tlsrpt.check.policy_fetch import fetch_policy
+from tlsrpt.check.resolver import DnsAnswer, DnsStatus
+from tlsrpt.check.safety import AddressPolicy
+from tlsrpt.check.trust import Trust
 from tlsrpt.mtasts import Change, PolicyVersion, new_version
 from tlsrpt.records import parse_sts_policy
 from tlsrpt.store.engine import open_store
@@ -135,3 +142,40 @@ def test_the_rate_limiter_covers_the_policy_host(
     assert answers[-1].headers["x-frame-options"] == "DENY"
     # other paths are not affected
     assert httpx.get(server.base_url + "/healthz").status_code == 200
+
+
+def test_the_checker_fetches_the_hosted_policy_as_senders_do(
+    db_url: str, tmp_path: Path, make_server: Callable[..., Running]
+) -> None:
+    """`tlsrpt check`'s RFC 8461 §3.3 fetch (WebPKI for mta-sts.DOMAIN,
+    SNI, no redirect, status 200, text/plain) against `serve` with TLS:
+    the policy it gets is the stored one and draws no finding."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("mta-sts.example.com")
+    certfile, keyfile, cafile = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    cert.private_key_pem.write_to_path(str(keyfile))
+    cert.cert_chain_pems[0].write_to_path(str(certfile))
+    ca.cert_pem.write_to_path(str(cafile))
+    server = make_server(certfile=str(certfile), keyfile=str(keyfile))
+    version = _host(db_url, "example.com", "enforce")
+    port = int(server.base_url.rsplit(":", 1)[1])
+
+    class Loopback:  # the fetch's only DNS need: mta-sts.example.com is 127.0.0.1
+        async def addresses(self, host: str) -> tuple[DnsAnswer, DnsAnswer]:
+            return (
+                DnsAnswer(host, "A", DnsStatus.OK, ("127.0.0.1",)),
+                DnsAnswer(host, "AAAA", DnsStatus.NODATA),
+            )
+
+    trust = Trust.load(str(cafile), include_system=False)
+    fetched = asyncio.run(
+        fetch_policy(
+            Loopback(), AddressPolicy(allow_private=True), trust.webpki, "example.com", port, 10
+        )  # type: ignore[arg-type]
+    )
+    assert fetched.failure is None, fetched.error
+    assert (fetched.status, fetched.content_type, fetched.location) == (200, "text/plain", None)
+    assert fetched.body == version.text.encode()
+    parsed, problems = parse_sts_policy(fetched.body, strict=True)
+    assert parsed is not None and parsed.mode == "enforce"
+    assert [p for p in problems if p.severity == "error"] == []
