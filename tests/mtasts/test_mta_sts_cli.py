@@ -36,6 +36,7 @@ ZONES = {
     "nomx.example.": "@ A 192.0.2.1\n",
     "nullmx.example.": "@ MX 0 .\n",
     "broken.example.": "@ MX 10 mx.broken.example.\n",
+    "oddmx.example.": "@ MX 10 mx_1.oddmx.example.\n",
 }
 
 
@@ -164,6 +165,7 @@ def test_init_from_the_live_mx_set(
         ("nomx.example", 1, "no MX records"),
         ("nullmx.example", 1, "null MX"),
         ("broken.example", 2, "MX lookup of broken.example failed"),
+        ("oddmx.example", 1, "'mx_1.oddmx.example'"),
     ],
 )
 def test_init_without_a_usable_mx_set(

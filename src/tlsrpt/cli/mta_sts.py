@@ -41,6 +41,7 @@ from tlsrpt.mtasts import (
     readiness_from_rows,
     readiness_period,
 )
+from tlsrpt.mtasts.versions import check_mx
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -281,7 +282,11 @@ def _live_mx(domain: str, nameservers: Sequence[str]) -> tuple[str, ...]:
     hosts = [host for _, host in sorted(answer.records) if host != "."]
     if not hosts:
         raise Refused(f"{domain} publishes a null MX (RFC 7505): it receives no mail")
-    return tuple(dict.fromkeys(h.lower().rstrip(".") for h in hosts))
+    names = tuple(dict.fromkeys(h.lower().rstrip(".") for h in hosts))
+    try:
+        return check_mx(names)
+    except PolicyError as exc:
+        raise Refused(f"the MX set of {domain} cannot be a policy: {exc}; give --mx") from exc
 
 
 def _check_new(conn: Connection, domain: str) -> None:
