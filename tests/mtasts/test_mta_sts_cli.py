@@ -428,3 +428,17 @@ def test_enforce_at_init_is_gated_like_promote(capsys: pytest.CaptureFixture[str
     forced = tlsrpt(capsys, db, *args, "--force")
     assert forced.status == 0 and forced.json()["policy"]["mode"] == "enforce"
     assert forced.json()["policy"]["note"].startswith("init --force: ")
+
+
+def test_promote_at_the_last_step_publishes_nothing(
+    capsys: pytest.CaptureFixture[str], db: str
+) -> None:
+    register(capsys, db, "example.com")
+    init = ("mta-sts", "init", "example.com", "--mx", "mx.example.com", "--mode", "enforce")
+    assert tlsrpt(capsys, db, *init, "--max-age", "31557600", "--force").status == 0
+    top = tlsrpt(capsys, db, "mta-sts", "promote", "example.com", "--json")
+    assert top.status == 0 and top.json()["promotion"]["last_step"] is True
+    assert top.json()["policy"]["version"] == 1
+    assert top.json()["next_step"]["command"] is None
+    human = tlsrpt(capsys, db, "mta-sts", "promote", "example.com")
+    assert human.status == 0 and "at the last step" in human.out
