@@ -23,21 +23,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tlsrpt.cli.db import add_db_argument, opened_store
+from tlsrpt.cli.mta_sts_output import EXIT_REFUSED, describe, output, refused, when
 from tlsrpt.cli.output import Column, UsageError, print_json_line, print_table, say
 from tlsrpt.mtasts import (
     Change,
     PolicyError,
     PolicyVersion,
-    Promotion,
     as_json,
     default_max_age,
     edit_mx,
     expected_records,
     new_version,
-    next_step,
     plan_promotion,
     plan_rollback,
-    publish_notes,
     readiness_from_rows,
     readiness_period,
 )
@@ -49,15 +47,9 @@ if TYPE_CHECKING:
     from tlsrpt.analysis.readiness import Readiness
     from tlsrpt.web.settings import Settings
 
-EXIT_REFUSED = 1
-
 
 class Refused(Exception):
     """The domain's state refuses the command (exit 1); the message says why."""
-
-
-def _when(moment: datetime) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
 def _now(text: str | None) -> datetime:
@@ -204,45 +196,6 @@ def _readiness(conn: Connection, domain: str, now: datetime) -> Readiness:
     return readiness_from_rows(domain, period, rollups, failures)
 
 
-def _print_version(version: PolicyVersion, settings: Settings, headline: str) -> None:
-    domain = version.domain
-    say(headline)
-    say(f"served at https://mta-sts.{domain}/.well-known/mta-sts.txt:")
-    for line in version.text.splitlines():
-        say("  ", line)
-    say("DNS records to publish:")
-    for record in expected_records(domain, version, settings):
-        say("  ", record.zone_line())
-    for note in publish_notes(domain, settings):
-        say("note: ", note)
-
-
-def _describe(version: PolicyVersion) -> str:
-    return (
-        f"{version.domain}: version {version.version} (id {version.id}), mode {version.mode}, "
-        f"max_age {version.max_age}, mx {', '.join(version.mx) or '(none)'}"
-    )
-
-
-def _output(
-    args: argparse.Namespace,
-    settings: Settings,
-    history: Sequence[PolicyVersion],
-    headline: str,
-    now: datetime,
-    **extra: Any,
-) -> None:
-    current = history[-1]
-    step = next_step(history, now)
-    if args.json:
-        records = expected_records(current.domain, current, settings)
-        notes = publish_notes(current.domain, settings)
-        print_json_line(as_json(current, records, notes=notes, next_step=step.as_dict(), **extra))
-        return
-    _print_version(current, settings, headline)
-    say("next: ", step.text)
-
-
 def _publish(conn: Connection, version: PolicyVersion) -> None:
     from tlsrpt.store.hosted import publish
 
@@ -321,13 +274,13 @@ def run_init(args: argparse.Namespace) -> int:
                 readiness = _readiness(conn, domain, now)
                 promotion = plan_promotion([probe], readiness, now, force=args.force)
                 if not promotion.allowed:
-                    return _refused(args, domain, None, promotion, settings)
+                    return refused(args, domain, None, promotion, settings)
                 if promotion.forced:
                     why = "; ".join(b.text for b in promotion.blockers)
                     change = Change("enforce", patterns, max_age, f"init --force: {why}")
             version = _make(domain, [], change, now)
             _publish(conn, version)
-    _output(args, settings, [version], f"{_describe(version)}: hosted", now)
+    output(args, settings, [version], f"{describe(version)}: hosted", now)
     return 0
 
 
@@ -338,7 +291,7 @@ def run_show(args: argparse.Namespace) -> int:
     now, settings, domain = _now(args.now), _settings(args), _domain(args.domain)
     with opened_store(args, read_only=True) as store, store.read() as conn:
         versions = _history(conn, domain)
-    _output(args, settings, versions, _describe(versions[-1]), now)
+    output(args, settings, versions, describe(versions[-1]), now)
     return 0
 
 
@@ -387,8 +340,8 @@ def run_set(args: argparse.Namespace) -> int:
             versions.append(_make(domain, versions, change, now))
             _publish(conn, versions[-1])
     verb = "unchanged" if unchanged else "new version published; update the _mta-sts id"
-    _output(
-        args, settings, versions, f"{_describe(versions[-1])}: {verb}", now, changed=not unchanged
+    output(
+        args, settings, versions, f"{describe(versions[-1])}: {verb}", now, changed=not unchanged
     )
     return 0
 
@@ -420,7 +373,7 @@ def run_history(args: argparse.Namespace) -> int:
         (
             (
                 v.version,
-                _when(v.created_at),
+                when(v.created_at),
                 v.mode,
                 v.max_age,
                 ", ".join(v.mx),
@@ -437,31 +390,6 @@ def run_history(args: argparse.Namespace) -> int:
 # --- promote, rollback ------------------------------------------------------
 
 
-def _refused(
-    args: argparse.Namespace,
-    domain: str,
-    current: PolicyVersion | None,
-    promotion: Promotion,
-    settings: Settings,
-) -> int:
-    """Exit 1 with the reasons; `current` is None when nothing is hosted yet."""
-    if args.json:
-        if current is None:
-            print_json_line(
-                {"domain": domain, "policy": None, "records": [], "promotion": promotion.as_dict()}
-            )
-        else:
-            records = expected_records(domain, current, settings)
-            print_json_line(as_json(current, records, promotion=promotion.as_dict()))
-        return EXIT_REFUSED
-    state = f"{current.mode}, max_age {current.max_age}" if current else "not hosted"
-    say(f"{domain}: not promoted to enforce ({state}):", err=True)
-    for blocker in promotion.blockers:
-        say(f"  - {blocker.check}: ", blocker.text, err=True)
-    say("  (--force promotes anyway, and notes it on the new version)", err=True)
-    return EXIT_REFUSED
-
-
 def run_promote(args: argparse.Namespace) -> int:
     now, settings, domain = _now(args.now), _settings(args), _domain(args.domain)
     with opened_store(args) as store, store.write() as conn:
@@ -472,22 +400,22 @@ def run_promote(args: argparse.Namespace) -> int:
             versions.append(_make(domain, versions, promotion.change, now))
             _publish(conn, versions[-1])
     if promotion.last_step:
-        _output(
+        output(
             args,
             settings,
             versions,
-            f"{_describe(versions[-1])}: at the last step",
+            f"{describe(versions[-1])}: at the last step",
             now,
             promotion=promotion.as_dict(),
         )
         return 0
     if not promotion.allowed:
-        return _refused(args, domain, versions[-1], promotion, settings)
-    headline = f"{_describe(versions[-1])}: promoted; update the _mta-sts id"
+        return refused(args, domain, versions[-1], promotion, settings)
+    headline = f"{describe(versions[-1])}: promoted; update the _mta-sts id"
     if promotion.forced and not args.json:
         for blocker in promotion.blockers:
             say(f"forced past {blocker.check}: ", blocker.text, err=True)
-    _output(args, settings, versions, headline, now, promotion=promotion.as_dict())
+    output(args, settings, versions, headline, now, promotion=promotion.as_dict())
     return 0
 
 
@@ -506,12 +434,12 @@ def run_rollback(args: argparse.Namespace) -> int:
         return 0
     current = versions[-1]
     done = "rolled back" if rollback.change else "already rolled back"
-    say(f"{_describe(current)}: {done}")
+    say(f"{describe(current)}: {done}")
     say(f"served at https://mta-sts.{domain}/.well-known/mta-sts.txt; DNS records:")
     for record in expected_records(domain, current, settings):
         say("  ", record.zone_line())
     say(
-        f"keep serving this policy and _mta-sts.{domain} until {_when(rollback.remove_after)} "
+        f"keep serving this policy and _mta-sts.{domain} until {when(rollback.remove_after)} "
         f"(max_age {current.max_age} s): senders may hold an older policy until then. "
         f"After that, remove the _mta-sts.{domain} record and mta-sts.{domain} "
         "(the _smtp._tls record can stay: reports keep coming)."
