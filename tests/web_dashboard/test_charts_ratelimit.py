@@ -206,4 +206,11 @@ def test_the_app_limits_the_receiver_and_the_login() -> None:
     app = create_app(Settings(reports_path="/tlsrpt"))
     (middleware,) = [m for m in app.user_middleware if m.cls is RateLimit]
     limited = {(r.method, r.path) for r in middleware.kwargs["rules"]}
-    assert limited == {("POST", "/tlsrpt"), ("POST", "/login")}
+    assert limited == {
+        ("POST", "/tlsrpt"),
+        ("POST", "/login"),
+        # the hosted MTA-STS policy host and the on-demand TLS question
+        ("GET", "/.well-known/mta-sts.txt"),
+        ("HEAD", "/.well-known/mta-sts.txt"),
+        ("GET", "/v1/mta-sts/allowed"),
+    }

@@ -26,7 +26,7 @@ from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.migrate import current_revision, head_revision
 from tlsrpt.store.url import StoreError
 from tlsrpt.watch import deliver
-from tlsrpt.web import api, dashboard, metrics, problems
+from tlsrpt.web import api, dashboard, metrics, policy_host, problems
 from tlsrpt.web.access_log import AccessLog
 from tlsrpt.web.headers import SecurityHeaders
 from tlsrpt.web.problems import problem
@@ -106,12 +106,14 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.router.routes.append(receiver_route(settings))
     api.install(app)
     dashboard.install(app)
+    policy_host.install(app)  # /.well-known/mta-sts.txt by Host, /v1/mta-sts/allowed
     document(app, settings.reports_path)
     machine_paths = ("/api/", "/v1/", settings.reports_path, "/openapi.json", "/healthz", "/readyz")
     problems.install(app, dashboard.error_page, json_prefixes=machine_paths)
     app.add_middleware(EncodedSegments, prefixes=(f"{api.PREFIX}/domains/", "/domains/"))
     metrics.install(app, settings)
-    app.add_middleware(RateLimit, rules=default_rules(settings.reports_path))
+    rules = [*default_rules(settings.reports_path), *policy_host.rate_rules()]
+    app.add_middleware(RateLimit, rules=rules)
     app.add_middleware(AccessLog, reports_path=settings.reports_path)
     app.add_middleware(metrics.ReceiverMetrics, reports_path=settings.reports_path)
     return app

@@ -12,6 +12,7 @@ for secrets such as a database password), and the command line.
 | port             | TLSRPT_PORT              | 8080                         |
 | certfile/keyfile | TLSRPT_CERTFILE/KEYFILE  | none (plain HTTP)            |
 | reports_path     | TLSRPT_REPORTS_PATH      | /v1/reports                  |
+| public_url       | TLSRPT_PUBLIC_URL        | none: https://HOST[:PORT][/PATH]; see below |
 | max_body_bytes   | TLSRPT_MAX_BODY_BYTES    | 10 MiB (R8460-5.2-b)         |
 | trusted_proxies  | TLSRPT_TRUSTED_PROXIES   | none (comma-separated list)  |
 | body_timeout_s   | TLSRPT_BODY_TIMEOUT_S    | 60: whole body within (408)  |
@@ -47,7 +48,6 @@ for secrets such as a database password), and the command line.
 | imap_poll_interval_s | ..._POLL_INTERVAL_S  | 60 (without IDLE; IDLE wakes)|
 | imap_dkim_retry_s | ..._DKIM_RETRY_S        | 86400: then quarantined      |
 | [[notify]]       | (TOML only)              | none: alert notification channels |
-| public_url       | TLSRPT_PUBLIC_URL        | none: no dashboard links in notifications |
 | metrics_token    | TLSRPT_METRICS_TOKEN(_FILE) | none: /metrics for loopback clients only |
 | metrics_max_domains | ..._METRICS_MAX_DOMAINS | 1000: more domains are labelled "other" |
 
@@ -93,6 +93,7 @@ from pathlib import Path
 from typing import Any
 
 from tlsrpt.analysis.alert_settings import AlertSettings, AlertSettingsError, parse_alert_settings
+from tlsrpt.mtasts.publish import public_url_error
 from tlsrpt.report import DEFAULT_LIMITS
 from tlsrpt.watch.channels import Channel, ChannelError, parse_channels
 
@@ -111,6 +112,7 @@ class Settings:
     certfile: str | None = None
     keyfile: str | None = None
     reports_path: str = "/v1/reports"
+    public_url: str | None = None  # where senders and users reach this server (https)
     max_body_bytes: int = DEFAULT_LIMITS.max_input_bytes
     trusted_proxies: tuple[str, ...] = ()
     body_timeout_s: int = 60
@@ -153,7 +155,6 @@ class Settings:
     watch_concurrency: int = 20
     alerts: AlertSettings = dataclasses.field(default_factory=AlertSettings)
     notify: tuple[Channel, ...] = ()
-    public_url: str | None = None
     metrics_token: str | None = None
     metrics_max_domains: int = 1000
 
@@ -181,6 +182,8 @@ class Settings:
                 raise SettingsError(f"{name} must be at least 0")
         if not self.reports_path.startswith("/"):
             raise SettingsError(f"reports_path {self.reports_path!r} must start with '/'")
+        if self.public_url is not None and public_url_error(self.public_url):
+            raise SettingsError(str(public_url_error(self.public_url)))
         if self.smtp_port is not None and not self.smtp_recipients:
             raise SettingsError("smtp_port needs smtp_recipients: the receiver is never a relay")
         if self.smtp_port is not None and not 0 <= self.smtp_port <= 65535:
@@ -189,8 +192,6 @@ class Settings:
             self._check_imap()
         if (self.certfile is None) != (self.keyfile is None):
             raise SettingsError("certfile and keyfile go together: give both or neither")
-        if self.public_url is not None and not self.public_url.startswith(("https://", "http://")):
-            raise SettingsError(f"public_url {self.public_url!r} must start with https://")
         if self.metrics_max_domains < 1:
             raise SettingsError("metrics_max_domains must be at least 1")
         self._check_watch()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from alembic import context
 
-import tlsrpt.store.accounts  # noqa: F401  (account tables join the same metadata)
+from tlsrpt.store import accounts, hosted  # noqa: F401  (their tables join the same metadata)
 from tlsrpt.store.schema import metadata
 
 connection = context.config.attributes.get("connection")

@@ -25,7 +25,6 @@ from tlsrpt.analysis.period import (
     Reporter,
     ReporterTotal,
     ResultTotal,
-    RollupRow,
     StoppedReporter,
     analyze,
     analyze_totals,
@@ -34,6 +33,7 @@ from tlsrpt.analysis.period import (
 )
 from tlsrpt.analysis.readiness import Readiness, assess
 from tlsrpt.store import blobs
+from tlsrpt.store.domain_reads import failure_rows, rollup_rows
 from tlsrpt.store.provenance import raw_coverage
 from tlsrpt.store.queries import SumOf, get_raw, get_report, summed
 from tlsrpt.store.schema import ALL, EMPTY, daily_rollups, failure_details, policy_results, reports
@@ -50,46 +50,6 @@ def today() -> date:
 
 def period_of(days: int, end: date | None = None) -> Period:
     return Period.ending(end or today(), days)
-
-
-def _rollups(conn: Connection, names: Sequence[str], period: Period) -> list[RollupRow]:
-    r = daily_rollups
-    query = sa.select(
-        r.c.domain,
-        r.c.day,
-        r.c.organization,
-        r.c.policy_type,
-        r.c.result_type,
-        r.c.reports,
-        r.c.successful_sessions,
-        r.c.failed_sessions,
-    ).where(
-        r.c.domain.in_(names),
-        r.c.day >= period.start,
-        r.c.day <= period.end,
-        # The levels analysis reads: all types, and per result type.
-        sa.or_(r.c.policy_type == ALL, r.c.result_type != ALL),
-    )
-    return [RollupRow(*row) for row in conn.execute(query)]
-
-
-def _failure_rows(conn: Connection, domain: str, period: Period) -> list[FailureRow]:
-    f = failure_details
-    keys = (f.c.domain, f.c.day, f.c.result_type)
-
-    def query(total: SumOf) -> sa.Select[Any]:
-        return (
-            sa.select(
-                *keys,
-                *total(f.c.failed_session_count),
-                f.c.sending_mta_ip,
-                f.c.receiving_mx_hostname,
-            )
-            .where(f.c.domain == domain, f.c.day >= period.start, f.c.day <= period.end)
-            .group_by(*keys, f.c.sending_mta_ip, f.c.receiving_mx_hostname)
-        )
-
-    return [FailureRow(d, day, t, int(n), ip, mx) for d, day, t, n, ip, mx in summed(conn, query)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,8 +175,8 @@ def domain_detail(conn: Connection, user: User, domain: str, period: Period) -> 
         return None
     previous = period.previous()
     both = Period(previous.start, period.end)
-    rollups = _rollups(conn, [domain], both)
-    failures = _failure_rows(conn, domain, period)
+    rollups = rollup_rows(conn, [domain], both)
+    failures = failure_rows(conn, domain, period)
     current = analyze(period, rollups, failures, domains=[domain])[domain]
     before = analyze(previous, rollups, domains=[domain])[domain]
     return DomainDetail(current, before, assess(current, failures=failures), failures)
