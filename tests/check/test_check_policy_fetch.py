@@ -78,6 +78,19 @@ def test_request_is_a_plain_get_without_caching(pki: LabPki) -> None:
     assert "if-modified-since" not in head and "if-none-match" not in head
 
 
+def test_the_policy_hosts_certificate_is_kept(pki: LabPki) -> None:
+    """The leaf the policy host presented, for the watcher's history; a
+    failed fetch keeps none."""
+    result, _ = fetch(
+        pki,
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
+        % (len(POLICY), POLICY),
+    )
+    assert result.certificate == pki.chain_der(HOST, CertKind.VALID)[0]
+    broken, _ = fetch(pki, b"SMTP is not HTTP\r\n\r\n")
+    assert broken.failure == FetchFailure.PROTOCOL and broken.certificate is None
+
+
 @pytest.mark.parametrize(
     "response",
     [

@@ -195,5 +195,6 @@ def test_migrations_ship_inside_the_package() -> None:
         "0004_imap_watermarks.py",
         "0005_account_lifecycle.py",
         "0006_quarantine_budget.py",
+        "0008_watch_history.py",
     ]
     assert (migrate.MIGRATIONS / "script.py.mako").is_file()

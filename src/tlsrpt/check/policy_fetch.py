@@ -62,6 +62,9 @@ class PolicyFetch:
     body: bytes | None = None
     size: int = 0
     elapsed: float = 0.0
+    # The policy host's leaf certificate (DER) once the WebPKI handshake
+    # succeeded, for the watcher's history; None when it did not.
+    certificate: bytes | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -174,6 +177,12 @@ async def _exchange(
     return fields
 
 
+def _leaf_certificate(writer: asyncio.StreamWriter) -> bytes | None:
+    """The certificate the policy host presented (validated by `_connect`)."""
+    ssl_object = writer.get_extra_info("ssl_object")
+    return ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+
+
 async def _close(writer: asyncio.StreamWriter) -> None:
     writer.close()
     with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
@@ -211,6 +220,7 @@ async def fetch_policy(
             reader, writer = await _connect(resolution, port, context, host)
             try:
                 fields = await _exchange(reader, writer, _authority(domain, port))
+                fields["certificate"] = _leaf_certificate(writer)
             finally:
                 await _close(writer)
     except TimeoutError:

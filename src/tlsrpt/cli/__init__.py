@@ -34,6 +34,8 @@ COMMAND_MODULES: list[str] = [
     "domain",
     "demo",
     "export",
+    "watch",
+    "history",
 ]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2

@@ -69,6 +69,13 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="print one JSON object per domain per line as results complete",
     )
+    add_checker_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def add_checker_arguments(parser: argparse.ArgumentParser) -> None:
+    """The checker's options (`options_from` reads them), shared by `tlsrpt
+    check` and `tlsrpt watch`."""
     parser.add_argument(
         "--concurrency",
         type=_positive_int,
@@ -136,7 +143,6 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--helo", metavar="NAME", help="EHLO name of the probe (default: this host's name)"
     )
-    parser.set_defaults(func=run)
 
 
 def _positive_int(text: str) -> int:
@@ -227,11 +233,7 @@ def options_from(args: argparse.Namespace) -> CheckOptions:
 def run(args: argparse.Namespace) -> int:
     domains = read_domains(args)
     options = options_from(args)
-    try:
-        trust = Trust.load(options.ca_file)
-    except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise UsageError(f"--ca-file {options.ca_file}: {reason}") from None
+    trust = load_trust(options.ca_file)
     try:
         checker = Checker(options, trust)
     except ValueError as exc:  # no usable resolver configuration
@@ -239,6 +241,15 @@ def run(args: argparse.Namespace) -> int:
     # asyncio logs harmless TLS shutdown notices that are not the user's business.
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     return event_loop_runner()(_check(checker, domains, args.json))
+
+
+def load_trust(ca_file: str | None) -> Trust:
+    """The run's trust store; an unusable --ca-file is a usage error."""
+    try:
+        return Trust.load(ca_file)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"--ca-file {ca_file}: {reason}") from None
 
 
 def event_loop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:

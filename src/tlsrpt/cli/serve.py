@@ -35,6 +35,7 @@ from starlette.types import ASGIApp
 from tlsrpt.cli.db import add_db_argument, opened_store
 from tlsrpt.cli.demo import DemoLogin, prepare_serve_demo
 from tlsrpt.cli.output import UsageError, console, err_console
+from tlsrpt.cli.watch import in_process_watcher
 from tlsrpt.receive.dkim_verify import txt_lookup
 from tlsrpt.receive.imap import ImapConfig, ImapPoller
 from tlsrpt.receive.imap import start as start_poller
@@ -316,6 +317,8 @@ def _serve(args: argparse.Namespace, demo: DemoLogin | None = None) -> int:
         signal.signal(signal.SIGTERM, lambda *_: None)
         smtp = _smtp_controller(settings, store)
         imap = _imap_poller(settings, store)
+        # The demo's domains are made up: they are not watched.
+        watcher = in_process_watcher(settings, store) if demo is None else None
         if smtp is not None:
             try:
                 smtp.start()
@@ -326,6 +329,12 @@ def _serve(args: argparse.Namespace, demo: DemoLogin | None = None) -> int:
             err_console.print(
                 f"tlsrpt serve: SMTP for {', '.join(settings.smtp_recipients)} at "
                 f"{settings.smtp_host}:{settings.smtp_port}",
+                markup=False,
+            )
+        if watcher is not None:
+            watcher.start()
+            err_console.print(
+                f"tlsrpt serve: watching registered domains every {settings.watch_interval}",
                 markup=False,
             )
         imap_thread = None
@@ -344,4 +353,6 @@ def _serve(args: argparse.Namespace, demo: DemoLogin | None = None) -> int:
             if imap is not None and imap_thread is not None:
                 imap.stop()  # finishes the message in hand: it is committed or left in place
                 imap_thread.join(timeout=60)
+            if watcher is not None:
+                watcher.stop(timeout=120)  # checks in progress are finished and stored
     return 0

@@ -22,6 +22,8 @@ Tables:
   - (domain, day, org, type, result): failed-session-count summed per
     RFC 8460 §4.3 result type (successful_sessions is 0).
   An empty policy or result type in a report is rolled up as `EMPTY`.
+- `watch_schedule`, `watch_snapshots`: scheduled checks of registered
+  domains and the history of what they found (tlsrpt.watch).
 
 Migrations live in `tlsrpt/store/migrations`; a test checks they produce
 exactly this metadata.
@@ -179,6 +181,45 @@ daily_rollups = sa.Table(
     # domain is a contiguous range of days, whatever the organizations.
     sa.PrimaryKeyConstraint("domain", "policy_type", "result_type", "day", "organization"),
     sqlite_with_rowid=False,
+)
+
+# Watching (tlsrpt.watch, SQL in tlsrpt.store.watch). `watch_schedule`: per
+# registered domain, when its next check is due, which process holds it
+# (a lease that expires, so a process that dies loses nothing) and the
+# interval override of the settings (0: not watched). `watch_snapshots`: the
+# facts and findings of checks, a row only when they changed (or a
+# keep-alive repeat now and then); `checks` counts the checks that saw it.
+watch_schedule = sa.Table(
+    "watch_schedule",
+    metadata,
+    sa.Column(
+        "domain", sa.Text, sa.ForeignKey("domains.domain", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("next_due", sa.DateTime, nullable=False),
+    sa.Column("interval_s", sa.Integer),
+    sa.Column("lease_owner", sa.Text),
+    sa.Column("lease_until", sa.DateTime),
+    sa.Column("last_checked_at", sa.DateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Index(None, "next_due"),
+    sqlite_with_rowid=False,
+)
+
+watch_snapshots = sa.Table(
+    "watch_snapshots",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("domain", sa.Text, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("snapshot", sa.Text, nullable=False),  # canonical JSON (tlsrpt.watch.snapshot)
+    sa.Column("first_seen_at", sa.DateTime, nullable=False),
+    sa.Column("last_seen_at", sa.DateTime, nullable=False),
+    sa.Column("checks", sa.Integer, nullable=False),
+    sa.Column("keepalive", sa.Boolean, nullable=False),  # repeats the previous row's digest
+    sa.Column("errors", sa.Integer, nullable=False),  # findings of severity error
+    sa.Column("warnings", sa.Integer, nullable=False),
+    sa.Column("earliest_not_after", sa.DateTime),  # of every certificate in the snapshot
+    sa.Index(None, "domain", "id"),
 )
 
 # Read-only IMAP polling (tlsrpt.receive.imap): per mailbox, the highest UID

@@ -28,6 +28,14 @@ for secrets such as a database password), and the command line.
 | smtp_accept_unsigned | ..._ACCEPT_UNSIGNED  | false: quarantine (R8460-3-u)|
 | dkim_require_tlsrpt_service | ...          | false (R8460-3-v)            |
 | dns_nameservers, dns_port | TLSRPT_DNS_*    | system resolver, 53          |
+| watch_interval   | TLSRPT_WATCH_INTERVAL    | 6h; "0": serve does not watch|
+| watch_jitter     | TLSRPT_WATCH_JITTER      | 10m: random delay per check  |
+| watch_keepalive  | TLSRPT_WATCH_KEEPALIVE   | 7d: repeat an unchanged state|
+| watch_lease      | TLSRPT_WATCH_LEASE       | 10m: a claimed check's lease |
+| watch_intervals  | TLSRPT_WATCH_INTERVALS   | none (domain = duration)     |
+| watch_ca_file, watch_allow_private_addresses | TLSRPT_WATCH_* | none, false |
+| watch_smtp_port, watch_https_port | TLSRPT_WATCH_* | 25, 443           |
+| watch_concurrency | TLSRPT_WATCH_CONCURRENCY | 20 checks at a time         |
 | imap_host        | TLSRPT_IMAP_HOST         | none: no IMAP poller         |
 | imap_port        | TLSRPT_IMAP_PORT         | 993 (imaps), 143 (starttls)  |
 | imap_user, imap_password(_file) | TLSRPT_IMAP_* | required with imap_host |
@@ -117,6 +125,16 @@ class Settings:
     imap_ca_file: str | None = None
     imap_poll_interval_s: int = 60
     imap_dkim_retry_s: int = 86400
+    watch_interval: str = "6h"
+    watch_jitter: str = "10m"
+    watch_keepalive: str = "7d"
+    watch_lease: str = "10m"
+    watch_intervals: tuple[tuple[str, str], ...] = ()
+    watch_ca_file: str | None = None
+    watch_allow_private_addresses: bool = False
+    watch_smtp_port: int = 25
+    watch_https_port: int = 443
+    watch_concurrency: int = 20
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -150,6 +168,30 @@ class Settings:
             self._check_imap()
         if (self.certfile is None) != (self.keyfile is None):
             raise SettingsError("certfile and keyfile go together: give both or neither")
+        self._check_watch()
+
+    def _check_watch(self) -> None:
+        from tlsrpt.watch.schedule import WatchConfig
+
+        try:
+            WatchConfig.from_settings(*self.watch_schedule())
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+        for name in ("watch_smtp_port", "watch_https_port"):
+            if not 0 < getattr(self, name) <= 65535:
+                raise SettingsError(f"{name} {getattr(self, name)} is out of range 1-65535")
+        if self.watch_concurrency < 1:
+            raise SettingsError("watch_concurrency must be at least 1")
+
+    def watch_schedule(self) -> tuple[str, str, str, str, dict[str, str]]:
+        """The arguments of `tlsrpt.watch.schedule.WatchConfig.from_settings`."""
+        return (
+            self.watch_interval,
+            self.watch_jitter,
+            self.watch_keepalive,
+            self.watch_lease,
+            dict(self.watch_intervals),
+        )
 
     def _check_imap(self) -> None:
         if not self.imap_user:
@@ -163,12 +205,21 @@ class Settings:
 
 _BOOLS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_DURATIONS = {"watch_interval", "watch_jitter", "watch_keepalive", "watch_lease"}
 
 
 def _convert(name: str, value: Any, origin: str) -> Any:
     """A raw TOML or environment value as the type the field holds."""
     kind = _FIELDS[name].type
     try:
+        if kind == "tuple[tuple[str, str], ...]":  # a TOML table, or "key=value,..."
+            if isinstance(value, str):
+                value = dict(item.split("=", 1) for item in value.split(",") if item.strip())
+            if not isinstance(value, dict):
+                raise ValueError
+            return tuple(sorted((str(k).strip(), str(v).strip()) for k, v in value.items()))
+        if name in _DURATIONS and isinstance(value, int) and not isinstance(value, bool):
+            return str(value)  # seconds
         if kind in ("int", "int | None"):
             if isinstance(value, bool):
                 raise ValueError

@@ -67,6 +67,16 @@ class LabPki:
             self._leaves[key] = cert
         return self._leaves[key]
 
+    def reissue(
+        self, name: str, not_after: dt.datetime, kind: CertKind = CertKind.VALID
+    ) -> list[bytes]:
+        """A new certificate for SNI `name` (a renewal: same name and CA, a new
+        key and expiry), served from the next handshake on. Returns its chain."""
+        self._leaves[(name, kind)] = self.intermediate.issue_cert(name, not_after=not_after)
+        for key in [k for k in self._contexts if k[:2] == (name, kind)]:
+            del self._contexts[key]
+        return self.chain_der(name, kind)
+
     def chain_der(self, name: str, kind: CertKind) -> list[bytes]:
         """The chain the lab serves for (name, kind), leaf first, as DER."""
         return [

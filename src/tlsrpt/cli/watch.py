@@ -1,0 +1,220 @@
+"""`tlsrpt watch [--once]`: check every domain registered with `tlsrpt
+domain add` on a schedule and keep the history of what changed.
+
+Without --once, runs until SIGINT or SIGTERM: domains are checked when
+they are due (`watch_interval`, default 6h, per domain `watch_intervals`),
+checks in progress finish and are stored before it exits. Several
+watchers (and `tlsrpt serve`) may share one PostgreSQL database: each due
+domain is checked by one of them.
+
+With --once, checks every watched domain once, due or not, prints the
+findings and changes of each and exits.
+
+Settings (`--config FILE`, `TLSRPT_*` variables): the `watch_*` keys and
+`database_url` as for `tlsrpt serve`; the checker options below override
+`watch_ca_file`, `watch_smtp_port`, ... and `dns_nameservers`.
+
+Exit status: 0 done, 2 usage or environment error (database, trust store,
+resolver configuration) or a check that could not be done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tlsrpt.cli.check import add_checker_arguments, event_loop_runner, load_trust, options_from
+from tlsrpt.cli.db import add_db_argument, opened_store
+from tlsrpt.cli.output import UsageError, console, err_console, print_json_line
+from tlsrpt.cli.watch_output import print_outcome
+
+if TYPE_CHECKING:
+    from tlsrpt.check import CheckOptions
+    from tlsrpt.store.engine import Store
+    from tlsrpt.watch.service import WatcherThread
+    from tlsrpt.watch.watcher import CheckOutcome, Watcher
+    from tlsrpt.web.settings import Settings
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Checker options that fall back to a setting when not given on the command line.
+_FROM_SETTINGS = (
+    "nameserver",
+    "ca_file",
+    "allow_private_addresses",
+    "smtp_port",
+    "https_port",
+    "concurrency",
+)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "watch",
+        help="check registered domains on a schedule and keep their history",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--once",
+        action="store_true",
+        help="check every watched domain once, due or not, and exit",
+    )
+    p.add_argument("--config", type=Path, metavar="FILE", help="TOML settings file")
+    add_db_argument(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object per check per line")
+    add_checker_arguments(p)
+    # Not given: the setting (watch_*, dns_nameservers) or its default.
+    p.set_defaults(func=run, **dict.fromkeys(_FROM_SETTINGS))
+
+
+def nameserver_specs(settings: Settings) -> list[str]:
+    """`dns_nameservers` with `dns_port`, as the checker's --nameserver takes them."""
+    if settings.dns_port == 53:
+        return list(settings.dns_nameservers)
+    specs = []
+    for host in settings.dns_nameservers:
+        try:
+            v6 = ipaddress.ip_address(host).version == 6
+        except ValueError:
+            v6 = False
+        specs.append(f"[{host}]:{settings.dns_port}" if v6 else f"{host}:{settings.dns_port}")
+    return specs
+
+
+def check_options(settings: Settings, args: argparse.Namespace | None = None) -> CheckOptions:
+    """The checker options of a watcher: the command line's, else the settings'."""
+    if args is None:  # serve: these options from the settings, the others' defaults
+        parser = argparse.ArgumentParser(add_help=False)
+        add_checker_arguments(parser)
+        parser.set_defaults(**dict.fromkeys(_FROM_SETTINGS))
+        args = parser.parse_args([])
+    fallback: dict[str, Any] = {
+        "nameserver": nameserver_specs(settings),
+        "ca_file": settings.watch_ca_file,
+        "allow_private_addresses": settings.watch_allow_private_addresses,
+        "smtp_port": settings.watch_smtp_port,
+        "https_port": settings.watch_https_port,
+        "concurrency": settings.watch_concurrency,
+    }
+    for name, value in fallback.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    return options_from(args)
+
+
+def load_watch_settings(config: Path | None, db: str | None) -> Settings:
+    from tlsrpt.web.settings import SettingsError, load_settings
+
+    try:
+        return load_settings(config, {"database_url": db})
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    from tlsrpt.watch.schedule import WatchConfig
+    from tlsrpt.watch.watcher import Watcher
+
+    settings = load_watch_settings(args.config, args.db)
+    config = WatchConfig.from_settings(*settings.watch_schedule())
+    if not args.once and not config.enabled:
+        raise UsageError("watch_interval is 0: scheduled checks are off (use --once)")
+    options = check_options(settings, args)
+    trust = load_trust(options.ca_file)
+    args.db = settings.database_url
+    # asyncio logs harmless TLS shutdown notices that are not the user's business.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    if not args.once:
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    with opened_store(args) as store:
+
+        def show(outcome: CheckOutcome) -> None:
+            if args.json:
+                print_json_line(outcome.to_json())
+            else:
+                print_outcome(console, outcome)
+
+        try:
+            watcher = Watcher(store, options, config, trust=trust, on_outcome=show)
+        except ValueError as exc:  # no usable resolver configuration
+            raise UsageError(str(exc)) from None
+        if args.once:
+            return _summary(event_loop_runner()(watcher.run_once()), args.json)
+        event_loop_runner()(_forever(watcher))
+    return 0
+
+
+def _summary(outcomes: list[CheckOutcome], as_json: bool) -> int:
+    failed = sum(1 for o in outcomes if o.error is not None)
+    if not outcomes:
+        err_console.print(
+            "no domain to watch: register domains with `tlsrpt domain add`", markup=False
+        )
+    elif not as_json:
+        changed = sum(1 for o in outcomes if o.changes)
+        console.print(
+            f"{len(outcomes)} domain(s) checked: {changed} with changes, {failed} failed",
+            markup=False,
+        )
+    return 2 if failed else 0
+
+
+async def _forever(watcher: Watcher) -> None:
+    """Until SIGINT/SIGTERM: the first lets checks in progress finish and be
+    stored, a second one stops at once (their domains are given back)."""
+    stop = asyncio.Event()
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set() and task is not None:
+            task.cancel()
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    err_console.print(
+        f"tlsrpt watch: {watcher.store.display_url}, every {_interval(watcher)}", markup=False
+    )
+    try:
+        await watcher.run_forever(stop)
+    except asyncio.CancelledError:
+        pass
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _interval(watcher: Watcher) -> str:
+    from tlsrpt.watch.schedule import format_duration
+
+    return format_duration(watcher.config.interval)
+
+
+def in_process_watcher(settings: Settings, store: Store) -> WatcherThread | None:
+    """The watcher `tlsrpt serve` runs beside the server (checker options
+    from the settings), or None when `watch_interval` is 0."""
+    from tlsrpt.check import Trust
+    from tlsrpt.watch.schedule import WatchConfig
+    from tlsrpt.watch.service import WatcherThread
+    from tlsrpt.watch.watcher import Watcher
+
+    config = WatchConfig.from_settings(*settings.watch_schedule())
+    if not config.enabled:
+        return None
+    options = check_options(settings)
+    try:
+        trust = Trust.load(options.ca_file)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"watch_ca_file {options.ca_file}: {reason}") from None
+    try:
+        return WatcherThread(Watcher(store, options, config, trust=trust))
+    except ValueError as exc:  # no usable resolver configuration: serve without
+        logging.getLogger("tlsrpt.watch").error("registered domains are not watched: %s", exc)
+        return None

@@ -1,0 +1,135 @@
+"""Fixtures for the watch tests: a checker lab (tests/check/checklab: real
+DNS, HTTPS and SMTP servers on loopback) whose domains tests add and change
+while it runs, databases on SQLite and PostgreSQL, and the CLI in-process."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+_CHECK_TESTS = str(Path(__file__).parents[1] / "check")
+if _CHECK_TESTS not in sys.path:
+    sys.path.append(_CHECK_TESTS)
+
+from checklab.lab import Lab  # noqa: E402
+from checklab.zones import Addr, DomainSpec  # noqa: E402
+
+import tlsrpt.cli  # noqa: E402
+from tlsrpt.store.engine import Store, open_store  # noqa: E402
+
+
+class LiveLab:
+    """A lab that takes new domains, and changes to them, while it runs."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self._names = itertools.count(1)
+
+    def name(self, label: str) -> str:
+        """A domain name no other test uses."""
+        return f"{label}-{next(self._names)}.lab.test"
+
+    def add(self, spec: DomainSpec) -> str:
+        self.lab.add_domain(spec)
+        self.publish()
+        return spec.domain
+
+    def replace(self, owner: str, rdtype: str, *rdatas: object) -> None:
+        """Replace the records of (owner, type) and serve the change."""
+        import dns.name
+        import dns.rdatatype
+
+        name = dns.name.from_text(owner)
+        with self.lab.zones.zone_for(name).writer() as txn:
+            txn.delete(name, dns.rdatatype.from_text(rdtype))
+        for rdata in rdatas:
+            self.lab.zones.add(owner, rdtype, rdata)  # type: ignore[arg-type]
+        self.publish()
+
+    def publish(self) -> None:
+        """Serve the zones as they are now (after changes to lab.zones)."""
+        for origin, zone in self.lab.zones.zones.items():
+            self.lab.dns.add_zone(zone, signed=origin in self.lab.zones.signed)
+
+    @property
+    def nameserver(self) -> str:
+        return f"{Addr.DNS}:{self.lab.dns_port}"  # authoritative: no cache to outlive a change
+
+    def cli_args(self) -> list[str]:
+        return [
+            "--nameserver",
+            self.nameserver,
+            "--smtp-port",
+            str(self.lab.smtp_port),
+            "--https-port",
+            str(self.lab.https_port),
+            "--ca-file",
+            str(self.lab.pki.ca_file),
+            "--allow-private-addresses",
+            "--timeout",
+            "2",
+        ]
+
+
+@pytest.fixture(scope="session")
+def live_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveLab]:
+    lab = Lab(tmp_path_factory.mktemp("watchlab"), validating=False)
+    lab.start()
+    try:
+        yield LiveLab(lab)
+    finally:
+        lab.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database, on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tlsrpt.sqlite3'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    opened = open_store(db_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@dataclass
+class CliRun:
+    status: int
+    stdout: str
+    stderr: str
+
+
+def _run_cli(*args: str) -> CliRun:
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = tlsrpt.cli.main(list(args))
+        except SystemExit as exc:  # argparse's own errors, as the entry point exits
+            status = int(exc.code or 0)
+    out.flush()
+    err.flush()
+    return CliRun(
+        status,
+        out.buffer.getvalue().decode("utf-8"),  # type: ignore[attr-defined]
+        err.buffer.getvalue().decode("utf-8"),  # type: ignore[attr-defined]
+    )
+
+
+@pytest.fixture
+def run_cli() -> Callable[..., CliRun]:
+    """`tlsrpt ARGS` in this process, stdout and stderr captured."""
+    return _run_cli

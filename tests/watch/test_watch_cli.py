@@ -1,0 +1,226 @@
+"""`tlsrpt watch`, `tlsrpt history` and `tlsrpt serve`'s watcher: exit
+statuses, terminal safety, a graceful stop on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from checklab.https_server import HttpAnswer
+from checklab.zones import DomainSpec, PolicySpec, txt_rdata
+
+from tlsrpt.store.engine import open_store
+from tlsrpt.store.users import add_domain
+
+
+def _db(tmp_path: Path, *domains: str) -> str:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    store = open_store(url)
+    with store.write() as conn:
+        for domain in domains:
+            add_domain(conn, domain)
+    store.close()
+    return url
+
+
+def _rows(url: str, sql: str) -> list[Any]:
+    store = open_store(url)
+    try:
+        with store.read() as conn:
+            return list(conn.execute(sa.text(sql)))
+    finally:
+        store.close()
+
+
+def test_nothing_to_watch(run_cli: Any, tmp_path: Path) -> None:
+    run = run_cli("watch", "--once", "--db", _db(tmp_path), "--nameserver", "127.0.0.1")
+    assert run.status == 0
+    assert "no domain to watch: register domains with `tlsrpt domain add`" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--ca-file", "/nonexistent/ca.pem"], "--ca-file /nonexistent/ca.pem: No such file"),
+        (["--nameserver", "ns.example"], "is not an IP address"),
+        (["--db", "sqlite:////nonexistent/dir/w.db"], "cannot open database"),
+    ],
+)
+def test_environment_errors(run_cli: Any, tmp_path: Path, args: list[str], message: str) -> None:
+    base = ["--db", _db(tmp_path, "example.com"), "--nameserver", "127.0.0.1"]
+    run = run_cli("watch", "--once", *base, *args)
+    assert run.status == 2
+    assert message in run.stderr and "Traceback" not in run.stderr
+
+
+def test_watching_switched_off(run_cli: Any, tmp_path: Path) -> None:
+    config = tmp_path / "tlsrpt.toml"
+    config.write_text('watch_interval = "0"\n')
+    db = _db(tmp_path)
+    run = run_cli("watch", "--config", str(config), "--db", db, "--nameserver", "127.0.0.1")
+    assert run.status == 2 and "watch_interval is 0" in run.stderr
+    config.write_text('watch_interval = "often"\n')
+    run = run_cli("watch", "--once", "--config", str(config), "--db", db)
+    assert run.status == 2 and "watch_interval: 'often' is not a duration" in run.stderr
+
+
+def test_history_of_unknown_and_unchecked_domains(run_cli: Any, tmp_path: Path) -> None:
+    db = _db(tmp_path, "example.com")
+    unknown = run_cli("history", "unknown.example", "--db", db)
+    assert unknown.status == 2 and "unknown.example is not registered" in unknown.stderr
+    fresh = run_cli("history", "Example.COM.", "--db", db, "--json")
+    assert fresh.status == 0
+    assert json.loads(fresh.stdout) == {
+        "domain": "example.com",
+        "registered": True,
+        "schedule": None,
+        "timeline": [],
+        "current": None,
+    }
+    text = run_cli("history", "example.com", "--db", db)
+    assert "not checked yet" in text.stdout
+    bad = run_cli("history", "example.com", "--db", db, "--limit", "0")
+    assert bad.status == 2
+
+
+def test_hostile_record_text_stays_inert_on_the_terminal(
+    live_lab: Any, run_cli: Any, tmp_path: Path
+) -> None:
+    """A TXT record with an escape sequence (or a bidi override) is shown
+    escaped by watch and history, and stays exact in JSON."""
+    domain = live_lab.add(DomainSpec(live_lab.name("hostile")))
+    db = _db(tmp_path, domain)
+    watch = ("watch", "--once", "--db", db, *live_lab.cli_args())
+    assert run_cli(*watch).status == 0
+    hostile = "v=TLSRPTv1; rua=mailto:x@example.com\x1b]0;owned\x07\u202e"
+    live_lab.replace(f"_smtp._tls.{domain}", "TXT", txt_rdata(hostile))
+    run = run_cli(*watch)
+    assert run.status == 0
+    for out in (run.stdout, run_cli("history", domain, "--db", db).stdout):
+        assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+        assert "\\x1b]0;owned\\x07\\u202e" in out
+    history = json.loads(run_cli("history", domain, "--db", db, "--json").stdout)
+    assert history["current"]["tlsrpt"]["records"] == [hostile]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(condition: Any, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {seconds} s: {what}")
+        time.sleep(0.05)
+
+
+def test_sigterm_lets_checks_in_progress_finish(live_lab: Any, tmp_path: Path) -> None:
+    slow = []
+    for _ in range(2):
+        name = live_lab.name("term")
+        body = f"version: STSv1\nmode: enforce\nmx: mx.{name}\nmax_age: 86400\n".encode()
+        live_lab.add(DomainSpec(name, policy=PolicySpec(answer=HttpAnswer(body=body, delay=1.5))))
+        slow.append(name)
+    db = _db(tmp_path, *slow)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tlsrpt", "watch", "--json", "--db", db, *live_lab.cli_args()],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "TLSRPT_WATCH_JITTER": "0"},
+    )
+    try:
+        leased = "SELECT count(*) FROM watch_schedule WHERE lease_owner IS NOT NULL"
+        _wait_for(lambda: _rows(db, leased)[0][0] == 2, 30, "both checks in flight")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert sorted(line["domain"] for line in lines) == sorted(slow)
+    assert all(line["first"] and line["error"] is None for line in lines)
+    assert _rows(db, leased)[0][0] == 0
+    assert sorted(r[0] for r in _rows(db, "SELECT domain FROM watch_snapshots")) == sorted(slow)
+
+
+def _serve(db: str, live_lab: Any, **env: str) -> tuple[subprocess.Popen[bytes], int]:
+    lab = live_lab.lab
+    dns_host, dns_port = live_lab.nameserver.split(":")
+    port = _free_port()
+    settings = {
+        "TLSRPT_DATABASE_URL": db,
+        "TLSRPT_PORT": str(port),
+        "TLSRPT_DNS_NAMESERVERS": dns_host,
+        "TLSRPT_DNS_PORT": dns_port,
+        "TLSRPT_WATCH_CA_FILE": str(lab.pki.ca_file),
+        "TLSRPT_WATCH_ALLOW_PRIVATE_ADDRESSES": "true",
+        "TLSRPT_WATCH_SMTP_PORT": str(lab.smtp_port),
+        "TLSRPT_WATCH_HTTPS_PORT": str(lab.https_port),
+        "TLSRPT_WATCH_JITTER": "0",
+        **env,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tlsrpt", "serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **settings},
+    )
+    return proc, port
+
+
+def _up(proc: subprocess.Popen[bytes], port: int) -> bool:
+    assert proc.poll() is None, proc.communicate()[1].decode()
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> str:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()
+    return err.decode()
+
+
+def test_serve_runs_the_watcher(live_lab: Any, tmp_path: Path) -> None:
+    domain = live_lab.add(DomainSpec(live_lab.name("served")))
+    db = _db(tmp_path, domain)
+    proc, port = _serve(db, live_lab)
+    try:
+        _wait_for(lambda: _up(proc, port), 30, "serve answers")
+        snapshots = "SELECT domain FROM watch_snapshots"
+        _wait_for(lambda: _rows(db, snapshots) == [(domain,)], 30, "serve checks the domain")
+    finally:
+        err = _stop(proc)
+    assert "tlsrpt serve: watching registered domains every 6h" in err
+    assert f"{domain}: first check; 0 errors, 0 warnings" in err  # the watcher's log line
+
+
+def test_serve_without_the_watcher(live_lab: Any, tmp_path: Path) -> None:
+    db = _db(tmp_path, "example.com")
+    proc, port = _serve(db, live_lab, TLSRPT_WATCH_INTERVAL="0")
+    try:
+        _wait_for(lambda: _up(proc, port), 30, "serve answers")
+    finally:
+        err = _stop(proc)
+    assert "watching" not in err
+    assert _rows(db, "SELECT count(*) FROM watch_schedule") == [(0,)]
