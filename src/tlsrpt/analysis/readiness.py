@@ -204,9 +204,9 @@ def _max_age(check: LiveCheck | None, reported: ReportedPolicy | None) -> tuple[
     if check is not None:
         found = policy_max_age(check.snapshot)
         if found is not None:
-            return found, "the policy's max_age"
+            return found, "the checked policy"
     if reported is not None and reported.max_age is not None:
-        return reported.max_age, f"the max_age senders reported on {reported.day}"
+        return reported.max_age, f"the policy senders reported on {reported.day}"
     return None, ""
 
 
@@ -223,8 +223,8 @@ def _need(required: int, max_age: int | None, source: str, config: ReadinessConf
             "and no report of the policy)"
         )
     return (
-        f"{plural(required, 'day')} needed (at least {config.min_days}, and {source} of "
-        f"{max_age:,} s)"
+        f"{plural(required, 'day')} needed (the longer of {config.min_days} days and the "
+        f"max_age of {source}, {max_age:,} s)"
     )
 
 
@@ -294,11 +294,16 @@ def _change(change: SetupChange | None, watched: bool, today: date, required: in
     return Reason("policy-change", days >= required, text, change.day.isoformat(), required)
 
 
+def _ago(days: int) -> str:
+    return "today" if days == 0 else f"{plural(days, 'day')} ago"
+
+
 def _evidence_reasons(
     evidence: ReportEvidence, today: date, config: ReadinessConfig
 ) -> list[Reason]:
     sts = evidence.sts
-    since = f" since {evidence.clean_since}" if evidence.clean_since else ""
+    start = evidence.clean_since
+    since = f" since {start}" if start and start <= today else ""
     if sts.sessions == 0 and (evidence.dane.sessions or evidence.no_policy.sessions):
         text = (
             f"no sessions under an MTA-STS (sts) policy{since}: DANE (tlsa) and no-policy "
@@ -337,7 +342,7 @@ def _evidence_reasons(
             Reason(
                 "recent-reports",
                 gap <= config.max_report_gap_days,
-                f"latest sts report for {last} ({plural(gap, 'day')} ago, at most "
+                f"latest sts report for {last} ({_ago(gap)}, at most "
                 f"{config.max_report_gap_days})",
                 last.isoformat(),
                 config.max_report_gap_days,
