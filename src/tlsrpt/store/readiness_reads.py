@@ -51,6 +51,7 @@ from tlsrpt.store.schema import ALL, daily_rollups, failure_details, policy_resu
 
 SNAPSHOTS = 24  # latest snapshot rows per domain read for the last change
 _CHUNK = 400  # domains per IN list
+_PAIRS = 100  # (domain, day) pairs per OR
 _RANGES = 100  # per-domain ranges per UNION ALL statement
 
 _R = daily_rollups.c
@@ -94,10 +95,16 @@ def last_blocking_failures(
     }
 
 
+def _on_days(columns: Any, pairs: Sequence[tuple[str, dt.date]]) -> sa.ColumnElement[bool]:
+    """(domain = d AND day = x) OR ...: one index seek per pair on both
+    databases (SQLite scans for a row-value IN list)."""
+    return sa.or_(*(sa.and_(columns.domain == d, columns.day == day) for d, day in pairs))
+
+
 def _failure_hosts(conn: Connection, days: list[tuple[str, dt.date]]) -> dict[str, set[str]]:
     f, p = failure_details.c, policy_results.c
     out: dict[str, set[str]] = {}
-    for chunk in _chunks(days, _CHUNK):
+    for chunk in _chunks(days, _PAIRS):
         query = (
             sa.select(f.domain, f.receiving_mx_hostname)
             .join(
@@ -105,7 +112,7 @@ def _failure_hosts(conn: Connection, days: list[tuple[str, dt.date]]) -> dict[st
                 sa.and_(p.report_pk == f.report_pk, p.ordinal == f.policy_ordinal),
             )
             .where(
-                sa.tuple_(f.domain, f.day).in_(list(chunk)),
+                _on_days(f, chunk),
                 f.result_type.not_in(NON_BLOCKING_TYPES),
                 f.receiving_mx_hostname.is_not(None),
                 p.policy_type == STS,
@@ -264,9 +271,9 @@ def reported_policies(
     """Per domain, the sts policy most reports of its last sts day name."""
     p = policy_results.c
     counts: dict[str, Counter[tuple[dt.date, str]]] = {}
-    for chunk in _chunks(list(last_days), _CHUNK):
+    for chunk in _chunks(list(last_days), _PAIRS):
         query = sa.select(p.domain, p.day, p.policy_strings).where(
-            sa.tuple_(p.domain, p.day).in_(list(chunk)), p.policy_type == STS
+            _on_days(p, chunk), p.policy_type == STS
         )
         for domain, day, strings in conn.execute(query):
             counts.setdefault(domain, Counter())[(day, strings)] += 1
