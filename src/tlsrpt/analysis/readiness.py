@@ -50,6 +50,7 @@ from tlsrpt.analysis.period import DomainPeriod, FailureRow, RollupRow
 from tlsrpt.analysis.reasons import (
     DAY_SECONDS,
     LARGE_SENDERS,
+    NOT_READY_CHECKS,
     ReadinessConfig,
     Reason,
     Verdict,
@@ -87,6 +88,13 @@ class Readiness:
     @property
     def problems(self) -> tuple[Reason, ...]:
         return tuple(r for r in self.reasons if not r.passed)
+
+    @property
+    def headline(self) -> Reason | None:
+        """The reason to show beside the verdict: the first problem that
+        makes it not ready (else the first problem); None when ready."""
+        blocking = [r for r in self.problems if r.check in NOT_READY_CHECKS]
+        return (blocking or list(self.problems) or [None])[0]
 
     def as_dict(self) -> dict[str, Any]:
         """`{"verdict", "reasons": [{"check", "passed", "text", "value",

@@ -129,8 +129,8 @@ def _table(domains: list[DomainSummary], verdicts: dict[str, Readiness]) -> None
 
 def _readiness_line(r: Readiness) -> str:
     """The verdict with its first problem, or where its clean stretch starts."""
-    if r.problems:
-        return f"  MTA-STS enforce: {r.verdict}: {r.problems[0].text}"
+    if r.headline is not None:
+        return f"  MTA-STS enforce: {r.verdict}: {r.headline.text}"
     since = f", clean since {r.clean_since}" if r.clean_since else ""
     return f"  MTA-STS enforce: {r.verdict}{since}"
 
