@@ -88,6 +88,7 @@ def test_summary_prints_a_verdict_column_and_the_reason(
         "turned into lost mail on 2026-11-28: certificate-expired" in result.out
     )
     assert "\nmail.example.org\n  MTA-STS enforce: ready, clean since 2026-11-04\n" in result.out
-    assert "\nlegacy.example.de\n  MTA-STS enforce: insufficient-data: no report of sessions" in (
-        result.out
+    assert (
+        "\nlegacy.example.de\n  MTA-STS enforce: insufficient-data: no sessions under an MTA-STS"
+        in (result.out)
     )

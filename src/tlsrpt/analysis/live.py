@@ -208,7 +208,7 @@ def live_reasons(
                 True,
                 f"no check of the domain in the last {plural(config.max_check_age_days, 'day')}"
                 f"{seen}: MX coverage, certificates and the policy host are not part of this "
-                "verdict; `tlsrpt watch` checks them",
+                "verdict; tlsrpt watch checks them",
                 None if check is None else f"{check.checked_at:%Y-%m-%dT%H:%M:%SZ}",
                 config.max_check_age_days,
             )

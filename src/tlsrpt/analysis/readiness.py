@@ -92,9 +92,11 @@ class Readiness:
     @property
     def headline(self) -> Reason | None:
         """The reason to show beside the verdict: the first problem that
-        makes it not ready (else the first problem); None when ready."""
+        makes it not ready, else "no sts sessions" (a DANE-only domain),
+        else the first problem; None when ready."""
         blocking = [r for r in self.problems if r.check in NOT_READY_CHECKS]
-        return (blocking or list(self.problems) or [None])[0]
+        no_sts = [r for r in self.problems if r.check == "sessions" and r.value == 0]
+        return (blocking or no_sts or list(self.problems) or [None])[0]
 
     def as_dict(self) -> dict[str, Any]:
         """`{"verdict", "reasons": [{"check", "passed", "text", "value",
@@ -350,8 +352,7 @@ def _evidence_reasons(
             Reason(
                 "recent-reports",
                 gap <= config.max_report_gap_days,
-                f"latest sts report for {last} ({_ago(gap)}, at most "
-                f"{config.max_report_gap_days})",
+                f"latest sts report for {last} ({_ago(gap)}, at most {config.max_report_gap_days})",
                 last.isoformat(),
                 config.max_report_gap_days,
             )

@@ -7,7 +7,8 @@ domain or many at once, as of a UTC day:
   details' covering index;
 - the first and last day of sts reports (the same key, level `sts`/ALL);
 - the sts sessions of the clean stretch, whose start differs per domain:
-  one key range per domain, summed by the database (UNION ALL of ranges);
+  one key range per domain, joined from a VALUES table of (domain, start)
+  and summed by the database;
 - the DANE and no-policy lines over the last `side_days`;
 - the latest watcher snapshots (`watch_snapshots`, newest `SNAPSHOTS` per
   domain): the live check and the last policy or MX change;
@@ -50,9 +51,7 @@ from tlsrpt.analysis.readiness import Readiness, ReadinessConfig, decide
 from tlsrpt.store.schema import ALL, daily_rollups, failure_details, policy_results, watch_snapshots
 
 SNAPSHOTS = 24  # latest snapshot rows per domain read for the last change
-_CHUNK = 400  # domains per IN list
-_PAIRS = 100  # (domain, day) pairs per OR
-_RANGES = 100  # per-domain ranges per UNION ALL statement
+_CHUNK = 400  # domains per IN list or VALUES table
 
 _R = daily_rollups.c
 
@@ -95,24 +94,20 @@ def last_blocking_failures(
     }
 
 
-def _on_days(columns: Any, pairs: Sequence[tuple[str, dt.date]]) -> sa.ColumnElement[bool]:
-    """(domain = d AND day = x) OR ...: one index seek per pair on both
-    databases (SQLite scans for a row-value IN list)."""
-    return sa.or_(*(sa.and_(columns.domain == d, columns.day == day) for d, day in pairs))
-
-
 def _failure_hosts(conn: Connection, days: list[tuple[str, dt.date]]) -> dict[str, set[str]]:
     f, p = failure_details.c, policy_results.c
     out: dict[str, set[str]] = {}
-    for chunk in _chunks(days, _PAIRS):
+    for chunk in _chunks(days, _CHUNK):
+        w = _windows(chunk)
         query = (
             sa.select(f.domain, f.receiving_mx_hostname)
+            .select_from(w)
+            .join(failure_details, sa.and_(f.domain == w.c.domain, f.day == w.c.day))
             .join(
                 policy_results,
                 sa.and_(p.report_pk == f.report_pk, p.ordinal == f.policy_ordinal),
             )
             .where(
-                _on_days(f, chunk),
                 f.result_type.not_in(NON_BLOCKING_TYPES),
                 f.receiving_mx_hostname.is_not(None),
                 p.policy_type == STS,
@@ -144,45 +139,49 @@ def sts_report_days(
     return out
 
 
-def _sts_level(domain: str, window: Period) -> list[sa.ColumnElement[bool]]:
-    return [
-        _R.domain == domain,
-        _R.policy_type == STS,
-        _R.result_type == ALL,
-        _R.day >= window.start,
-        _R.day <= window.end,
-    ]
+def _windows(rows: Sequence[tuple[str, dt.date]]) -> Any:
+    """A `WITH w(domain, day) AS (VALUES ...)` table of (domain, day) pairs:
+    one statement joins each domain to its own key range (the database
+    seeks the index once per row), without an expression per domain."""
+    table = sa.values(sa.column("domain", sa.Text), sa.column("day", sa.Date), name="w")
+    return table.data(list(rows)).cte("w")
 
 
 def sts_evidence(conn: Connection, windows: dict[str, Period]) -> dict[str, StsEvidence]:
-    """The sts sessions of each domain over its own window: per organization
-    (sessions, last day) and the days with reports, summed by the database."""
+    """The sts sessions of each domain over its own window (all ending on the
+    same day): per organization (sessions, last day) and the days with
+    reports, summed by the database."""
     orgs: dict[str, list[tuple[str, int, dt.date]]] = {}
     totals: dict[str, tuple[int, int, int]] = {}
-    for chunk in _chunks(sorted(windows.items()), _RANGES):
-        per_org = [
-            sa.select(
-                _R.domain,
-                _R.organization,
-                sa.func.sum(_R.successful_sessions),
-                sa.func.sum(_R.failed_sessions),
-                sa.func.max(_R.day),
-            )
-            .where(*_sts_level(domain, window))
+    ends = {w.end for w in windows.values()}
+    assert len(ends) <= 1, "windows end on the same day"
+    for chunk in _chunks(sorted(windows.items()), _CHUNK):
+        w = _windows([(domain, window.start) for domain, window in chunk])
+        level = [
+            _R.domain == w.c.domain,
+            _R.policy_type == STS,
+            _R.result_type == ALL,
+            _R.day >= w.c.day,
+            _R.day <= chunk[0][1].end,
+        ]
+        sums = (sa.func.sum(_R.successful_sessions), sa.func.sum(_R.failed_sessions))
+        per_org = (
+            sa.select(_R.domain, _R.organization, *sums, sa.func.max(_R.day))
+            .select_from(w)
+            .join(daily_rollups, sa.and_(*level))
             .group_by(_R.domain, _R.organization)
-            for domain, window in chunk
-        ]
-        per_domain = [
+        )
+        per_domain = (
             sa.select(_R.domain, sa.func.count(sa.distinct(_R.day)))
-            .where(*_sts_level(domain, window))
+            .select_from(w)
+            .join(daily_rollups, sa.and_(*level))
             .group_by(_R.domain)
-            for domain, window in chunk
-        ]
-        for domain, org, ok, failed, last in conn.execute(sa.union_all(*per_org)):
+        )
+        for domain, org, ok, failed, last in conn.execute(per_org):
             orgs.setdefault(domain, []).append((org, int(ok) + int(failed), _day(last)))
             done = totals.get(domain, (0, 0, 0))
             totals[domain] = (done[0] + int(ok), done[1] + int(failed), done[2])
-        for domain, days in conn.execute(sa.union_all(*per_domain)):
+        for domain, days in conn.execute(per_domain):
             done = totals.get(domain, (0, 0, 0))
             totals[domain] = (done[0], done[1], int(days))
     return {
@@ -271,9 +270,13 @@ def reported_policies(
     """Per domain, the sts policy most reports of its last sts day name."""
     p = policy_results.c
     counts: dict[str, Counter[tuple[dt.date, str]]] = {}
-    for chunk in _chunks(list(last_days), _PAIRS):
-        query = sa.select(p.domain, p.day, p.policy_strings).where(
-            _on_days(p, chunk), p.policy_type == STS
+    for chunk in _chunks(list(last_days), _CHUNK):
+        w = _windows(chunk)
+        query = (
+            sa.select(p.domain, p.day, p.policy_strings)
+            .select_from(w)
+            .join(policy_results, sa.and_(p.domain == w.c.domain, p.day == w.c.day))
+            .where(p.policy_type == STS)
         )
         for domain, day, strings in conn.execute(query):
             counts.setdefault(domain, Counter())[(day, strings)] += 1
