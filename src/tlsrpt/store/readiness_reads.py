@@ -75,7 +75,7 @@ def last_blocking_failures(
             .where(
                 _R.domain.in_(chunk),
                 _R.policy_type == STS,
-                _R.result_type != ALL,
+                _R.result_type > ALL,  # a key range: ALL ('') sorts first
                 _R.result_type.not_in(NON_BLOCKING_TYPES),
                 _R.failed_sessions > 0,
                 _R.day <= today,
