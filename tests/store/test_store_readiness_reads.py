@@ -17,6 +17,7 @@ from tlsrpt.analysis.readiness import LastFailure, Verdict, domain_verdict
 from tlsrpt.demo import DEMO_DOMAINS, load_demo
 from tlsrpt.store.engine import Store
 from tlsrpt.store.readiness_reads import (
+    domain_inputs,
     domain_readiness,
     last_blocking_failures,
     readiness,
@@ -128,6 +129,7 @@ def test_the_store_verdict_is_the_pure_verdict_over_the_stored_rows(
                 reported=reported.get(domain),
             )
             assert one == many[domain] == pure, domain
+            assert domain_inputs(conn, domain, today).verdict() == one, domain
     verdicts = {d: str(r.verdict) for d, r in many.items()}
     if today == END:
         assert verdicts == {
@@ -153,12 +155,15 @@ def test_snapshots_join_the_verdict(demo: Store) -> None:
         states = watch_states(conn, ["mail.example.org", "example.com"], END)
         r = domain_readiness(conn, "mail.example.org", END)
         before = domain_readiness(conn, "mail.example.org", END - timedelta(days=12))
+        inputs = domain_inputs(conn, "mail.example.org", END)
     state = states["mail.example.org"]
     assert "example.com" not in states
     assert state.check is not None and state.check.checked_at == latest
     assert state.change is not None and state.change.day == changed.date()
     assert state.change.summary == "MX mx3.mail.example.org added"
     assert r.verdict == Verdict.NOT_READY
+    assert inputs.check == state.check and inputs.last_change == state.change
+    assert inputs.verdict() == r
     reasons = {x.check: x for x in r.reasons}
     assert reasons["mx-coverage"].value == ["mx3.mail.example.org"]
     assert reasons["policy-change"].value == changed.date().isoformat()

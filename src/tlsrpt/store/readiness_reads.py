@@ -16,6 +16,8 @@ domain or many at once, as of a UTC day:
 
 `readiness(conn, names, today)` gives every verdict; `domain_readiness`
 one. Both run the same queries, so a list and a detail agree.
+`domain_inputs(conn, domain, today)` gathers the inputs of the pure
+`domain_verdict` for one domain (its `.verdict()` is the same verdict).
 """
 
 from __future__ import annotations
@@ -46,8 +48,8 @@ from tlsrpt.analysis.evidence import (
     side_period,
 )
 from tlsrpt.analysis.live import LiveCheck, SetupChange, last_change
-from tlsrpt.analysis.period import Period
-from tlsrpt.analysis.readiness import Readiness, ReadinessConfig, decide
+from tlsrpt.analysis.period import Period, RollupRow
+from tlsrpt.analysis.readiness import Readiness, ReadinessConfig, decide, domain_verdict
 from tlsrpt.store.schema import ALL, daily_rollups, failure_details, policy_results, watch_snapshots
 
 SNAPSHOTS = 24  # latest snapshot rows per domain read for the last change
@@ -343,3 +345,60 @@ def domain_readiness(
 ) -> Readiness:
     """The verdict of one domain as of `today` (what `mtasts promote` asks)."""
     return readiness(conn, [domain], today, config)[domain]
+
+
+@dataclass(frozen=True, slots=True)
+class DomainInputs:
+    """What `tlsrpt.analysis.readiness.domain_verdict` takes for one domain."""
+
+    domain: str
+    today: dt.date
+    rollups: list[RollupRow]
+    last_failure: LastFailure | None
+    last_change: SetupChange | None
+    check: LiveCheck | None
+    reported: ReportedPolicy | None
+
+    def verdict(self, config: ReadinessConfig | None = None) -> Readiness:
+        return domain_verdict(
+            self.domain,
+            self.rollups,
+            self.last_failure,
+            self.last_change,
+            self.check,
+            self.today,
+            config,
+            self.reported,
+        )
+
+
+def domain_inputs(
+    conn: Connection, domain: str, today: dt.date, config: ReadinessConfig | None = None
+) -> DomainInputs:
+    """The inputs of the pure verdict for one domain: its roll-up rows of the
+    sts, DANE and no-policy levels from its first sts report (or the DANE
+    line's first day) to today, the last blocking failure with its MX hosts,
+    the last change and latest check of the watcher, the reported policy."""
+    config = config or ReadinessConfig()
+    days = sts_report_days(conn, [domain], today)
+    side = side_period(today, config.side_days)
+    first = min(days[domain][0], side.start) if domain in days else side.start
+    rows = conn.execute(
+        sa.select(daily_rollups).where(
+            _R.domain == domain,
+            _R.policy_type.in_((STS, TLSA, NO_POLICY)),
+            _R.day >= first,
+            _R.day <= today,
+        )
+    )
+    state = watch_states(conn, [domain], today).get(domain, WatchState(None, None))
+    last = [(domain, days[domain][1])] if domain in days else []
+    return DomainInputs(
+        domain,
+        today,
+        [RollupRow(*row) for row in rows],
+        last_blocking_failures(conn, [domain], today).get(domain),
+        state.change,
+        state.check,
+        reported_policies(conn, last).get(domain),
+    )
