@@ -74,13 +74,30 @@ def test_readiness_is_the_same_object_in_the_list_and_the_detail(world: Any) -> 
     for name, item in listed.items():
         detail = _get(world, f"/api/v1/domains/{name}", **period)
         assert item["readiness"] == detail["readiness"], name
-        assert set(item["readiness"]) == {"verdict", "reasons", "large_senders"}
+        assert set(item["readiness"]) == {
+            "verdict",
+            "reasons",
+            "clean_since",
+            "large_senders",
+            "enforce_policy",
+        }
+        for reason in item["readiness"]["reasons"]:
+            assert set(reason) == {"check", "passed", "text", "value", "threshold"}
         for key in ("reports", "successful_sessions", "failed_sessions", "days_with_data"):
             assert item[key] == detail[key], (name, key)
     # The list's reasons name the MX hosts behind blocking failures, as the detail's do.
     shop = listed["shop.example.net"]["readiness"]
     blocking = next(r for r in shop["reasons"] if r["check"] == "blocking-failures")
-    assert not blocking["passed"] and "(MX: " in blocking["text"]
+    assert not blocking["passed"] and "(MX: mx2.shop.example.net)" in blocking["text"]
+    assert blocking["value"] == world.end.isoformat() and blocking["threshold"] == 14
+    # mail.example.org's stray MX was fixed 25 days before the end: the same
+    # clean start whatever period the list is asked for.
+    for days in (7, 14, 20, 30, 60):
+        body = _get(world, "/api/v1/domains", days=days, until=world.end)
+        fixed = {d["domain"]: d["readiness"] for d in body["domains"]}["mail.example.org"]
+        assert fixed["clean_since"] == "2026-11-04", days
+        assert fixed["verdict"] == "ready", days
+        assert fixed == listed["mail.example.org"]["readiness"], days
 
 
 def test_domain_csv_keeps_the_verdict_column(world: Any) -> None:

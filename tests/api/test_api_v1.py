@@ -98,6 +98,29 @@ def test_readiness_verdicts_of_the_demo(world: Any) -> None:
     shop = next(d for d in body["domains"] if d["domain"] == "shop.example.net")
     failed_checks = {r["check"] for r in shop["readiness"]["reasons"] if not r["passed"]}
     assert "blocking-failures" in failed_checks
+    ready = next(d for d in body["domains"] if d["domain"] == "example.com")["readiness"]
+    assert ready["large_senders"] == ["Google", "Microsoft", "Yahoo"]
+    assert ready["clean_since"] == (END - timedelta(days=DAYS - 1)).isoformat()
+
+
+def test_a_dane_only_domain_is_insufficient_data_with_a_dane_line(world: Any) -> None:
+    """47,000 DANE sessions say nothing about MTA-STS's WebPKI check."""
+    body = _json(world.get("/api/v1/domains/legacy.example.de", world.admin_token, until=END))
+    readiness = body["readiness"]
+    assert readiness["verdict"] == "insufficient-data"
+    reasons = {r["check"]: r for r in readiness["reasons"]}
+    assert reasons["sessions"]["value"] == 0 and not reasons["sessions"]["passed"]
+    assert "DANE (tlsa)" in reasons["sessions"]["text"]
+    expected = sum(
+        p.summary.total_successful_session_count + p.summary.total_failure_session_count
+        for r in REPORTS
+        for p in r.policies
+        if p.policy.policy_domain == "legacy.example.de"
+        and r.date_range.start_datetime.date() > END - timedelta(days=30)
+    )
+    assert reasons["dane"]["passed"] and reasons["dane"]["value"] == expected
+    assert f"{expected:,} sessions in the last 30 days" in reasons["dane"]["text"]
+    assert readiness["clean_since"] is None and readiness["enforce_policy"] is None
 
 
 def test_domain_summary_breakdowns(world: Any) -> None:
@@ -112,7 +135,9 @@ def test_domain_summary_breakdowns(world: Any) -> None:
     assert body["failures_by_mx"][0]["receiving_mx_hostname"] == "mx2.shop.example.net"
     assert sum(m["failed_sessions"] for m in body["failures_by_mx"]) == sum(by_type.values())
     assert body["readiness"]["verdict"] == "not-ready"
-    assert "Google" in body["readiness"]["large_senders"]
+    # Failures up to END: no clean day, so no sender reported a clean one.
+    assert body["readiness"]["clean_since"] is None
+    assert body["readiness"]["large_senders"] == []
     # certificate-expired started 20 days before END: new against the 30 days before.
     assert "certificate-expired" in body["new_failure_types"]
     legacy = _json(

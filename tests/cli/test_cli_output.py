@@ -65,8 +65,10 @@ def test_summary_and_quarantine_list_into_a_file(
 ) -> None:
     summary = cli(capsys, "summary", "--db", db).out
     table = summary.split("\n\n")[0]
-    assert _tsv(table)[1] == [LONG_DOMAIN, "1", "1", "10", "1", "9.09%"]
-    assert f"\n{LONG_DOMAIN}\n  failed sessions by result type: certificate-expired 1" in summary
+    assert _tsv(table)[0][-1] == "verdict"
+    assert _tsv(table)[1] == [LONG_DOMAIN, "1", "1", "10", "1", "9.09%", "insufficient-data"]
+    assert f"\n{LONG_DOMAIN}\n  MTA-STS enforce: insufficient-data: " in summary
+    assert "\n  failed sessions by result type: certificate-expired 1" in summary
     (header, row) = _tsv(cli(capsys, "quarantine", "list", "--db", db).out)
     assert header == ["id", "received (UTC)", "source", "bytes", "reason"]
     assert row[2].startswith("file: ") and row[2].endswith("broken.json")

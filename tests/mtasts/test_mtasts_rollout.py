@@ -3,12 +3,13 @@ publish and the policy host name: pure, with the clock given."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tlsrpt.analysis.period import FailureRow, RollupRow
-from tlsrpt.analysis.readiness import Readiness
+from tlsrpt.analysis.evidence import LastFailure
+from tlsrpt.analysis.period import RollupRow
+from tlsrpt.analysis.readiness import Readiness, domain_verdict
 from tlsrpt.mtasts import (
     RAMP,
     Change,
@@ -22,8 +23,6 @@ from tlsrpt.mtasts import (
     policy_host_domain,
     public_url_error,
     publish_notes,
-    readiness_from_rows,
-    readiness_period,
     step_index,
 )
 from tlsrpt.records import MAX_AGE_LIMIT, parse_sts_record, parse_tlsrpt_record
@@ -41,20 +40,18 @@ def _history(*steps: tuple[str, int, timedelta]) -> list[PolicyVersion]:
 
 
 def _readiness(now: datetime, days: int, failed: int = 0) -> Readiness:
-    """Rows of `days` days up to `now`'s day reported by Google, with
-    `failed` certificate-expired sessions on the last day."""
-    period = readiness_period(now)
-    rows, failures = [], []
+    """The verdict as of `now`'s day over `days` days of sts reports by
+    Google, with `failed` certificate-expired sessions on the last day."""
+    today = now.date()
+    rows = []
     for n in range(days):
-        day = period.end - timedelta(days=n)
+        day = today - timedelta(days=n)
         bad = failed if n == 0 else 0
-        rows.append(RollupRow(D, day, "Google Inc.", "", "", 1, 1000, bad))
+        rows.append(RollupRow(D, day, "Google Inc.", "sts", "", 1, 1000, bad))
         if bad:
             rows.append(RollupRow(D, day, "Google Inc.", "sts", "certificate-expired", 0, 0, bad))
-            failures.append(
-                FailureRow(D, day, "certificate-expired", bad, "192.0.2.1", "mx2.example.com")
-            )
-    return readiness_from_rows(D, period, rows, failures)
+    last = LastFailure(today, ("certificate-expired",), ("mx2.example.com",)) if failed else None
+    return domain_verdict(D, rows, last, None, None, today)
 
 
 def test_the_ramp_is_data_from_testing_to_a_year() -> None:
@@ -82,7 +79,7 @@ def test_promotion_from_testing_needs_a_ready_verdict() -> None:
     assert any("mx2.example.com" in b.text for b in refused.blockers)  # the reasons name the MX
 
     short = plan_promotion(history, _readiness(now, days=6), now)
-    assert not short.allowed and "days" in {b.check for b in short.blockers}
+    assert not short.allowed and "clean-since" in {b.check for b in short.blockers}
 
     ready = plan_promotion(history, _readiness(now, days=20), now)
     assert ready.allowed and not ready.forced and ready.blockers == ()
@@ -96,7 +93,7 @@ def test_force_overrides_and_says_what_it_overrode() -> None:
     forced = plan_promotion(history, _readiness(now, days=3, failed=5), now, force=True)
     assert forced.allowed and forced.forced and forced.change is not None
     assert forced.change.note.startswith("promote --force: ")
-    assert "certificate-expired" in forced.change.note and "days with reports" in forced.change.note
+    assert "enforce readiness: not-ready" in forced.change.note and "not clean" in forced.change.note
 
 
 def test_each_enforce_step_is_held_before_the_next() -> None:
@@ -231,8 +228,3 @@ def test_policy_host_domain() -> None:
         "mta-sts.bücher.example",
     ]:
         assert policy_host_domain(other) is None, other
-
-
-def test_readiness_period_ends_on_the_day_of_now() -> None:
-    period = readiness_period(datetime(2026, 12, 7, 23, 59, tzinfo=UTC))
-    assert (period.start, period.end) == (date(2026, 11, 8), date(2026, 12, 7))

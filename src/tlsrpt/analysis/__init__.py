@@ -15,9 +15,19 @@
   - `stopped_reporters(current, previous) -> list[StoppedReporter]`
   - `Period.ending(day, days)`, `Period.previous()`.
   A failure rate is None when no session was reported.
-- `readiness`: `assess(analysis, config=None, failures=None) -> Readiness`
-  with `verdict` in `Verdict` (`ready`, `not-ready`, `insufficient-data`)
-  and `reasons`; thresholds in the frozen `ReadinessConfig`.
+- `readiness`: the MTA-STS enforce verdict as of a day, over all stored
+  history: `domain_verdict(domain, rollups, last_blocking_failure,
+  last_change, check, today, config=None, reported=None) -> Readiness`
+  (pure; `tlsrpt.store.readiness_reads` gathers the inputs and calls
+  `decide` with the same evidence summed by the database), `verdict` in
+  `Verdict` (`ready`, `not-ready`, `insufficient-data`), `reasons` with
+  value and threshold, `clean_since`, `enforce_policy`; thresholds in the
+  frozen `ReadinessConfig`. `assess(analysis)` is the older verdict over
+  one period.
+  - `evidence`: sts sessions since the clean start, DANE and no-policy lines;
+  - `live`: the watcher's latest check (MX coverage, certificates, policy
+    host) and the last policy or MX change among snapshots;
+  - `enforce_policy`: the enforce policy and `_mta-sts` record to publish.
 - `explain`: `explain(result_type) -> Explanation` (meaning, causes, fixes)
   for every RFC 8460 §4.3 result type, `EXPLANATIONS` in IANA order.
 """

@@ -6,66 +6,74 @@ sender refuses to deliver over a connection that fails the policy
 (RFC 8461 §5.1), so every failure whose type `explain()` marks
 `lost_under_enforce` is mail that enforce would bounce or delay.
 
-Verdicts, checked in this order:
-- `not-ready`: evidence of problems, i.e. failures that enforce would turn
-  into lost mail (more than `max_blocking_failures` failed sessions), or a
-  failure rate above `max_failure_rate`. Evidence wins over a short history.
-- `insufficient-data`: fewer days with reports than `min_days`, fewer
-  sessions than `min_sessions`, or fewer recognised large senders
-  (Google, Microsoft, ...) reporting than `min_large_senders`.
-- `ready`: none of the above.
+`domain_verdict(...)` (one domain, from its roll-up rows) and `decide(...)`
+(from evidence the store summed) give the verdict; it depends on the day
+it is asked (`today`), never on a period a page shows:
 
-Every check yields a `Reason` (passed or not), so a page can show why.
-`Readiness.as_dict()` is its one JSON shape, wherever it is shown.
+- only sessions under an `sts` policy are evidence; DANE (`tlsa`) and
+  `no-policy-found` sessions get their own lines beside it;
+- the evidence is the clean stretch: from the day after the last blocking
+  failure of all stored history, or the last policy or MX change the
+  watcher saw, or the first sts report, whichever is latest, to today
+  ("clean since D");
+- it must last the longer of `min_days` and the policy's `max_age` (from
+  the watcher's check, else from the policy senders reported), with at
+  least `min_sessions` sessions, a large sender among the reporters, a
+  recent report and a failure rate within `max_failure_rate`;
+- with a recent check, the live state joins in (`tlsrpt.analysis.live`).
+
+`not-ready`: evidence that enforce would lose mail (a blocking failure too
+recent, the failure rate, an uncovered MX, an MX certificate failing or
+expiring within the max_age, a failing policy host); `insufficient-data`:
+the evidence is not there yet (`reasons.NOT_READY_CHECKS`); `ready`
+otherwise. Every check yields a `Reason` with its value and threshold, and
+the verdict carries the `enforce` policy to publish
+(`tlsrpt.analysis.enforce_policy`). `Readiness.as_dict()` is its one JSON
+shape, wherever it is shown.
+
+`assess(analysis)` is the earlier verdict over one period of reports only
+(kept for callers that have nothing else; it changes with the period).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
+from datetime import date
 from typing import Any
 
+from tlsrpt.analysis.enforce_policy import EnforcePolicy, ReportedPolicy, enforce_policy
+from tlsrpt.analysis.evidence import LastFailure, ReportEvidence, SideLine, from_rollups
 from tlsrpt.analysis.explain import explain
-from tlsrpt.analysis.period import DomainPeriod, FailureRow
-
-
-class Verdict(StrEnum):
-    READY = "ready"
-    NOT_READY = "not-ready"
-    INSUFFICIENT_DATA = "insufficient-data"
-
-
-# Large senders, recognised by a case-insensitive substring of the report's
-# organization-name (e.g. Google sends "Google Inc.", spec-checklist §6 G6).
-LARGE_SENDERS: tuple[tuple[str, str], ...] = (
-    ("Google", "google"),
-    ("Microsoft", "microsoft"),
-    ("Yahoo", "yahoo"),
-    ("Comcast", "comcast"),
-    ("Mail.ru", "mail.ru"),
-    ("Yandex", "yandex"),
+from tlsrpt.analysis.live import LiveCheck, SetupChange, is_recent, live_reasons, policy_max_age
+from tlsrpt.analysis.period import DomainPeriod, FailureRow, RollupRow
+from tlsrpt.analysis.reasons import (
+    DAY_SECONDS,
+    LARGE_SENDERS,
+    NOT_READY_CHECKS,
+    ReadinessConfig,
+    Reason,
+    Verdict,
+    large_senders_in,
+    plural,
+    verdict_of,
 )
 
-
-@dataclass(frozen=True, slots=True)
-class ReadinessConfig:
-    """Thresholds of the verdict. Defaults: two weeks of reports, at least
-    100 sessions, at least one large sender reporting, at most 1 % failed
-    sessions overall and no failed session that enforce would lose."""
-
-    min_days: int = 14  # UTC days in the period with at least one report
-    min_sessions: int = 100
-    min_large_senders: int = 1
-    max_failure_rate: float = 0.01  # failed / all sessions
-    max_blocking_failures: int = 0  # failed sessions of lost_under_enforce types
-    large_senders: tuple[tuple[str, str], ...] = LARGE_SENDERS  # (label, name fragment)
-
-
-@dataclass(frozen=True, slots=True)
-class Reason:
-    check: str  # days, sessions, large-senders, failure-rate, blocking-failures, dane-failures
-    passed: bool
-    text: str
+__all__ = [
+    "LARGE_SENDERS",
+    "LastFailure",
+    "LiveCheck",
+    "Readiness",
+    "ReadinessConfig",
+    "Reason",
+    "ReportedPolicy",
+    "SetupChange",
+    "Verdict",
+    "assess",
+    "decide",
+    "domain_verdict",
+    "large_senders_in",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,32 +82,32 @@ class Readiness:
     verdict: Verdict
     reasons: tuple[Reason, ...]
     large_senders: tuple[str, ...]  # labels of the recognised large senders that reported
+    clean_since: date | None = None
+    enforce_policy: EnforcePolicy | None = None
 
     @property
     def problems(self) -> tuple[Reason, ...]:
         return tuple(r for r in self.reasons if not r.passed)
 
+    @property
+    def headline(self) -> Reason | None:
+        """The reason to show beside the verdict: the first problem that
+        makes it not ready, else "no sts sessions" (a DANE-only domain),
+        else the first problem; None when ready."""
+        blocking = [r for r in self.problems if r.check in NOT_READY_CHECKS]
+        no_sts = [r for r in self.problems if r.check == "sessions" and r.value == 0]
+        return (blocking or no_sts or list(self.problems) or [None])[0]
+
     def as_dict(self) -> dict[str, Any]:
-        """`{"verdict", "reasons": [{"check", "passed", "text"}], "large_senders"}`."""
+        """`{"verdict", "reasons": [{"check", "passed", "text", "value",
+        "threshold"}], "clean_since", "large_senders", "enforce_policy"}`."""
         return {
             "verdict": str(self.verdict),
-            "reasons": [
-                {"check": r.check, "passed": r.passed, "text": r.text} for r in self.reasons
-            ],
+            "reasons": [r.as_dict() for r in self.reasons],
+            "clean_since": self.clean_since.isoformat() if self.clean_since else None,
             "large_senders": list(self.large_senders),
+            "enforce_policy": self.enforce_policy.as_dict() if self.enforce_policy else None,
         }
-
-
-def large_senders_in(organizations: list[str], config: ReadinessConfig) -> tuple[str, ...]:
-    """Labels of the large senders among organization names, in config order."""
-    names = [o.casefold() for o in organizations]
-    return tuple(
-        label for label, fragment in config.large_senders if any(fragment in n for n in names)
-    )
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 def _top_mx(analysis: DomainPeriod, failures: list[FailureRow], result_type: str) -> str:
@@ -123,7 +131,8 @@ def assess(
     config: ReadinessConfig | None = None,
     failures: list[FailureRow] | None = None,
 ) -> Readiness:
-    """The verdict for one domain over `analysis.period`. `failures` (the
+    """The period verdict for one domain over `analysis.period` (all policy
+    types; see `domain_verdict` for the verdict that does not depend on it). `failures` (the
     domain's failure-detail rows of that period), when given, lets the reasons
     name the MX hosts behind each blocking failure type (other domains' and
     days' rows are ignored)."""
@@ -136,7 +145,7 @@ def assess(
         Reason(
             "days",
             days >= config.min_days,
-            f"{_plural(days, 'day')} with reports out of {analysis.period.days}"
+            f"{plural(days, 'day')} with reports out of {analysis.period.days}"
             f" (minimum {config.min_days})",
         )
     )
@@ -144,7 +153,7 @@ def assess(
         Reason(
             "sessions",
             analysis.sessions >= config.min_sessions,
-            f"{_plural(analysis.sessions, 'session')} reported (minimum {config.min_sessions})",
+            f"{plural(analysis.sessions, 'session')} reported (minimum {config.min_sessions})",
         )
     )
     seen = large_senders_in([r.organization for r in analysis.reporters], config)
@@ -175,7 +184,7 @@ def assess(
     blocked = sum(n for _, n in blocking)
     if blocking:
         detail = "; ".join(
-            f"{_plural(n, 'failed session')} with {t}{_top_mx(analysis, failures, t)}"
+            f"{plural(n, 'failed session')} with {t}{_top_mx(analysis, failures, t)}"
             for t, n in blocking
         )
         text = f"failures that enforce would turn into lost mail: {detail}"
@@ -183,7 +192,7 @@ def assess(
         text = "no failures that enforce would turn into lost mail"
     reasons.append(Reason("blocking-failures", blocked <= config.max_blocking_failures, text))
     if dane:
-        detail = "; ".join(f"{_plural(n, 'failed session')} with {t}" for t, n in dane)
+        detail = "; ".join(f"{plural(n, 'failed session')} with {t}" for t, n in dane)
         # Informational: DANE failures do not depend on the MTA-STS mode.
         reasons.append(Reason("dane-failures", True, f"DANE failures to fix anyway: {detail}"))
 
@@ -195,3 +204,264 @@ def assess(
     else:
         verdict = Verdict.READY
     return Readiness(analysis.domain, verdict, tuple(reasons), seen)
+
+
+# --- the verdict over all stored history -----------------------------------
+
+
+def _max_age(check: LiveCheck | None, reported: ReportedPolicy | None) -> tuple[int | None, str]:
+    """The policy's max_age and where it is from."""
+    if check is not None:
+        found = policy_max_age(check.snapshot)
+        if found is not None:
+            return found, "the checked policy"
+    if reported is not None and reported.max_age is not None:
+        return reported.max_age, f"the policy senders reported on {reported.day}"
+    return None, ""
+
+
+def required_days(max_age: int | None, config: ReadinessConfig) -> int:
+    if max_age is None:
+        return config.min_days
+    return max(config.min_days, -(-max_age // DAY_SECONDS))
+
+
+def _need(required: int, max_age: int | None, source: str, config: ReadinessConfig) -> str:
+    if max_age is None:
+        return (
+            f"{plural(required, 'day')} needed (the policy's max_age is not known: no check "
+            "and no report of the policy)"
+        )
+    return (
+        f"{plural(required, 'day')} needed (the longer of {config.min_days} days and the "
+        f"max_age of {source}, {max_age:,} s)"
+    )
+
+
+def _reporters(evidence: ReportEvidence) -> str:
+    names = [r.organization for r in evidence.sts.reporters]
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return f"reporters {shown}" if names else "no reporter"
+
+
+def _clean_since(evidence: ReportEvidence, today: date, required: int, need: str) -> Reason:
+    since = evidence.clean_since
+    if since is None:
+        text = "no report of sessions under an MTA-STS (sts) policy: nothing is clean yet"
+        return Reason("clean-since", False, f"{text}; {need}", 0, required)
+    if since > today:
+        text = f"a failure that enforce would have turned into lost mail on {today}"
+        return Reason("clean-since", False, f"not clean: {text}; {need}", 0, required)
+    days = (today - since).days
+    sts = evidence.sts
+    counted = (
+        ""
+        if sts.window is None or sts.window.start == since
+        else (f" in the last {plural(sts.window.days, 'day')}")
+    )
+    text = (
+        f"clean since {since} ({plural(days, 'day')}, {plural(sts.sessions, 'session')}"
+        f"{counted}, {plural(sts.days_with_reports, 'day')} with reports, {_reporters(evidence)})"
+        f"; {need}"
+    )
+    if days < required:
+        text += f": {plural(required - days, 'day')} to go"
+    return Reason("clean-since", days >= required, text, days, required)
+
+
+def _blocking(failure: LastFailure | None, today: date, required: int) -> Reason:
+    if failure is None:
+        return Reason(
+            "blocking-failures",
+            True,
+            "no failure that enforce would have turned into lost mail in the stored reports",
+            None,
+            required,
+        )
+    clean = max((today - failure.day).days - 1, 0)
+    where = f" (MX: {', '.join(failure.mx_hosts)})" if failure.mx_hosts else ""
+    text = (
+        f"last failure that enforce would have turned into lost mail on {failure.day}: "
+        f"{', '.join(failure.result_types) or 'a blocking type'}{where}; "
+        f"{plural(clean, 'clean day')} since, {required} needed"
+    )
+    return Reason("blocking-failures", clean >= required, text, failure.day.isoformat(), required)
+
+
+def _change(change: SetupChange | None, watched: bool, today: date, required: int) -> Reason:
+    if change is None:
+        text = (
+            "no policy or MX change in the watcher's history"
+            if watched
+            else "no policy or MX change known (the watcher has no history of the domain)"
+        )
+        return Reason("policy-change", True, text, None, required)
+    days = (today - change.day).days
+    text = (
+        f"last policy or MX change on {change.day} ({change.summary}); "
+        f"{plural(days, 'day')} since, {required} needed"
+    )
+    return Reason("policy-change", days >= required, text, change.day.isoformat(), required)
+
+
+def _ago(days: int) -> str:
+    return "today" if days == 0 else f"{plural(days, 'day')} ago"
+
+
+def _evidence_reasons(
+    evidence: ReportEvidence, today: date, config: ReadinessConfig
+) -> list[Reason]:
+    sts = evidence.sts
+    start = evidence.clean_since
+    since = f" since {start}" if start and start <= today else ""
+    if sts.sessions == 0 and (evidence.dane.sessions or evidence.no_policy.sessions):
+        text = (
+            f"no sessions under an MTA-STS (sts) policy{since}: DANE (tlsa) and no-policy "
+            "sessions say nothing about MTA-STS"
+        )
+    else:
+        text = f"{plural(sts.sessions, 'session')} under an sts policy{since}"
+    reasons = [
+        Reason(
+            "sessions",
+            sts.sessions >= config.min_sessions,
+            f"{text} (minimum {config.min_sessions})",
+            sts.sessions,
+            config.min_sessions,
+        )
+    ]
+    seen = large_senders_in([r.organization for r in sts.reporters], config)
+    reasons.append(
+        Reason(
+            "large-senders",
+            len(seen) >= config.min_large_senders,
+            (
+                f"large senders reporting sts sessions{since}: {', '.join(seen)}"
+                if seen
+                else f"no large sender (e.g. Google, Microsoft) reported sts sessions{since}"
+            )
+            + f" (minimum {config.min_large_senders})",
+            list(seen),
+            config.min_large_senders,
+        )
+    )
+    last = sts.last_day
+    if last is not None:
+        gap = (today - last).days
+        reasons.append(
+            Reason(
+                "recent-reports",
+                gap <= config.max_report_gap_days,
+                f"latest sts report for {last} ({_ago(gap)}, at most {config.max_report_gap_days})",
+                last.isoformat(),
+                config.max_report_gap_days,
+            )
+        )
+    rate = sts.failure_rate
+    reasons.append(
+        Reason(
+            "failure-rate",
+            rate is None or rate <= config.max_failure_rate,
+            "no sts sessions to compute a failure rate"
+            if rate is None
+            else f"sts failure rate{since} {rate:.2%} (threshold {config.max_failure_rate:.2%})",
+            rate,
+            config.max_failure_rate,
+        )
+    )
+    return reasons
+
+
+def _side(line: SideLine, check: str, label: str) -> Reason | None:
+    if not line.sessions and not line.failures_by_result_type:
+        return None
+    text = (
+        f"{label}, beside MTA-STS and not evidence for it: {plural(line.sessions, 'session')} "
+        f"in the last {plural(line.days, 'day')}, {line.failed_sessions:,} failed"
+    )
+    if line.failures_by_result_type:
+        text += " (" + ", ".join(f"{t} {n:,}" for t, n in line.failures_by_result_type) + ")"
+        if check == "dane":
+            text += "; DANE failures do not depend on the MTA-STS mode: fix them anyway"
+    return Reason(check, True, text, line.sessions, None)
+
+
+def decide(
+    domain: str,
+    evidence: ReportEvidence,
+    today: date,
+    last_change: SetupChange | None = None,
+    check: LiveCheck | None = None,
+    reported: ReportedPolicy | None = None,
+    config: ReadinessConfig | None = None,
+) -> Readiness:
+    """The verdict from report evidence, the last policy or MX change, the
+    latest check and the latest policy senders reported."""
+    config = config or ReadinessConfig()
+    recent = check if is_recent(check, today, config) else None
+    max_age, source = _max_age(recent, reported)
+    required = required_days(max_age, config)
+    need = _need(required, max_age, source, config)
+    reasons = [
+        _clean_since(evidence, today, required, need),
+        _blocking(evidence.last_failure, today, required),
+        _change(last_change, check is not None, today, required),
+        *_evidence_reasons(evidence, today, config),
+        *live_reasons(check, today, max_age or config.enforce_max_age, config),
+    ]
+    for line, name, label in (
+        (evidence.dane, "dane", "DANE (tlsa)"),
+        (evidence.no_policy, "no-policy", "no policy found (no-policy-found)"),
+    ):
+        side = _side(line, name, label)
+        if side is not None:
+            reasons.append(side)
+    since = evidence.clean_since if evidence.clean_since and evidence.clean_since <= today else None
+    seen = large_senders_in([r.organization for r in evidence.sts.reporters], config)
+    policy = enforce_policy(domain, today, recent, reported, config.enforce_max_age)
+    return Readiness(domain, verdict_of(reasons), tuple(reasons), seen, since, policy)
+
+
+def domain_verdict(
+    domain: str,
+    rollups: Iterable[RollupRow],
+    last_blocking_failure: LastFailure | date | None,
+    last_change: SetupChange | date | None,
+    check: LiveCheck | None,
+    today: date,
+    config: ReadinessConfig | None = None,
+    reported: ReportedPolicy | None = None,
+) -> Readiness:
+    """The verdict of one domain as of `today`.
+
+    rollups: the domain's `daily_rollups` rows (other domains' and later
+    days' rows are ignored); the policy-type levels are read: `sts` as
+    evidence, `tlsa` and `no-policy-found` beside it. Give at least the last
+    `evidence_days` and `side_days` days.
+    last_blocking_failure: the latest day with a blocking sts failure over
+    all stored history (a later one in `rollups` counts as well).
+    last_change: the latest policy or MX change (`live.last_change`).
+    check: the latest snapshot of the watcher and when it was seen.
+    reported: the latest sts policy senders reported (its max_age and mx
+    stand in when there is no recent check).
+    """
+    config = config or ReadinessConfig()
+    failure = (
+        LastFailure(last_blocking_failure)
+        if isinstance(last_blocking_failure, date)
+        else last_blocking_failure
+    )
+    change = (
+        SetupChange(last_change, "policy or MX changed")
+        if isinstance(last_change, date)
+        else last_change
+    )
+    evidence = from_rollups(
+        (r for r in rollups if r.domain == domain),
+        today,
+        failure,
+        change.day if change else None,
+        side_days=config.side_days,
+        cap_days=config.evidence_days,
+    )
+    return decide(domain, evidence, today, change, check, reported, config)

@@ -36,8 +36,6 @@ from tlsrpt.mtasts import (
     new_version,
     plan_promotion,
     plan_rollback,
-    readiness_from_rows,
-    readiness_period,
 )
 from tlsrpt.mtasts.versions import check_mx
 
@@ -188,12 +186,11 @@ def _history(conn: Connection, domain: str) -> list[PolicyVersion]:
 
 
 def _readiness(conn: Connection, domain: str, now: datetime) -> Readiness:
-    """The verdict over the readiness period, from the rows the dashboard reads."""
-    from tlsrpt.store.domain_reads import failure_rows, rollup_rows
+    """The verdict as of `now`'s UTC day: the one the dashboard, the API and
+    `tlsrpt summary` show (`tlsrpt.store.readiness_reads`)."""
+    from tlsrpt.store.readiness_reads import domain_readiness
 
-    period = readiness_period(now)
-    rollups, failures = rollup_rows(conn, [domain], period), failure_rows(conn, domain, period)
-    return readiness_from_rows(domain, period, rollups, failures)
+    return domain_readiness(conn, domain, now.astimezone(UTC).date())
 
 
 def _publish(conn: Connection, version: PolicyVersion) -> None:

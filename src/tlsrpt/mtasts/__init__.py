@@ -9,7 +9,7 @@ by `tlsrpt.web.policy_host` and managed with `tlsrpt mta-sts`.
 - `ramp`: `RAMP` (testing 1 day, enforce 1 week, 30 days, 1 year),
   `step_index`, `next_step(history, now)`.
 - `rollout`: `plan_promotion(history, readiness, now, force=)`,
-  `plan_rollback(history, now)`, `readiness_from_rows`.
+  `plan_rollback(history, now)`.
 - `publish`: `expected_records(domain, version, settings)` -> `DnsRecord`s,
   `publish_notes`, `public_url_error`, `policy_host_domain` (`mta-sts.D` -> `d`).
 
@@ -34,13 +34,10 @@ from tlsrpt.mtasts.publish import (
 )
 from tlsrpt.mtasts.ramp import RAMP, NextStep, RampStep, default_max_age, next_step, step_index
 from tlsrpt.mtasts.rollout import (
-    READINESS_DAYS,
     Promotion,
     Rollback,
     plan_promotion,
     plan_rollback,
-    readiness_from_rows,
-    readiness_period,
 )
 from tlsrpt.mtasts.versions import (
     Change,
@@ -64,7 +61,6 @@ def as_json(version: PolicyVersion, records: Sequence[DnsRecord], **extra: Any) 
 
 __all__ = [
     "RAMP",
-    "READINESS_DAYS",
     "Change",
     "DnsRecord",
     "NextStep",
@@ -87,7 +83,5 @@ __all__ = [
     "policy_id",
     "public_url_error",
     "publish_notes",
-    "readiness_from_rows",
-    "readiness_period",
     "step_index",
 ]

@@ -8,10 +8,9 @@ when every check passes:
   testing` leaves) and not at its last step;
 - `hold`: the current step has been published for its hold time
   (`tlsrpt.mtasts.ramp.RAMP`);
-- the readiness verdict (`tlsrpt.analysis.readiness.assess` over the
-  `READINESS_DAYS` UTC days up to the day of `now`, the same function and
-  roll-ups as the dashboard's domain page) is `ready`; its failed checks
-  are the reasons otherwise.
+- the readiness verdict as of `now`'s UTC day (the one the dashboard, the
+  API and `tlsrpt summary` show: `tlsrpt.store.readiness_reads`) is
+  `ready`; its failed checks are the reasons otherwise.
 `force` overrides `hold` and readiness (never `mode`), and the override is
 written on the new version's note.
 
@@ -27,26 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from tlsrpt.analysis.period import FailureRow, Period, RollupRow, analyze
-from tlsrpt.analysis.readiness import Readiness, Verdict, assess
+from tlsrpt.analysis.readiness import Readiness, Verdict
 from tlsrpt.mtasts.ramp import RAMP, hold_until, step_index, step_since
 from tlsrpt.mtasts.versions import Change, PolicyVersion, utc
-
-READINESS_DAYS = 30  # the period the verdict covers: the dashboard's default
-
-
-def readiness_period(now: datetime) -> Period:
-    """The UTC days the promotion verdict looks at, ending on `now`'s day."""
-    return Period.ending(utc(now).date(), READINESS_DAYS)
-
-
-def readiness_from_rows(
-    domain: str, period: Period, rollups: Sequence[RollupRow], failures: Sequence[FailureRow]
-) -> Readiness:
-    """The verdict the dashboard's domain page shows for the same period:
-    `analyze` then `assess`, over the same store reads."""
-    current = analyze(period, rollups, failures, domains=[domain])[domain]
-    return assess(current, failures=list(failures))
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +98,7 @@ def plan_promotion(
             )
         )
     if readiness.verdict != Verdict.READY:
-        blockers.append(Check("verdict", f"readiness over the period: {readiness.verdict}"))
+        blockers.append(Check("verdict", f"enforce readiness: {readiness.verdict}"))
         blockers.extend(Check(r.check, r.text) for r in readiness.problems)
     target = RAMP[index + 1]
     if blockers and not force:

@@ -31,11 +31,12 @@ from tlsrpt.analysis.period import (
     new_failure_types,
     stopped_reporters,
 )
-from tlsrpt.analysis.readiness import Readiness, assess
+from tlsrpt.analysis.readiness import Readiness
 from tlsrpt.store import blobs
 from tlsrpt.store.domain_reads import failure_rows, rollup_rows
 from tlsrpt.store.provenance import raw_coverage
 from tlsrpt.store.queries import SumOf, get_raw, get_report, summed
+from tlsrpt.store.readiness_reads import readiness
 from tlsrpt.store.schema import ALL, EMPTY, daily_rollups, failure_details, policy_results, reports
 from tlsrpt.store.users import User, can_see, visible_domains
 from tlsrpt.web.api.report_view import ReportView, narrow, whole
@@ -60,11 +61,10 @@ class DomainOverview:
 
 def _totals(
     conn: Connection, names: Sequence[str], period: Period
-) -> tuple[list[DayTotal], list[ReporterTotal], list[ResultTotal], list[FailureRow]]:
+) -> tuple[list[DayTotal], list[ReporterTotal], list[ResultTotal]]:
     """The roll-ups of `names` in the period, summed by the database per day,
-    per organization and per result type (and receiving MX host, which the
-    readiness reasons name). Every query is one primary-key (or covering
-    index) range per domain: domain, level, then days."""
+    per organization and per result type. Every query is one primary-key (or
+    covering index) range per domain: domain, level, then days."""
     r, f = daily_rollups, failure_details
     top = [
         r.c.domain.in_(names),
@@ -99,10 +99,9 @@ def _totals(
             .group_by(r.c.domain, r.c.organization)
         )
 
-    # Failed sessions per result type and MX: the result-type roll-ups are
-    # sums of failure details, so the details' covering index gives the same
-    # numbers.
-    keys = (f.c.domain, f.c.result_type, f.c.receiving_mx_hostname)
+    # Failed sessions per result type: the result-type roll-ups are sums of
+    # failure details, so the details' covering index gives the same numbers.
+    keys = (f.c.domain, f.c.result_type)
 
     def results(total: SumOf) -> sa.Select[Any]:
         return (
@@ -112,11 +111,8 @@ def _totals(
         )
 
     per_type: dict[tuple[str, str], int] = {}
-    per_mx: list[FailureRow] = []
-    for d, t, mx, n in summed(conn, results):
+    for d, t, n in summed(conn, results):
         per_type[d, t or EMPTY] = per_type.get((d, t or EMPTY), 0) + int(n)
-        # Summed over the period: the last day stands for all of them.
-        per_mx.append(FailureRow(d, period.end, t, int(n), None, mx))
     return (
         [DayTotal._make(row) for row in summed(conn, days)],
         [
@@ -124,7 +120,6 @@ def _totals(
             for d, org, n, ok, failed, first, last in summed(conn, orgs)
         ],
         [ResultTotal(d, t, n) for (d, t), n in per_type.items()],
-        per_mx,
     )
 
 
@@ -138,15 +133,12 @@ def overview(
         names = visible_domains(conn, user)
     if not names:
         return []
-    days, reporters, results, failures = _totals(conn, names, period)
+    days, reporters, results = _totals(conn, names, period)
     analyses = analyze_totals(period, days, reporters, results, domains=names)
-    by_domain: dict[str, list[FailureRow]] = {}
-    for row in failures:
-        by_domain.setdefault(row.domain, []).append(row)
-    # The same readiness as `domain_detail` gives: its reasons name the MX hosts.
-    return [
-        DomainOverview(a, assess(a, failures=by_domain.get(a.domain))) for a in analyses.values()
-    ]
+    # The same readiness as `domain_detail` gives, as of the period's last
+    # day whatever its length.
+    verdicts = readiness(conn, names, period.end)
+    return [DomainOverview(a, verdicts[a.domain]) for a in analyses.values()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +171,8 @@ def domain_detail(conn: Connection, user: User, domain: str, period: Period) -> 
     failures = failure_rows(conn, domain, period)
     current = analyze(period, rollups, failures, domains=[domain])[domain]
     before = analyze(previous, rollups, domains=[domain])[domain]
-    return DomainDetail(current, before, assess(current, failures=failures), failures)
+    verdict = readiness(conn, [domain], period.end)[domain]
+    return DomainDetail(current, before, verdict, failures)
 
 
 FAILURE_COLUMNS = (

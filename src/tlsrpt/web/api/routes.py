@@ -129,16 +129,39 @@ def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...], name: str) -> Res
     )
 
 
+ReasonValue = int | float | str | list[str] | None
+
+
 class ReasonOut(BaseModel):
     check: str
     passed: bool
     text: str
+    value: ReasonValue
+    threshold: ReasonValue
+
+
+class RecordOut(BaseModel):
+    name: str
+    type: str
+    value: str
+
+
+class EnforcePolicyOut(BaseModel):
+    text: str
+    records: list[RecordOut]
+    url: str
+    mode: Literal["enforce"]
+    mx: list[str]
+    max_age: int
+    source: Literal["snapshot", "reports"]
 
 
 class ReadinessOut(BaseModel):
     verdict: Literal["ready", "not-ready", "insufficient-data"]
     reasons: list[ReasonOut]
+    clean_since: date | None
     large_senders: list[str]
+    enforce_policy: EnforcePolicyOut | None
 
 
 class DomainOut(BaseModel):

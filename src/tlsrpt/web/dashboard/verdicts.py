@@ -2,14 +2,16 @@
 ready, or short of data: the overview's counts, over every visible domain,
 not only the page shown.
 
-The verdict needs each domain's analysis (`reads.overview`, the same
-`assess` as everywhere else), which for 1,000 domains and 1,000,000 reports
-takes 0.8-1.5 s on SQLite: far over the overview's 150 ms. Reports are only
-ever added, each with its roll-ups in one transaction, so a count stays
-exact until the highest report key changes. The counts are kept per
-(domains, period); the first request for a pair counts at once, and once
-reports have been added a request gets the kept counts, marked as from an
-earlier time, while one background thread counts again.
+The verdict of each domain (`tlsrpt.store.readiness_reads.readiness`, the
+same as everywhere else) does not depend on the period shown, only on the
+day; for 1,000 domains and 1,000,000 reports it takes about a second on
+SQLite: far over the overview's 150 ms. Reports are only ever added, each
+with its roll-ups in one transaction, and snapshots of the watcher too, so
+a count stays exact until the highest report or snapshot key or the UTC
+day changes. The counts are kept per (domains, day); the first request for
+a pair counts at once, and once reports or snapshots have been added a
+request gets the kept counts, marked as from an earlier time, while one
+background thread counts again.
 """
 
 from __future__ import annotations
@@ -28,30 +30,35 @@ from sqlalchemy.engine import Connection
 from tlsrpt.analysis.period import Period
 from tlsrpt.analysis.readiness import Verdict
 from tlsrpt.store.engine import Store
-from tlsrpt.store.schema import reports
+from tlsrpt.store.readiness_reads import readiness
+from tlsrpt.store.schema import reports, watch_snapshots
 from tlsrpt.store.users import User
-from tlsrpt.web.api import reads
 
 Counts = dict[str, int]
+Version = tuple[int, int]
 log = logging.getLogger(__name__)
 
 
-def data_version(conn: Connection) -> int:
-    """The highest report key: changes whenever a report is stored."""
-    return int(conn.scalar(sa.select(sa.func.max(reports.c.id))) or 0)
+def data_version(conn: Connection) -> Version:
+    """The highest report and snapshot keys: they change whenever a report
+    or a new check state is stored."""
+    report = conn.scalar(sa.select(sa.func.max(reports.c.id)))
+    snapshot = conn.scalar(sa.select(sa.func.max(watch_snapshots.c.id)))
+    return int(report or 0), int(snapshot or 0)
 
 
 def count_verdicts(conn: Connection, user: User, period: Period, names: Sequence[str]) -> Counts:
+    """Verdicts of `names` (visible to `user`) as of the period's last day."""
     counts = {str(v): 0 for v in Verdict}
-    for o in reads.overview(conn, user, period, names) if names else []:
-        counts[str(o.readiness.verdict)] += 1
+    for verdict in readiness(conn, names, period.end).values():
+        counts[str(verdict.verdict)] += 1
     return counts
 
 
 @dataclass(frozen=True, slots=True)
 class Tally:
     counts: Counts
-    version: int
+    version: Version
     counted_at: datetime
     current: bool = True  # False: reports were added since; a recount is under way
 
@@ -74,7 +81,7 @@ class VerdictCounts:
     def __call__(
         self, store: Store, conn: Connection, user: User, period: Period, names: Sequence[str]
     ) -> Tally:
-        key = (period.start, period.end, tuple(names))
+        key = (period.end, tuple(names))  # the verdict does not depend on the period
         version = data_version(conn)
         with self._lock:
             kept = self._kept.get(key)
@@ -112,6 +119,6 @@ class VerdictCounts:
 
 
 def _tally(
-    conn: Connection, user: User, period: Period, names: Sequence[str], version: int
+    conn: Connection, user: User, period: Period, names: Sequence[str], version: Version
 ) -> Tally:
     return Tally(count_verdicts(conn, user, period, names), version, datetime.now(UTC))
