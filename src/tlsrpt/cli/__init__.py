@@ -37,6 +37,7 @@ COMMAND_MODULES: list[str] = [
     "watch",
     "history",
     "alerts",
+    "prune",
 ]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2

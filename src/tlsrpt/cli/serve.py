@@ -1,6 +1,7 @@
 """`tlsrpt serve`: the HTTP report receiver (RFC 8460 §5.4) under uvicorn,
 and, when `smtp_port` is set, the SMTP receiver (RFC 8460 §5.3) beside it;
-when `imap_host` is set, the IMAP poller in a thread.
+when `imap_host` is set, the IMAP poller in a thread; when `retention_days`
+is set, a daily prune in a thread (`tlsrpt.retention`).
 
 Settings: `--config FILE` (TOML), `TLSRPT_*` environment variables and the
 options below, in rising precedence (`tlsrpt.web.settings`). SIGTERM or
@@ -40,6 +41,7 @@ from tlsrpt.receive.dkim_verify import txt_lookup
 from tlsrpt.receive.imap import ImapConfig, ImapPoller
 from tlsrpt.receive.imap import start as start_poller
 from tlsrpt.receive.smtp import Recipients, ReportHandler, smtp_kwargs
+from tlsrpt.retention import daily_prune
 from tlsrpt.store.engine import Store
 from tlsrpt.store.lifecycle import has_users
 from tlsrpt.web.app import create_app
@@ -319,6 +321,7 @@ def _serve(args: argparse.Namespace, demo: DemoLogin | None = None) -> int:
         imap = _imap_poller(settings, store)
         # The demo's domains are made up: they are not watched.
         watcher = in_process_watcher(settings, store) if demo is None else None
+        pruner = daily_prune(settings, store)  # retention_days: a thread, short batches
         if smtp is not None:
             try:
                 smtp.start()
@@ -335,6 +338,12 @@ def _serve(args: argparse.Namespace, demo: DemoLogin | None = None) -> int:
             watcher.start()
             err_console.print(
                 f"tlsrpt serve: watching registered domains every {settings.watch_interval}",
+                markup=False,
+            )
+        if pruner is not None:
+            pruner.start()
+            err_console.print(
+                f"tlsrpt serve: removing reports older than {settings.retention_days} days, daily",
                 markup=False,
             )
         imap_thread = None
@@ -355,4 +364,6 @@ def _serve(args: argparse.Namespace, demo: DemoLogin | None = None) -> int:
                 imap_thread.join(timeout=60)
             if watcher is not None:
                 watcher.stop(timeout=120)  # checks in progress are finished and stored
+            if pruner is not None:
+                pruner.stop(timeout=60)  # after the batch in progress
     return 0

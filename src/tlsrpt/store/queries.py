@@ -12,7 +12,6 @@ from sqlalchemy.engine import Connection
 
 from tlsrpt.store.schema import (
     ALL,
-    EMPTY,
     QUARANTINED,
     daily_rollups,
     failure_details,
@@ -45,8 +44,9 @@ def _tuples(conn: Connection, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
 
 def summary_rows(conn: Connection, window: Window) -> SummaryRows:
     """Index range scans only: the all-types roll-up rows (reports, sessions,
-    organizations), then the covering index of failure details once per
-    breakdown (result type, MX host, sending IP)."""
+    organizations), the result-type ones (failed sessions per type: kept by
+    retention like the totals), then the covering index of failure details
+    per MX host and per sending IP."""
     r, f = daily_rollups, failure_details
     totals = (
         sa.select(
@@ -68,9 +68,14 @@ def summary_rows(conn: Connection, window: Window) -> SummaryRows:
         )
         return [(domain, key, int(n)) for domain, key, n in conn.execute(query)]
 
+    by_result = (
+        sa.select(r.c.domain, r.c.result_type, sa.func.sum(r.c.failed_sessions))
+        .where(r.c.policy_type != ALL, r.c.result_type != ALL, *window.where(r))
+        .group_by(r.c.domain, r.c.result_type)
+    )
     return SummaryRows(
         totals=_tuples(conn, totals),
-        by_result=[(d, key or EMPTY, n) for d, key, n in failed_by(f.c.result_type)],
+        by_result=[(d, key, int(n)) for d, key, n in conn.execute(by_result)],
         mx_hosts=failed_by(f.c.receiving_mx_hostname),
         sending_ips=failed_by(f.c.sending_mta_ip),
     )

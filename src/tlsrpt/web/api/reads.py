@@ -36,7 +36,7 @@ from tlsrpt.analysis.readiness import Readiness, assess
 from tlsrpt.store import blobs
 from tlsrpt.store.provenance import raw_coverage
 from tlsrpt.store.queries import get_raw, get_report
-from tlsrpt.store.schema import ALL, EMPTY, daily_rollups, failure_details, policy_results, reports
+from tlsrpt.store.schema import ALL, daily_rollups, failure_details, policy_results, reports
 from tlsrpt.store.users import User, can_see, visible_domains
 from tlsrpt.web.api.report_view import ReportView, narrow, whole
 
@@ -121,21 +121,31 @@ def _totals(
         .where(*top)
         .group_by(r.c.domain, r.c.organization)
     )
-    # Failed sessions per result type and MX: the result-type roll-ups are
-    # sums of failure details, so the details' covering index gives the same
-    # numbers.
+    # Failed sessions per result type from the result-type roll-ups, which
+    # retention keeps (the verdict counts them); per receiving MX (named by
+    # the readiness reasons) from the failure details' covering index.
+    types = (
+        sa.select(r.c.domain, r.c.result_type, sa.func.sum(r.c.failed_sessions))
+        .where(
+            r.c.domain.in_(names),
+            r.c.policy_type != ALL,
+            r.c.result_type != ALL,
+            r.c.day >= period.start,
+            r.c.day <= period.end,
+        )
+        .group_by(r.c.domain, r.c.result_type)
+    )
+    per_type = {(d, t): int(n) for d, t, n in conn.execute(types)}
     keys = (f.c.domain, f.c.result_type, f.c.receiving_mx_hostname)
     results = (
         sa.select(*keys, sa.func.sum(f.c.failed_session_count))
         .where(f.c.domain.in_(names), f.c.day >= period.start, f.c.day <= period.end)
         .group_by(*keys)
     )
-    per_type: dict[tuple[str, str], int] = {}
-    per_mx: list[FailureRow] = []
-    for d, t, mx, n in conn.execute(results):
-        per_type[d, t or EMPTY] = per_type.get((d, t or EMPTY), 0) + int(n)
-        # Summed over the period: the last day stands for all of them.
-        per_mx.append(FailureRow(d, period.end, t, int(n), None, mx))
+    # Summed over the period: the last day stands for all of them.
+    per_mx = [
+        FailureRow(d, period.end, t, int(n), None, mx) for d, t, mx, n in conn.execute(results)
+    ]
     return (
         [DayTotal._make(row) for row in conn.execute(days)],
         [
