@@ -65,7 +65,7 @@ from tlsrpt.store.schema import (
     watch_snapshots,
 )
 
-BATCH = 5_000  # rows per transaction
+BATCH = 1_000  # rows per transaction
 BATCH_BYTES = 64 * 1024 * 1024  # raw input bytes per transaction
 # What `prune` counts, in this order (`--json`'s "removed").
 KINDS = (
