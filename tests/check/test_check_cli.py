@@ -138,7 +138,7 @@ def test_json_shape(lab: Lab) -> None:
     assert {"domain", "findings", "tlsrpt", "mta_sts", "mx"} <= set(report)
     (finding,) = report["findings"]
     assert set(finding) == {"code", "severity", "message", "evidence", "fix"}
-    assert finding["evidence"]["certificate"]["not_after"]
+    assert finding["evidence"]["certificate"]["not_after"].endswith("Z")
     assert report["tlsrpt"]["record"] == "v=TLSRPTv1; rua=mailto:tlsrpt@mx-expired.lab.test"
     assert report["mta_sts"]["id"] == "20240501T000000"
     assert report["mta_sts"]["policy"]["mode"] == "enforce"

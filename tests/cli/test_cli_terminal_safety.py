@@ -250,3 +250,18 @@ def test_lint_json_of_bytes_that_are_not_utf8(
     assert doc["problems"][0]["code"] == "tlsrpt-character-invalid"
     human = cli(capsys, "lint", "tlsrpt-record", f"@{record}")
     assert "a@\\udcff\\x1b[2Jx.test" in human.out
+
+
+def test_text_log_lines_show_control_characters_escaped() -> None:
+    """serve and watch log report reasons and DNS text: a log line never
+    carries a raw escape sequence or bidi override."""
+    import logging
+
+    from tlsrpt.cli.output import SafeLogFormatter
+
+    record = logging.LogRecord(
+        "tlsrpt.receiver", logging.INFO, __file__, 1, "report from %s: %s", ("1.2.3.4", "\x1b[2J\u202eevil"), None
+    )
+    line = SafeLogFormatter().format(record)
+    assert "\x1b" not in line and "\u202e" not in line
+    assert "\\x1b[2J\\u202eevil" in line

@@ -26,6 +26,11 @@ from cryptography.x509.verification import (
 )
 
 
+def _utc(moment: dt.datetime) -> str:
+    """ISO 8601 in UTC with a `Z`, as every JSON timestamp of tlsrpt."""
+    return f"{moment.astimezone(dt.UTC):%Y-%m-%dT%H:%M:%SZ}"
+
+
 @dataclass(frozen=True, slots=True)
 class CertificateSummary:
     """What a person needs to recognise one certificate of a chain."""
@@ -43,8 +48,8 @@ class CertificateSummary:
             "subject": self.subject,
             "issuer": self.issuer,
             "dns_names": list(self.dns_names),
-            "not_before": self.not_before.isoformat(),
-            "not_after": self.not_after.isoformat(),
+            "not_before": _utc(self.not_before),
+            "not_after": _utc(self.not_after),
             "sha256": self.sha256,
             "spki_sha256": self.spki_sha256,
         }

@@ -38,6 +38,7 @@ COMMAND_MODULES: list[str] = [
     "history",
     "alerts",
     "mta_sts",
+    "prune",
 ]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2

@@ -13,6 +13,7 @@ UTC ending in `Z`, dates as `YYYY-MM-DD`.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from tlsrpt.export import json_bytes as _plain_json_bytes
 
 __all__ = [
     "Column",
+    "SafeLogFormatter",
     "UsageError",
     "console",
     "err_console",
@@ -120,3 +122,19 @@ def print_json_line(obj: Any) -> None:
     """One JSON object per line on stdout (JSON Lines)."""
     sys.stdout.buffer.write(json_bytes(obj) + b"\n")
     sys.stdout.flush()
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class SafeLogFormatter(logging.Formatter):
+    """Text log lines for a terminal or a journal: a message may carry text
+    from anonymous senders (report ids, reasons, DNS data), so every control
+    or bidirectional character in it is shown escaped (`safe_text`). A
+    traceback keeps its own line breaks."""
+
+    def __init__(self) -> None:
+        super().__init__(LOG_FORMAT)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return safe_text(super().formatMessage(record))

@@ -1,6 +1,7 @@
 """`tlsrpt serve`: the HTTP report receiver (RFC 8460 §5.4) under uvicorn,
 and, when `smtp_port` is set, the SMTP receiver (RFC 8460 §5.3) beside it;
-when `imap_host` is set, the IMAP poller in a thread.
+when `imap_host` is set, the IMAP poller in a thread; when `retention_days`
+is set, a daily prune in a thread (`tlsrpt.retention`).
 
 Settings: `--config FILE` (TOML), `TLSRPT_*` environment variables and the
 options below, in rising precedence (`tlsrpt.web.settings`). SIGTERM or
@@ -34,12 +35,13 @@ from starlette.types import ASGIApp
 
 from tlsrpt.cli.db import add_db_argument, opened_store
 from tlsrpt.cli.demo import DemoLogin, prepare_serve_demo
-from tlsrpt.cli.output import UsageError, console, err_console
+from tlsrpt.cli.output import SafeLogFormatter, UsageError, console, err_console
 from tlsrpt.cli.watch import in_process_watcher
 from tlsrpt.receive.dkim_verify import txt_lookup
 from tlsrpt.receive.imap import ImapConfig, ImapPoller
 from tlsrpt.receive.imap import start as start_poller
 from tlsrpt.receive.smtp import Recipients, ReportHandler, smtp_kwargs
+from tlsrpt.retention import daily_prune
 from tlsrpt.store.engine import Store
 from tlsrpt.store.lifecycle import has_users
 from tlsrpt.web.app import create_app
@@ -50,7 +52,6 @@ from tlsrpt.web.connections import (
 )
 from tlsrpt.web.settings import Settings, SettingsError, load_settings
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 FIRST_USER_HINT = (
     "tlsrpt serve: no users yet: create an admin with `tlsrpt user add EMAIL --admin` "
     "to log in to the dashboard and API"
@@ -294,7 +295,7 @@ def _serve(args: argparse.Namespace, demo: DemoLogin | None = None) -> int:
     args.db = settings.database_url
     handler = logging.StreamHandler()
     json_logs = args.log_format == "json"
-    handler.setFormatter(JsonLogFormatter() if json_logs else logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(JsonLogFormatter() if json_logs else SafeLogFormatter())
     logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     logging.getLogger("alembic").setLevel(logging.WARNING)
     with opened_store(args) as store:
@@ -319,6 +320,7 @@ def _serve(args: argparse.Namespace, demo: DemoLogin | None = None) -> int:
         imap = _imap_poller(settings, store)
         # The demo's domains are made up: they are not watched.
         watcher = in_process_watcher(settings, store) if demo is None else None
+        pruner = daily_prune(settings, store)  # retention_days: a thread, short batches
         if smtp is not None:
             try:
                 smtp.start()
@@ -335,6 +337,12 @@ def _serve(args: argparse.Namespace, demo: DemoLogin | None = None) -> int:
             watcher.start()
             err_console.print(
                 f"tlsrpt serve: watching registered domains every {settings.watch_interval}",
+                markup=False,
+            )
+        if pruner is not None:
+            pruner.start()
+            err_console.print(
+                f"tlsrpt serve: removing reports older than {settings.retention_days} days, daily",
                 markup=False,
             )
         imap_thread = None
@@ -355,4 +363,6 @@ def _serve(args: argparse.Namespace, demo: DemoLogin | None = None) -> int:
                 imap_thread.join(timeout=60)
             if watcher is not None:
                 watcher.stop(timeout=120)  # checks in progress are finished and stored
+            if pruner is not None:
+                pruner.stop(timeout=60)  # after the batch in progress
     return 0

@@ -30,7 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 from tlsrpt.cli.check import add_checker_arguments, event_loop_runner, load_trust, options_from
 from tlsrpt.cli.db import add_db_argument, opened_store
-from tlsrpt.cli.output import UsageError, console, err_console, print_json_line
+from tlsrpt.cli.output import (
+    SafeLogFormatter,
+    UsageError,
+    console,
+    err_console,
+    print_json_line,
+)
 from tlsrpt.cli.watch_output import print_outcome
 
 if TYPE_CHECKING:
@@ -40,7 +46,6 @@ if TYPE_CHECKING:
     from tlsrpt.watch.watcher import CheckOutcome, Watcher
     from tlsrpt.web.settings import Settings
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Checker options that fall back to a setting when not given on the command line.
 _FROM_SETTINGS = (
     "nameserver",
@@ -131,7 +136,9 @@ def run(args: argparse.Namespace) -> int:
     # asyncio logs harmless TLS shutdown notices that are not the user's business.
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     if not args.once:
-        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+        handler = logging.StreamHandler()
+        handler.setFormatter(SafeLogFormatter())
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
     with opened_store(args) as store:
 
         def show(outcome: CheckOutcome) -> None:

@@ -7,8 +7,8 @@ call from any number of threads and processes at once.
 
 Per input:
 1. the same bytes already stored make the input a duplicate of that stored
-   input, before any parsing (a read; raw inputs are never deleted, so what
-   it finds stays true);
+   input, before any parsing (a read; should retention remove that input
+   before the write, the batch is written again with every input parsed);
 2. otherwise the bytes are parsed (`tlsrpt.report.parse_input`) and the rows
    built, outside the write transaction (`prepare`);
 then in one write transaction:
@@ -28,9 +28,10 @@ commit), so answering 2xx / 250 after it returns is safe; if it raises, the
 input is not stored and the receiver must answer with a temporary failure
 (5xx / 4xx SMTP) so the sender retries. Nothing is stored in part.
 
-De-duplication (R8460-5.3-k): the same bytes, or a report with the same
+De-duplication (RFC 8460 §5.3): the same bytes, or a report with the same
 organization, report-id and start (`tlsrpt.ingest.rows.dedup_key`), is
-never counted twice. The same key with different content is recorded as a
+never counted twice — also once retention has removed the stored report's
+rows (its key stays: `tlsrpt.store.retention`). The same key with different content is recorded as a
 conflict (`report_duplicates.conflict`); the first stored report stands.
 """
 
@@ -149,6 +150,7 @@ class _Item:
     report_ids: list[int] = field(default_factory=list)
     new_reports: int = 0
     conflict: bool = False
+    pruned: bool = False  # a report found again was one retention removed
     notes: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
@@ -206,13 +208,22 @@ def ingest_batch(
         digests = [hashlib.sha256(raw.data).hexdigest() for raw in inputs]
         with store.read() as conn:  # a re-import parses nothing again
             stored = writer.find_raw(conn, digests)
-        return ingest_prepared(
-            store,
-            [
-                Prepared.stored(raw, sha) if sha in stored else prepare(raw, limits, sha)
-                for raw, sha in zip(inputs, digests, strict=True)
-            ],
-        )
+        pairs = list(zip(inputs, digests, strict=True))
+        try:
+            return ingest_prepared(
+                store,
+                [
+                    Prepared.stored(raw, sha) if sha in stored else prepare(raw, limits, sha)
+                    for raw, sha in pairs
+                ],
+            )
+        except StoredInputRemoved:
+            return ingest_prepared(store, [prepare(raw, limits, sha) for raw, sha in pairs])
+
+
+class StoredInputRemoved(Exception):
+    """An input found stored before the write transaction was removed by
+    retention meanwhile: it must be parsed and stored like a new one."""
 
 
 def ingest_prepared(store: Store, prepared: Sequence[Prepared]) -> list[IngestResult]:
@@ -425,7 +436,7 @@ class _Batch:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.now = _now()
-        self.stored_reports: dict[str, tuple[int, str]] = {}
+        self.stored_reports: dict[str, tuple[int | None, str]] = {}
 
     def run_new(self, items: list[_Item]) -> None:
         """Inputs as received: store the bytes of those not seen before and
@@ -440,6 +451,8 @@ class _Batch:
                 item.decide("refused", *refused[sha])
             elif sha in stored or sha in fresh:
                 copies.append(item)
+            elif not item.prep.codec:  # not parsed: it was stored when read
+                raise StoredInputRemoved(sha)
             else:
                 fresh[sha] = item
         new = list(fresh.values())
@@ -551,6 +564,7 @@ class _Batch:
                 content = new[key][1].content_sha256
             elif key in stored:
                 content = stored[key][1]
+                item.pruned |= stored[key][0] is None
             else:
                 new[key] = (item, rows)
                 item.new_reports += 1
@@ -568,7 +582,7 @@ class _Batch:
                     "but different content; the first one stands",
                 )
             else:
-                item.decide("duplicate", "same-report", "the report is already stored")
+                item.decide("duplicate", "same-report", _SAME_REPORT[item.pruned])
         return new, later
 
     def _write_reports(self, new: _New, later: _Later) -> None:
@@ -600,6 +614,8 @@ class _Batch:
         duplicates: dict[tuple[int, int], tuple[int, int, bool, str]] = {}
         for item, rows in later:
             pk, content = stored[rows.dedup_key]
+            if pk is None:  # removed by retention: counted once, in the roll-ups
+                continue
             conflict = content != rows.content_sha256
             item.report_ids.append(pk)
             assert item.raw_id is not None
@@ -614,6 +630,11 @@ class _Batch:
         writer.set_outcomes(self.conn, [(*self._outcome(item), item.raw_id) for item in items])
 
 
+_SAME_REPORT = {
+    False: "the report is already stored",
+    True: "the report is already stored (its rows since removed by retention; "
+    "its counts stay in the daily roll-ups)",
+}
 _New = dict[str, tuple[_Item, ReportRows]]
 _Later = list[tuple[_Item, ReportRows]]
 

@@ -89,8 +89,9 @@ def _dict(row: sa.Row[Any]) -> dict[str, Any]:
 
 def summary_rows(conn: Connection, window: Window) -> SummaryRows:
     """Index range scans only: the all-types roll-up rows (reports, sessions,
-    organizations), then the covering index of failure details once per
-    breakdown (result type, MX host, sending IP)."""
+    organizations), the result-type ones (failed sessions per type: kept by
+    retention like the totals), then the covering index of failure details
+    per MX host and per sending IP."""
     r, f = daily_rollups, failure_details
 
     def totals(total: SumOf) -> sa.Select[Any]:
@@ -116,9 +117,15 @@ def summary_rows(conn: Connection, window: Window) -> SummaryRows:
 
         return [(domain, key, int(n)) for domain, key, n in summed(conn, query)]
 
+    def by_result(total: SumOf) -> sa.Select[Any]:
+        return (
+            sa.select(r.c.domain, r.c.result_type, *total(r.c.failed_sessions))
+            .where(r.c.policy_type != ALL, r.c.result_type != ALL, *window.where(r))
+            .group_by(r.c.domain, r.c.result_type)
+        )
     return SummaryRows(
         totals=[tuple(row) for row in summed(conn, totals)],
-        by_result=[(d, key or EMPTY, n) for d, key, n in failed_by(f.c.result_type)],
+        by_result=[(d, key or EMPTY, int(n)) for d, key, n in summed(conn, by_result)],
         mx_hosts=failed_by(f.c.receiving_mx_hostname),
         sending_ips=failed_by(f.c.sending_mta_ip),
     )

@@ -2,7 +2,8 @@
 
 Tables:
 - `raw_inputs`: every input as received, compressed, with its source and
-  outcome (accepted, duplicate, quarantined). Nothing is ever deleted.
+  outcome (accepted, duplicate, quarantined). Removed only by retention
+  (tlsrpt.store.retention), once no stored report comes from it.
 - `reports`, `policy_results`, `failure_details`: the parsed RFC 8460 §4
   report, every field kept. Policy and failure rows carry the attributed
   policy domain and UTC day so per-domain time ranges are index scans.
@@ -11,6 +12,8 @@ Tables:
 - `imap_watermarks`: how far a read-only IMAP poller has read each mailbox.
 - `quarantine_budget`: per UTC day and client address, what the HTTP
   receiver quarantined (inputs, bytes) and refused once over the budget.
+- `pruned_reports`: the de-duplication key of every report retention
+  removed, so a resend is still recognised (RFC 8460 §5.3).
 - `daily_rollups`: counts per (policy domain, UTC day, organization, policy
   type, result type), kept current by the ingest transaction. `ALL` ('')
   in a key column means "all of them", giving three levels side by side in
@@ -80,6 +83,9 @@ raw_inputs = sa.Table(
     sa.Column("reason_code", sa.String(40)),
     sa.Column("reason", sa.Text),
     sa.Column("notes", sa.Text),  # JSON list: per-part errors of partly good messages
+    # Retention (tlsrpt.store.retention): what was received before a cut-off,
+    # per outcome, is one range of this index.
+    sa.Index(None, "outcome", "received_at", "id"),
 )
 QUARANTINED = sa.literal_column("'quarantined'")  # literal: partial indexes need it
 sa.Index(
@@ -108,6 +114,7 @@ reports = sa.Table(
     sa.Column("successful_sessions", Count, nullable=False),
     sa.Column("failed_sessions", Count, nullable=False),
     sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Index(None, "day", "id"),  # retention: the reports of days before a cut-off
 )
 
 policy_results = sa.Table(
@@ -170,6 +177,18 @@ report_duplicates = sa.Table(
     sa.Column("conflict", sa.Boolean, nullable=False),
     sa.Column("content_sha256", sa.String(64), nullable=False),
     sa.Index(None, "report_pk"),
+    sqlite_with_rowid=False,
+)
+
+# Reports removed by retention leave their de-duplication key (and content
+# digest, for conflicts) here: a resend after that is still a duplicate,
+# never counted twice in the roll-ups that keep it (RFC 8460 §5.3).
+pruned_reports = sa.Table(
+    "pruned_reports",
+    metadata,
+    sa.Column("dedup_key", sa.String(64), primary_key=True),
+    sa.Column("content_sha256", sa.String(64), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
     sqlite_with_rowid=False,
 )
 

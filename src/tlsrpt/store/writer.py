@@ -121,7 +121,7 @@ class StoredRaw(NamedTuple):
 
 
 class StoredReport(NamedTuple):
-    id: int
+    id: int | None  # None: stored once, its rows since removed by retention
     dedup_key: str
     content_sha256: str
 
@@ -340,9 +340,18 @@ def set_source_meta(conn: Connection, rows: Sequence[tuple[str | None, int]]) ->
 
 
 def find_reports(conn: Connection, keys: Sequence[str]) -> dict[str, StoredReport]:
-    """Stored reports by de-duplication key."""
+    """Stored reports by de-duplication key, also those whose rows retention
+    removed (`pruned_reports`, id None): a resend of one is still a
+    duplicate, never counted twice (RFC 8460 §5.3)."""
     rows = _lookup(conn, "reports", "id, dedup_key, content_sha256", "dedup_key", keys)
-    return {row[1]: StoredReport(*row) for row in rows}
+    found = {row[1]: StoredReport(*row) for row in rows}
+    missing = [key for key in keys if key not in found]
+    if missing:
+        for key, content in _lookup(
+            conn, "pruned_reports", "dedup_key, content_sha256", "dedup_key", missing
+        ):
+            found[key] = StoredReport(None, key, content)
+    return found
 
 
 def report_ids_of_raw(conn: Connection, raw_ids: Sequence[int]) -> dict[int, list[int]]:

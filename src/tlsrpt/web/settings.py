@@ -50,6 +50,11 @@ for secrets such as a database password), and the command line.
 | [[notify]]       | (TOML only)              | none: alert notification channels |
 | metrics_token    | TLSRPT_METRICS_TOKEN(_FILE) | none: /metrics for loopback clients only |
 | metrics_max_domains | ..._METRICS_MAX_DOMAINS | 1000: more domains are labelled "other" |
+| retention_days   | TLSRPT_RETENTION_DAYS    | none: reports kept forever   |
+| quarantine_retention_days | ...              | retention_days               |
+| watch_retention_days | ..._WATCH_RETENTION_DAYS | 365 (0: kept forever)     |
+| alert_retention_days | ..._ALERT_RETENTION_DAYS | 365 (0: kept forever)     |
+| outbox_retention_days | ..._OUTBOX_RETENTION_DAYS | 30 (0: kept forever)    |
 
 `[[notify]]` tables (webhook, email, apprise; tlsrpt.watch.channels) are
 where alert notifications go; `public_url` is the dashboard's address as
@@ -73,6 +78,11 @@ IPv6 client by its /64; behind trusted_proxies, the forwarded address)
 may put into quarantine over HTTP per UTC day; past it, a body that would
 be quarantined is refused with 429 and not stored. Valid reports never
 count against it.
+Retention (tlsrpt.retention, `tlsrpt prune`): with retention_days set,
+serve removes once a day the reports of older UTC days and the raw inputs
+received before then (the daily roll-ups stay); quarantined inputs after
+quarantine_retention_days, watch snapshots (never a domain's latest),
+resolved alerts and delivered notifications after theirs.
 The `[alerts]` table (thresholds, rules, per-domain overrides) is read by
 `tlsrpt.analysis.alert_settings.parse_alert_settings`; TOML only.
 
@@ -157,6 +167,11 @@ class Settings:
     notify: tuple[Channel, ...] = ()
     metrics_token: str | None = None
     metrics_max_domains: int = 1000
+    retention_days: int | None = None
+    quarantine_retention_days: int | None = None
+    watch_retention_days: int = 365
+    alert_retention_days: int = 365
+    outbox_retention_days: int = 30
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -195,6 +210,16 @@ class Settings:
         if self.metrics_max_domains < 1:
             raise SettingsError("metrics_max_domains must be at least 1")
         self._check_watch()
+        self._check_retention()
+
+    def _check_retention(self) -> None:
+        for name in ("retention_days", "quarantine_retention_days"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise SettingsError(f"{name} must be at least 1 (unset: kept forever)")
+        for name in ("watch_retention_days", "alert_retention_days", "outbox_retention_days"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{name} must be at least 0 (0: kept forever)")
 
     def _check_watch(self) -> None:
         from tlsrpt.watch.schedule import WatchConfig

@@ -65,7 +65,7 @@ def _totals(
     """The roll-ups of `names` in the period, summed by the database per day,
     per organization and per result type. Every query is one primary-key (or
     covering index) range per domain: domain, level, then days."""
-    r, f = daily_rollups, failure_details
+    r = daily_rollups
     top = [
         r.c.domain.in_(names),
         r.c.policy_type == ALL,
@@ -99,19 +99,23 @@ def _totals(
             .group_by(r.c.domain, r.c.organization)
         )
 
-    # Failed sessions per result type: the result-type roll-ups are sums of
-    # failure details, so the details' covering index gives the same numbers.
-    keys = (f.c.domain, f.c.result_type)
-
-    def results(total: SumOf) -> sa.Select[Any]:
+    # Failed sessions per result type from the result-type roll-ups, which
+    # retention keeps (the verdict counts them).
+    def types(total: SumOf) -> sa.Select[Any]:
         return (
-            sa.select(*keys, *total(f.c.failed_session_count))
-            .where(f.c.domain.in_(names), f.c.day >= period.start, f.c.day <= period.end)
-            .group_by(*keys)
+            sa.select(r.c.domain, r.c.result_type, *total(r.c.failed_sessions))
+            .where(
+                r.c.domain.in_(names),
+                r.c.policy_type != ALL,
+                r.c.result_type != ALL,
+                r.c.day >= period.start,
+                r.c.day <= period.end,
+            )
+            .group_by(r.c.domain, r.c.result_type)
         )
 
     per_type: dict[tuple[str, str], int] = {}
-    for d, t, n in summed(conn, results):
+    for d, t, n in summed(conn, types):
         per_type[d, t or EMPTY] = per_type.get((d, t or EMPTY), 0) + int(n)
     return (
         [DayTotal._make(row) for row in summed(conn, days)],
