@@ -24,6 +24,7 @@ from tlsrpt.report import (
 from tlsrpt.store import writer
 from tlsrpt.store.engine import Store
 from tlsrpt.store.pgschema import temporary_schema
+from tlsrpt.store.rows import RawInputRow, ReportOrigin
 from tlsrpt.store.schema import raw_inputs
 
 ORGS = ["Google Inc.", "Microsoft Corporation", "Mail.ru", "Yahoo", "Comcast"] + [
@@ -78,16 +79,35 @@ def bulk_load(store: Store, count: int, place: Placement, chunk: int = 20_000) -
     with store.write() as conn:
         raw_id = writer.next_ids(conn, raw_inputs, 1)[0]
         when = writer.db_time(datetime(2024, 1, 1))
-        raw = (raw_id, "0" * 64, 0, "none", b"", "bench", "bulk load", None, None, when)
-        writer.insert_raw(conn, [(*raw, "accepted", "json", None, None, None, when)])
-    now = writer.db_time(datetime(2024, 6, 1))
+        raw = RawInputRow(
+            id=raw_id,
+            sha256="0" * 64,
+            size=0,
+            codec="none",
+            data=b"",
+            source_kind="bench",
+            source_detail="bulk load",
+            content_type=None,
+            source_meta=None,
+            received_at=when,
+            outcome="accepted",
+            kind="json",
+            reason_code=None,
+            reason=None,
+            notes=None,
+            processed_at=when,
+        )
+        writer.insert_raw(conn, [raw])
+    origin = ReportOrigin(raw_id=raw_id, received_at=writer.db_time(datetime(2024, 6, 1)))
     for first in range(0, count, chunk):
         rollups: dict[Any, list[int]] = {}
+        origins: list[ReportOrigin] = []
         reports, policies, failures = [], [], []
         for i in range(first, min(first + chunk, count)):
             report = synthetic_report(i, *place(i), rng)
             rows = build_rows(ParsedReport(report, []))
-            reports.append((raw_id, now, rows.dedup_key, rows.content_sha256, *rows.report))
+            origins.append(origin)
+            reports.append(rows.report)
             policies.append(rows.policies)
             failures.append(rows.failures)
             for key, (n, ok, failed) in rows.rollups.items():
@@ -96,7 +116,7 @@ def bulk_load(store: Store, count: int, place: Placement, chunk: int = 20_000) -
                 c[1] += ok
                 c[2] += failed
         with store.write() as conn:
-            writer.insert_reports(conn, reports, policies, failures)
+            writer.insert_reports(conn, origins, reports, policies, failures)
             writer.add_rollups(conn, rollups)
     if not store.is_sqlite:  # what autovacuum does to a live database
         with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

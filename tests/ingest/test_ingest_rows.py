@@ -30,7 +30,6 @@ from tlsrpt.report import (
     parse_report,
 )
 from tlsrpt.store.schema import ALL, EMPTY
-from tlsrpt.store.writer import FAILURE_COLUMNS, POLICY_COLUMNS, REPORT_COLUMNS
 
 
 def _doc(**over: Any) -> dict[str, Any]:
@@ -105,11 +104,11 @@ def test_attribution_day_is_the_middle_of_the_range(start: str, end: str, day: d
 
 def _named(rows: Any) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows as the database gives them back (dates and times parsed)."""
-    report = dict(zip(REPORT_COLUMNS[5:], rows.report, strict=True))
+    report = rows.report._asdict()
     for key in ("start_at", "end_at"):
         report[key] = datetime.fromisoformat(report[key])
-    policies = [dict(zip(POLICY_COLUMNS[1:], p, strict=True)) for p in rows.policies]
-    failures = [dict(zip(FAILURE_COLUMNS[1:], f, strict=True)) for f in rows.failures]
+    policies = [p._asdict() for p in rows.policies]
+    failures = [f._asdict() for f in rows.failures]
     return report, policies, failures
 
 

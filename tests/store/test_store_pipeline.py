@@ -400,7 +400,7 @@ def test_prepare_needs_no_database_and_its_result_is_written_later(store: Store,
     ]
     ok, bad, held = prepared
     assert ok.kind == "gzip" and ok.codec == "none" and ok.quarantine is None
-    assert [r.report[2] for r in ok.rows] == ["r-prep"]  # REPORT_COLUMNS: report_id
+    assert [r.report.report_id for r in ok.rows] == ["r-prep"]
     assert bad.quarantine is not None and not bad.rows
     assert held.quarantine == ("held", "DKIM failed") and held.codec == "zlib"
     assert _count(store, "raw_inputs") == 0

@@ -72,6 +72,7 @@ from tlsrpt.report import DEFAULT_LIMITS, Deviation, Limits, ParsedInput, Report
 from tlsrpt.report.names import parse_filename
 from tlsrpt.store import blobs, budget, writer
 from tlsrpt.store.engine import Store, db_reason
+from tlsrpt.store.rows import DuplicateRow, RawInputRow, RawOutcome, ReportOrigin, RollupKey
 from tlsrpt.store.schema import raw_inputs
 
 # Deviations of a message that belong to no particular MIME part.
@@ -313,8 +314,15 @@ def _still_quarantined(store: Store, raw_id: int, code: str, reason: str) -> Ing
         if row.reason_code == HELD:
             reason = f"{reason}; still held: {row.reason}"
         else:
-            outcome = ("quarantined", row.kind, code, reason, row.notes, _now(), raw_id)
-            writer.set_outcomes(conn, [outcome])
+            outcome = RawOutcome(
+                outcome="quarantined",
+                kind=row.kind,
+                reason_code=code,
+                reason=reason,
+                notes=row.notes,
+                processed_at=_now(),
+            )
+            writer.set_outcomes(conn, [(raw_id, outcome)])
     return IngestResult(outcome="quarantined", raw_id=raw_id, reason=reason, reason_code=code)
 
 
@@ -517,33 +525,49 @@ class _Batch:
         """The bytes, compressed, with their source and decided outcome;
         raw ids already allocated."""
         now = self.now
-        rows = []
+        rows: list[RawInputRow] = []
         for item in items:
             prep = item.prep
             assert prep.codec, "an input already stored is never written again"
             src = prep.source
             meta = orjson.dumps(dict(src.meta), default=str).decode() if src.meta else None
+            assert item.raw_id is not None, "ids are allocated before the rows are built"
+            outcome = self._outcome(item)
             rows.append(
-                (
-                    item.raw_id,
-                    prep.sha256,
-                    len(prep.data),
-                    prep.codec,
-                    prep.blob,
-                    clean_text(src.kind)[:16],
-                    clean_text(src.detail),
-                    clean_text(src.content_type) if src.content_type else None,
-                    clean_text(meta) if meta else None,
-                    writer.db_time(naive_utc(src.received_at)) if src.received_at else now,
-                    *self._outcome(item),
+                RawInputRow(
+                    id=item.raw_id,
+                    sha256=prep.sha256,
+                    size=len(prep.data),
+                    codec=prep.codec,
+                    data=prep.blob,
+                    source_kind=clean_text(src.kind)[:16],
+                    source_detail=clean_text(src.detail),
+                    content_type=clean_text(src.content_type) if src.content_type else None,
+                    source_meta=clean_text(meta) if meta else None,
+                    received_at=(
+                        writer.db_time(naive_utc(src.received_at)) if src.received_at else now
+                    ),
+                    outcome=outcome.outcome,
+                    kind=outcome.kind,
+                    reason_code=outcome.reason_code,
+                    reason=outcome.reason,
+                    notes=outcome.notes,
+                    processed_at=outcome.processed_at,
                 )
             )
         writer.insert_raw(self.conn, rows)
 
-    def _outcome(self, item: _Item) -> tuple[Any, ...]:
-        """writer.OUTCOME_COLUMNS of a decided item."""
-        notes = orjson.dumps(item.notes).decode() if item.notes else None
-        return (item.outcome, item.prep.kind, item.reason_code, item.reason, notes, self.now)
+    def _outcome(self, item: _Item) -> RawOutcome:
+        """The outcome columns of a decided item."""
+        assert item.outcome is not None
+        return RawOutcome(
+            outcome=item.outcome,
+            kind=item.prep.kind,
+            reason_code=item.reason_code,
+            reason=item.reason,
+            notes=orjson.dumps(item.notes).decode() if item.notes else None,
+            processed_at=self.now,
+        )
 
     def _classify(self, items: list[_Item]) -> tuple[_New, _Later]:
         """Decide each item's outcome: a report not stored yet (nor earlier
@@ -591,14 +615,12 @@ class _Batch:
         now = self.now
         ids = writer.insert_reports(
             self.conn,
-            [
-                (item.raw_id, now, rows.dedup_key, rows.content_sha256, *rows.report)
-                for item, rows in new.values()
-            ],
+            [ReportOrigin(raw_id=item.raw_id, received_at=now) for item, _ in new.values()],
+            [rows.report for _, rows in new.values()],
             [rows.policies for _, rows in new.values()],
             [rows.failures for _, rows in new.values()],
         )
-        rollups: dict[Any, list[int]] = {}
+        rollups: dict[RollupKey, list[int]] = {}
         stored = self.stored_reports
         for (item, rows), pk in zip(new.values(), ids, strict=True):
             stored[rows.dedup_key] = (pk, rows.content_sha256)
@@ -611,7 +633,7 @@ class _Batch:
                     counts[0] += n
                     counts[1] += ok
                     counts[2] += failed
-        duplicates: dict[tuple[int, int], tuple[int, int, bool, str]] = {}
+        duplicates: dict[tuple[int, int], DuplicateRow] = {}
         for item, rows in later:
             pk, content = stored[rows.dedup_key]
             if pk is None:  # removed by retention: counted once, in the roll-ups
@@ -620,14 +642,23 @@ class _Batch:
             item.report_ids.append(pk)
             assert item.raw_id is not None
             seen = duplicates.get((item.raw_id, pk))
-            conflict |= bool(seen and seen[2])
-            duplicates[(item.raw_id, pk)] = (item.raw_id, pk, conflict, rows.content_sha256)
+            conflict |= bool(seen and seen.conflict)
+            duplicates[(item.raw_id, pk)] = DuplicateRow(
+                raw_id=item.raw_id,
+                report_pk=pk,
+                conflict=conflict,
+                content_sha256=rows.content_sha256,
+            )
         writer.insert_duplicates(self.conn, list(duplicates.values()))
         writer.add_rollups(self.conn, rollups)
 
     def finish(self, items: list[_Item]) -> None:
         """The outcome of stored raw inputs (reprocessed ones)."""
-        writer.set_outcomes(self.conn, [(*self._outcome(item), item.raw_id) for item in items])
+        outcomes = []
+        for item in items:
+            assert item.raw_id is not None, "a stored input has its id"
+            outcomes.append((item.raw_id, self._outcome(item)))
+        writer.set_outcomes(self.conn, outcomes)
 
 
 _SAME_REPORT = {

@@ -20,6 +20,7 @@ Decisions taken here (and tested in tests/ingest):
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -38,10 +39,9 @@ from tlsrpt.report import (
     Report,
     Summary,
 )
+from tlsrpt.store.rows import FailureDetailRow, PolicyRow, ReportRow, RollupKey, row_from
 from tlsrpt.store.schema import ALL, EMPTY
 from tlsrpt.store.writer import db_date, db_time
-
-RollupKey = tuple[str, str, str, str, str]  # domain, day as stored, org, types
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +55,21 @@ class DomainHints:
 
 @dataclass(slots=True)
 class ReportRows:
-    dedup_key: str
-    content_sha256: str
-    report: tuple[Any, ...]  # writer.REPORT_COLUMNS from "organization" on
-    policies: list[tuple[Any, ...]]  # writer.POLICY_COLUMNS after "report_pk"
-    failures: list[tuple[Any, ...]]  # writer.FAILURE_COLUMNS after "report_pk"
+    """The rows of one report (`tlsrpt.store.rows`) and its roll-up
+    increments (`RollupCounts` per key)."""
+
+    report: ReportRow
+    policies: list[PolicyRow]
+    failures: list[FailureDetailRow]
     rollups: dict[RollupKey, list[int]] = field(default_factory=dict)
+
+    @property
+    def dedup_key(self) -> str:
+        return self.report.dedup_key
+
+    @property
+    def content_sha256(self) -> str:
+        return self.report.content_sha256
 
 
 def clean_text(text: str) -> str:
@@ -184,9 +193,8 @@ def build_rows(
     extra_deviations: list[Deviation] | None = None,
     submitter: str | None = None,
 ) -> ReportRows:
-    """Rows for one report, as tuples in the column order of
-    `tlsrpt.store.writer` (without database keys), plus its roll-up
-    increments. The parser has bounded its counts (`Limits.max_sessions`):
+    """Rows for one report (without the keys the writer gives), plus its
+    roll-up increments. The parser has bounded its counts (`Limits.max_sessions`):
     each increment of one report is below that bound."""
     devs = list(parsed.deviations)
     if extra_deviations:
@@ -195,8 +203,8 @@ def build_rows(
     facts = _facts(report)
     start_at, end_at, _, day, _ = facts
     org = organization_name(report)
-    policies: list[tuple[Any, ...]] = []
-    failures: list[tuple[Any, ...]] = []
+    policies: list[PolicyRow] = []
+    failures: list[FailureDetailRow] = []
     rollups: dict[RollupKey, list[int]] = {}
     total_ok = total_failed = 0
     for i, result in enumerate(report.policies):
@@ -211,58 +219,73 @@ def build_rows(
         total_ok += ok
         total_failed += failed
         policies.append(
-            (
-                i,
-                ptype,
-                pol.policy_domain,
-                domain,
-                day,
-                _json(pol.policy_string),
-                _json(pol.mx_host),
-                ok,
-                failed,
+            PolicyRow(
+                ordinal=i,
+                policy_type=ptype,
+                policy_domain=pol.policy_domain,
+                domain=domain,
+                day=day,
+                policy_strings=_json(pol.policy_string),
+                mx_hosts=_json(pol.mx_host),
+                successful_sessions=ok,
+                failed_sessions=failed,
             )
         )
         rolled_type = ptype or EMPTY
-        for key in ((domain, day, org, ALL, ALL), (domain, day, org, rolled_type, ALL)):
+        for key in (
+            RollupKey(domain=domain, day=day, organization=org, policy_type=ALL, result_type=ALL),
+            RollupKey(
+                domain=domain,
+                day=day,
+                organization=org,
+                policy_type=rolled_type,
+                result_type=ALL,
+            ),
+        ):
             counts = rollups.setdefault(key, [1, 0, 0])
             counts[1] += ok
             counts[2] += failed
         for j, d in enumerate(result.failure_details):
             failures.append(
-                (
-                    i,
-                    j,
-                    domain,
-                    day,
-                    d.result_type,
-                    d.failed_session_count,
-                    d.sending_mta_ip,
-                    d.receiving_mx_hostname,
-                    d.receiving_mx_helo,
-                    d.receiving_ip,
-                    d.additional_information,
-                    d.failure_reason_code,
+                FailureDetailRow(
+                    policy_ordinal=i,
+                    ordinal=j,
+                    domain=domain,
+                    day=day,
+                    result_type=d.result_type,
+                    failed_session_count=d.failed_session_count,
+                    sending_mta_ip=d.sending_mta_ip,
+                    receiving_mx_hostname=d.receiving_mx_hostname,
+                    receiving_mx_helo=d.receiving_mx_helo,
+                    receiving_ip=d.receiving_ip,
+                    additional_information=d.additional_information,
+                    failure_reason_code=d.failure_reason_code,
                 )
             )
-            key = (domain, day, org, rolled_type, d.result_type or EMPTY)
+            key = RollupKey(
+                domain=domain,
+                day=day,
+                organization=org,
+                policy_type=rolled_type,
+                result_type=d.result_type or EMPTY,
+            )
             rollups.setdefault(key, [1, 0, 0])[2] += d.failed_session_count
-    row = (
-        org,
-        report.contact_info,
-        report.report_id,
-        start_at,
-        end_at,
-        day,
-        clean_text(submitter) if submitter else None,
-        clean_text(hints.header) if hints.header else None,
-        deviations_json(devs),
-        total_ok,
-        total_failed,
-    )
-    return ReportRows(
+    row = ReportRow(
         dedup_key=dedup_key(report, org, facts),
         content_sha256=hashlib.sha256(encoded).hexdigest(),
+        organization=org,
+        contact_info=report.contact_info,
+        report_id=report.report_id,
+        start_at=start_at,
+        end_at=end_at,
+        day=day,
+        submitter=clean_text(submitter) if submitter else None,
+        header_domain=clean_text(hints.header) if hints.header else None,
+        deviations=deviations_json(devs),
+        successful_sessions=total_ok,
+        failed_sessions=total_failed,
+    )
+    return ReportRows(
         report=row,
         policies=policies,
         failures=failures,
@@ -271,42 +294,44 @@ def build_rows(
 
 
 def report_from_rows(
-    report: dict[str, Any], policies: list[dict[str, Any]], failures: list[dict[str, Any]]
+    report: Mapping[str, Any],
+    policies: Sequence[Mapping[str, Any]],
+    failures: Sequence[Mapping[str, Any]],
 ) -> Report:
-    """The model back from stored rows: the inverse of `build_rows` (the
+    """The model back from stored rows (mappings of column names, as read),
+    through the row types `build_rows` writes: its inverse (the
     organization name keeps its collapsed whitespace)."""
+    r = row_from(ReportRow, report)
     details: dict[int, list[FailureDetail]] = {}
-    for f in failures:
-        details.setdefault(f["policy_ordinal"], []).append(
+    for f in (row_from(FailureDetailRow, m) for m in failures):
+        details.setdefault(f.policy_ordinal, []).append(
             FailureDetail(
-                result_type=f["result_type"],
-                failed_session_count=f["failed_session_count"],
-                sending_mta_ip=f["sending_mta_ip"],
-                receiving_mx_hostname=f["receiving_mx_hostname"],
-                receiving_mx_helo=f["receiving_mx_helo"],
-                receiving_ip=f["receiving_ip"],
-                additional_information=f["additional_information"],
-                failure_reason_code=f["failure_reason_code"],
+                result_type=f.result_type,
+                failed_session_count=f.failed_session_count,
+                sending_mta_ip=f.sending_mta_ip,
+                receiving_mx_hostname=f.receiving_mx_hostname,
+                receiving_mx_helo=f.receiving_mx_helo,
+                receiving_ip=f.receiving_ip,
+                additional_information=f.additional_information,
+                failure_reason_code=f.failure_reason_code,
             )
         )
     return Report(
-        organization_name=report["organization"],
-        date_range=DateRange(
-            report["start_at"].replace(tzinfo=UTC), report["end_at"].replace(tzinfo=UTC)
-        ),
-        contact_info=report["contact_info"],
-        report_id=report["report_id"],
+        organization_name=r.organization,
+        date_range=DateRange(r.start_at.replace(tzinfo=UTC), r.end_at.replace(tzinfo=UTC)),
+        contact_info=r.contact_info,
+        report_id=r.report_id,
         policies=[
             PolicyResult(
                 policy=Policy(
-                    policy_type=p["policy_type"],
-                    policy_string=orjson.loads(p["policy_strings"]),
-                    policy_domain=p["policy_domain"],
-                    mx_host=orjson.loads(p["mx_hosts"]),
+                    policy_type=p.policy_type,
+                    policy_string=orjson.loads(p.policy_strings),
+                    policy_domain=p.policy_domain,
+                    mx_host=orjson.loads(p.mx_hosts),
                 ),
-                summary=Summary(int(p["successful_sessions"]), int(p["failed_sessions"])),
-                failure_details=details.get(p["ordinal"], []),
+                summary=Summary(int(p.successful_sessions), int(p.failed_sessions)),
+                failure_details=details.get(p.ordinal, []),
             )
-            for p in sorted(policies, key=lambda p: p["ordinal"])
+            for p in sorted((row_from(PolicyRow, m) for m in policies), key=lambda p: p.ordinal)
         ],
     )

@@ -29,6 +29,20 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.engine.interfaces import DBAPICursor
 
+from tlsrpt.store.rows import (
+    FAILURE_KEYS,
+    POLICY_KEYS,
+    REPORT_KEYS,
+    DuplicateRow,
+    FailureDetailRow,
+    PolicyRow,
+    RawInputRow,
+    RawOutcome,
+    ReportOrigin,
+    ReportRow,
+    RollupCounts,
+    RollupKey,
+)
 from tlsrpt.store.schema import (
     daily_rollups,
     failure_details,
@@ -43,74 +57,15 @@ _CHUNK = 500  # bound parameters per IN list, far below every backend's limit
 _PG_COPY_FROM = 64  # rows from which PostgreSQL gets COPY instead of executemany
 _SQLITE_VARIABLES = 8_000  # bound values per SQLite statement (its limit: 32,766)
 
-RAW_COLUMNS = (
-    "id",
-    "sha256",
-    "size",
-    "codec",
-    "data",
-    "source_kind",
-    "source_detail",
-    "content_type",
-    "source_meta",
-    "received_at",
-    "outcome",
-    "kind",
-    "reason_code",
-    "reason",
-    "notes",
-    "processed_at",
-)
-OUTCOME_COLUMNS = RAW_COLUMNS[-6:]
-# Column order of the tuples `tlsrpt.ingest.rows` builds.
-REPORT_COLUMNS = (
-    "id",
-    "raw_id",
-    "received_at",
-    "dedup_key",
-    "content_sha256",
-    "organization",
-    "contact_info",
-    "report_id",
-    "start_at",
-    "end_at",
-    "day",
-    "submitter",
-    "header_domain",
-    "deviations",
-    "successful_sessions",
-    "failed_sessions",
-)
-POLICY_COLUMNS = (
-    "report_pk",
-    "ordinal",
-    "policy_type",
-    "policy_domain",
-    "domain",
-    "day",
-    "policy_strings",
-    "mx_hosts",
-    "successful_sessions",
-    "failed_sessions",
-)
-FAILURE_COLUMNS = (
-    "report_pk",
-    "policy_ordinal",
-    "ordinal",
-    "domain",
-    "day",
-    "result_type",
-    "failed_session_count",
-    "sending_mta_ip",
-    "receiving_mx_hostname",
-    "receiving_mx_helo",
-    "receiving_ip",
-    "additional_information",
-    "failure_reason_code",
-)
-DUPLICATE_COLUMNS = ("raw_id", "report_pk", "conflict", "content_sha256")
-COUNT_COLUMNS = ("reports", "successful_sessions", "failed_sessions")
-ROLLUP_KEY = ("domain", "day", "organization", "policy_type", "result_type")
+# Column lists, derived from the row types (`tlsrpt.store.rows`).
+RAW_COLUMNS: tuple[str, ...] = RawInputRow._fields
+OUTCOME_COLUMNS: tuple[str, ...] = RawOutcome._fields
+REPORT_COLUMNS = (*REPORT_KEYS, *ReportRow._fields)
+POLICY_COLUMNS = (*POLICY_KEYS, *PolicyRow._fields)
+FAILURE_COLUMNS = (*FAILURE_KEYS, *FailureDetailRow._fields)
+DUPLICATE_COLUMNS: tuple[str, ...] = DuplicateRow._fields
+COUNT_COLUMNS: tuple[str, ...] = RollupCounts._fields
+ROLLUP_KEY: tuple[str, ...] = RollupKey._fields
 
 
 class StoredRaw(NamedTuple):
@@ -303,8 +258,8 @@ def find_raw(conn: Connection, shas: Sequence[str]) -> dict[str, StoredRaw]:
     return {row[1]: StoredRaw(*row) for row in rows}
 
 
-def insert_raw(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """rows: RAW_COLUMNS, ids from `next_ids`."""
+def insert_raw(conn: Connection, rows: Sequence[RawInputRow]) -> None:
+    """rows: ids from `next_ids`."""
     bulk_insert(conn, raw_inputs, RAW_COLUMNS, rows)
 
 
@@ -315,9 +270,10 @@ def load_raw(conn: Connection, ids: Sequence[int]) -> list[sa.Row[Any]]:
     return sorted(out, key=lambda r: r.id)
 
 
-def set_outcomes(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """rows: (*OUTCOME_COLUMNS, raw id)."""
+def set_outcomes(conn: Connection, outcomes: Sequence[tuple[int, RawOutcome]]) -> None:
+    """The outcome of stored raw inputs: (raw id, outcome) pairs."""
     columns = (*OUTCOME_COLUMNS, "id")
+    rows = [(*outcome, raw_id) for raw_id, outcome in outcomes]
     if _copy_worthy(conn, rows):
         _staged(conn, "staged_outcomes", columns, rows)
         sets = ", ".join(f"{c} = v.{c}" for c in OUTCOME_COLUMNS)
@@ -371,16 +327,19 @@ def report_ids_of_raw(conn: Connection, raw_ids: Sequence[int]) -> dict[int, lis
 
 def insert_reports(
     conn: Connection,
-    report_rows: Sequence[tuple[Any, ...]],
-    policy_rows: Sequence[Sequence[tuple[Any, ...]]],
-    failure_rows: Sequence[Sequence[tuple[Any, ...]]],
+    origins: Sequence[ReportOrigin],
+    report_rows: Sequence[ReportRow],
+    policy_rows: Sequence[Sequence[PolicyRow]],
+    failure_rows: Sequence[Sequence[FailureDetailRow]],
 ) -> list[int]:
-    """Insert reports (REPORT_COLUMNS without the id) and, per report, its
-    policy and failure rows (POLICY_COLUMNS, FAILURE_COLUMNS without the
-    report key). Returns the ids given."""
+    """Insert reports, each with where and when it was stored, and, per
+    report, its policy and failure rows. Returns the ids given."""
     ids = next_ids(conn, reports, len(report_rows))
     bulk_insert(
-        conn, reports, REPORT_COLUMNS, [(i, *r) for i, r in zip(ids, report_rows, strict=True)]
+        conn,
+        reports,
+        REPORT_COLUMNS,
+        [(i, *o, *r) for i, o, r in zip(ids, origins, report_rows, strict=True)],
     )
     policies = [(pk, *row) for pk, rows in zip(ids, policy_rows, strict=True) for row in rows]
     failures = [(pk, *row) for pk, rows in zip(ids, failure_rows, strict=True) for row in rows]
@@ -389,14 +348,13 @@ def insert_reports(
     return ids
 
 
-def insert_duplicates(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """rows: DUPLICATE_COLUMNS."""
+def insert_duplicates(conn: Connection, rows: Sequence[DuplicateRow]) -> None:
     bulk_insert(conn, report_duplicates, DUPLICATE_COLUMNS, rows)
 
 
-def add_rollups(conn: Connection, deltas: Mapping[tuple[Any, ...], Sequence[int]]) -> None:
-    """Add (reports, successful, failed) to the daily roll-ups, keyed by
-    ROLLUP_KEY; applied in key order. Raises CountOverflow, and writes
+def add_rollups(conn: Connection, deltas: Mapping[RollupKey, Sequence[int]]) -> None:
+    """Add the counts (`RollupCounts`: reports, successful, failed) to the
+    daily roll-ups; applied in key order. Raises CountOverflow, and writes
     nothing, if a count would pass 2^63-1 (each increment is below 2^63:
     the parser bounds the sessions of a report, `Limits.max_sessions`)."""
     columns = (*ROLLUP_KEY, *COUNT_COLUMNS)
