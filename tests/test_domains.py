@@ -24,7 +24,7 @@ def test_fold_drops_space_final_dots_and_case_and_refuses_nothing(text: str, fol
 
 def test_ldh_refuses_what_an_account_cannot_register() -> None:
     assert normalize_domain(" Mail-1.Example.ORG. ", "ldh") == "mail-1.example.org"
-    for bad in ("localhost", "a..example", "exa mple.com", "bücher.example", "x" * 64 + ".com"):
+    for bad in ("localhost", "a..example", "exa mple.com", "a_b.example", "x" * 64 + ".com"):
         with pytest.raises(DomainError, match="is not a domain name"):
             normalize_domain(bad, "ldh")
 

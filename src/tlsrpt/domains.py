@@ -10,7 +10,8 @@ normaliser takes an explicit mode:
   parser records a deviation for a U-label rather than rejecting the
   report (RFC 8460 §4.4), settings and filters look names up with it.
 - `"ldh"` also requires at least two labels, each 1-63 letters, digits
-  and hyphens: names an operator registers (accounts, hosted policies).
+  and hyphens (`str.isalnum`, so a U-label passes as it always has):
+  names an operator registers (accounts, hosted policies).
 - `"idna"` accepts an internationalised name and returns its A-labels
   (RFC 8460 §3: IDNs are queried as A-labels); it refuses IP addresses,
   whitespace, `/`, `@`, `:` and single-label names. The checker uses it.
