@@ -27,6 +27,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from tlsrpt.domains import ip_literal as ip_literal  # where it lived; the checker's own name for it
+
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
