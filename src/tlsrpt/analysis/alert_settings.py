@@ -36,6 +36,7 @@ from tlsrpt.analysis.alert_rules import (
     RULES,
     Param,
 )
+from tlsrpt.domains import normalize_domain
 
 DEFAULT_COOLDOWN = timedelta(hours=2)
 _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -279,7 +280,7 @@ def parse_alert_settings(
         elif key == "domains":
             domains: dict[str, DomainOverride] = {}
             for name, body in _table(value, "alerts.domains").items():
-                normalized = str(name).strip().rstrip(".").lower()
+                normalized = normalize_domain(str(name))
                 if not normalized or "." not in normalized:
                     raise AlertSettingsError(f"alerts.domains: {name!r} is not a domain name")
                 if normalized in domains:

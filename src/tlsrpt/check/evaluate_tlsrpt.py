@@ -34,7 +34,7 @@ def display(rr: Any) -> str:
 
 
 def problem_json(p: Problem) -> dict[str, Any]:
-    return {"code": p.code, "severity": p.severity, "message": p.message, "position": p.position}
+    return p.to_json()
 
 
 def default_rua(domain: str) -> list[str]:

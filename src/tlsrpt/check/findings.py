@@ -10,17 +10,11 @@ on different domains: an expired MX certificate is an error under
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
+from tlsrpt.severity import SEVERITY_ORDER, Severity
 
-class Severity(StrEnum):
-    ERROR = "error"
-    WARNING = "warning"
-    INFO = "info"
-
-
-SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+__all__ = ["CODES", "SEVERITY_ORDER", "Finding", "Severity"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +26,8 @@ class Finding:
     fix: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The common shape (code, severity, message; `evidence` locates it)
+        and the fix."""
         return {
             "code": self.code,
             "severity": str(self.severity),

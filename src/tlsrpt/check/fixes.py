@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from tlsrpt.check.safety import ip_literal
+from tlsrpt.domains import ip_literal
 from tlsrpt.records import (
     MAX_AGE_LIMIT,
     Mode,

@@ -20,9 +20,10 @@ from tlsrpt.check.facts import DomainFacts, MxEntry, MxHostFacts, RuaCheck
 from tlsrpt.check.net import resolve_vetted, tls_connect
 from tlsrpt.check.policy_fetch import fetch_policy
 from tlsrpt.check.resolver import DnsStatus, Resolver
-from tlsrpt.check.safety import AddressPolicy, ip_literal
+from tlsrpt.check.safety import AddressPolicy
 from tlsrpt.check.smtp_probe import probe_smtp
 from tlsrpt.check.trust import Trust
+from tlsrpt.domains import ip_literal
 from tlsrpt.records import parse_tlsrpt_record, select_sts_record, select_tlsrpt_record
 
 

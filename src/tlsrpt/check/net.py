@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass
 
 from tlsrpt.check.resolver import DnsAnswer, DnsStatus, Resolver
-from tlsrpt.check.safety import AddressPolicy, ip_literal
+from tlsrpt.check.safety import AddressPolicy
+from tlsrpt.domains import ip_literal
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from tlsrpt.domains import ip_literal as ip_literal  # where it lived; the checker's own name for it
+
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -230,23 +232,6 @@ def refusal_reason(address: str | IPAddress) -> str | None:
             return f"{ip} embeds {inner}, which is {inner_reason}" if inner_reason else None
     category = _category(ip)
     return f"{ip} is {category}" if category else None
-
-
-def ip_literal(host: str) -> str | None:
-    """The IP address `host` spells, or None for a host name.
-
-    Accepts the forms found where a host name belongs: `10.0.0.1`, `fec0::1`,
-    `[fec0::1]`, SMTP's `[IPv6:fec0::1]` (RFC 5321 §4.1.3) and a final dot.
-    """
-    text = host.strip().rstrip(".")
-    if text.startswith("[") and text.endswith("]"):
-        text = text[1:-1]
-        if text[:5].lower() == "ipv6:":
-            text = text[5:]
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return None
 
 
 class AddressPolicy:

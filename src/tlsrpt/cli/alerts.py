@@ -24,6 +24,7 @@ from rich.markup import escape
 from tlsrpt.cli.alerts_outbox import register_outbox
 from tlsrpt.cli.db import add_db_argument, opened_store
 from tlsrpt.cli.output import UsageError, console, err_console, print_json_line
+from tlsrpt.domains import DomainError, normalize_domain
 
 NO_DOMAIN_ARG = "-"
 
@@ -90,7 +91,6 @@ def _target(args: argparse.Namespace) -> tuple[str, str]:
     from tlsrpt.analysis.alert_rules import RULES
     from tlsrpt.check.findings import CODES
     from tlsrpt.records import CODES as RECORD_CODES
-    from tlsrpt.store.users import AccountError, normalize_domain
 
     if args.rule not in RULES and args.rule not in CODES and args.rule not in RECORD_CODES:
         raise UsageError(
@@ -100,15 +100,15 @@ def _target(args: argparse.Namespace) -> tuple[str, str]:
     if args.domain == NO_DOMAIN_ARG:
         return "", args.rule
     try:
-        return normalize_domain(args.domain), args.rule
-    except AccountError as exc:
-        raise UsageError(str(exc)) from exc
+        return normalize_domain(args.domain, "ldh"), args.rule
+    except DomainError:
+        raise UsageError(f"{args.domain!r} is not a domain name") from None
 
 
 def run_list(args: argparse.Namespace) -> int:
     from tlsrpt.store.alerts import AlertFilter, list_alerts
 
-    domain = None if args.domain is None else args.domain.strip().rstrip(".").lower()
+    domain = None if args.domain is None else normalize_domain(args.domain)
     selection = AlertFilter(include_resolved=args.all, domain=domain, limit=max(args.limit, 0))
     with opened_store(args) as store, store.read() as conn:
         rows = list_alerts(conn, selection)

@@ -27,8 +27,6 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-import dns.exception
-import dns.name
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
@@ -42,8 +40,9 @@ from tlsrpt.check import (
     Trust,
     parse_nameserver,
 )
-from tlsrpt.check.safety import ip_literal
 from tlsrpt.cli.output import UsageError, console, err_console, print_json_line, safe_text
+from tlsrpt.domains import DomainError
+from tlsrpt.domains import normalize_domain as domain_name
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -174,19 +173,10 @@ def _port(text: str) -> int:
 
 def normalize_domain(text: str, where: str) -> str:
     """A-label, lower-case, no final dot (RFC 8460 §3: IDNs are queried as A-labels)."""
-    raw = text.strip().rstrip(".")
-    if ip_literal(raw) is not None:
-        raise UsageError(f"{where}: {text.strip()!r} is an IP address, not a domain name")
-    if not raw or any(c.isspace() for c in raw) or any(c in raw for c in "/@:"):
-        raise UsageError(f"{where}: {text.strip()!r} is not a domain name")
     try:
-        name = dns.name.from_unicode(raw)
-    except (dns.exception.DNSException, UnicodeError, ValueError) as exc:
-        raise UsageError(f"{where}: {text.strip()!r} is not a domain name: {exc}") from None
-    labels = [label.decode("ascii") for label in name.labels if label]
-    if len(labels) < 2 or any(not label for label in labels):
-        raise UsageError(f"{where}: {text.strip()!r} is not a domain name (it needs a dot)")
-    return ".".join(labels).lower()
+        return domain_name(text, "idna")
+    except DomainError as exc:
+        raise UsageError(f"{where}: {text.strip()!r} {exc}") from None
 
 
 def read_domains(args: argparse.Namespace) -> list[str]:

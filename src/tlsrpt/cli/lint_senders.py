@@ -10,6 +10,7 @@ from typing import Any
 
 from tlsrpt.cli.output import say
 from tlsrpt.records import Compat, Parsed, Selected, parse_sts_policy
+from tlsrpt.severity import Severity
 
 _VERDICT_STYLE = {"accept": "green", "reject": "bold red", "reads-differently": "yellow"}
 
@@ -28,7 +29,7 @@ def with_senders(
     tolerant senders read, so the output still shows it."""
     extra = compat.problems
     if lenient:
-        extra = tuple(dataclasses.replace(p, severity="warning") for p in extra)
+        extra = tuple(dataclasses.replace(p, severity=Severity.WARNING) for p in extra)
     valid = result.value is not None and not any(p.severity == "error" for p in extra)
     value = result.value
     if value is None and kind == "sts-policy":

@@ -13,6 +13,7 @@ from tlsrpt.analysis.readiness import Readiness
 from tlsrpt.analysis.summary import DomainSummary, summarize
 from tlsrpt.cli.db import add_db_argument, opened_store
 from tlsrpt.cli.output import Column, print_json_line, print_table, say
+from tlsrpt.domains import normalize_domain
 from tlsrpt.store.window import Window
 
 
@@ -34,7 +35,7 @@ def add_window_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def window_from_args(args: argparse.Namespace) -> Window:
-    domain = args.domain.strip().rstrip(".").lower() if args.domain else None
+    domain = normalize_domain(args.domain) if args.domain else None
     return Window(domain=domain, since=args.since, until=args.until)
 
 

@@ -6,8 +6,9 @@ Results
 -------
 Every parser returns its problems; none raises on bad input.
 
-- `Problem(code, severity, message, position)`: `severity` is "error" or
-  "warning"; `code` is a stable string (all of them, with their meaning, in
+- `Problem(code, severity, message, position)`: `severity` is
+  `Severity.ERROR` or `Severity.WARNING` (`tlsrpt.severity`, a StrEnum
+  equal to "error" and "warning"); `code` is a stable string (all of them, with their meaning, in
   `CODES` and in the README); `position` is a 0-based character offset into
   the parsed text, or None.
 - `Parsed(value, problems)`: a NamedTuple, so `record, problems = ...`

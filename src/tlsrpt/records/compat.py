@@ -43,6 +43,7 @@ from tlsrpt.records.problems import Problem
 from tlsrpt.records.sts_policy import parse_sts_policy
 from tlsrpt.records.sts_record import parse_sts_record, select_sts_record
 from tlsrpt.records.tlsrpt_record import parse_tlsrpt_record, select_tlsrpt_record
+from tlsrpt.severity import Severity
 
 __all__ = [
     "IMPLEMENTATIONS",
@@ -168,7 +169,7 @@ def _problems(
             problems.append(
                 Problem(
                     "sts-policy-rejected-by-senders",
-                    "error",
+                    Severity.ERROR,
                     f"{hit.detail}: rejected by {_names(senders_rejecting)}, whose senders then "
                     f"apply no MTA-STS; {_readings(rule, applying)}",
                     hit.position,
@@ -179,7 +180,7 @@ def _problems(
             problems.append(
                 Problem(
                     "record-read-differently",
-                    "warning",
+                    Severity.WARNING,
                     f"{hit.detail}: read differently: {_readings(rule, applying)} "
                     f"(RFC: {rule.rfc})",
                     hit.position,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, Literal, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
-Severity = Literal["error", "warning"]
+from tlsrpt.severity import Severity
 
 T = TypeVar("T")
 
@@ -14,12 +14,23 @@ T = TypeVar("T")
 class Problem:
     """One finding. `position` is a 0-based character offset into the text
     that was parsed (the concatenated TXT value or the decoded policy), or
-    None when the problem is about the whole input (e.g. a missing field)."""
+    None when the problem is about the whole input (e.g. a missing field).
+    `severity` is ERROR or WARNING, never INFO."""
 
     code: str
     severity: Severity
     message: str
     position: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The common shape of coded results: code, severity, message, and
+        where: `position`."""
+        return {
+            "code": self.code,
+            "severity": str(self.severity),
+            "message": self.message,
+            "position": self.position,
+        }
 
 
 class Parsed(NamedTuple, Generic[T]):
@@ -133,11 +144,11 @@ class ProblemList:
         self.has_error = False
 
     def error(self, code: str, message: str, position: int | None = None) -> None:
-        self.items.append(Problem(code, "error", message, position))
+        self.items.append(Problem(code, Severity.ERROR, message, position))
         self.has_error = True
 
     def warning(self, code: str, message: str, position: int | None = None) -> None:
-        self.items.append(Problem(code, "warning", message, position))
+        self.items.append(Problem(code, Severity.WARNING, message, position))
 
     def relaxable(self, code: str, message: str, position: int | None = None) -> None:
         """An RFC violation that lenient parsing tolerates."""

@@ -18,6 +18,7 @@ from tlsrpt.records.txt import (
     select,
     split_fields,
 )
+from tlsrpt.severity import Severity
 
 VERSION = "v=TLSRPTv1"
 PREFIX = "tlsrpt"
@@ -291,7 +292,7 @@ def check_tlsrpt_name(name: str) -> tuple[str | None, tuple[Problem, ...]]:
         return domain, (
             Problem(
                 "tlsrpt-legacy-label",
-                "warning",
+                Severity.WARNING,
                 f"the record is at {bare}, a name from drafts of RFC 8460; senders look only "
                 f"at _smtp._tls.{domain}",
             ),

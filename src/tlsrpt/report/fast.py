@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
+from tlsrpt.domains import is_normal_domain
 from tlsrpt.report.limits import Limits
 from tlsrpt.report.model import Absent, Deviation, Report
 from tlsrpt.report.normalize import (
@@ -114,9 +115,7 @@ _NORMAL_DOMAINS: set[str] = set()  # domains known to be as `normalize` leaves t
 
 
 def _normal_domain(domain: str) -> bool:
-    if not (domain.islower() and domain.isascii()) or domain.strip() != domain:
-        return False
-    if domain[-1] == ".":
+    if not is_normal_domain(domain):
         return False
     if memo_room(_NORMAL_DOMAINS, domain):
         _NORMAL_DOMAINS.add(domain)

@@ -20,9 +20,11 @@ constructors, which check nothing, not by decoding or `msgspec.convert`.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
+
+from tlsrpt.severity import Severity
 
 # RFC 8460 §4.4 counts are integers; I-JSON (RFC 7493 §2.2) bounds them.
 MAX_IJSON_INT = 2**53 - 1
@@ -158,3 +160,20 @@ class Deviation(msgspec.Struct, frozen=True, gc=False):
     path: str
     message: str
     violation: bool = True
+
+    @property
+    def severity(self) -> Severity:
+        """WARNING for a violation the parser accepted (strict mode rejects
+        it instead), INFO for what is legal but worth knowing."""
+        return Severity.WARNING if self.violation else Severity.INFO
+
+    def to_json(self) -> dict[str, Any]:
+        """The common shape of coded results: code, severity, message, and
+        where: `path`, a JSONPath into the report; and `violation`."""
+        return {
+            "code": self.code,
+            "severity": str(self.severity),
+            "message": self.message,
+            "path": self.path,
+            "violation": self.violation,
+        }

@@ -20,6 +20,7 @@ import orjson
 from msgspec import UNSET, UnsetType
 from msgspec.structs import astuple
 
+from tlsrpt.domains import is_normal_domain, normalize_domain
 from tlsrpt.report.errors import ReportError
 from tlsrpt.report.limits import Limits
 from tlsrpt.report.model import (
@@ -361,8 +362,8 @@ def _policy_domain(value: str | UnsetType | None, i: int, out: Findings) -> str 
     if value is UNSET or not value.strip():  # checklist O2
         out.missing("policy-domain-missing", i)
         return None
-    if not value.islower() or value.endswith(".") or value != value.strip():
-        value = value.strip().rstrip(".").lower()
+    if not is_normal_domain(value):
+        value = normalize_domain(value)  # "fold": a U-label stays, flagged below
     if not value.isascii():  # R8460-4.4-g
         out.dev("policy-domain-u-label", path, "policy-domain is not written in A-labels")
     return value

@@ -22,6 +22,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Connection
 
+from tlsrpt.domains import DomainError
+from tlsrpt.domains import normalize_domain as domain_name
 from tlsrpt.store.accounts import api_tokens, domain_owners, domains, users, web_sessions
 from tlsrpt.store.schema import daily_rollups
 
@@ -62,13 +64,10 @@ def normalize_email(email: str) -> str:
 
 
 def normalize_domain(domain: str) -> str:
-    name = domain.strip().rstrip(".").lower()
-    labels = name.split(".")
-    if len(labels) < 2 or not all(
-        label and len(label) <= 63 and label.replace("-", "").isalnum() for label in labels
-    ):
-        raise AccountError(f"{domain!r} is not a domain name")
-    return name
+    try:
+        return domain_name(domain, "ldh")
+    except DomainError:
+        raise AccountError(f"{domain!r} is not a domain name") from None
 
 
 def _user(row: sa.Row[tuple[int, str, bool]] | None) -> User | None:

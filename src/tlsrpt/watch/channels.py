@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from tlsrpt.domains import normalize_domain
+
 CHANNEL_TYPES = ("webhook", "email", "apprise")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # An addr-spec as found in practice; no spaces, no angle brackets, no CR/LF.
@@ -114,10 +116,6 @@ class AppriseChannel:
 
 
 Channel = WebhookChannel | EmailChannel | AppriseChannel
-
-
-def normalize_domain(name: str) -> str:
-    return name.strip().rstrip(".").lower()
 
 
 class _Table:

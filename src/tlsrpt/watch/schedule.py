@@ -10,6 +10,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from tlsrpt.domains import normalize_domain
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+)([smhdw])")
 
@@ -99,7 +101,7 @@ class WatchConfig:
         overrides = {}
         for domain, text in (intervals or {}).items():
             try:
-                overrides[domain.strip().rstrip(".").lower()] = parse_duration(text)
+                overrides[normalize_domain(domain)] = parse_duration(text)
             except ValueError as exc:
                 raise ValueError(f"watch_intervals.{domain}: {exc}") from None
         return cls(intervals=overrides, **values)
