@@ -189,7 +189,7 @@ def _history(conn: Connection, domain: str) -> list[PolicyVersion]:
 
 def _readiness(conn: Connection, domain: str, now: datetime) -> Readiness:
     """The verdict over the readiness period, from the rows the dashboard reads."""
-    from tlsrpt.store.domain_reads import failure_rows, rollup_rows
+    from tlsrpt.store.reads import failure_rows, rollup_rows
 
     period = readiness_period(now)
     rollups, failures = rollup_rows(conn, [domain], period), failure_rows(conn, domain, period)

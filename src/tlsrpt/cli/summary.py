@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tlsrpt.store.queries import summary_rows
+    from tlsrpt.store.reads import summary_rows
 
     window = window_from_args(args)
     with opened_store(args, read_only=True) as store, store.read() as conn:

@@ -22,15 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tlsrpt.analysis.period import Period
 from tlsrpt.analysis.readiness import Verdict
+from tlsrpt.store import reads
 from tlsrpt.store.engine import Store
-from tlsrpt.store.schema import reports
 from tlsrpt.store.users import User
-from tlsrpt.web.api import reads
 
 Counts = dict[str, int]
 log = logging.getLogger(__name__)
@@ -38,7 +36,7 @@ log = logging.getLogger(__name__)
 
 def data_version(conn: Connection) -> int:
     """The highest report key: changes whenever a report is stored."""
-    return int(conn.scalar(sa.select(sa.func.max(reports.c.id))) or 0)
+    return reads.last_report_pk(conn)
 
 
 def count_verdicts(conn: Connection, user: User, period: Period, names: Sequence[str]) -> Counts:
