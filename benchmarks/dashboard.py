@@ -41,11 +41,11 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from bulk import ORGS, Placement, bulk_load, percentiles, postgres_schemas
+from tlsrpt.settings import Settings
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.users import add_user, create_token
 from tlsrpt.web.app import create_app
 from tlsrpt.web.dashboard.routes import PAGE_SIZE
-from tlsrpt.web.settings import Settings
 
 DAYS = 90
 LAST_DAY = datetime.now(UTC).date()

@@ -48,7 +48,7 @@ from tlsrpt.report import (
     parse_input,
 )
 from tlsrpt.store.engine import Store, open_store
-from tlsrpt.store.queries import summary_rows
+from tlsrpt.store.reads import summary_rows
 from tlsrpt.store.window import Window
 
 FIRST_DAY = date(2024, 1, 1)

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 from tlsrpt.store.retention import Cutoffs, prune
 
 if TYPE_CHECKING:
+    from tlsrpt.settings import Settings
     from tlsrpt.store.engine import Store
-    from tlsrpt.web.settings import Settings
 
 log = logging.getLogger("tlsrpt.retention")
 

@@ -16,7 +16,7 @@ from tlsrpt.analysis.alert_settings import (
     parse_alert_settings,
     parse_duration,
 )
-from tlsrpt.web.settings import SettingsError, load_settings
+from tlsrpt.settings import SettingsError, load_settings
 
 FINDINGS = {"sts-mode-none", "mx-certificate-expired"}
 

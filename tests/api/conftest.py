@@ -12,11 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tlsrpt.demo import load_demo
+from tlsrpt.settings import Settings
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.pgschema import temporary_schema
 from tlsrpt.store.users import add_domain, add_user, create_token
 from tlsrpt.web.app import create_app
-from tlsrpt.web.settings import Settings
 
 END = date(2026, 11, 28)
 DAYS = 60

@@ -24,12 +24,12 @@ import uvicorn
 from tlsrpt.cli import main
 from tlsrpt.ingest.model import SourceInfo
 from tlsrpt.ingest.pipeline import ingest
+from tlsrpt.settings import Settings
 from tlsrpt.store.accounts import api_tokens
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.pgschema import temporary_schema
 from tlsrpt.store.users import add_domain, add_user, utc_now
 from tlsrpt.web.app import create_app
-from tlsrpt.web.settings import Settings
 
 PASSWORD = "correct horse battery"
 ADMIN, CUSTOMER = "admin@example.com", "customer@example.net"

@@ -14,12 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tlsrpt.analysis.alert_model import Condition
+from tlsrpt.settings import Settings
 from tlsrpt.store.alerts import apply_transitions, current_alerts
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.pgschema import temporary_schema
 from tlsrpt.watch.lifecycle import plan
 from tlsrpt.web.app import create_app
-from tlsrpt.web.settings import Settings
 
 DAY = datetime.now(UTC).date() - timedelta(days=1)
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

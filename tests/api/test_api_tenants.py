@@ -18,10 +18,10 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from tlsrpt.settings import Settings
 from tlsrpt.store.engine import open_store
 from tlsrpt.store.pgschema import temporary_schema
 from tlsrpt.web.app import create_app
-from tlsrpt.web.settings import Settings
 
 DAY = datetime.now(UTC).date() - timedelta(days=1)
 ADMIN = "admin@operator.example"

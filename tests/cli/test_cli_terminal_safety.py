@@ -260,7 +260,13 @@ def test_text_log_lines_show_control_characters_escaped() -> None:
     from tlsrpt.cli.output import SafeLogFormatter
 
     record = logging.LogRecord(
-        "tlsrpt.receiver", logging.INFO, __file__, 1, "report from %s: %s", ("1.2.3.4", "\x1b[2J\u202eevil"), None
+        "tlsrpt.receiver",
+        logging.INFO,
+        __file__,
+        1,
+        "report from %s: %s",
+        ("1.2.3.4", "\x1b[2J\u202eevil"),
+        None,
     )
     line = SafeLogFormatter().format(record)
     assert "\x1b" not in line and "\u202e" not in line

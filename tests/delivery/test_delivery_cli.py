@@ -20,7 +20,13 @@ from tlsrpt.watch.channels import parse_channels
 CHANNELS = parse_channels(
     [{"type": "webhook", "name": "ops", "url": "http://127.0.0.1:9/", "secret": "k"}]
 )
-NOW = dt.datetime.now(dt.UTC)
+
+
+@pytest.fixture
+def now() -> dt.datetime:
+    """The wall clock when the test starts: `alerts outbox` judges leases by
+    it, so a module-level time would go stale in a long test run."""
+    return dt.datetime.now(dt.UTC)
 
 
 def run(argv: Sequence[str]) -> int:
@@ -35,16 +41,18 @@ def run(argv: Sequence[str]) -> int:
     return int(args.func(args))
 
 
-def _fill(store: Store, alert_factory: Callable[..., dict[str, Any]]) -> list[outbox.OutboxRow]:
+def _fill(
+    store: Store, alert_factory: Callable[..., dict[str, Any]], now: dt.datetime
+) -> list[outbox.OutboxRow]:
     with store.write() as conn:
         for n in (1, 2, 3):
             summary = "hostile \x1b[31m[bold]summary[/bold]" if n == 2 else f"alert {n}"
             outbox.enqueue(
-                conn, "alert.firing", alert_factory(n, summary=summary), CHANNELS, now=NOW
+                conn, "alert.firing", alert_factory(n, summary=summary), CHANNELS, now=now
             )
-    rows = outbox.claim(store, "me", NOW, dt.timedelta(minutes=5), 10, ["ops"])
-    outbox.mark_delivered(store, [rows[0].id], NOW)
-    outbox.mark_retry(store, [rows[1].id], "me", NOW + dt.timedelta(minutes=1), "HTTP 503")
+    rows = outbox.claim(store, "me", now, dt.timedelta(minutes=5), 10, ["ops"])
+    outbox.mark_delivered(store, [rows[0].id], now)
+    outbox.mark_retry(store, [rows[1].id], "me", now + dt.timedelta(minutes=1), "HTTP 503")
     return rows
 
 
@@ -52,8 +60,9 @@ def test_outbox_json(
     sqlite_store: Store,
     alert_factory: Callable[..., dict[str, Any]],
     capsys: pytest.CaptureFixture[str],
+    now: dt.datetime,
 ) -> None:
-    rows = _fill(sqlite_store, alert_factory)
+    rows = _fill(sqlite_store, alert_factory, now)
     url = str(sqlite_store.url)
     assert run(["alerts", "outbox", "--json", "--db", url]) == 0
     listed = orjson.loads(capsys.readouterr().out)
@@ -74,8 +83,9 @@ def test_outbox_table_and_failed_exit_status(
     sqlite_store: Store,
     alert_factory: Callable[..., dict[str, Any]],
     capsys: pytest.CaptureFixture[str],
+    now: dt.datetime,
 ) -> None:
-    rows = _fill(sqlite_store, alert_factory)
+    rows = _fill(sqlite_store, alert_factory, now)
     error = "HTTP 400 Bad Request: \x1b[2J[bold]no[/bold]"  # a receiver's words
     outbox.mark_failed(sqlite_store, [rows[2].id], "me", error)
     assert run(["alerts", "outbox", "--db", str(sqlite_store.url)]) == 1
@@ -85,7 +95,7 @@ def test_outbox_table_and_failed_exit_status(
     assert lines[1].startswith(f"#{rows[1].id} pending ")
     assert lines[1].endswith(
         "to ops, 1 attempt(s), next "
-        + (NOW + dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        + (now + dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
         + ": HTTP 503"
     )
     assert lines[-1].startswith("ops: 1 pending, 1 failed, oldest since ")

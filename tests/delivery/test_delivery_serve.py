@@ -12,11 +12,11 @@ from typing import Any
 
 import uvicorn
 
+from tlsrpt.settings import Settings
 from tlsrpt.store import outbox
 from tlsrpt.store.engine import Store
 from tlsrpt.watch.channels import parse_channels
 from tlsrpt.web.app import create_app
-from tlsrpt.web.settings import Settings
 
 from .conftest import SECRET, WebhookTarget
 

@@ -93,7 +93,9 @@ def test_force_overrides_and_says_what_it_overrode() -> None:
     forced = plan_promotion(history, _readiness(now, days=3, failed=5), now, force=True)
     assert forced.allowed and forced.forced and forced.change is not None
     assert forced.change.note.startswith("promote --force: ")
-    assert "enforce readiness: not-ready" in forced.change.note and "not clean" in forced.change.note
+    assert (
+        "enforce readiness: not-ready" in forced.change.note and "not clean" in forced.change.note
+    )
 
 
 def test_each_enforce_step_is_held_before_the_next() -> None:

@@ -22,12 +22,12 @@ from tlsrpt.cli import main
 from tlsrpt.ingest.model import RawInput, SourceInfo
 from tlsrpt.ingest.pipeline import ingest, ingest_batch
 from tlsrpt.report import DEFAULT_LIMITS
+from tlsrpt.settings import Settings
 from tlsrpt.store.alert_reads import report_data
 from tlsrpt.store.engine import Store
 from tlsrpt.store.gauges import domain_sessions
 from tlsrpt.store.users import add_user, create_token
 from tlsrpt.web.app import create_app
-from tlsrpt.web.settings import Settings
 
 FILE = SourceInfo("file", "/reports/in.json")
 BOUND = DEFAULT_LIMITS.max_sessions

@@ -25,7 +25,7 @@ from tlsrpt.ingest.model import (
 from tlsrpt.ingest.pipeline import ingest, ingest_batch, reprocess
 from tlsrpt.report import DEFAULT_LIMITS, Limits
 from tlsrpt.store.engine import Store
-from tlsrpt.store.queries import get_raw
+from tlsrpt.store.reads import get_raw
 from tlsrpt.store.schema import ALL, daily_rollups
 
 FILE = SourceInfo("file", "/reports/in.json")

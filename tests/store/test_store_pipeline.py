@@ -18,7 +18,7 @@ from tlsrpt.ingest.model import HELD, RawInput, SourceInfo, UnsignedRelease
 from tlsrpt.ingest.pipeline import ingest, ingest_batch, ingest_prepared, prepare, reprocess
 from tlsrpt.store import blobs
 from tlsrpt.store.engine import Store
-from tlsrpt.store.queries import Window, get_raw, get_report, summary_rows
+from tlsrpt.store.reads import Window, get_raw, get_report, summary_rows
 
 FILE = SourceInfo("file", "/reports/in.json")
 

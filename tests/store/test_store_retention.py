@@ -24,10 +24,11 @@ from tlsrpt.ingest.pipeline import Prepared, StoredInputRemoved, ingest, ingest_
 from tlsrpt.ingest.pipeline import ingest_prepared as write_prepared
 from tlsrpt.report.serialize import to_json
 from tlsrpt.retention import cutoffs
+from tlsrpt.settings import Settings
 from tlsrpt.store import outbox
 from tlsrpt.store.alerts import active_mutes, apply_transitions, current_alerts
 from tlsrpt.store.engine import Store, open_store
-from tlsrpt.store.queries import summary_rows
+from tlsrpt.store.reads import overview, summary_rows
 from tlsrpt.store.retention import KINDS, Cutoffs, prune
 from tlsrpt.store.schema import (
     alert_events,
@@ -47,8 +48,6 @@ from tlsrpt.store.watch import SnapshotSummary, record_snapshot
 from tlsrpt.store.window import Window
 from tlsrpt.watch.channels import parse_channels
 from tlsrpt.watch.lifecycle import plan
-from tlsrpt.web.api.reads import overview
-from tlsrpt.web.settings import Settings
 
 END = date(2026, 6, 30)  # the last day of the generated reports
 DAYS = 200

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tlsrpt.settings import SettingsError, load_settings
 from tlsrpt.watch.schedule import WatchConfig, format_duration, parse_duration
-from tlsrpt.web.settings import SettingsError, load_settings
 
 NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 

@@ -15,8 +15,8 @@ import pytest
 import uvicorn
 
 from tlsrpt.cli.serve import uvicorn_config
+from tlsrpt.settings import Settings
 from tlsrpt.web.app import create_app
-from tlsrpt.web.settings import Settings
 
 
 class Running:

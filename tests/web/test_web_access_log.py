@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from tlsrpt.settings import Settings
 from tlsrpt.web.app import create_app
-from tlsrpt.web.settings import Settings
 
 
 def test_one_line_per_request(

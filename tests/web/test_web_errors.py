@@ -15,9 +15,9 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from tlsrpt.settings import Settings
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.web.app import create_app
-from tlsrpt.web.settings import Settings
 
 HEADERS = {
     "x-content-type-options": "nosniff",

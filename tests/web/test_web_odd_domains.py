@@ -22,10 +22,10 @@ from fastapi.testclient import TestClient
 
 from tlsrpt.ingest.model import SourceInfo
 from tlsrpt.ingest.pipeline import ingest
+from tlsrpt.settings import Settings
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.users import User, add_user, create_token, visible_domains
 from tlsrpt.web.app import create_app
-from tlsrpt.web.settings import Settings
 
 PASSWORD = "correct horse battery"
 LONG = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 63, "e" * 44])  # 300 characters

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from tlsrpt.settings import Settings
 from tlsrpt.web.app import create_app
-from tlsrpt.web.settings import Settings
 
 
 def test_no_cdn_docs_pages_but_a_schema(tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tlsrpt.web.settings import Settings, SettingsError, load_settings
+from tlsrpt.settings import Settings, SettingsError, load_settings
 
 
 def test_defaults() -> None:

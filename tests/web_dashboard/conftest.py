@@ -21,10 +21,10 @@ from fastapi.testclient import TestClient
 from tlsrpt.demo import load_demo
 from tlsrpt.ingest.model import SourceInfo
 from tlsrpt.ingest.pipeline import ingest
+from tlsrpt.settings import Settings
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.users import add_domain, add_user
 from tlsrpt.web.app import create_app
-from tlsrpt.web.settings import Settings
 
 # The pages show periods ending today (UTC), so the data ends yesterday.
 END = datetime.now(UTC).date() - timedelta(days=1)

@@ -96,8 +96,8 @@ def _row_fields(html: str, domain: str) -> dict[str, str]:
 def test_overview_numbers_match_the_api(client: TestClient, site: Any) -> None:
     _login(client, ADMIN)
     html = client.get("/", params={"days": 30}).text
+    from tlsrpt.store.reads import overview, period_of
     from tlsrpt.store.users import User
-    from tlsrpt.web.api.reads import overview, period_of
 
     with site.store.read() as conn:
         rows = overview(conn, User(0, "t", True), period_of(30))
@@ -168,8 +168,8 @@ def test_domain_page_chart_has_the_daily_numbers(client: TestClient, site: Any) 
 
 
 def test_overview_sparklines_draw_the_daily_failure_rates(client: TestClient, site: Any) -> None:
+    from tlsrpt.store.reads import overview, period_of
     from tlsrpt.store.users import User
-    from tlsrpt.web.api.reads import overview, period_of
 
     _login(client, ADMIN)
     html = client.get("/", params={"days": 30}).text
@@ -273,10 +273,10 @@ def test_login_is_rate_limited(client: TestClient) -> None:
 
 
 def test_overview_pages_and_search(tmp_path: Any) -> None:
+    from tlsrpt.settings import Settings
     from tlsrpt.store.engine import open_store
     from tlsrpt.store.users import add_domain, add_user
     from tlsrpt.web.app import create_app
-    from tlsrpt.web.settings import Settings
 
     store = open_store(f"sqlite:///{tmp_path / 'many.sqlite3'}")
     with store.write() as conn:
@@ -353,11 +353,11 @@ def test_readiness_counts_cover_every_visible_domain(tmp_path: Any) -> None:
     from tlsrpt.demo import load_demo
     from tlsrpt.ingest.model import SourceInfo
     from tlsrpt.ingest.pipeline import ingest
+    from tlsrpt.settings import Settings
     from tlsrpt.store.engine import open_store
+    from tlsrpt.store.reads import overview, period_of
     from tlsrpt.store.users import User, add_domain, add_user
-    from tlsrpt.web.api.reads import overview, period_of
     from tlsrpt.web.app import create_app
-    from tlsrpt.web.settings import Settings
 
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     store = open_store(f"sqlite:///{tmp_path / 'verdicts.sqlite3'}")

@@ -18,10 +18,10 @@ from tlsrpt.ingest.model import SourceInfo
 from tlsrpt.ingest.pipeline import ingest
 from tlsrpt.report.model import DateRange, FailureDetail, Policy, PolicyResult, Report, Summary
 from tlsrpt.report.serialize import to_json
+from tlsrpt.settings import Settings
 from tlsrpt.store.engine import open_store
 from tlsrpt.store.users import add_user
 from tlsrpt.web.app import create_app
-from tlsrpt.web.settings import Settings
 
 ADMIN, PASSWORD = "admin@example.com", "correct horse battery"
 TODAY = datetime.now(UTC).date()

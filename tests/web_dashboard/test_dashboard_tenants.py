@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tlsrpt.settings import Settings
 from tlsrpt.store.engine import open_store
 from tlsrpt.web.app import create_app
-from tlsrpt.web.settings import Settings
 
 # The pages show periods ending today (UTC), so the data is of yesterday.
 DAY = datetime.now(UTC).date() - timedelta(days=1)

@@ -1,7 +1,7 @@
 """tlsrpt.analysis: pure functions over stored rows. No I/O here.
 
 - `summary`: `summarize(...) -> list[DomainSummary]`, the `tlsrpt summary`
-  contract over aggregated rows (`tlsrpt.store.queries.summary_rows`).
+  contract over aggregated rows (`tlsrpt.store.domain_reads.summary_rows`).
 - `period`: one policy domain over one `Period` of UTC days, from
   `RollupRow` (a `daily_rollups` row, `RollupRow(*row)` on
   `select(daily_rollups)`) and `FailureRow` (a `failure_details` row:

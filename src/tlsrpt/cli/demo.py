@@ -43,16 +43,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def fill(store: Store, days: int, end: date | None, seed: int, force: bool) -> Counter[str]:
-    import sqlalchemy as sa
-
     from tlsrpt.demo import load_demo
-    from tlsrpt.store.schema import reports
+    from tlsrpt.store.reads import has_reports
 
     if not 1 <= days <= 400:
         raise UsageError("--days must be between 1 and 400")
     with store.read() as conn:
-        has_reports = conn.execute(sa.select(reports.c.id).limit(1)).first() is not None
-    if has_reports and not force:
+        holds_reports = has_reports(conn)
+    if holds_reports and not force:
         raise UsageError(
             f"{store.display_url} already holds reports: use a new database, or --force"
         )

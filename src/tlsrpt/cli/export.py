@@ -52,15 +52,15 @@ def _format(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from tlsrpt.export import to_csv
-    from tlsrpt.store.users import User
-    from tlsrpt.web.api import reads
-    from tlsrpt.web.api.serialize import (
+    from tlsrpt.shape import (
         DAILY_COLUMNS,
         DOMAIN_COLUMNS,
         daily_rows,
         domain_item,
         domain_row,
     )
+    from tlsrpt.store import reads
+    from tlsrpt.store.users import User
 
     fmt = _format(args)
     if not 1 <= args.days <= reads.MAX_DAYS:

@@ -35,7 +35,7 @@ from tlsrpt.receive.dkim_verify import (
 )
 from tlsrpt.report import DEFAULT_LIMITS
 from tlsrpt.store.engine import Store, db_reason, open_store
-from tlsrpt.store.queries import get_raw
+from tlsrpt.store.reads import get_raw
 from tlsrpt.store.url import StoreError
 
 EX_OK, EX_DATAERR, EX_TEMPFAIL = 0, 65, 75

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from tlsrpt.analysis.readiness import Readiness
-    from tlsrpt.web.settings import Settings
+    from tlsrpt.settings import Settings
 
 
 class Refused(Exception):
@@ -153,7 +153,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    from tlsrpt.web.settings import SettingsError, load_settings
+    from tlsrpt.settings import SettingsError, load_settings
 
     try:
         return load_settings(args.config, {"public_url": args.public_url})
@@ -188,7 +188,7 @@ def _history(conn: Connection, domain: str) -> list[PolicyVersion]:
 def _readiness(conn: Connection, domain: str, now: datetime) -> Readiness:
     """The verdict as of `now`'s UTC day: the one the dashboard, the API and
     `tlsrpt summary` show (`tlsrpt.store.readiness_reads`)."""
-    from tlsrpt.store.readiness_reads import domain_readiness
+    from tlsrpt.store.reads import domain_readiness
 
     return domain_readiness(conn, domain, now.astimezone(UTC).date())
 

@@ -20,7 +20,7 @@ from tlsrpt.mtasts import (
 )
 
 if TYPE_CHECKING:
-    from tlsrpt.web.settings import Settings
+    from tlsrpt.settings import Settings
 
 EXIT_REFUSED = 1
 

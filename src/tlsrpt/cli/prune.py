@@ -59,8 +59,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tlsrpt.retention import cutoffs, describe
+    from tlsrpt.settings import SettingsError, load_settings
     from tlsrpt.store.retention import prune
-    from tlsrpt.web.settings import SettingsError, load_settings
 
     try:
         settings = load_settings(args.config, {"database_url": args.db})

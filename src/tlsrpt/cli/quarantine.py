@@ -78,7 +78,7 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
 
 
 def _selected(args: argparse.Namespace, conn: Any) -> list[int]:
-    from tlsrpt.store.queries import quarantined_ids
+    from tlsrpt.store.reads import quarantined_ids
 
     if bool(args.ids) == bool(args.all):
         raise UsageError("give raw input numbers or --all (not both)")
@@ -106,7 +106,7 @@ def _meta_json(row: dict[str, Any]) -> dict[str, Any]:
 
 def run_list(args: argparse.Namespace) -> int:
     from tlsrpt.store import budget
-    from tlsrpt.store.queries import list_quarantined
+    from tlsrpt.store.reads import list_quarantined
 
     with opened_store(args, read_only=True) as store, store.read() as conn:
         rows = list_quarantined(conn, args.limit)
@@ -162,7 +162,7 @@ def _preview(data: bytes) -> list[str]:
 
 def run_show(args: argparse.Namespace) -> int:
     from tlsrpt.store import blobs
-    from tlsrpt.store.queries import get_raw
+    from tlsrpt.store.reads import get_raw
 
     with opened_store(args, read_only=True) as store, store.read() as conn:
         row = get_raw(conn, args.id)
@@ -251,7 +251,7 @@ def _extension(data: bytes) -> str:
 
 def run_export(args: argparse.Namespace) -> int:
     from tlsrpt.store import blobs
-    from tlsrpt.store.queries import get_raw
+    from tlsrpt.store.reads import get_raw
 
     with opened_store(args, read_only=True) as store, store.read() as conn:
         ids = _selected(args, conn)

@@ -12,7 +12,7 @@ from tlsrpt.cli.output import Column, print_json_line, print_table, say
 from tlsrpt.cli.summary import add_window_arguments, window_from_args
 
 if TYPE_CHECKING:
-    from tlsrpt.store.queries import StoredReport
+    from tlsrpt.store.reads import StoredReport
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from tlsrpt.store.queries import list_reports
+    from tlsrpt.store.reads import list_reports
 
     with opened_store(args, read_only=True) as store, store.read() as conn:
         rows = list_reports(conn, window_from_args(args), max(args.limit, 0))
@@ -109,7 +109,7 @@ def _as_json(stored: StoredReport) -> dict[str, Any]:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from tlsrpt.store.queries import get_report
+    from tlsrpt.store.reads import get_report
 
     with opened_store(args, read_only=True) as store, store.read() as conn:
         stored = get_report(conn, args.id)

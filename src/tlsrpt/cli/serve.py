@@ -4,7 +4,7 @@ when `imap_host` is set, the IMAP poller in a thread; when `retention_days`
 is set, a daily prune in a thread (`tlsrpt.retention`).
 
 Settings: `--config FILE` (TOML), `TLSRPT_*` environment variables and the
-options below, in rising precedence (`tlsrpt.web.settings`). SIGTERM or
+options below, in rising precedence (`tlsrpt.settings`). SIGTERM or
 SIGINT stops accepting connections and lets requests in flight finish, so
 a report whose bytes were committed is always answered.
 
@@ -42,6 +42,7 @@ from tlsrpt.receive.imap import ImapConfig, ImapPoller
 from tlsrpt.receive.imap import start as start_poller
 from tlsrpt.receive.smtp import Recipients, ReportHandler, smtp_kwargs
 from tlsrpt.retention import daily_prune
+from tlsrpt.settings import Settings, SettingsError, load_settings
 from tlsrpt.store.engine import Store
 from tlsrpt.store.lifecycle import has_users
 from tlsrpt.web.app import create_app
@@ -50,7 +51,6 @@ from tlsrpt.web.connections import (
     max_connections_for_descriptors,
     protocol_class,
 )
-from tlsrpt.web.settings import Settings, SettingsError, load_settings
 
 FIRST_USER_HINT = (
     "tlsrpt serve: no users yet: create an admin with `tlsrpt user add EMAIL --admin` "

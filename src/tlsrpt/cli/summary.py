@@ -60,8 +60,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tlsrpt.store.queries import summary_rows
-    from tlsrpt.store.readiness_reads import readiness
+    from tlsrpt.store.reads import readiness, summary_rows
 
     window = window_from_args(args)
     as_of = window.until or datetime.now(UTC).date()

@@ -41,10 +41,10 @@ from tlsrpt.cli.watch_output import print_outcome
 
 if TYPE_CHECKING:
     from tlsrpt.check import CheckOptions
+    from tlsrpt.settings import Settings
     from tlsrpt.store.engine import Store
     from tlsrpt.watch.service import WatcherThread
     from tlsrpt.watch.watcher import CheckOutcome, Watcher
-    from tlsrpt.web.settings import Settings
 
 # Checker options that fall back to a setting when not given on the command line.
 _FROM_SETTINGS = (
@@ -113,7 +113,7 @@ def check_options(settings: Settings, args: argparse.Namespace | None = None) ->
 
 
 def load_watch_settings(config: Path | None, db: str | None) -> Settings:
-    from tlsrpt.web.settings import SettingsError, load_settings
+    from tlsrpt.settings import SettingsError, load_settings
 
     try:
         return load_settings(config, {"database_url": db})

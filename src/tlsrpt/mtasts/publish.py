@@ -27,7 +27,7 @@ from tlsrpt.records import generate_sts_record, generate_tlsrpt_record, txt_pres
 
 
 class PublishSettings(Protocol):
-    """What `expected_records` reads from the settings (`tlsrpt.web.settings.Settings`)."""
+    """What `expected_records` reads from the settings (`tlsrpt.settings.Settings`)."""
 
     @property
     def public_url(self) -> str | None: ...

@@ -54,8 +54,8 @@ from tlsrpt.ingest.model import Outcome, SourceInfo
 from tlsrpt.ingest.pipeline import ingest
 from tlsrpt.receive.dkim_verify import hold_reason, mail_verdict, verdict_meta
 from tlsrpt.report import DEFAULT_LIMITS
+from tlsrpt.store import imap_state
 from tlsrpt.store.engine import Store
-from tlsrpt.store.schema import imap_watermarks
 from tlsrpt.store.url import StoreError
 
 log = logging.getLogger("tlsrpt.imap")
@@ -198,24 +198,17 @@ class ImapPoller:
         if self.store.is_sqlite:
             yield True
             return
-        key = lock_key(self.config.mailbox)
-        with self.store.engine.connect() as conn:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            held = bool(conn.execute(sa.select(sa.func.pg_try_advisory_lock(key))).scalar())
-            self._lock_conn = conn if held else None
+        with imap_state.advisory_lock(self.store, lock_key(self.config.mailbox)) as conn:
+            self._lock_conn = conn
             try:
-                yield held
+                yield conn is not None
             finally:
                 self._lock_conn = None
-                if held:
-                    # If the connection is gone, the lock went with it.
-                    with contextlib.suppress(sa.exc.SQLAlchemyError):
-                        conn.execute(sa.select(sa.func.pg_advisory_unlock(key)))
 
     def _lock_alive(self) -> None:
         """Raise if the lock's connection died: another instance may poll now."""
         if self._lock_conn is not None:
-            self._lock_conn.execute(sa.text("SELECT 1"))
+            imap_state.ping(self._lock_conn)
 
     # -- one IMAP session ------------------------------------------------
 
@@ -377,11 +370,7 @@ class ImapPoller:
 
     def _watermark(self, uidvalidity: int) -> int:
         with self.store.read() as conn:
-            row = conn.execute(
-                sa.select(imap_watermarks.c.uidvalidity, imap_watermarks.c.last_uid).where(
-                    imap_watermarks.c.mailbox == self.config.mailbox
-                )
-            ).first()
+            row = imap_state.watermark(conn, self.config.mailbox)
         if row is None:
             return 0
         if row.uidvalidity != uidvalidity:  # RFC 9051 §2.3.1.1: UIDs were reassigned
@@ -395,13 +384,9 @@ class ImapPoller:
         return int(row.last_uid)
 
     def _set_watermark(self, uidvalidity: int, uid: int) -> None:
-        values = {"uidvalidity": uidvalidity, "last_uid": uid, "updated_at": _now()}
-        key = imap_watermarks.c.mailbox == self.config.mailbox
+        mark = imap_state.Watermark(uidvalidity, uid)
         with self.store.write() as conn:
-            if conn.execute(sa.update(imap_watermarks).where(key).values(values)).rowcount == 0:
-                conn.execute(
-                    sa.insert(imap_watermarks).values(mailbox=self.config.mailbox, **values)
-                )
+            imap_state.set_watermark(conn, self.config.mailbox, mark, _now())
 
 
 def _move(client: imapclient.IMAPClient, uid: int, folder: str) -> None:

@@ -5,7 +5,7 @@ from a range of the policy rows' primary key (reports stored after a
 report id); per domain only the few days the rules look at are read, as
 index ranges — the all-types roll-up rows (domain, '', '', day) and the
 failure details' (domain, day, ...) covering index — many domains per
-statement, session counts summed exactly (`tlsrpt.store.queries.summed`).
+statement, session counts summed exactly (`tlsrpt.store.sums.summed`).
 "Failed before the window" is an EXISTS per candidate value that stops at
 the first older failure.
 """
@@ -22,7 +22,6 @@ from sqlalchemy.engine import Connection
 
 from tlsrpt.analysis.alert_reports import EMPTY_RESULT_TYPE, FailureCount, ReadPlan, ReportData
 from tlsrpt.store.accounts import domains as registered_domains
-from tlsrpt.store.queries import SumOf, summed
 from tlsrpt.store.schema import (
     ALL,
     QUARANTINED,
@@ -32,6 +31,7 @@ from tlsrpt.store.schema import (
     raw_inputs,
     reports,
 )
+from tlsrpt.store.sums import SumOf, summed
 from tlsrpt.store.users import reported_domains
 
 _CHUNK = 400  # domains per statement (PostgreSQL and SQLite both take far more binds)

@@ -1,20 +1,281 @@
-"""The rows one domain's analysis reads (`tlsrpt.analysis.period.analyze`,
-then `tlsrpt.analysis.readiness.assess`): its daily roll-ups and its
-failure details over a period, as index ranges. Shared by the dashboard
-and API (`tlsrpt.web.api.reads`) and by `tlsrpt mta-sts promote`, so both
-judge readiness from the same rows."""
+"""The domain reads: per-domain questions over a period, answered from the
+daily roll-ups and the failure details' (domain, day) indexes (nothing here
+scans a table), turned into `tlsrpt.analysis` results where the caller
+wants them. What the API, the dashboard, `tlsrpt export`, `tlsrpt summary`
+and `tlsrpt mta-sts promote` read about domains, so every one of them
+judges readiness from the same rows. SQL here, the arithmetic in
+`tlsrpt.analysis`.
+
+Every function that takes a user answers for that user: a domain the user
+may not see is reported as absent (None), exactly like one that does not
+exist, so another customer's domain names do not leak.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tlsrpt.analysis.period import FailureRow, Period, RollupRow
-from tlsrpt.store.queries import SumOf, summed
-from tlsrpt.store.schema import ALL, daily_rollups, failure_details
+from tlsrpt.analysis.period import (
+    DayTotal,
+    DomainPeriod,
+    FailureRow,
+    Period,
+    Reporter,
+    ReporterTotal,
+    ResultTotal,
+    RollupRow,
+    StoppedReporter,
+    analyze,
+    analyze_totals,
+    new_failure_types,
+    stopped_reporters,
+)
+from tlsrpt.analysis.readiness import Readiness
+from tlsrpt.store.readiness_reads import readiness
+from tlsrpt.store.schema import ALL, EMPTY, daily_rollups, failure_details, reports
+from tlsrpt.store.sums import SumOf, summed
+from tlsrpt.store.users import User, can_see, visible_domains
+from tlsrpt.store.window import Window
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 400
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def period_of(days: int, end: date | None = None) -> Period:
+    return Period.ending(end or today(), days)
+
+
+@dataclass(frozen=True, slots=True)
+class DomainOverview:
+    analysis: DomainPeriod
+    readiness: Readiness
+
+
+def _totals(
+    conn: Connection, names: Sequence[str], period: Period
+) -> tuple[list[DayTotal], list[ReporterTotal], list[ResultTotal]]:
+    """The roll-ups of `names` in the period, summed by the database per day,
+    per organization and per result type. Every query is one primary-key (or
+    covering index) range per domain: domain, level, then days."""
+    r = daily_rollups
+    top = [
+        r.c.domain.in_(names),
+        r.c.policy_type == ALL,
+        r.c.result_type == ALL,
+        r.c.day >= period.start,
+        r.c.day <= period.end,
+    ]
+
+    def sums(total: SumOf) -> tuple[Any, ...]:
+        return (
+            sa.func.sum(r.c.reports),
+            *total(r.c.successful_sessions),
+            *total(r.c.failed_sessions),
+        )
+
+    def days(total: SumOf) -> sa.Select[Any]:
+        return (
+            sa.select(r.c.domain, r.c.day, *sums(total)).where(*top).group_by(r.c.domain, r.c.day)
+        )
+
+    def orgs(total: SumOf) -> sa.Select[Any]:
+        return (
+            sa.select(
+                r.c.domain,
+                r.c.organization,
+                *sums(total),
+                sa.func.min(r.c.day),
+                sa.func.max(r.c.day),
+            )
+            .where(*top)
+            .group_by(r.c.domain, r.c.organization)
+        )
+
+    # Failed sessions per result type from the result-type roll-ups, which
+    # retention keeps (the verdict counts them).
+    def types(total: SumOf) -> sa.Select[Any]:
+        return (
+            sa.select(r.c.domain, r.c.result_type, *total(r.c.failed_sessions))
+            .where(
+                r.c.domain.in_(names),
+                r.c.policy_type != ALL,
+                r.c.result_type != ALL,
+                r.c.day >= period.start,
+                r.c.day <= period.end,
+            )
+            .group_by(r.c.domain, r.c.result_type)
+        )
+
+    per_type: dict[tuple[str, str], int] = {}
+    for d, t, n in summed(conn, types):
+        per_type[d, t or EMPTY] = per_type.get((d, t or EMPTY), 0) + int(n)
+    return (
+        [DayTotal._make(row) for row in summed(conn, days)],
+        [
+            ReporterTotal(d, Reporter(org, int(n), int(ok), int(failed), first, last))
+            for d, org, n, ok, failed, first, last in summed(conn, orgs)
+        ],
+        [ResultTotal(d, t, n) for (d, t), n in per_type.items()],
+    )
+
+
+def overview(
+    conn: Connection, user: User, period: Period, names: Sequence[str] | None = None
+) -> list[DomainOverview]:
+    """Domains with their analysis and readiness verdict over the period,
+    sorted by name: every domain the user may see, or those of `names`
+    (which the caller took from `visible_domains`)."""
+    if names is None:
+        names = visible_domains(conn, user)
+    if not names:
+        return []
+    days, reporters, results = _totals(conn, names, period)
+    analyses = analyze_totals(period, days, reporters, results, domains=names)
+    # The same readiness as `domain_detail` gives, as of the period's last
+    # day whatever its length.
+    verdicts = readiness(conn, names, period.end)
+    return [DomainOverview(a, verdicts[a.domain]) for a in analyses.values()]
+
+
+@dataclass(frozen=True, slots=True)
+class DomainDetail:
+    analysis: DomainPeriod
+    previous: DomainPeriod
+    readiness: Readiness
+    failures: list[FailureRow]
+
+    @property
+    def new_failure_types(self) -> list[str]:
+        return new_failure_types(self.analysis, self.previous)
+
+    @property
+    def stopped_reporters(self) -> list[StoppedReporter]:
+        return stopped_reporters(self.analysis, self.previous)
+
+
+def is_visible(conn: Connection, user: User, domain: str) -> bool:
+    """The user may see the domain and, for an admin, it exists."""
+    return can_see(conn, user, domain)
+
+
+def domain_detail(conn: Connection, user: User, domain: str, period: Period) -> DomainDetail | None:
+    if not is_visible(conn, user, domain):
+        return None
+    previous = period.previous()
+    both = Period(previous.start, period.end)
+    rollups = rollup_rows(conn, [domain], both)
+    failures = failure_rows(conn, domain, period)
+    current = analyze(period, rollups, failures, domains=[domain])[domain]
+    before = analyze(previous, rollups, domains=[domain])[domain]
+    verdict = readiness(conn, [domain], period.end)[domain]
+    return DomainDetail(current, before, verdict, failures)
+
+
+FAILURE_COLUMNS = (
+    "day",
+    "report",
+    "organization",
+    "report_id",
+    "result_type",
+    "failed_session_count",
+    "sending_mta_ip",
+    "receiving_mx_hostname",
+    "receiving_mx_helo",
+    "receiving_ip",
+    "failure_reason_code",
+    "additional_information",
+)
+
+
+def failure_list(conn: Connection, domain: str, period: Period, limit: int) -> list[dict[str, Any]]:
+    """The domain's failure details in the period, newest day first."""
+    f, r = failure_details, reports
+    query = (
+        sa.select(
+            f.c.day,
+            f.c.report_pk.label("report"),
+            r.c.organization,
+            r.c.report_id,
+            f.c.result_type,
+            f.c.failed_session_count,
+            f.c.sending_mta_ip,
+            f.c.receiving_mx_hostname,
+            f.c.receiving_mx_helo,
+            f.c.receiving_ip,
+            f.c.failure_reason_code,
+            f.c.additional_information,
+        )
+        .join(r, r.c.id == f.c.report_pk)
+        .where(f.c.domain == domain, f.c.day >= period.start, f.c.day <= period.end)
+        .order_by(f.c.day.desc(), f.c.report_pk.desc(), f.c.policy_ordinal, f.c.ordinal)
+        .limit(limit)
+    )
+    return [dict(zip(FAILURE_COLUMNS, row, strict=True)) for row in conn.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryRows:
+    """Aggregates per domain, as `tlsrpt.analysis.summary` takes them."""
+
+    totals: list[tuple[Any, ...]]  # domain, reports, organizations, successful, failed
+    by_result: list[tuple[Any, ...]]  # domain, result type, failed sessions
+    mx_hosts: list[tuple[Any, ...]]  # domain, receiving MX hostname, failed sessions
+    sending_ips: list[tuple[Any, ...]]  # domain, sending MTA IP, failed sessions
+
+
+def summary_rows(conn: Connection, window: Window) -> SummaryRows:
+    """Index range scans only: the all-types roll-up rows (reports, sessions,
+    organizations), the result-type ones (failed sessions per type: kept by
+    retention like the totals), then the covering index of failure details
+    per MX host and per sending IP."""
+    r, f = daily_rollups, failure_details
+
+    def totals(total: SumOf) -> sa.Select[Any]:
+        return (
+            sa.select(
+                r.c.domain,
+                sa.func.sum(r.c.reports),
+                sa.func.count(sa.distinct(r.c.organization)),
+                *total(r.c.successful_sessions),
+                *total(r.c.failed_sessions),
+            )
+            .where(r.c.policy_type == ALL, r.c.result_type == ALL, *window.where(r))
+            .group_by(r.c.domain)
+        )
+
+    def failed_by(column: sa.Column[Any]) -> list[tuple[Any, ...]]:
+        def query(total: SumOf) -> sa.Select[Any]:
+            return (
+                sa.select(f.c.domain, column, *total(f.c.failed_session_count))
+                .where(column.is_not(None), *window.where(f))
+                .group_by(f.c.domain, column)
+            )
+
+        return [(domain, key, int(n)) for domain, key, n in summed(conn, query)]
+
+    def by_result(total: SumOf) -> sa.Select[Any]:
+        return (
+            sa.select(r.c.domain, r.c.result_type, *total(r.c.failed_sessions))
+            .where(r.c.policy_type != ALL, r.c.result_type != ALL, *window.where(r))
+            .group_by(r.c.domain, r.c.result_type)
+        )
+
+    return SummaryRows(
+        totals=[tuple(row) for row in summed(conn, totals)],
+        by_result=[(d, key or EMPTY, int(n)) for d, key, n in summed(conn, by_result)],
+        mx_hosts=failed_by(f.c.receiving_mx_hostname),
+        sending_ips=failed_by(f.c.sending_mta_ip),
+    )
 
 
 def rollup_rows(conn: Connection, names: Sequence[str], period: Period) -> list[RollupRow]:

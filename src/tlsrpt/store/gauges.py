@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tlsrpt.store.queries import SumOf, summed
 from tlsrpt.store.schema import ALL, daily_rollups
+from tlsrpt.store.sums import SumOf, summed
 
 # The alerts table of the alert lifecycle, by the columns read here.
 _alerts = sa.table("alerts", sa.column("rule"), sa.column("severity"), sa.column("phase"))
@@ -42,7 +42,7 @@ def domain_sessions(
     conn: Connection, days: Sequence[dt.date]
 ) -> list[tuple[str, dt.date, int, int]]:
     """(domain, day, successful sessions, failed sessions) of `days`, exact
-    whatever the sums (`tlsrpt.store.queries.summed`)."""
+    whatever the sums (`tlsrpt.store.sums.summed`)."""
     rows = summed(conn, lambda total: domain_sessions_query(days, total))
     return [(d, day, int(ok), int(failed)) for d, day, ok, failed in rows]
 

@@ -1,7 +1,7 @@
 """What a raw input holds, as far as the store knows: the attributed policy
 domains of every report stored from it or found again in it. A user who is
 not an admin may have an input's bytes only when all of them are theirs
-(`tlsrpt.web.api.reads`); this module answers the question for a batch of
+(`tlsrpt.store.reads`); this module answers the question for a batch of
 inputs in a fixed number of queries."""
 
 from __future__ import annotations

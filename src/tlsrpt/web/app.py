@@ -22,6 +22,7 @@ from starlette.types import ASGIApp
 
 from tlsrpt import __version__
 from tlsrpt.ingest.group_commit import GroupCommitter
+from tlsrpt.settings import Settings
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.migrate import current_revision, head_revision
 from tlsrpt.store.url import StoreError
@@ -33,7 +34,6 @@ from tlsrpt.web.problems import problem
 from tlsrpt.web.ratelimit import RateLimit, default_rules
 from tlsrpt.web.receiver import document, receiver_route
 from tlsrpt.web.segments import EncodedSegments
-from tlsrpt.web.settings import Settings
 
 log = logging.getLogger("tlsrpt.web")
 READY_TIMEOUT_S = 5.0  # /readyz answers 503 rather than wait longer for the database

@@ -42,11 +42,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tlsrpt import metrics
+from tlsrpt.settings import Settings
 from tlsrpt.store import gauges, outbox
 from tlsrpt.store.engine import Store
 from tlsrpt.store.url import StoreError
 from tlsrpt.web.problems import problem
-from tlsrpt.web.settings import Settings
 
 log = logging.getLogger("tlsrpt.metrics")
 CACHE_TTL = dt.timedelta(seconds=15)

@@ -31,11 +31,11 @@ from starlette.types import Receive, Scope, Send
 from tlsrpt.ingest.group_commit import GroupCommitter
 from tlsrpt.ingest.model import IngestResult, QuarantineBudget, RawInput, SourceInfo
 from tlsrpt.metrics import observe_ingest
+from tlsrpt.settings import Settings
 from tlsrpt.store.url import StoreError
 from tlsrpt.web.inflight import Holding, InflightBytes
 from tlsrpt.web.problems import problem
 from tlsrpt.web.ratelimit import client_key
-from tlsrpt.web.settings import Settings
 
 log = logging.getLogger("tlsrpt.receiver")
 

@@ -24,13 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tlsrpt.export import json_bytes, to_csv
 from tlsrpt.ingest.pipeline import reprocess
-from tlsrpt.store import budget
-from tlsrpt.store.alerts import AlertFilter, alerts_for_user
-from tlsrpt.store.engine import Store
-from tlsrpt.store.queries import list_quarantined
-from tlsrpt.store.users import User, user_for_token
-from tlsrpt.web.api import reads
-from tlsrpt.web.api.serialize import (
+from tlsrpt.shape import (
     DAILY_COLUMNS,
     DOMAIN_COLUMNS,
     daily_rows,
@@ -39,6 +33,10 @@ from tlsrpt.web.api.serialize import (
     domain_row,
     report_dict,
 )
+from tlsrpt.store import budget, reads
+from tlsrpt.store.alerts import AlertFilter, alerts_for_user
+from tlsrpt.store.engine import Store
+from tlsrpt.store.users import User, user_for_token
 from tlsrpt.web.problems import problem
 from tlsrpt.web.segments import decoded
 
@@ -372,7 +370,7 @@ def build_router() -> APIRouter:
         request: Request, _user: Annotated[User, Depends(_admin)], limit: Limit = 1000
     ) -> Response:
         with _store(request).read() as conn:
-            rows = list_quarantined(conn, limit)
+            rows = reads.list_quarantined(conn, limit)
         return _json({"quarantined": rows})
 
     @router.get(

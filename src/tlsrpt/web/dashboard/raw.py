@@ -10,7 +10,7 @@ import orjson
 from tlsrpt.ingest.rows import report_from_rows
 from tlsrpt.report import ReportError, parse_input, sniff
 from tlsrpt.report.serialize import to_json
-from tlsrpt.web.api.report_view import ReportView
+from tlsrpt.store.report_view import ReportView
 
 
 def report_json(view: ReportView, data: bytes | None) -> str:

@@ -1,4 +1,4 @@
-"""The dashboard: server-rendered pages over `tlsrpt.web.api.reads`.
+"""The dashboard: server-rendered pages over the read model (`tlsrpt.store.reads`).
 
 Pages: /login, / (overview), /domains/{domain} (with CSV exports),
 /reports, /reports/{id}, /quarantine (admin, with retry), and the
@@ -28,12 +28,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from tlsrpt.analysis.explain import EXPLANATIONS, explain
 from tlsrpt.export import to_csv
 from tlsrpt.ingest.pipeline import reprocess
+from tlsrpt.shape import DAILY_COLUMNS, daily_rows
+from tlsrpt.store import reads
 from tlsrpt.store.engine import Store
-from tlsrpt.store.queries import list_quarantined
+from tlsrpt.store.reads import ReportView
 from tlsrpt.store.users import authenticate, end_session, start_session, visible_domains
-from tlsrpt.web.api import reads
-from tlsrpt.web.api.report_view import ReportView
-from tlsrpt.web.api.serialize import DAILY_COLUMNS, daily_rows
 from tlsrpt.web.dashboard import auth
 from tlsrpt.web.dashboard.charts import (
     daily_chart,
@@ -357,7 +356,7 @@ def build_router() -> APIRouter:
         if not session.user.is_admin:
             return page(request, "forbidden.html", 403, session=session)
         with store.read() as conn:
-            rows = list_quarantined(conn, 500)
+            rows = reads.list_quarantined(conn, 500)
         return page(request, "quarantine.html", session=session, rows=rows, result=None)
 
     @router.post("/quarantine/{raw_id}/retry")
@@ -373,7 +372,7 @@ def build_router() -> APIRouter:
         except KeyError:
             return not_found(request, session, f"raw input {raw_id}")
         with store.read() as conn:
-            rows = list_quarantined(conn, 500)
+            rows = reads.list_quarantined(conn, 500)
         return page(request, "quarantine.html", session=session, rows=rows, result=result)
 
     @router.get("/explanations")

@@ -24,14 +24,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tlsrpt.analysis.period import Period
 from tlsrpt.analysis.readiness import Verdict
+from tlsrpt.store import reads
 from tlsrpt.store.engine import Store
-from tlsrpt.store.readiness_reads import readiness
-from tlsrpt.store.schema import reports, watch_snapshots
 from tlsrpt.store.users import User
 
 Counts = dict[str, int]
@@ -42,15 +40,13 @@ log = logging.getLogger(__name__)
 def data_version(conn: Connection) -> Version:
     """The highest report and snapshot keys: they change whenever a report
     or a new check state is stored."""
-    report = conn.scalar(sa.select(sa.func.max(reports.c.id)))
-    snapshot = conn.scalar(sa.select(sa.func.max(watch_snapshots.c.id)))
-    return int(report or 0), int(snapshot or 0)
+    return reads.last_report_pk(conn), reads.last_snapshot_pk(conn)
 
 
 def count_verdicts(conn: Connection, user: User, period: Period, names: Sequence[str]) -> Counts:
     """Verdicts of `names` (visible to `user`) as of the period's last day."""
     counts = {str(v): 0 for v in Verdict}
-    for verdict in readiness(conn, names, period.end).values():
+    for verdict in reads.readiness(conn, names, period.end).values():
         counts[str(verdict.verdict)] += 1
     return counts
 

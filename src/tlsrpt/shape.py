@@ -11,8 +11,8 @@ from typing import Any
 from tlsrpt.analysis.explain import explain
 from tlsrpt.analysis.period import DomainPeriod
 from tlsrpt.analysis.readiness import Readiness
-from tlsrpt.web.api.reads import DomainDetail, DomainOverview
-from tlsrpt.web.api.report_view import ReportView
+from tlsrpt.store.domain_reads import DomainDetail, DomainOverview
+from tlsrpt.store.report_view import ReportView
 
 DOMAIN_COLUMNS = (
     "domain",

@@ -22,10 +22,19 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
-from tlsrpt.store.queries import StoredReport
+
+@dataclass(frozen=True, slots=True)
+class StoredReport:
+    report: dict[str, Any]
+    policies: list[dict[str, Any]]
+    failures: list[dict[str, Any]]
+    raw: dict[str, Any]
+    duplicates: list[dict[str, Any]]
+
 
 # Raw input fields that say nothing about the input's content.
 RAW_SHOWN = ("id", "kind", "source_kind", "content_type", "received_at", "processed_at", "outcome")

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import orjson
 
-from tlsrpt.store.queries import StoredReport
-from tlsrpt.web.api.report_view import RAW_SHOWN, narrow
+from tlsrpt.store.report_view import RAW_SHOWN, StoredReport, narrow
 
 
 def _policy(ordinal: int, domain: str, ok: int, failed: int) -> dict[str, object]:

@@ -1,0 +1,95 @@
+"""The read model: every question the API, the dashboard, the CLI
+(`summary`, `reports`, `quarantine`, `export`, `mta-sts promote`) and the
+watcher ask of the store, in one place outside the web layer. Callers
+import this module (`from tlsrpt.store import reads`); the queries live in
+small modules named for what they read:
+
+- `tlsrpt.store.domain_reads`: domains over a period (overview, detail,
+  failure list, the CLI summary's aggregates, the rows one domain's
+  readiness is judged from);
+- `tlsrpt.store.report_reads`: stored reports, listed and shown, narrowed
+  to what one user may see (`tlsrpt.store.report_view`);
+- `tlsrpt.store.readiness_reads`: the MTA-STS enforce readiness verdict
+  of domains as of a day;
+- `tlsrpt.store.raw_reads`: raw inputs, their bytes, the quarantine;
+- `tlsrpt.store.alert_reads`: what the report alert rules read (the watcher);
+- `tlsrpt.store.gauges`: the database-derived Prometheus gauges.
+
+SQL lives there and only there (and in the store's writers); the
+arithmetic over the rows lives in `tlsrpt.analysis`, the JSON shapes of
+the results in `tlsrpt.shape`.
+"""
+
+from __future__ import annotations
+
+from tlsrpt.store.domain_reads import (
+    DEFAULT_DAYS,
+    FAILURE_COLUMNS,
+    MAX_DAYS,
+    DomainDetail,
+    DomainOverview,
+    SummaryRows,
+    domain_detail,
+    failure_list,
+    failure_rows,
+    is_visible,
+    overview,
+    period_of,
+    rollup_rows,
+    summary_rows,
+    today,
+)
+from tlsrpt.store.raw_reads import (
+    get_raw,
+    list_quarantined,
+    quarantined_ids,
+    raw_bytes,
+)
+from tlsrpt.store.readiness_reads import domain_readiness, readiness
+from tlsrpt.store.report_reads import (
+    REPORT_COLUMNS,
+    get_report,
+    has_reports,
+    last_report_pk,
+    last_snapshot_pk,
+    list_reports,
+    report_list,
+    visible_report,
+)
+from tlsrpt.store.report_view import ReportView, StoredReport
+from tlsrpt.store.window import Window
+
+__all__ = [
+    "DEFAULT_DAYS",
+    "FAILURE_COLUMNS",
+    "MAX_DAYS",
+    "REPORT_COLUMNS",
+    "DomainDetail",
+    "DomainOverview",
+    "ReportView",
+    "StoredReport",
+    "SummaryRows",
+    "Window",
+    "domain_detail",
+    "domain_readiness",
+    "failure_list",
+    "failure_rows",
+    "get_raw",
+    "get_report",
+    "has_reports",
+    "is_visible",
+    "last_report_pk",
+    "last_snapshot_pk",
+    "list_quarantined",
+    "list_reports",
+    "overview",
+    "period_of",
+    "quarantined_ids",
+    "raw_bytes",
+    "readiness",
+    "report_list",
+    "rollup_rows",
+    "summary_rows",
+    "today",
+    "visible_report",
+]
