@@ -142,11 +142,17 @@ def _probe(port: int) -> subprocess.CompletedProcess[str]:
 
 @contextlib.contextmanager
 def _serving(store: Store) -> Iterator[int]:
-    """The app on an ephemeral loopback port, as `tlsrpt serve` runs it."""
+    """The app on an ephemeral loopback port, as `tlsrpt serve` runs it, but
+    without its lifespan: /readyz needs only the store, and the ingest
+    helper process the lifespan starts takes seconds to spawn and stop."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     settings = Settings(watch_interval="0")
-    server = uvicorn.Server(uvicorn_config(create_app(settings, store), settings, "warning"))
+    app = create_app(settings, store)
+    app.state.store = store
+    config = uvicorn_config(app, settings, "warning")
+    config.lifespan = "off"
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
