@@ -2,8 +2,10 @@
 
 `sqlite:///path` and `postgresql://user@host/db` (or `postgres://`) work as
 given; a bare file path means a SQLite file. Without `--db`, the
-`TLSRPT_DATABASE_URL` environment variable, else a SQLite file in the
-user's data directory.
+`TLSRPT_DATABASE_URL` environment variable, else the content of the file
+named by `TLSRPT_DATABASE_URL_FILE` (a container secret holding a password;
+`tlsrpt serve` and `tlsrpt watch` read both the same way), else a SQLite
+file in the user's data directory.
 
 A bare path must look like one: it holds a directory separator
 (`./reports.db`, `/var/lib/tlsrpt/reports.db`), ends in `.db`, `.sqlite`
@@ -33,15 +35,29 @@ class StoreMissing(StoreError):
 
 
 def resolve_url(value: str | None = None, *, create_dir: bool = True) -> URL:
-    """`--db` value, else $TLSRPT_DATABASE_URL, else the default SQLite file
-    (whose directory is created unless `create_dir` is false)."""
-    text = value or os.environ.get(ENV_VAR)
+    """`--db` value, else $TLSRPT_DATABASE_URL, else the file named by
+    $TLSRPT_DATABASE_URL_FILE, else the default SQLite file (whose directory
+    is created unless `create_dir` is false)."""
+    text = value or os.environ.get(ENV_VAR) or _url_from_file(os.environ.get(ENV_VAR + "_FILE"))
     if text:
         return normalize_url(text)
     path = default_database_path()
     if create_dir:
         path.parent.mkdir(parents=True, exist_ok=True)
     return URL.create("sqlite+pysqlite", database=str(path))
+
+
+def _url_from_file(path: str | None) -> str | None:
+    if not path:
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise StoreError(f"{ENV_VAR}_FILE: cannot read {path}: {reason}") from exc
+    if not text:
+        raise StoreError(f"{ENV_VAR}_FILE: {path} is empty")
+    return text
 
 
 _SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite"}
