@@ -27,10 +27,10 @@ from tlsrpt.cli import build_parser
 from tlsrpt.cli.serve import run as serve_run
 from tlsrpt.cli.serve import uvicorn_config
 from tlsrpt.cli.watch import run as watch_run
+from tlsrpt.settings import Settings, load_settings
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.location import ENV_VAR
 from tlsrpt.web.app import create_app
-from tlsrpt.settings import Settings, load_settings
 
 ROOT = Path(__file__).parents[2]
 DEPLOY = ROOT / "deploy"

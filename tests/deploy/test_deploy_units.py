@@ -16,9 +16,9 @@ import pytest
 from tlsrpt.cli import build_parser
 from tlsrpt.cli.serve import run as serve_run
 from tlsrpt.cli.watch import run as watch_run
+from tlsrpt.settings import Settings
 from tlsrpt.store.location import ENV_VAR
 from tlsrpt.web.connections import RESERVED_DESCRIPTORS
-from tlsrpt.settings import Settings
 
 SYSTEMD = Path(__file__).parents[2] / "deploy" / "systemd"
 UNITS = ("tlsrpt-serve.service", "tlsrpt-watch.service")
