@@ -12,43 +12,11 @@ import pytest
 from tlsrpt.analysis.alert_settings import (
     AlertSettingsError,
     checker_expiry_days,
-    format_duration,
     parse_alert_settings,
-    parse_duration,
 )
 from tlsrpt.settings import SettingsError, load_settings
 
 FINDINGS = {"sts-mode-none", "mx-certificate-expired"}
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [
-        ("90s", 90),
-        ("30m", 1800),
-        ("48h", 172800),
-        ("7d", 604800),
-        ("2w", 1209600),
-        ("1h30m", 5400),
-        ("600", 600),
-        (45, 45),
-        (" 6H ", 21600),
-    ],
-)
-def test_durations(text: str | int, seconds: int) -> None:
-    assert parse_duration(text) == timedelta(seconds=seconds)
-
-
-@pytest.mark.parametrize("text", ["", "h", "5x", "1.5h", "-3h", "3 h", "forever"])
-def test_bad_durations(text: str) -> None:
-    with pytest.raises(ValueError, match=r"duration|negative"):
-        parse_duration(text)
-
-
-def test_format_duration() -> None:
-    assert format_duration(timedelta(hours=48)) == "2d"
-    assert format_duration(timedelta(hours=1, minutes=30)) == "1h30m"
-    assert format_duration(timedelta(0)) == "0s"
 
 
 def test_defaults() -> None:

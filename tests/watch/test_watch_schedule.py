@@ -1,4 +1,4 @@
-"""Durations, the watch settings and jittered due times (pure)."""
+"""The watch settings and jittered due times (pure)."""
 
 from __future__ import annotations
 
@@ -9,41 +9,9 @@ from pathlib import Path
 import pytest
 
 from tlsrpt.settings import SettingsError, load_settings
-from tlsrpt.watch.schedule import WatchConfig, format_duration, parse_duration
+from tlsrpt.watch.schedule import WatchConfig
 
 NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [
-        ("6h", 21600),
-        ("30m", 1800),
-        ("7d", 604800),
-        ("2w", 1209600),
-        ("1h30m", 5400),
-        ("90s", 90),
-        ("3600", 3600),
-        ("0", 0),
-        (" 6 H ", 21600),
-        (45, 45),
-    ],
-)
-def test_durations(text: str | int, seconds: int) -> None:
-    assert parse_duration(text) == dt.timedelta(seconds=seconds)
-    assert parse_duration(format_duration(dt.timedelta(seconds=seconds))).total_seconds() == seconds
-
-
-@pytest.mark.parametrize("text", ["6x", "h", "", "-1", "1h-", "1.5h", "6h 3", -5])
-def test_bad_durations(text: str | int) -> None:
-    with pytest.raises(ValueError, match=r"duration|negative"):
-        parse_duration(text)
-
-
-def test_format_duration() -> None:
-    assert format_duration(dt.timedelta(hours=6)) == "6h"
-    assert format_duration(dt.timedelta(days=1, minutes=1, seconds=5)) == "1d1m5s"
-    assert format_duration(dt.timedelta(0)) == "0"
 
 
 def test_config_from_settings_names_the_bad_setting() -> None:

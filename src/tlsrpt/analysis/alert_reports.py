@@ -21,8 +21,9 @@ from datetime import date, datetime, time, timedelta
 
 from tlsrpt.analysis.alert_model import NO_SUBJECT, Condition
 from tlsrpt.analysis.alert_rules import RULES
-from tlsrpt.analysis.alert_settings import DomainRules, format_duration
+from tlsrpt.analysis.alert_settings import DomainRules
 from tlsrpt.analysis.alerts import Active, iso, utc
+from tlsrpt.analysis.durations import format_duration
 from tlsrpt.analysis.explain import explain
 
 FAILURE_RATE = "report-failure-rate"

@@ -21,7 +21,6 @@ rule's default (`tlsrpt.analysis.alert_rules`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -36,36 +35,14 @@ from tlsrpt.analysis.alert_rules import (
     RULES,
     Param,
 )
+from tlsrpt.analysis.durations import parse_duration
 from tlsrpt.domains import normalize_domain
 
 DEFAULT_COOLDOWN = timedelta(hours=2)
-_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
-_DURATION = re.compile(r"(?:\d+[wdhms])+")
 
 
 class AlertSettingsError(ValueError):
     """The `[alerts]` table is malformed; the message names where and why."""
-
-
-def parse_duration(text: str | int) -> timedelta:
-    """`90s`, `30m`, `6h`, `7d`, `2w`, `1h30m`, or a number of seconds."""
-    if isinstance(text, bool):
-        raise ValueError(f"{text!r} is not a duration")
-    if isinstance(text, int):
-        seconds = text
-    else:
-        value = text.strip().lower()
-        if value.isdigit():
-            seconds = int(value)
-        elif _DURATION.fullmatch(value):
-            seconds = sum(int(n) * _UNITS[unit] for n, unit in re.findall(r"(\d+)([wdhms])", value))
-        else:
-            raise ValueError(
-                f"{text!r} is not a duration (write e.g. 90s, 30m, 48h, 7d, 2w or 1h30m)"
-            )
-    if seconds < 0:
-        raise ValueError(f"{text!r} is negative")
-    return timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,17 +271,3 @@ def parse_alert_settings(
     settings = AlertSettings(**values)
     _check_combinations(settings)
     return settings
-
-
-def format_duration(delta: timedelta) -> str:
-    """The shortest way `parse_duration` reads: 172800 s -> "2d"."""
-    seconds = int(delta.total_seconds())
-    if seconds == 0:
-        return "0s"
-    parts = []
-    for unit in ("d", "h", "m", "s"):
-        size = _UNITS[unit]
-        if seconds >= size:
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return "".join(parts)

@@ -156,7 +156,7 @@ def run_ack(args: argparse.Namespace) -> int:
 
 
 def run_mute(args: argparse.Namespace) -> int:
-    from tlsrpt.analysis.alert_settings import format_duration, parse_duration
+    from tlsrpt.analysis.durations import format_duration, parse_duration
     from tlsrpt.store.alerts import mute
 
     domain, rule = _target(args)

@@ -203,7 +203,7 @@ async def _forever(watcher: Watcher) -> None:
 
 
 def _interval(watcher: Watcher) -> str:
-    from tlsrpt.watch.schedule import format_duration
+    from tlsrpt.analysis.durations import format_duration
 
     return format_duration(watcher.config.interval)
 

@@ -1,59 +1,21 @@
-"""When checks are due: durations as users write them, the watch settings,
-and the jittered times of next checks. Pure: the clock and the random
-source are parameters."""
+"""When checks are due: the watch settings and the jittered times of next
+checks (durations as users write them: `tlsrpt.analysis.durations`).
+Pure: the clock and the random source are parameters."""
 
 from __future__ import annotations
 
 import datetime as dt
 import random
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from tlsrpt.analysis.durations import parse_duration
 from tlsrpt.domains import normalize_domain
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PART = re.compile(r"(\d+)([smhdw])")
 
 # A few domains seen for the first time are checked at once; many are
 # spread out, this long apart, up to the jitter: 10,000 domains registered
 # together (or a first start) do not all start at the same moment.
 FIRST_SPREAD_PER_DOMAIN = dt.timedelta(milliseconds=100)
-
-
-def parse_duration(text: str | int) -> dt.timedelta:
-    """`"6h"`, `"30m"`, `"7d"`, `"1h30m"`, `"90s"`, `"2w"`, a number of
-    seconds, or `"0"`. Raises ValueError naming the text."""
-    if isinstance(text, int) and not isinstance(text, bool):
-        if text < 0:
-            raise ValueError(f"{text} is negative: a duration is 0 or more")
-        return dt.timedelta(seconds=text)
-    value = str(text).strip().lower().replace(" ", "")
-    if value.isdigit():
-        return dt.timedelta(seconds=int(value))
-    seconds = 0
-    position = 0
-    for match in _PART.finditer(value):
-        if match.start() != position:
-            break
-        seconds += int(match.group(1)) * _UNITS[match.group(2)]
-        position = match.end()
-    if not value or position != len(value):
-        raise ValueError(f"{text!r} is not a duration (write e.g. 90s, 30m, 6h, 7d, 1h30m or 0)")
-    return dt.timedelta(seconds=seconds)
-
-
-def format_duration(delta: dt.timedelta) -> str:
-    """The shortest of parse_duration's forms: 21600 s -> "6h"."""
-    seconds = int(delta.total_seconds())
-    if seconds == 0:
-        return "0"
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size:
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return "".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
