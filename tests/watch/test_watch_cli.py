@@ -105,7 +105,8 @@ def test_hostile_record_text_stays_inert_on_the_terminal(
     hostile = "v=TLSRPTv1; rua=mailto:x@example.com\x1b]0;owned\x07\u202e"
     live_lab.replace(f"_smtp._tls.{domain}", "TXT", txt_rdata(hostile))
     run = run_cli(*watch)
-    assert run.status == 0
+    assert run.status == 1  # the malformed record is an error: its alert fires
+    assert "2 alert(s) firing" in run.stdout  # the error and tlsrpt-record-changed
     for out in (run.stdout, run_cli("history", domain, "--db", db).stdout):
         assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
         assert "\\x1b]0;owned\\x07\\u202e" in out

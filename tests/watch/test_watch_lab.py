@@ -91,7 +91,13 @@ def test_history_shows_what_changed_in_the_lab(
     lab.https.serve(f"mta-sts.{domain}", _policy(mx1, mx2), CertKind.VALID)
 
     changed = run_cli(*watch)
-    assert changed.status == 0, changed.stderr
+    # The id did not change with the policy, and the MX set changed: alerts.
+    assert changed.status == 1, changed.stderr
+    firing = json.loads(run_cli("alerts", "list", "--db", db, "--json").stdout)["alerts"]
+    assert sorted(a["rule"] for a in firing) == [
+        "mx-set-changed",
+        "sts-policy-changed-without-id-change",
+    ]
     expires = renewed_until.strftime("%Y-%m-%d")
     assert f"certificate of {mx1} renewed, expires {expires}" in changed.stdout
     assert f"{mx2} added (preference 20)" in changed.stdout

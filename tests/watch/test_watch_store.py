@@ -26,18 +26,18 @@ def register(store: Store, *names: str, overrides: dict[str, int] | None = None)
     with store.write() as conn:
         for name in names:
             add_domain(conn, name)
-    with db.transaction(store) as conn:
+    with store.lease_write() as conn:
         added = db.add_new_domains(conn, lambda n: [T0] * n, overrides or {})
     assert added == sorted(names)
 
 
 def claim(store: Store, owner: str, now: dt.datetime, limit: int = 10, **kw: object) -> list[str]:
-    with db.transaction(store) as conn:
+    with store.lease_write() as conn:
         return db.claim(conn, owner, now, LEASE, limit, **kw)  # type: ignore[arg-type]
 
 
 def finish(store: Store, name: str, owner: str, now: dt.datetime, due: dt.datetime) -> bool:
-    with db.transaction(store) as conn:
+    with store.lease_write() as conn:
         return db.finish(conn, name, owner, now, due)
 
 
@@ -76,7 +76,7 @@ def test_an_expired_lease_is_taken_over_and_the_old_owner_stores_nothing(store: 
 def test_release_gives_unstarted_domains_back(store: Store) -> None:
     register(store, "a.example", "b.example")
     assert claim(store, "one", at(0)) == ["a.example", "b.example"]
-    with db.transaction(store) as conn:
+    with store.lease_write() as conn:
         db.release(conn, "other", ["a.example"])  # not its lease: nothing happens
         db.release(conn, "one", ["a.example"])
     assert claim(store, "two", at(0)) == ["a.example"]
@@ -87,7 +87,7 @@ def test_a_full_cycle_takes_domains_not_checked_since_it_began(store: Store) -> 
     (first, _) = claim(store, "one", at(0))
     assert finish(store, first, "one", at(1), at(600))
     assert claim(store, "two", at(2), checked_before=at(0.5)) == []  # b is leased to "one"
-    with db.transaction(store) as conn:
+    with store.lease_write() as conn:
         db.release(conn, "one", ["b.example"])
         assert db.unchecked_count(conn, at(0.5)) == 1
     # due or not: b is claimed by the cycle that began at 0.5; a (checked at 1)
@@ -99,7 +99,7 @@ def test_a_full_cycle_takes_domains_not_checked_since_it_began(store: Store) -> 
 def test_interval_overrides_and_unwatched_domains(store: Store) -> None:
     register(store, "a.example", "off.example", overrides={"off.example": 0})
     assert claim(store, "one", at(0), checked_before=at(0)) == ["a.example"]
-    with db.transaction(store) as conn:
+    with store.lease_write() as conn:
         assert db.unchecked_count(conn, at(0)) == 1
         db.set_overrides(conn, {"a.example": 3600})
         off = db.schedule_row(conn, "off.example")
@@ -120,7 +120,7 @@ def test_a_removed_domain_leaves_the_schedule(store: Store) -> None:
 def record(
     store: Store, digest: str, now: dt.datetime, keepalive: float = 7 * 24 * 60
 ) -> db.Recorded:
-    with db.transaction(store) as conn:
+    with store.lease_write() as conn:
         return db.record_snapshot(
             conn,
             "a.example",

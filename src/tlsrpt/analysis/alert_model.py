@@ -98,7 +98,21 @@ class AlertEvent:
     alert_id: int
     created_at: datetime
     alert: Mapping[str, Any]  # the alert as notified (alert JSON + explanation, fix, evidence)
+    sequence: int  # the alert's notifications so far, this one included (n of `key`)
 
     @property
     def event(self) -> str:
         return f"alert.{self.kind}"
+
+    @property
+    def renotify(self) -> bool:
+        """A firing alert notified again: only the first notification of an
+        alert can announce it, so a later "firing" is a re-notification (an
+        expiring certificate crossed a lower threshold)."""
+        return self.kind == NOTIFY_FIRING and self.sequence > 1
+
+    @property
+    def outbox_event(self) -> str:
+        """The event as the notifiers' outbox names it: "alert.firing",
+        "alert.renotify" or "alert.resolved"."""
+        return "alert.renotify" if self.renotify else self.event

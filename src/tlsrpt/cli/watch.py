@@ -8,14 +8,22 @@ watchers (and `tlsrpt serve`) may share one PostgreSQL database: each due
 domain is checked by one of them.
 
 With --once, checks every watched domain once, due or not, prints the
-findings and changes of each and exits.
+findings and changes of each, evaluates the report rules, sends the
+notifications that are due and exits.
 
-Settings (`--config FILE`, `TLSRPT_*` variables): the `watch_*` keys and
-`database_url` as for `tlsrpt serve`; the checker options below override
-`watch_ca_file`, `watch_smtp_port`, ... and `dns_nameservers`.
+Each check opens and resolves alerts (`[alerts]` settings); every alert
+change is written to the notification outbox in the same transaction and
+sent to the `[[notify]]` channels while the command runs.
 
-Exit status: 0 done, 2 usage or environment error (database, trust store,
-resolver configuration) or a check that could not be done.
+Settings (`--config FILE`, `TLSRPT_*` variables): the `watch_*` keys,
+`[alerts]`, `[[notify]]`, `public_url` and `database_url` as for `tlsrpt
+serve`; the checker options below override `watch_ca_file`,
+`watch_smtp_port`, ... and `dns_nameservers`. --expiry-warning-days
+defaults to one more than the largest `mx-certificate-expiring` threshold.
+
+Exit status of --once: 0 no alert firing after the cycle, 1 some alert
+firing (and not muted), 2 usage or environment error (database, trust
+store, resolver configuration) or a check that could not be done.
 """
 
 from __future__ import annotations
@@ -43,8 +51,9 @@ if TYPE_CHECKING:
     from tlsrpt.check import CheckOptions
     from tlsrpt.settings import Settings
     from tlsrpt.store.engine import Store
+    from tlsrpt.watch.deliver import Deliverer
     from tlsrpt.watch.service import WatcherThread
-    from tlsrpt.watch.watcher import CheckOutcome, Watcher
+    from tlsrpt.watch.watcher import CheckOutcome, Clock, Watcher
 
 # Checker options that fall back to a setting when not given on the command line.
 _FROM_SETTINGS = (
@@ -54,6 +63,7 @@ _FROM_SETTINGS = (
     "smtp_port",
     "https_port",
     "concurrency",
+    "expiry_warning_days",
 )
 
 
@@ -98,6 +108,8 @@ def check_options(settings: Settings, args: argparse.Namespace | None = None) ->
         add_checker_arguments(parser)
         parser.set_defaults(**dict.fromkeys(_FROM_SETTINGS))
         args = parser.parse_args([])
+    from tlsrpt.analysis.alert_settings import checker_expiry_days
+
     fallback: dict[str, Any] = {
         "nameserver": nameserver_specs(settings),
         "ca_file": settings.watch_ca_file,
@@ -105,6 +117,8 @@ def check_options(settings: Settings, args: argparse.Namespace | None = None) ->
         "smtp_port": settings.watch_smtp_port,
         "https_port": settings.watch_https_port,
         "concurrency": settings.watch_concurrency,
+        # the checker reports certificates as far ahead as the alerts look
+        "expiry_warning_days": checker_expiry_days(settings.alerts),
     }
     for name, value in fallback.items():
         if getattr(args, name) is None:
@@ -121,11 +135,14 @@ def load_watch_settings(config: Path | None, db: str | None) -> Settings:
         raise UsageError(str(exc)) from exc
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, clock: Clock | None = None) -> int:
+    """`tlsrpt watch`; `clock` (default: the system's) for tests."""
     from tlsrpt.check.resolver import ResolverUnavailable
+    from tlsrpt.watch import wiring
     from tlsrpt.watch.schedule import WatchConfig
-    from tlsrpt.watch.watcher import Watcher
+    from tlsrpt.watch.watcher import utc_now
 
+    now = clock or utc_now
     settings = load_watch_settings(args.config, args.db)
     config = WatchConfig.from_settings(*settings.watch_schedule())
     if not args.once and not config.enabled:
@@ -148,20 +165,31 @@ def run(args: argparse.Namespace) -> int:
                 print_outcome(console, outcome)
 
         try:
-            watcher = Watcher(store, options, config, trust=trust, on_outcome=show)
+            watcher = wiring.alerting_watcher(
+                store,
+                options,
+                config,
+                settings.alerts,
+                settings.notify,
+                trust=trust,
+                clock=now,
+                on_outcome=show,
+            )
         except ValueError as exc:  # no usable resolver configuration
             raise UsageError(str(exc)) from None
+        deliverer = wiring.deliverer_for(store, settings.notify, settings.public_url, now)
         if args.once:
             try:
-                outcomes = event_loop_runner()(watcher.run_once())
+                outcomes = event_loop_runner()(wiring.run_cycle(watcher, deliverer))
             except ResolverUnavailable as exc:
                 raise UsageError(str(exc)) from None
-            return _summary(outcomes, args.json)
-        event_loop_runner()(_forever(watcher))
+            return _summary(outcomes, wiring.firing(store, now()), args.json)
+        event_loop_runner()(_forever(watcher, deliverer))
     return 0
 
 
-def _summary(outcomes: list[CheckOutcome], as_json: bool) -> int:
+def _summary(outcomes: list[CheckOutcome], firing: int, as_json: bool) -> int:
+    """The exit status of --once (and its last line, without --json)."""
     failed = sum(1 for o in outcomes if o.error is not None)
     if not outcomes:
         err_console.print(
@@ -170,13 +198,16 @@ def _summary(outcomes: list[CheckOutcome], as_json: bool) -> int:
     elif not as_json:
         changed = sum(1 for o in outcomes if o.changes)
         console.print(
-            f"{len(outcomes)} domain(s) checked: {changed} with changes, {failed} failed",
+            f"{len(outcomes)} domain(s) checked: {changed} with changes, {failed} failed; "
+            f"{firing} alert(s) firing",
             markup=False,
         )
-    return 2 if failed else 0
+    if failed:
+        return 2
+    return 1 if firing else 0
 
 
-async def _forever(watcher: Watcher) -> None:
+async def _forever(watcher: Watcher, deliverer: Deliverer | None) -> None:
     """Until SIGINT/SIGTERM: the first lets checks in progress finish and be
     stored, a second one stops at once (their domains are given back)."""
     stop = asyncio.Event()
@@ -194,7 +225,9 @@ async def _forever(watcher: Watcher) -> None:
         f"tlsrpt watch: {watcher.store.display_url}, every {_interval(watcher)}", markup=False
     )
     try:
-        await watcher.run_forever(stop)
+        from tlsrpt.watch.wiring import run_schedule
+
+        await run_schedule(watcher, deliverer, stop)
     except asyncio.CancelledError:
         pass
     finally:
@@ -210,11 +243,12 @@ def _interval(watcher: Watcher) -> str:
 
 def in_process_watcher(settings: Settings, store: Store) -> WatcherThread | None:
     """The watcher `tlsrpt serve` runs beside the server (checker options
-    from the settings), or None when `watch_interval` is 0."""
+    from the settings), or None when `watch_interval` is 0. Its alert
+    changes go to the outbox; the server's own deliverer sends them."""
     from tlsrpt.check import Trust
     from tlsrpt.watch.schedule import WatchConfig
     from tlsrpt.watch.service import WatcherThread
-    from tlsrpt.watch.watcher import Watcher
+    from tlsrpt.watch.wiring import alerting_watcher
 
     config = WatchConfig.from_settings(*settings.watch_schedule())
     if not config.enabled:
@@ -226,7 +260,10 @@ def in_process_watcher(settings: Settings, store: Store) -> WatcherThread | None
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise UsageError(f"watch_ca_file {options.ca_file}: {reason}") from None
     try:
-        return WatcherThread(Watcher(store, options, config, trust=trust))
+        watcher = alerting_watcher(
+            store, options, config, settings.alerts, settings.notify, trust=trust
+        )
     except ValueError as exc:  # no usable resolver configuration: serve without
         logging.getLogger("tlsrpt.watch").error("registered domains are not watched: %s", exc)
         return None
+    return WatcherThread(watcher)

@@ -224,7 +224,7 @@ def _event(conn: Connection, alert_id: int, t: Transition, now: datetime) -> Ale
     event_id = conn.execute(statement).scalar()
     if event_id is None:
         return None
-    return AlertEvent(int(event_id), key, t.notify, alert_id, now, payload)
+    return AlertEvent(int(event_id), key, t.notify, alert_id, now, payload, int(row.events))
 
 
 def apply_transitions(
@@ -269,6 +269,11 @@ def sweep_candidates(conn: Connection) -> dict[str, list[AlertState]]:
     return out
 
 
+def event_sequence(key: str) -> int:
+    """n of an event's idempotency key `alert-<id>-<n>`."""
+    return int(key.rsplit("-", 1)[1])
+
+
 def events_since(conn: Connection, after_id: int = 0, limit: int = 1000) -> list[AlertEvent]:
     query = (
         sa.select(alert_events)
@@ -284,6 +289,7 @@ def events_since(conn: Connection, after_id: int = 0, limit: int = 1000) -> list
             int(r.alert_id),
             r.created_at.replace(tzinfo=UTC),
             orjson.loads(r.payload),
+            event_sequence(r.key),
         )
         for r in conn.execute(query)
     ]

@@ -118,6 +118,21 @@ class Store:
                 yield conn
 
     @contextlib.contextmanager
+    def lease_write(self) -> Iterator[Connection]:
+        """A write transaction for work that leases and row locks keep apart
+        (claims of the watch schedule and of the notification outbox): the
+        single writer on SQLite; on PostgreSQL a plain transaction without
+        the writers' advisory lock, so it never waits for report ingestion."""
+        if self.is_sqlite:
+            with self.write() as conn:
+                yield conn
+            return
+        if self.read_only:
+            raise StoreError(f"database {self.display_url} was opened read-only")
+        with self._connect() as conn, conn.begin():
+            yield conn
+
+    @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         """One read-only snapshot transaction."""
         with self._connect() as conn, conn.begin():

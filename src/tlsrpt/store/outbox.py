@@ -17,10 +17,9 @@ transaction. Times are naive UTC in the database and aware UTC in the API.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,9 +28,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tlsrpt.store.accounts import domain_owners, users
-from tlsrpt.store.engine import Store, db_reason
+from tlsrpt.store.engine import Store
 from tlsrpt.store.schema import outbox
-from tlsrpt.store.url import StoreError
 from tlsrpt.watch.channels import Channel, EmailChannel, channel_owners_needed
 
 _O = outbox.c
@@ -208,23 +206,6 @@ def _owners(conn: Connection, domain: str) -> list[str]:
     return list(conn.execute(query).scalars())
 
 
-@contextlib.contextmanager
-def transaction(store: Store) -> Iterator[Connection]:
-    """A transaction for the deliverers' claims and results: the single
-    writer on SQLite; on PostgreSQL a plain one (row locks and leases keep
-    deliverers apart, so they never wait for report ingestion)."""
-    if store.is_sqlite:
-        with store.write() as conn:
-            yield conn
-        return
-    try:
-        conn = store.engine.connect()
-    except sa.exc.OperationalError as exc:
-        raise StoreError(f"cannot open database {store.display_url}: {db_reason(exc)}") from exc
-    with conn, conn.begin():
-        yield conn
-
-
 def _claimable(now: dt.datetime, channels: Collection[str]) -> list[sa.ColumnElement[bool]]:
     return [
         _O.state == PENDING,
@@ -270,7 +251,7 @@ def claim(
     if not channels or limit < 1:
         return []
     moment, until = _db(now), _db(now + lease)
-    with transaction(store) as conn:
+    with store.lease_write() as conn:
         rows = _take(conn, _claimable(moment, channels), owner, moment, until, limit)
         digests = {(r.channel, r.recipient, r.digest_day) for r in rows if r.digest_day}
         for channel, recipient, day in sorted(digests, key=str):
@@ -288,7 +269,7 @@ def mark_delivered(store: Store, ids: Sequence[int], now: dt.datetime) -> int:
     sent). Returns the number of rows changed."""
     if not ids:
         return 0
-    with transaction(store) as conn:
+    with store.lease_write() as conn:
         result = conn.execute(
             outbox.update()
             .where(_O.id.in_(list(ids)), _O.state == PENDING)
@@ -336,7 +317,7 @@ def _release(
     }
     if due_at is not None:
         values["due_at"] = due_at
-    with transaction(store) as conn:
+    with store.lease_write() as conn:
         result = conn.execute(
             outbox.update()
             .where(_O.id.in_(list(ids)), _O.state == PENDING, _O.lease_owner == owner)

@@ -15,22 +15,22 @@ Times are naive UTC in the database and aware UTC in the API.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from tlsrpt.store.accounts import domains
-from tlsrpt.store.engine import Store, db_reason
+from tlsrpt.store.alert_reads import any_of
 from tlsrpt.store.schema import watch_schedule, watch_snapshots
-from tlsrpt.store.url import StoreError
 
 _S = watch_schedule.c
 _N = watch_snapshots.c
+_CHUNK = 500  # values per IN list
 
 
 def _db(moment: dt.datetime) -> dt.datetime:
@@ -39,23 +39,6 @@ def _db(moment: dt.datetime) -> dt.datetime:
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC) if value is not None else None
-
-
-@contextlib.contextmanager
-def transaction(store: Store) -> Iterator[Connection]:
-    """A transaction for the watch tables: the single writer on SQLite; on
-    PostgreSQL a plain one (row locks and leases keep processes apart, so
-    claims and snapshots never wait for report ingestion)."""
-    if store.is_sqlite:
-        with store.write() as conn:
-            yield conn
-        return
-    try:
-        conn = store.engine.connect()
-    except sa.exc.OperationalError as exc:
-        raise StoreError(f"cannot open database {store.display_url}: {db_reason(exc)}") from exc
-    with conn, conn.begin():
-        yield conn
 
 
 # --- the schedule -----------------------------------------------------------
@@ -336,3 +319,21 @@ def states(conn: Connection, domain: str, limit: int) -> list[SnapshotRow]:
         )
         for h in heads
     ]
+
+
+def has_tlsrpt_records(conn: Connection, domains: Sequence[str]) -> dict[str, bool]:
+    """Per domain, whether its latest snapshot holds a TLS-RPT record (what
+    the `reports-missing` rule asks); domains never checked are left out."""
+    out: dict[str, bool] = {}
+    names = list(dict.fromkeys(domains))
+    for start in range(0, len(names), _CHUNK):
+        chunk = names[start : start + _CHUNK]
+        latest = (
+            sa.select(sa.func.max(_N.id)).where(any_of(conn, _N.domain, chunk)).group_by(_N.domain)
+        )
+        for domain, text in conn.execute(
+            sa.select(_N.domain, _N.snapshot).where(_N.id.in_(latest.scalar_subquery()))
+        ):
+            tlsrpt = orjson.loads(text).get("tlsrpt") or {}
+            out[domain] = bool(tlsrpt.get("records"))
+    return out

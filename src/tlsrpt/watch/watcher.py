@@ -10,6 +10,13 @@ runs in threads, so the event loop keeps probing meanwhile.
 Each pass gets a fresh `Checker` (its DNS answers and MX observations are
 shared within a pass, never kept beyond it); the trust store is loaded
 once. The clock and the random source are parameters.
+
+Hooks: `after_check` runs in the transaction that stores each check (the
+alerts of the check, and their notifications, are committed with it);
+`after_pass` runs once at the end of every pass, also of a pass that found
+nothing due (the report rules and the time-driven part of the alert
+lifecycle). Each check is counted in the Prometheus metrics
+(`tlsrpt.metrics.observe_check`).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import logging
 import os
 import random
 import socket
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +37,7 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import Connection
 
+from tlsrpt import metrics
 from tlsrpt.check import Checker, CheckOptions, DomainReport, Trust, evaluate
 from tlsrpt.store import watch as db
 from tlsrpt.store.engine import Store
@@ -49,6 +58,8 @@ Clock = Callable[[], dt.datetime]
 # Called inside the transaction that stores a check (alerts can be written
 # in the same transaction as the snapshot they come from).
 AfterCheck = Callable[[Connection, "CheckOutcome"], None]
+# Called (in a worker thread) at the end of every pass, with the time then.
+AfterPass = Callable[[dt.datetime], object]
 # A pass ends after this long, so that a new Checker starts with fresh DNS answers.
 PASS_LIMIT = dt.timedelta(minutes=10)
 
@@ -92,6 +103,13 @@ class CheckOutcome:
         }
 
 
+def check_result(counts: dict[str, int]) -> str:
+    """A completed check as the metrics count it: the worst severity found."""
+    if counts.get("error"):
+        return "error"
+    return "warning" if counts.get("warning") else "ok"
+
+
 def log_outcome(outcome: CheckOutcome) -> None:
     """The default report of a check: a log line naming the kinds of changes
     (stable codes; their summaries hold text from DNS and certificates)."""
@@ -125,6 +143,7 @@ class Watcher:
         rng: random.Random | None = None,
         owner: str | None = None,
         after_check: Sequence[AfterCheck] = (),
+        after_pass: Sequence[AfterPass] = (),
         on_outcome: Callable[[CheckOutcome], None] | None = None,
     ) -> None:
         """Raises ValueError when the checker has no usable resolver
@@ -137,6 +156,7 @@ class Watcher:
         self.rng = rng or random.Random()
         self.owner = owner or process_name()
         self.after_check = tuple(after_check)
+        self.after_pass = tuple(after_pass)
         self.on_outcome = on_outcome or log_outcome
         self._overrides_synced = False
         Checker(options, self.trust)  # fail now, not in the first pass, on a bad resolver
@@ -146,7 +166,7 @@ class Watcher:
     def _sync(self) -> None:
         now = self.clock()
         overrides = self.config.override_seconds()
-        with db.transaction(self.store) as conn:
+        with self.store.lease_write() as conn:
             new = db.add_new_domains(
                 conn, lambda n: self.config.first_due(now, n, self.rng), overrides
             )
@@ -157,27 +177,30 @@ class Watcher:
             log.info("watching %d new domain(s)", len(new))
 
     def _claim(self, limit: int, checked_before: dt.datetime | None) -> list[str]:
-        with db.transaction(self.store) as conn:
+        with self.store.lease_write() as conn:
             return db.claim(
                 conn, self.owner, self.clock(), self.config.lease, limit, checked_before
             )
 
     def _release(self, names: Sequence[str]) -> None:
-        with db.transaction(self.store) as conn:
+        with self.store.lease_write() as conn:
             db.release(conn, self.owner, names)
 
     # --- one check --------------------------------------------------------
 
     async def _check(self, checker: Checker, domain: str) -> CheckOutcome:
+        started = time.monotonic()
         try:
             facts = await checker.gatherer.gather(domain)
             now = self.clock()
             report = evaluate(facts, self.trust.store, now, self.options.expiry_warning_days)
             snapshot = take_snapshot(facts, report)
         except Exception as exc:  # a checker defect must not stop the watcher
+            metrics.observe_check(time.monotonic() - started, "failed")
             log.debug("check of %s failed", domain, exc_info=True)
             error = f"the check failed: {type(exc).__name__}: {exc}"
             return await asyncio.to_thread(self._store_failure, domain, self.clock(), error)
+        metrics.observe_check(time.monotonic() - started, check_result(severity_counts(snapshot)))
         return await asyncio.to_thread(self._store, domain, now, snapshot, report)
 
     def _store(
@@ -189,7 +212,7 @@ class Watcher:
         )
         text = canonical(snapshot).decode()
         next_due = self.config.next_due(domain, now, self.rng)
-        with db.transaction(self.store) as conn:
+        with self.store.lease_write() as conn:
             if not db.finish(conn, domain, self.owner, now, next_due):
                 return self._lost(domain, now)
             recorded = db.record_snapshot(
@@ -215,7 +238,7 @@ class Watcher:
 
     def _store_failure(self, domain: str, now: dt.datetime, error: str) -> CheckOutcome:
         next_due = self.config.next_due(domain, now, self.rng)
-        with db.transaction(self.store) as conn:
+        with self.store.lease_write() as conn:
             if not db.finish(conn, domain, self.owner, now, next_due, error):
                 return self._lost(domain, now)
         return CheckOutcome(domain, now, error=error)
@@ -227,6 +250,15 @@ class Watcher:
     # --- passes -----------------------------------------------------------
 
     async def _pass(
+        self, checked_before: dt.datetime | None, stop: asyncio.Event | None
+    ) -> list[CheckOutcome]:
+        """The checks of one pass, then the `after_pass` hooks."""
+        outcomes = await self._checks(checked_before, stop)
+        for hook in self.after_pass:
+            await asyncio.to_thread(hook, self.clock())
+        return outcomes
+
+    async def _checks(
         self, checked_before: dt.datetime | None, stop: asyncio.Event | None
     ) -> list[CheckOutcome]:
         """Claim and check until nothing is left to claim (or `stop` is set,
@@ -299,11 +331,11 @@ class Watcher:
         return outcomes
 
     def _unchecked(self, since: dt.datetime) -> int:
-        with db.transaction(self.store) as conn:
+        with self.store.lease_write() as conn:
             return db.unchecked_count(conn, since)
 
     def _sleep_for(self) -> float:
-        with db.transaction(self.store) as conn:
+        with self.store.lease_write() as conn:
             due = db.next_due_at(conn)
         wait = self.config.poll
         if due is not None:
