@@ -4,6 +4,7 @@ the current schema."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,14 +12,15 @@ from typing import Any
 
 import orjson
 import pytest
-import sqlalchemy as sa
 
 import tlsrpt.metrics  # noqa: F401  # registers the process's metrics
+from tlsrpt.analysis.alert_model import OPEN, Condition, Transition
 from tlsrpt.ingest.model import SourceInfo
 from tlsrpt.ingest.pipeline import ingest
-from tlsrpt.store import outbox
+from tlsrpt.store.alerts import apply_transitions
 from tlsrpt.store.engine import open_store
 from tlsrpt.watch.channels import parse_channels
+from tlsrpt.watch.wiring import outbox_sink
 from tlsrpt.web.metrics import gauge_families
 
 GRAFANA = Path(__file__).parents[2] / "deploy" / "grafana"
@@ -140,12 +142,13 @@ def test_every_sql_panel_runs_on_postgresql(postgres_url: str) -> None:
             conn.exec_driver_sql(
                 "INSERT INTO domains (domain, created_at) VALUES ('example.com', now())"
             )
-            outbox.enqueue(conn, "alert.firing", {"id": 1, "domain": "example.com"}, channels)
-            if not sa.inspect(conn).has_table("alerts"):  # the alert lifecycle's table
-                conn.exec_driver_sql(
-                    "CREATE TABLE alerts (domain TEXT, rule TEXT, severity TEXT, subject TEXT, "
-                    "summary TEXT, first_seen TIMESTAMP, phase TEXT)"
-                )
+            # An alert opened by the alert lifecycle, notified through the outbox.
+            expiring = Condition(
+                "mx-certificate-expiring", "mx.example.com", "warning", "expires soon", "why", None
+            )
+            opening = Transition(OPEN, expiring.rule, expiring.subject, None, expiring, "firing")
+            events = apply_transitions(conn, "example.com", [opening], dt.datetime.now(dt.UTC))
+            outbox_sink(channels)(conn, events)
         with store.read() as conn:
             variables = [v for v in dashboard["templating"]["list"] if v["type"] == "query"]
             for variable in variables:
@@ -165,3 +168,5 @@ def test_every_sql_panel_runs_on_postgresql(postgres_url: str) -> None:
     assert len(results) >= 8
     assert results["Sessions per day: $domain"] and results["Failures by receiving MX: $domain"]
     assert results["Quarantined inputs per day"] and results["Notification outbox"]
+    ((domain, rule, *_),) = results["Firing alerts"]
+    assert (domain, rule) == ("example.com", "mx-certificate-expiring")

@@ -12,13 +12,14 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tlsrpt.analysis.alert_model import NOTIFY_FIRING, OPEN, RESOLVE, Condition, Transition
 from tlsrpt.ingest.model import SourceInfo
 from tlsrpt.ingest.pipeline import ingest
 from tlsrpt.store import outbox
+from tlsrpt.store.alerts import apply_transitions
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.watch.channels import parse_channels
 from tlsrpt.web.metrics import DatabaseCollector, cap_domains
@@ -89,7 +90,7 @@ def test_receiver_and_ingest_counters(
         assert value(after, name, **labels) == value(before, name, **labels) + 1
     count = "tlsrpt_receiver_request_duration_seconds_count"
     assert value(after, count) == value(before, count) + 2
-    assert value(after, "tlsrpt_metrics_source_errors") <= 1  # no alerts table here
+    assert value(after, "tlsrpt_metrics_source_errors") == 0
 
 
 def test_smtp_and_imap_ingest_is_counted(tmp_path: Path) -> None:
@@ -149,25 +150,13 @@ def test_cap_domains_folds_the_quietest_into_other() -> None:
     ]
 
 
-def _insert_alert(conn: Any, rule: str, severity: str, phase: str, n: int) -> None:
-    """A row of the alerts table, whatever its other columns (filled with
-    plain values of their type); the table is created if it is missing."""
-    if not sa.inspect(conn).has_table("alerts"):
-        conn.exec_driver_sql(
-            "CREATE TABLE alerts (id INTEGER PRIMARY KEY, domain TEXT, rule TEXT, "
-            "severity TEXT, phase TEXT)"
-        )
-    table = sa.Table("alerts", sa.MetaData(), autoload_with=conn)
-    row: dict[str, Any] = {}
-    for column in table.columns:
-        if column.primary_key or column.nullable:
-            continue
-        python = column.type.python_type
-        row[column.name] = {str: "", int: 0, bool: False, dt.datetime: NOW}.get(python, "")
-    if "evidence" in row:
-        row["evidence"] = "{}"
-    row.update(id=1000 + n, domain=f"d{n}.example", rule=rule, severity=severity, phase=phase)
-    conn.execute(table.insert().values(**row))
+def _open_alert(conn: Any, domain: str, rule: str, severity: str, resolve: bool = False) -> None:
+    """An alert opened (and resolved) by the alert lifecycle's own writer."""
+    condition = Condition(rule, "", severity, f"{rule} on {domain}", "what it means", None)
+    opening = Transition(OPEN, rule, "", None, condition, NOTIFY_FIRING)
+    (event,) = apply_transitions(conn, domain, [opening], NOW)
+    if resolve:
+        apply_transitions(conn, domain, [Transition(RESOLVE, rule, "", event.alert_id, None)], NOW)
 
 
 def _scrape(collector: DatabaseCollector) -> str:
@@ -195,10 +184,10 @@ def _fill(store: Store, alert_factory: Callable[..., dict[str, Any]]) -> None:
             outbox.enqueue(
                 conn, "alert.firing", alert_factory(n), channels, now=NOW - dt.timedelta(minutes=n)
             )
-        _insert_alert(conn, "mx-certificate-expiring", "warning", "firing", 1)
-        _insert_alert(conn, "mx-certificate-expiring", "warning", "firing", 2)
-        _insert_alert(conn, "sts-policy-fetch-failed", "error", "firing", 3)
-        _insert_alert(conn, "sts-policy-fetch-failed", "error", "resolved", 4)
+        _open_alert(conn, "d1.example", "mx-certificate-expiring", "warning")
+        _open_alert(conn, "d2.example", "mx-certificate-expiring", "warning")
+        _open_alert(conn, "d3.example", "sts-policy-fetch-failed", "error")
+        _open_alert(conn, "d4.example", "sts-policy-fetch-failed", "error", resolve=True)
 
 
 def test_database_gauges(store: Store, alert_factory: Callable[..., dict[str, Any]]) -> None:

@@ -17,12 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tlsrpt.store.schema import ALL, daily_rollups
+from tlsrpt.analysis.alert_model import FIRING
+from tlsrpt.store.schema import ALL, alerts, daily_rollups
 from tlsrpt.store.sums import SumOf, summed
-
-# The alerts table of the alert lifecycle, by the columns read here.
-_alerts = sa.table("alerts", sa.column("rule"), sa.column("severity"), sa.column("phase"))
-FIRING = "firing"
 
 
 def _plain_sum(column: sa.ColumnElement[Any]) -> tuple[sa.ColumnElement[Any], ...]:
@@ -48,8 +45,9 @@ def domain_sessions(
 
 
 def alerts_firing(conn: Connection) -> list[tuple[str, str, int]]:
-    """(rule, severity, number of firing alerts)."""
-    a = _alerts.c
+    """(rule, severity, number of firing alerts), muted ones included (index
+    on domain and phase: the alerts table holds every alert ever opened)."""
+    a = alerts.c
     query = (
         sa.select(a.rule, a.severity, sa.func.count())
         .where(a.phase == FIRING)
