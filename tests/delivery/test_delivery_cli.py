@@ -89,9 +89,11 @@ def test_outbox_table_and_failed_exit_status(
     error = "HTTP 400 Bad Request: \x1b[2J[bold]no[/bold]"  # a receiver's words
     outbox.mark_failed(sqlite_store, [rows[2].id], "me", error)
     assert run(["alerts", "outbox", "--db", str(sqlite_store.url)]) == 1
-    lines = capsys.readouterr().out.splitlines()
+    out = capsys.readouterr().out
+    assert "\x1b" not in out  # shown as an escape, as every command shows it
+    lines = out.splitlines()
     assert lines[0].startswith(f"#{rows[2].id} failed alert.firing example.com ")
-    assert lines[0].endswith("HTTP 400 Bad Request: [2J[bold]no[/bold]")
+    assert lines[0].endswith("HTTP 400 Bad Request: \\x1b[2J[bold]no[/bold]")
     assert lines[1].startswith(f"#{rows[1].id} pending ")
     assert lines[1].endswith(
         "to ops, 1 attempt(s), next "

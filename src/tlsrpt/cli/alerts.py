@@ -19,11 +19,9 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.markup import escape
-
 from tlsrpt.cli.alerts_outbox import register_outbox
 from tlsrpt.cli.db import add_db_argument, opened_store
-from tlsrpt.cli.output import UsageError, console, err_console, print_json_line
+from tlsrpt.cli.output import Column, UsageError, print_json_line, print_table, say
 from tlsrpt.domains import DomainError, normalize_domain
 
 NO_DOMAIN_ARG = "-"
@@ -31,13 +29,6 @@ NO_DOMAIN_ARG = "-"
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _text(value: object) -> str:
-    """Report-derived text for the terminal: no markup, and control and
-    format characters (escape sequences, bidi overrides) shown as escapes."""
-    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(value))
-    return escape(shown)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -116,28 +107,42 @@ def run_list(args: argparse.Namespace) -> int:
         print_json_line({"alerts": rows})
         return 0
     if not rows:
-        console.print("no alerts" if args.all else "no alert is firing")
+        say("no alerts" if args.all else "no alert is firing")
         return 0
     _print(rows)
     return 0
 
 
+_COLUMNS = [
+    Column("ID", numeric=True),
+    Column("DOMAIN"),
+    Column("RULE"),
+    Column("SUBJECT"),
+    Column("SEVERITY"),
+    Column("STATE"),
+    Column("SINCE"),
+    Column("SUMMARY"),
+]
+
+
 def _print(rows: list[dict[str, Any]]) -> None:
-    """Two lines per alert: what and where, then the summary."""
-    for row in rows:
-        state = row["state"] + (", acked" if row["acked_at"] else "")
-        since = (
-            f"since {row['first_seen']}"
-            if row["state"] == "firing"
-            else f"resolved {row['resolved_at']}"
-        )
-        subject = f" {_text(row['subject'])}" if row["subject"] else ""
-        console.print(
-            f"#{row['id']} [bold]{row['rule']}[/bold] {_text(row['domain'] or '(no domain)')}"
-            f"{subject} — {row['severity']}, {state}, {since}",
-            highlight=False,
-        )
-        console.print(f"    {_text(row['summary'])}", highlight=False)
+    """A table (text from reports and DNS made terminal-safe by print_table)."""
+    print_table(
+        _COLUMNS,
+        (
+            (
+                row["id"],
+                row["domain"] or "(no domain)",
+                row["rule"],
+                row["subject"],
+                row["severity"],
+                row["state"] + (", acked" if row["acked_at"] else ""),
+                row["first_seen"] if row["state"] == "firing" else row["resolved_at"],
+                row["summary"],
+            )
+            for row in rows
+        ),
+    )
 
 
 def run_ack(args: argparse.Namespace) -> int:
@@ -146,12 +151,12 @@ def run_ack(args: argparse.Namespace) -> int:
     with opened_store(args) as store, store.write() as conn:
         alert = ack(conn, args.id, args.by, _now())
     if alert is None:
-        err_console.print(f"no alert {args.id}")
+        say(f"no alert {args.id}", err=True)
         return 1
     if args.json:
         print_json_line({"alert": alert})
     else:
-        console.print(f"alert {alert['id']} acknowledged: {_text(alert['summary'])}")
+        say(f"alert {alert['id']} acknowledged: ", alert["summary"])
     return 0
 
 
@@ -174,10 +179,9 @@ def run_mute(args: argparse.Namespace) -> int:
     if args.json:
         print_json_line({"domain": domain or None, "rule": rule, "until": shown_until})
     else:
-        console.print(
+        say(
             f"{rule} muted for {domain or 'alerts of no domain'} for "
-            f"{format_duration(duration)}, until {shown_until}",
-            markup=False,
+            f"{format_duration(duration)}, until {shown_until}"
         )
     return 0
 
@@ -192,9 +196,9 @@ def run_unmute(args: argparse.Namespace) -> int:
     if args.json:
         print_json_line({"domain": domain or None, "rule": rule, "unmuted": removed})
     elif removed:
-        console.print(f"{rule} unmuted for {where}", markup=False)
+        say(f"{rule} unmuted for {where}")
     else:
-        err_console.print(f"{rule} is not muted for {where}", markup=False)
+        say(f"{rule} is not muted for {where}", err=True)
     return 0 if removed else 1
 
 
@@ -207,8 +211,10 @@ def run_mutes(args: argparse.Namespace) -> int:
         print_json_line({"mutes": rows})
         return 0
     if not rows:
-        console.print("no mutes")
+        say("no mutes")
         return 0
-    for row in rows:
-        console.print(f"{row['domain'] or '-'} {row['rule']} until {row['until']}", markup=False)
+    print_table(
+        [Column("DOMAIN"), Column("RULE"), Column("UNTIL"), Column("BY")],
+        ((row["domain"] or "-", row["rule"], row["until"], row["created_by"]) for row in rows),
+    )
     return 0

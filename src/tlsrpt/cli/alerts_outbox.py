@@ -12,10 +12,8 @@ import argparse
 import datetime as dt
 from typing import Any
 
-from rich.markup import escape
-
 from tlsrpt.cli.db import add_db_argument, opened_store
-from tlsrpt.cli.output import console, print_json_line
+from tlsrpt.cli.output import print_json_line, say
 
 
 def register_outbox(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,17 +69,11 @@ def run_outbox(args: argparse.Namespace) -> int:
     return 1 if any(c["failed"] for c in channels) else 0
 
 
-def _text(value: Any) -> str:
-    """Remote text (a receiver's error, an alert's domain) for the terminal:
-    no control characters, no rich markup."""
-    from tlsrpt.watch.render import clean
-
-    return escape(str(clean(value)))
-
-
 def _print(rows: list[dict[str, Any]], channels: list[dict[str, Any]]) -> None:
+    # Remote text (a receiver's error, an alert's summary) is made
+    # terminal-safe by say().
     if not rows:
-        console.print("no notifications waiting or failed")
+        say("no notifications waiting or failed")
     for r in rows:
         to = r["channel"] + (f" -> {r['recipient']}" if r["recipient"] else "")
         when = {
@@ -90,15 +82,10 @@ def _print(rows: list[dict[str, Any]], channels: list[dict[str, Any]]) -> None:
             "sending": f"since {r['last_attempt_at']}",
         }.get(r["state"], f"last {r['last_attempt_at']}")
         error = f": {r['last_error']}" if r["last_error"] else ""
-        console.print(
-            _text(
-                f"#{r['id']} {r['state']} {r['event']} {r['domain'] or '-'} {r['rule']} "
-                f"to {to}, {r['attempts']} attempt(s), {when}{error}"
-            ),
-            soft_wrap=True,
+        say(
+            f"#{r['id']} {r['state']} {r['event']} {r['domain'] or '-'} {r['rule']} "
+            f"to {to}, {r['attempts']} attempt(s), {when}{error}"
         )
     for c in channels:
         oldest = f", oldest since {c['oldest_pending']}" if c["oldest_pending"] else ""
-        console.print(
-            _text(f"{c['channel']}: {c['pending']} pending, {c['failed']} failed{oldest}")
-        )
+        say(f"{c['channel']}: {c['pending']} pending, {c['failed']} failed{oldest}")
