@@ -6,11 +6,12 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tlsrpt.store.engine import Store
+from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.pgschema import temporary_schema
 
 POSTGRES_ENV = "TLSRPT_TEST_POSTGRES_URL"
@@ -34,6 +35,25 @@ def postgres_url(postgres_base: str) -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh, empty schema."""
     with temporary_schema(postgres_base, "tlsrpt_test") as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database, on each backend (PostgreSQL: a fresh
+    schema, dropped afterwards)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tlsrpt.sqlite3'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """The database of `db_url`, migrated, open for the test."""
+    opened = open_store(db_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 # Reports of two customers, some naming both: what the API and dashboard

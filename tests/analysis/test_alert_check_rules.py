@@ -3,7 +3,6 @@ not holding, thresholds, overrides and the expiry crossings."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,17 +21,10 @@ from tlsrpt.analysis.alerts import (
     iso,
 )
 from tlsrpt.check.findings import Finding, Severity
+from tlsrpt.watch.changes import Change
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 RULES = parse_alert_settings(None).for_domain("example.com")
-
-
-@dataclass(frozen=True)
-class Change:
-    kind: str
-    subject: str | None
-    summary: str
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 def _expiring(days: float, host: str = "mx1.example.com", severity: Severity = Severity.WARNING):

@@ -4,29 +4,9 @@ dropped afterwards)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from tlsrpt.store.engine import Store, open_store
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The URL of an empty database, on each backend."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'tlsrpt.sqlite3'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    opened = open_store(db_url)
-    try:
-        yield opened
-    finally:
-        opened.close()
+from tlsrpt.store.engine import Store
 
 
 class ReportMaker:

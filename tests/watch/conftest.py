@@ -8,6 +8,7 @@ import contextlib
 import io
 import itertools
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,6 @@ from checklab.lab import Lab  # noqa: E402
 from checklab.zones import Addr, DomainSpec  # noqa: E402
 
 import tlsrpt.cli  # noqa: E402
-from tlsrpt.store.engine import Store, open_store  # noqa: E402
 
 
 class LiveLab:
@@ -88,23 +88,6 @@ def live_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveLab]:
         lab.stop()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The URL of an empty database, on each backend."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'tlsrpt.sqlite3'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    opened = open_store(db_url)
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
 @dataclass
 class CliRun:
     status: int
@@ -133,3 +116,17 @@ def _run_cli(*args: str) -> CliRun:
 def run_cli() -> Callable[..., CliRun]:
     """`tlsrpt ARGS` in this process, stdout and stderr captured."""
     return _run_cli
+
+
+def _wait_for(condition: Callable[[], object], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {seconds} s: {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def wait_for() -> Callable[[Callable[[], object], float, str], None]:
+    """Poll `condition` until it holds; fail after `seconds` naming `what`."""
+    return _wait_for

@@ -8,14 +8,11 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 import sqlalchemy as sa
 
 from tlsrpt.analysis.alert_settings import parse_alert_settings
@@ -24,36 +21,13 @@ from tlsrpt.check.findings import Finding, Severity
 from tlsrpt.ingest.model import SourceInfo
 from tlsrpt.ingest.pipeline import ingest
 from tlsrpt.store.alerts import AlertFilter, events_since, list_alerts, marks
-from tlsrpt.store.engine import Store, open_store
+from tlsrpt.store.engine import Store
 from tlsrpt.store.users import add_domain
 from tlsrpt.watch.alerting import after_check, evaluate_report_rules
+from tlsrpt.watch.changes import Change
 
 NOW = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 SETTINGS = parse_alert_settings(None)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'alerts.sqlite3'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    opened = open_store(db_url)
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
-@dataclass(frozen=True)
-class Change:
-    kind: str
-    subject: str | None
-    summary: str
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 def check_report(findings: list[Finding], complete: bool = True) -> DomainReport:

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -120,15 +119,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_for(condition: Any, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {seconds} s: {what}")
-        time.sleep(0.05)
-
-
-def test_sigterm_lets_checks_in_progress_finish(live_lab: Any, tmp_path: Path) -> None:
+def test_sigterm_lets_checks_in_progress_finish(
+    wait_for: Any, live_lab: Any, tmp_path: Path
+) -> None:
     slow = []
     for _ in range(2):
         name = live_lab.name("term")
@@ -144,7 +137,7 @@ def test_sigterm_lets_checks_in_progress_finish(live_lab: Any, tmp_path: Path) -
     )
     try:
         leased = "SELECT count(*) FROM watch_schedule WHERE lease_owner IS NOT NULL"
-        _wait_for(lambda: _rows(db, leased)[0][0] == 2, 30, "both checks in flight")
+        wait_for(lambda: _rows(db, leased)[0][0] == 2, 30, "both checks in flight")
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -202,25 +195,25 @@ def _stop(proc: subprocess.Popen[bytes]) -> str:
     return err.decode()
 
 
-def test_serve_runs_the_watcher(live_lab: Any, tmp_path: Path) -> None:
+def test_serve_runs_the_watcher(wait_for: Any, live_lab: Any, tmp_path: Path) -> None:
     domain = live_lab.add(DomainSpec(live_lab.name("served")))
     db = _db(tmp_path, domain)
     proc, port = _serve(db, live_lab)
     try:
-        _wait_for(lambda: _up(proc, port), 30, "serve answers")
+        wait_for(lambda: _up(proc, port), 30, "serve answers")
         snapshots = "SELECT domain FROM watch_snapshots"
-        _wait_for(lambda: _rows(db, snapshots) == [(domain,)], 30, "serve checks the domain")
+        wait_for(lambda: _rows(db, snapshots) == [(domain,)], 30, "serve checks the domain")
     finally:
         err = _stop(proc)
     assert "tlsrpt serve: watching registered domains every 6h" in err
     assert f"{domain}: first check; 0 errors, 0 warnings" in err  # the watcher's log line
 
 
-def test_serve_without_the_watcher(live_lab: Any, tmp_path: Path) -> None:
+def test_serve_without_the_watcher(wait_for: Any, live_lab: Any, tmp_path: Path) -> None:
     db = _db(tmp_path, "example.com")
     proc, port = _serve(db, live_lab, TLSRPT_WATCH_INTERVAL="0")
     try:
-        _wait_for(lambda: _up(proc, port), 30, "serve answers")
+        wait_for(lambda: _up(proc, port), 30, "serve answers")
     finally:
         err = _stop(proc)
     assert "watching" not in err

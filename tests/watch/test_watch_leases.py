@@ -168,16 +168,10 @@ def _schedule(store: Store) -> dict[str, tuple[str | None, Any]]:
         return {domain: (owner, checked) for domain, owner, checked in rows}
 
 
-def _wait_for(condition: Any, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {seconds} s: {what}")
-        time.sleep(0.05)
-
-
 @pytest.mark.postgres
-def test_a_killed_watcher_loses_nothing(live_lab: Any, postgres_url: str, tmp_path: Path) -> None:
+def test_a_killed_watcher_loses_nothing(
+    wait_for: Any, live_lab: Any, postgres_url: str, tmp_path: Path
+) -> None:
     """`tlsrpt watch` is killed (SIGKILL) with checks in flight: once their
     short leases run out, another watcher checks those domains; every domain
     ends up checked exactly once."""
@@ -207,7 +201,7 @@ def test_a_killed_watcher_loses_nothing(live_lab: Any, postgres_url: str, tmp_pa
             rows = _schedule(store).values()
             return any(c is not None for _, c in rows) and any(o is not None for o, _ in rows)
 
-        _wait_for(mid_cycle, 30, "the watcher stores a check and holds leases")
+        wait_for(mid_cycle, 30, "the watcher stores a check and holds leases")
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         orphaned = [d for d, (owner, _) in _schedule(store).items() if owner is not None]
