@@ -165,6 +165,21 @@ def test_expiring_beyond_the_largest_threshold_or_info_is_no_alert() -> None:
     assert check_conditions([_expiring(5, severity=Severity.INFO)], CheckFacts(), RULES, NOW) == []
 
 
+def test_a_finding_that_fell_to_info_keeps_its_firing_alert() -> None:
+    """An expiring certificate is "info" while the MTA-STS policy cannot be
+    fetched: its alert stays firing, at its severity, instead of resolving
+    (and firing again once the policy is back)."""
+    (opened,) = check_conditions([_expiring(29)], CheckFacts(), RULES, NOW)
+    info = _expiring(28, severity=Severity.INFO)
+    active = {opened.key: _state(opened)}
+    (held,) = check_conditions([info], CheckFacts(), RULES, NOW, active=active)
+    assert (held.key, held.severity, held.level) == (opened.key, "warning", 30)
+    assert check_conditions([info], CheckFacts(), RULES, NOW) == []  # never opens one
+    # Beyond every threshold (renewed) it resolves, whatever its severity.
+    renewed = _expiring(90, severity=Severity.INFO)
+    assert check_conditions([renewed], CheckFacts(), RULES, NOW, active=active) == []
+
+
 def test_expiry_thresholds_are_configurable_per_domain() -> None:
     settings = parse_alert_settings(
         {

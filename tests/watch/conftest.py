@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -95,12 +96,16 @@ class CliRun:
     stderr: str
 
 
-def _run_cli(*args: str) -> CliRun:
+def _run_cli(*args: str, clock: Callable[[], Any] | None = None) -> CliRun:
     out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            status = tlsrpt.cli.main(list(args))
+            if clock is None:
+                status = tlsrpt.cli.main(list(args))
+            else:  # a command that takes a clock (tlsrpt watch), run on it
+                parsed = tlsrpt.cli.build_parser(list(args)).parse_args(list(args))
+                status = int(parsed.func(parsed, clock=clock))
         except SystemExit as exc:  # argparse's own errors, as the entry point exits
             status = int(exc.code or 0)
     out.flush()
@@ -114,7 +119,8 @@ def _run_cli(*args: str) -> CliRun:
 
 @pytest.fixture
 def run_cli() -> Callable[..., CliRun]:
-    """`tlsrpt ARGS` in this process, stdout and stderr captured."""
+    """`tlsrpt ARGS` in this process, stdout and stderr captured; with
+    `clock=`, the command runs on that clock (an aware-UTC callable)."""
     return _run_cli
 
 

@@ -166,10 +166,24 @@ def _certificate_not_after(evidence: Mapping[str, Any]) -> datetime | None:
 
 
 def _finding_condition(
-    finding: FindingLike, rules: DomainRules, now: datetime, explanations: Mapping[str, str]
+    finding: FindingLike,
+    rules: DomainRules,
+    now: datetime,
+    explanations: Mapping[str, str],
+    active: Active,
 ) -> Condition | None:
     severity = str(finding.severity)
-    if severity not in ALERT_SEVERITIES or not rules.enabled(finding.code):
+    subject = finding_subject(finding.evidence)
+    if severity not in ALERT_SEVERITIES:
+        # A finding that opened an alert keeps it while it is there, at the
+        # alert's severity: its severity can fall for another fault's sake
+        # (an expiring MX certificate is "info" while the MTA-STS policy
+        # cannot be fetched), and the alert must not resolve and re-open.
+        firing = active.get((finding.code, subject))
+        if firing is None:
+            return None
+        severity = firing.severity
+    if not rules.enabled(finding.code):
         return None
     level = None
     if finding.code == MX_EXPIRING:
@@ -184,7 +198,7 @@ def _finding_condition(
             return None
     return Condition(
         finding.code,
-        finding_subject(finding.evidence),
+        subject,
         severity,
         finding.message,
         explanations.get(finding.code, finding.message),
@@ -229,12 +243,14 @@ def check_conditions(
     rules: DomainRules,
     now: datetime,
     explanations: Mapping[str, str] | None = None,
+    active: Active | None = None,
 ) -> list[Condition]:
     """Conditions of the check rules. `explanations`: what each finding code
-    means (the checker's `CODES`), shown with the alert."""
+    means (the checker's `CODES`), shown with the alert; `active`: the
+    domain's firing alerts (a finding of severity info keeps its alert)."""
     found: dict[tuple[str, str], Condition] = {}
     for finding in findings:
-        condition = _finding_condition(finding, rules, now, explanations or {})
+        condition = _finding_condition(finding, rules, now, explanations or {}, active or {})
         if condition is not None:
             found.setdefault(condition.key, condition)  # the checker lists the worst first
     for condition in _policy_host_condition(facts, rules, now):

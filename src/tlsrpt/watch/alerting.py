@@ -36,7 +36,7 @@ from tlsrpt.analysis.alert_reports import (
     read_plan,
     report_conditions,
 )
-from tlsrpt.analysis.alert_rules import CHANGE, CHECK, REPORT, rule_source
+from tlsrpt.analysis.alert_rules import CHANGE, CHECK, REPORT, RULES, rule_source
 from tlsrpt.analysis.alert_settings import AlertSettings, DomainRules
 from tlsrpt.analysis.alerts import (
     POLICY_HOST_EXPIRING,
@@ -67,6 +67,8 @@ from tlsrpt.watch.lifecycle import plan, plan_sweep
 EXPLANATIONS: dict[str, str] = {
     **RECORD_CODES,
     **{code: meaning for code, (meaning, _severity) in FINDING_CODES.items()},
+    # a finding that is an alert rule of its own (with thresholds): the rule's words
+    **{code: rule.condition for code, rule in RULES.items() if code in FINDING_CODES},
 }
 ALERTABLE_CODES = frozenset(EXPLANATIONS)  # finding codes that may be configured as rules
 FULL_EVERY = timedelta(hours=1)
@@ -115,7 +117,7 @@ def after_check(
     )
     current = current_alerts(conn, [domain], (CHECK, CHANGE))[domain]
     active = {a.key: a for a in current if a.phase == FIRING}
-    conditions = check_conditions(report.findings, facts, rules, now, EXPLANATIONS)
+    conditions = check_conditions(report.findings, facts, rules, now, EXPLANATIONS, active)
     conditions += change_conditions(changes, facts, active, rules, now)
     found = {c.rule for c in conditions}
     # The report of `tlsrpt check` does not hold the policy host's certificate.
