@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
+import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,10 +26,12 @@ from typing import Any
 
 import orjson
 import pytest
+import sqlalchemy as sa
 import trustme
 from checklab.https_server import HttpAnswer
 from checklab.pki import CertKind
 from checklab.zones import DomainSpec, MxSpec, PolicySpec
+from prometheus_client import REGISTRY
 
 from tlsrpt.store import outbox
 from tlsrpt.store.engine import open_store
@@ -43,13 +49,6 @@ from notifylab import (
 )
 
 PUBLIC_URL = "https://tlsrpt.example.net"
-
-
-@dataclass
-class Run:
-    status: int
-    stdout: str
-    stderr: str
 
 
 @dataclass
@@ -176,12 +175,20 @@ def _outbox(p: Postmaster) -> list[outbox.OutboxRow]:
         return outbox.list_rows(conn, states=outbox.STATES)
 
 
+def _checks_counted(outcome: str) -> float:
+    """`tlsrpt_checks_total{outcome}` in this process's metrics."""
+    value = REGISTRY.get_sample_value("tlsrpt_checks_total", {"outcome": outcome})
+    return value or 0.0
+
+
 def test_a_postmaster_hears_of_each_change_once(postmaster: Postmaster, live_lab: Any) -> None:
     p, lab = postmaster, live_lab.lab
 
     # The MX certificate enters its last 30 days: one notification, on each channel.
+    checks_before = _checks_counted("warning")
     first = p.watch_once()
     assert first.status == 1, first.stdout + first.stderr
+    assert _checks_counted("warning") == checks_before + 1  # in /metrics
     assert "1 alert(s) firing" in first.stdout
     (hook,) = p.hooks()
     assert hook["event"] == "alert.firing" and "renotify" not in hook
@@ -280,3 +287,121 @@ def test_a_postmaster_hears_of_each_change_once(postmaster: Postmaster, live_lab
     assert len(rows) == 10
     assert {(r.state, r.attempts) for r in rows} == {("delivered", 1)}
     assert sorted(r.idempotency_key for r in rows if r.channel == "ops-hook") == sorted(keys)
+
+
+# --- one transaction: the check, its alerts, their notifications ------------------
+
+
+def _refuse_outbox_rows(db: str, refuse: bool) -> None:
+    """A database that refuses (or again accepts) outbox rows: a trigger."""
+    with open_store(db) as store, store.write() as conn:
+        if conn.dialect.name == "sqlite":
+            if refuse:
+                conn.exec_driver_sql(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON outbox "
+                    "BEGIN SELECT RAISE(ABORT, 'the outbox is full'); END"
+                )
+            else:
+                conn.exec_driver_sql("DROP TRIGGER refuse")
+        elif refuse:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION refuse() RETURNS trigger AS "
+                "$$ BEGIN RAISE EXCEPTION 'the outbox is full'; END $$ LANGUAGE plpgsql"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON outbox "
+                "FOR EACH ROW EXECUTE FUNCTION refuse()"
+            )
+        else:
+            conn.exec_driver_sql("DROP TRIGGER refuse ON outbox")
+
+
+def _count(db: str, table: str) -> int:
+    with open_store(db) as store, store.read() as conn:
+        return int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def test_a_notification_that_cannot_be_written_leaves_no_alert(
+    postmaster: Postmaster,
+) -> None:
+    """The outbox row is written in the transaction of the check and its
+    alert: when it cannot be, neither are they; the next run does it all."""
+    p = postmaster
+    _refuse_outbox_rows(p.db, True)
+    failed = p.run_cli("watch", "--once", "--config", str(p.config), "--db", p.db, *p.cli_args)
+    assert failed.status == 2 and "the outbox is full" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    for table in ("alerts", "alert_events", "outbox", "watch_snapshots"):
+        assert _count(p.db, table) == 0, table
+    assert p.hooks() == [] and p.mails() == []
+
+    _refuse_outbox_rows(p.db, False)
+    assert p.watch_once().status == 1
+    assert [h["alert"]["rule"] for h in p.hooks()] == ["mx-certificate-expiring"]
+    assert (_count(p.db, "alerts"), _count(p.db, "outbox")) == (1, 2)
+
+
+# --- tlsrpt serve and tlsrpt watch side by side ------------------------------------
+
+
+def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tlsrpt", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **env},
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> str:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()
+    return err.decode()
+
+
+def test_serve_and_watch_together_notify_once(
+    postmaster: Postmaster, live_lab: Any, wait_for: Any
+) -> None:
+    """`tlsrpt serve` (its watcher thread enqueues, its app's deliverer
+    sends) and `tlsrpt watch` (watcher and deliverer in one loop) on one
+    database: the domain is checked once, its notification sent once."""
+    p, lab = postmaster, live_lab.lab
+    dns_host, dns_port = live_lab.nameserver.split(":")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        "TLSRPT_DATABASE_URL": p.db,
+        "TLSRPT_PORT": str(port),
+        "TLSRPT_DNS_NAMESERVERS": dns_host,
+        "TLSRPT_DNS_PORT": dns_port,
+        "TLSRPT_WATCH_CA_FILE": str(lab.pki.ca_file),
+        "TLSRPT_WATCH_ALLOW_PRIVATE_ADDRESSES": "true",
+        "TLSRPT_WATCH_SMTP_PORT": str(lab.smtp_port),
+        "TLSRPT_WATCH_HTTPS_PORT": str(lab.https_port),
+        "TLSRPT_WATCH_JITTER": "0",
+    }
+    procs = [_start(["serve", "--config", str(p.config)], env)]
+    procs.append(_start(["watch", "--config", str(p.config)], env))
+    errors = []
+    try:
+
+        def delivered() -> bool:
+            for proc in procs:
+                assert proc.poll() is None, proc.communicate()[1].decode()
+            rows = _outbox(p)
+            return len(rows) == 2 and all(r.state == "delivered" for r in rows)
+
+        wait_for(delivered, 60, "the notification delivered on both channels")
+    finally:
+        errors = [_stop(proc) for proc in procs]
+    assert "tlsrpt serve: watching registered domains every 6h" in errors[0]
+    assert [h["alert"]["rule"] for h in p.hooks()] == ["mx-certificate-expiring"]
+    assert len(p.mails()) == 1
+    assert {(r.state, r.attempts) for r in _outbox(p)} == {("delivered", 1)}
+    assert _count(p.db, "watch_snapshots") == 1

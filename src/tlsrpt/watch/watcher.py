@@ -199,9 +199,23 @@ class Watcher:
             metrics.observe_check(time.monotonic() - started, "failed")
             log.debug("check of %s failed", domain, exc_info=True)
             error = f"the check failed: {type(exc).__name__}: {exc}"
-            return await asyncio.to_thread(self._store_failure, domain, self.clock(), error)
+            return await self._stored(domain, self._store_failure, domain, self.clock(), error)
         metrics.observe_check(time.monotonic() - started, check_result(severity_counts(snapshot)))
-        return await asyncio.to_thread(self._store, domain, now, snapshot, report)
+        return await self._stored(domain, self._store, domain, now, snapshot, report)
+
+    async def _stored(
+        self, domain: str, store: Callable[..., CheckOutcome], *args: Any
+    ) -> CheckOutcome:
+        """`store(*args)` in a thread. When it fails (the database refused the
+        transaction: nothing of the check is stored), the domain's lease is
+        given back before the error goes on, so that the next pass, of this
+        process or another, checks it again at once."""
+        try:
+            return await asyncio.to_thread(store, *args)
+        except Exception:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self._release, [domain])
+            raise
 
     def _store(
         self, domain: str, now: dt.datetime, snapshot: Snapshot, report: DomainReport
