@@ -7,6 +7,10 @@ from __future__ import annotations
 import contextlib
 import io
 import itertools
+import os
+import signal
+import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +28,28 @@ from checklab.lab import Lab  # noqa: E402
 from checklab.zones import Addr, DomainSpec  # noqa: E402
 
 import tlsrpt.cli  # noqa: E402
+
+
+@dataclass
+class TlsrptProcess:
+    proc: subprocess.Popen[bytes]
+    port: int  # of `tlsrpt serve`
+
+    def running(self) -> bool:
+        """True while it runs; its stderr in the failure when it stopped."""
+        assert self.proc.poll() is None, self.proc.communicate()[1].decode()
+        return True
+
+    def stop(self) -> str:
+        """SIGTERM; its stderr once it has exited 0."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = self.proc.communicate(timeout=60)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+        assert self.proc.returncode == 0, err.decode()
+        return err.decode()
 
 
 class LiveLab:
@@ -62,6 +88,33 @@ class LiveLab:
     @property
     def nameserver(self) -> str:
         return f"{Addr.DNS}:{self.lab.dns_port}"  # authoritative: no cache to outlive a change
+
+    def spawn(self, *args: str, db: str, **env: str) -> TlsrptProcess:
+        """`tlsrpt ARGS` in a process of its own, its watcher (settings in
+        the environment) pointed at the lab, its server on a free port."""
+        dns_host, dns_port = self.nameserver.split(":")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        settings = {
+            "TLSRPT_DATABASE_URL": db,
+            "TLSRPT_PORT": str(port),
+            "TLSRPT_DNS_NAMESERVERS": dns_host,
+            "TLSRPT_DNS_PORT": dns_port,
+            "TLSRPT_WATCH_CA_FILE": str(self.lab.pki.ca_file),
+            "TLSRPT_WATCH_ALLOW_PRIVATE_ADDRESSES": "true",
+            "TLSRPT_WATCH_SMTP_PORT": str(self.lab.smtp_port),
+            "TLSRPT_WATCH_HTTPS_PORT": str(self.lab.https_port),
+            "TLSRPT_WATCH_JITTER": "0",
+            **env,
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tlsrpt", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **settings},
+        )
+        return TlsrptProcess(proc, port)
 
     def cli_args(self) -> list[str]:
         return [

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -113,12 +112,6 @@ def test_hostile_record_text_stays_inert_on_the_terminal(
     assert history["current"]["tlsrpt"]["records"] == [hostile]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_sigterm_lets_checks_in_progress_finish(
     wait_for: Any, live_lab: Any, tmp_path: Path
 ) -> None:
@@ -151,70 +144,34 @@ def test_sigterm_lets_checks_in_progress_finish(
     assert sorted(r[0] for r in _rows(db, "SELECT domain FROM watch_snapshots")) == sorted(slow)
 
 
-def _serve(db: str, live_lab: Any, **env: str) -> tuple[subprocess.Popen[bytes], int]:
-    lab = live_lab.lab
-    dns_host, dns_port = live_lab.nameserver.split(":")
-    port = _free_port()
-    settings = {
-        "TLSRPT_DATABASE_URL": db,
-        "TLSRPT_PORT": str(port),
-        "TLSRPT_DNS_NAMESERVERS": dns_host,
-        "TLSRPT_DNS_PORT": dns_port,
-        "TLSRPT_WATCH_CA_FILE": str(lab.pki.ca_file),
-        "TLSRPT_WATCH_ALLOW_PRIVATE_ADDRESSES": "true",
-        "TLSRPT_WATCH_SMTP_PORT": str(lab.smtp_port),
-        "TLSRPT_WATCH_HTTPS_PORT": str(lab.https_port),
-        "TLSRPT_WATCH_JITTER": "0",
-        **env,
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tlsrpt", "serve"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, **settings},
-    )
-    return proc, port
-
-
-def _up(proc: subprocess.Popen[bytes], port: int) -> bool:
-    assert proc.poll() is None, proc.communicate()[1].decode()
+def _up(served: Any) -> bool:
+    assert served.running()
     try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+        return httpx.get(f"http://127.0.0.1:{served.port}/healthz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> str:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err.decode()
-    return err.decode()
 
 
 def test_serve_runs_the_watcher(wait_for: Any, live_lab: Any, tmp_path: Path) -> None:
     domain = live_lab.add(DomainSpec(live_lab.name("served")))
     db = _db(tmp_path, domain)
-    proc, port = _serve(db, live_lab)
+    served = live_lab.spawn("serve", db=db)
     try:
-        wait_for(lambda: _up(proc, port), 30, "serve answers")
+        wait_for(lambda: _up(served), 30, "serve answers")
         snapshots = "SELECT domain FROM watch_snapshots"
         wait_for(lambda: _rows(db, snapshots) == [(domain,)], 30, "serve checks the domain")
     finally:
-        err = _stop(proc)
+        err = served.stop()
     assert "tlsrpt serve: watching registered domains every 6h" in err
     assert f"{domain}: first check; 0 errors, 0 warnings" in err  # the watcher's log line
 
 
 def test_serve_without_the_watcher(wait_for: Any, live_lab: Any, tmp_path: Path) -> None:
     db = _db(tmp_path, "example.com")
-    proc, port = _serve(db, live_lab, TLSRPT_WATCH_INTERVAL="0")
+    served = live_lab.spawn("serve", db=db, TLSRPT_WATCH_INTERVAL="0")
     try:
-        wait_for(lambda: _up(proc, port), 30, "serve answers")
+        wait_for(lambda: _up(served), 30, "serve answers")
     finally:
-        err = _stop(proc)
+        err = served.stop()
     assert "watching" not in err
     assert _rows(db, "SELECT count(*) FROM watch_schedule") == [(0,)]

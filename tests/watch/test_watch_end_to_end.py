@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import signal
-import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -344,62 +340,26 @@ def test_a_notification_that_cannot_be_written_leaves_no_alert(
 # --- tlsrpt serve and tlsrpt watch side by side ------------------------------------
 
 
-def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tlsrpt", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, **env},
-    )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> str:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err.decode()
-    return err.decode()
-
-
 def test_serve_and_watch_together_notify_once(
     postmaster: Postmaster, live_lab: Any, wait_for: Any
 ) -> None:
     """`tlsrpt serve` (its watcher thread enqueues, its app's deliverer
     sends) and `tlsrpt watch` (watcher and deliverer in one loop) on one
     database: the domain is checked once, its notification sent once."""
-    p, lab = postmaster, live_lab.lab
-    dns_host, dns_port = live_lab.nameserver.split(":")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {
-        "TLSRPT_DATABASE_URL": p.db,
-        "TLSRPT_PORT": str(port),
-        "TLSRPT_DNS_NAMESERVERS": dns_host,
-        "TLSRPT_DNS_PORT": dns_port,
-        "TLSRPT_WATCH_CA_FILE": str(lab.pki.ca_file),
-        "TLSRPT_WATCH_ALLOW_PRIVATE_ADDRESSES": "true",
-        "TLSRPT_WATCH_SMTP_PORT": str(lab.smtp_port),
-        "TLSRPT_WATCH_HTTPS_PORT": str(lab.https_port),
-        "TLSRPT_WATCH_JITTER": "0",
-    }
-    procs = [_start(["serve", "--config", str(p.config)], env)]
-    procs.append(_start(["watch", "--config", str(p.config)], env))
+    p = postmaster
+    config = str(p.config)
+    procs = [live_lab.spawn(verb, "--config", config, db=p.db) for verb in ("serve", "watch")]
     errors = []
     try:
 
         def delivered() -> bool:
-            for proc in procs:
-                assert proc.poll() is None, proc.communicate()[1].decode()
+            assert all(proc.running() for proc in procs)
             rows = _outbox(p)
             return len(rows) == 2 and all(r.state == "delivered" for r in rows)
 
         wait_for(delivered, 60, "the notification delivered on both channels")
     finally:
-        errors = [_stop(proc) for proc in procs]
+        errors = [proc.stop() for proc in procs]
     assert "tlsrpt serve: watching registered domains every 6h" in errors[0]
     assert [h["alert"]["rule"] for h in p.hooks()] == ["mx-certificate-expiring"]
     assert len(p.mails()) == 1
