@@ -29,6 +29,8 @@ from checklab.pki import CertKind
 from checklab.zones import DomainSpec, MxSpec, PolicySpec
 from prometheus_client import REGISTRY
 
+from tlsrpt.ingest.model import SourceInfo
+from tlsrpt.ingest.pipeline import ingest
 from tlsrpt.store import outbox
 from tlsrpt.store.engine import open_store
 from tlsrpt.store.users import add_domain
@@ -283,6 +285,75 @@ def test_a_postmaster_hears_of_each_change_once(postmaster: Postmaster, live_lab
     assert len(rows) == 10
     assert {(r.state, r.attempts) for r in rows} == {("delivered", 1)}
     assert sorted(r.idempotency_key for r in rows if r.channel == "ops-hook") == sorted(keys)
+
+
+# --- report rules, evaluated at the end of each watcher pass ---------------------
+
+
+def _daily_report(domain: str, day: dt.date, organization: str) -> bytes:
+    return orjson.dumps(
+        {
+            "organization-name": organization,
+            "date-range": {
+                "start-datetime": f"{day}T00:00:00Z",
+                "end-datetime": f"{day}T23:59:59Z",
+            },
+            "contact-info": "smtp-tls-reporting@google.com",
+            "report-id": f"{organization}-{day}",
+            "policies": [
+                {
+                    "policy": {
+                        "policy-type": "sts",
+                        "policy-string": ["version: STSv1", "mode: enforce"],
+                        "policy-domain": domain,
+                    },
+                    "summary": {
+                        "total-successful-session-count": 1000,
+                        "total-failure-session-count": 0,
+                    },
+                }
+            ],
+        }
+    )
+
+
+def test_a_reporter_that_stops_is_notified_once(postmaster: Postmaster) -> None:
+    """Google reported every day for two weeks, then stops: one
+    reporter-silent notification once 48 hours have passed, none before,
+    none again; it resolves when Google reports again."""
+    p = postmaster
+    today = p.clock().date()
+    with open_store(p.db) as store:
+        for back in range(1, 15):
+            day = today - dt.timedelta(days=back)
+            result = ingest(
+                store, _daily_report(p.domain, day, "Google LLC"), SourceInfo("file", "t")
+            )
+            assert result.outcome == "accepted", result.reason
+
+    def silent() -> list[dict[str, Any]]:
+        return [h for h in p.hooks() if h["alert"]["rule"] == "reporter-silent"]
+
+    p.watch_once()
+    assert silent() == []
+    p.clock.advance(hours=30)  # yesterday's report is due, 30 h after the end of its day
+    p.watch_once()
+    assert silent() == []
+    p.clock.advance(hours=26)  # 56 h after the last day Google covered
+    p.watch_once()
+    (hook,) = silent()
+    assert (hook["event"], hook["alert"]["subject"]) == ("alert.firing", "Google LLC")
+    p.clock.advance(hours=6)
+    p.watch_once()
+    assert len(silent()) == 1
+
+    late = p.clock().date() - dt.timedelta(days=1)
+    with open_store(p.db) as store:
+        ingest(store, _daily_report(p.domain, late, "Google LLC"), SourceInfo("file", "t"))
+    p.watch_once()
+    p.clock.advance(hours=3)  # past the cooldown
+    p.watch_once()
+    assert [h["event"] for h in silent()] == ["alert.firing", "alert.resolved"]
 
 
 # --- one transaction: the check, its alerts, their notifications ------------------

@@ -30,6 +30,7 @@ from tlsrpt.watch.snapshot import (
     stable_message,
     take_snapshot,
 )
+from tlsrpt.watch.watcher import check_result
 
 D = "example.com"
 MX1, MX2 = "mx1.example.com", "mx2.example.com"
@@ -304,3 +305,18 @@ def test_stable_message(message: str, stable: str) -> None:
 def test_certificate_that_does_not_parse() -> None:
     assert certificate(b"not a certificate") is None
     assert certificate(None) is None
+
+
+@pytest.mark.parametrize(
+    ("counts", "result"),
+    [
+        ({"error": 1, "warning": 2, "info": 0}, "error"),
+        ({"error": 0, "warning": 1, "info": 3}, "warning"),
+        ({"error": 0, "warning": 0, "info": 5}, "ok"),
+        ({}, "ok"),
+    ],
+)
+def test_a_check_counts_in_the_metrics_by_its_worst_finding(
+    counts: dict[str, int], result: str
+) -> None:
+    assert check_result(counts) == result

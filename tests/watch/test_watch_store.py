@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -189,3 +191,22 @@ def test_postgres_claims_skip_rows_another_claim_holds(postgres_url: str) -> Non
                 assert db.claim(other, "two", at(0), LEASE, 10) == ["c.example"]
     finally:
         store.close()
+
+
+def test_has_tlsrpt_records_reads_each_domain_s_latest_snapshot(store: Store) -> None:
+    """What the reports-missing rule asks the watch history."""
+    register(store, "a.example", "b.example", "c.example")
+
+    def record(domain: str, records: list[str], minutes: float) -> None:
+        text = orjson.dumps({"tlsrpt": {"records": records, "status": "ok"}}).decode()
+        with store.lease_write() as conn:
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            db.record_snapshot(conn, domain, text, digest, NO_SUMMARY, at(minutes), LEASE)
+
+    record("a.example", ["v=TLSRPTv1; rua=mailto:r@example.net"], 0)
+    record("a.example", [], 60)  # the record went away
+    record("b.example", [], 0)
+    record("b.example", ["v=TLSRPTv1; rua=mailto:r@example.net"], 60)
+    with store.read() as conn:
+        found = db.has_tlsrpt_records(conn, ["a.example", "b.example", "c.example"])
+    assert found == {"a.example": False, "b.example": True}  # c.example: never checked
