@@ -9,9 +9,9 @@ import re
 from pathlib import Path
 
 from tlsrpt.analysis.alert_settings import checker_expiry_days
+from tlsrpt.settings import load_settings
 from tlsrpt.watch.channels import EmailChannel, WebhookChannel
 from tlsrpt.watch.schedule import WatchConfig
-from tlsrpt.web.settings import load_settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 HEADING = "### Watch, alert, notify: one settings file"
