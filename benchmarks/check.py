@@ -25,7 +25,7 @@ Measured in the same run, as domains per second:
   port 443 to the lab HTTPS port; `REQUESTS_CA_BUNDLE` points at the lab CA.
 
 The comparable pair is tlsrpt with the MX probe off (checkdmarc probes no
-MX); the target of issue 5 is at least 20x checkdmarc's throughput.
+MX); the target is at least 20x checkdmarc's throughput.
 Each tlsrpt run also reports the CPU time per domain of the tlsrpt process
 and of the lab: they share the machine, so on a loaded machine the
 wall-clock rate follows the CPU left over, while checkdmarc (one lookup

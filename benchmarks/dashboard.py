@@ -19,7 +19,7 @@ are skipped (neither is read here). Then, through the real app in process
 
 Printed: p50 and p95 of `--runs` calls each, and as reference, measured in
 the same run, `GET /healthz` (the framework's own cost per request).
-Target (issue 6): p95 < 150 ms for the first two on both databases.
+Target: p95 < 150 ms for the first two on both databases.
 
 PostgreSQL runs when `--postgres` or TLSRPT_TEST_POSTGRES_URL gives a URL;
 the benchmark works in a schema of its own and drops it at the end. Only

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/ingest.py [--reports 20000] [--stored 200000]
         [--postgres URL] [--workdir DIR]
-    full sizes (issue 3): --reports 100000 --stored 1000000
+    full sizes: --reports 100000 --stored 1000000
 
 1. Ingest: `--reports` synthetic gzip reports (Google-like: one sts policy,
    sometimes a tlsa one or no-policy-found; 30 % with 1-3 failure rows;

@@ -13,7 +13,7 @@ References: `json.loads` and `orjson.loads` (+ gunzip for gzip inputs) on the
 same bytes — the limit of any parser that also validates — and parsedmarc's
 `parse_smtp_tls_report_json` and `parse_report_email` when parsedmarc is
 importable (benchmark environment only: `pip install parsedmarc`; it is not a
-dependency of tlsrpt). Targets (issue 2): validated JSON parse >= 2.5x
+dependency of tlsrpt). Targets: validated JSON parse >= 2.5x
 parsedmarc and >= 0.5x orjson.loads; e-mail extraction >= 10x parsedmarc.
 """
 

@@ -21,7 +21,7 @@ the SMTP receiver on, then from this process:
 
 Printed: requests/s, p50 and p99 latency, errors, the server's CPU time per
 request (its own, and its ingest child process's: Linux only), and the
-ratio of reports/s to /healthz requests/s (target, issue 4: >= 50 % on
+ratio of reports/s to /healthz requests/s (target: >= 50 % on
 SQLite, zero errors). Exit 1 on any error. Only loopback is contacted.
 """
 

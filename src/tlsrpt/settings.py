@@ -13,7 +13,7 @@ for secrets such as a database password), and the command line.
 | certfile/keyfile | TLSRPT_CERTFILE/KEYFILE  | none (plain HTTP)            |
 | reports_path     | TLSRPT_REPORTS_PATH      | /v1/reports                  |
 | public_url       | TLSRPT_PUBLIC_URL        | none: https://HOST[:PORT][/PATH]; see below |
-| max_body_bytes   | TLSRPT_MAX_BODY_BYTES    | 10 MiB (R8460-5.2-b)         |
+| max_body_bytes   | TLSRPT_MAX_BODY_BYTES    | 10 MiB (RFC 8460 §5.2)       |
 | trusted_proxies  | TLSRPT_TRUSTED_PROXIES   | none (comma-separated list)  |
 | body_timeout_s   | TLSRPT_BODY_TIMEOUT_S    | 60: whole body within (408)  |
 | header_timeout_s | TLSRPT_HEADER_TIMEOUT_S  | 15: headers within, or closed|
@@ -26,8 +26,8 @@ for secrets such as a database password), and the command line.
 | smtp_host        | TLSRPT_SMTP_HOST         | 127.0.0.1                    |
 | smtp_recipients  | TLSRPT_SMTP_RECIPIENTS   | none (addresses, @domains)   |
 | smtp_max_message_bytes | ..._MAX_MESSAGE_BYTES | 25 MiB                    |
-| smtp_accept_unsigned | ..._ACCEPT_UNSIGNED  | false: quarantine (R8460-3-u)|
-| dkim_require_tlsrpt_service | ...          | false (R8460-3-v)            |
+| smtp_accept_unsigned | ..._ACCEPT_UNSIGNED  | false: quarantine (RFC 8460 §3)|
+| dkim_require_tlsrpt_service | ...          | false (RFC 8460 §3)          |
 | dns_nameservers, dns_port | TLSRPT_DNS_*    | system resolver, 53          |
 | watch_interval   | TLSRPT_WATCH_INTERVAL    | 6h; "0": serve does not watch|
 | watch_jitter     | TLSRPT_WATCH_JITTER      | 10m: random delay per check  |

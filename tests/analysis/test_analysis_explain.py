@@ -1,5 +1,5 @@
-"""Result type explanations: every IANA-registered type (spec-checklist §2.4,
-R8460-6.6-a) has one, unregistered types get the fallback."""
+"""Result type explanations: every IANA-registered type (RFC 8460 §6.6;
+docs/conformance.md#result-types) has one, unregistered types get the fallback."""
 
 from __future__ import annotations
 

@@ -129,7 +129,8 @@ def test_breakdowns_and_totals_across_orgs_days_and_domains() -> None:
         top("example.com", 0, "Google Inc.", 90, 10, reports=2),
         per_type("example.com", 0, "Google Inc.", 90, 10),  # not double counted
         result("example.com", 0, "Google Inc.", "starttls-not-supported", 6),
-        result("example.com", 0, "Google Inc.", "validation-failure", 5),  # R8460-4-c: 11 > 10
+        # RFC 8460 §4; docs/conformance.md#failure-counts: 11 > 10
+        result("example.com", 0, "Google Inc.", "validation-failure", 5),
         top("example.com", 3, "Microsoft Corporation", 50, 0),
         top("example.com", 3, "Google Inc.", 40, 2),
         result("example.com", 3, "Google Inc.", "starttls-not-supported", 2),
@@ -140,7 +141,8 @@ def test_breakdowns_and_totals_across_orgs_days_and_domains() -> None:
         detail("example.com", 0, "starttls-not-supported", 6, "192.0.2.1", "mx1.example.com"),
         detail("example.com", 0, "validation-failure", 5, "192.0.2.2", "mx2.example.com"),
         detail("example.com", 3, "starttls-not-supported", 2, "192.0.2.1", "mx1.example.com"),
-        detail("example.com", 3, "sts-policy-fetch-error", 4, None, None),  # D5: no MX, no IP
+        # Microsoft; docs/conformance.md#optional-failure-members: no MX, no IP
+        detail("example.com", 3, "sts-policy-fetch-error", 4, None, None),
         detail("other.test", 3, "certificate-expired", 9, "192.0.2.9", "mx.other.test"),
         detail("example.com", 8, "certificate-expired", 9, "192.0.2.9", "mx1.example.com"),
     ]

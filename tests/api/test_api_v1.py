@@ -287,7 +287,7 @@ def test_admin_lists_reports_of_unknown_domains(world: Any) -> None:
     from tlsrpt.ingest.model import SourceInfo
     from tlsrpt.ingest.pipeline import ingest
 
-    # Postfix/libtlsrpt omits policy-domain on no-policy-found (peers.md §8).
+    # Postfix/libtlsrpt omits policy-domain on no-policy-found (docs/conformance.md#sender-quirks).
     day = END.isoformat()
     report = {
         "organization-name": "Postfix Reporter",

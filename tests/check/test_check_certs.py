@@ -38,7 +38,8 @@ def anchors(pki: LabPki) -> list[x509.Certificate]:
     ],
 )
 def test_dns_id_matching(pattern: str, host: str, ok: bool) -> None:
-    """R8461-3.3-b / R8461-4.1-a: a wildcard is one whole left-most label."""
+    """RFC 8461 §3.3, §4.1; docs/conformance.md#policy-host-certificate, #mx-pattern-matching: a
+    wildcard is one whole left-most label."""
     assert dns_id_matches(pattern, host) is ok
 
 

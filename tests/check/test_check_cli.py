@@ -19,7 +19,7 @@ from tlsrpt.check.trust import Trust
 
 
 def test_refuses_private_addresses_by_default(lab: Lab) -> None:
-    """Issue 5 safety: without --allow-private-addresses nothing in the lab
+    """Safety: without --allow-private-addresses nothing in the lab
     (all loopback) is contacted; DNS still answers."""
     requests = sum(lab.https.requests.values())
     handshakes = sum(lab.https.handshakes.values())
@@ -182,7 +182,8 @@ def test_file_input(lab: Lab, tmp_path: Path) -> None:
 
 
 def test_idn_is_queried_as_a_label(lab: Lab) -> None:
-    """R8460-3-a: a U-label domain is looked up in A-label form."""
+    """RFC 8460 §3; docs/conformance.md#tlsrpt-query-name: a U-label domain is looked up in A-label
+    form."""
     run = run_check(
         *lab.cli_args(), "--timeout", TIMEOUT, "--json", "--no-mx-probe", "bücher.lab.test"
     )

@@ -24,7 +24,7 @@ def test_readme_table_matches_the_codes() -> None:
 
 
 def test_issue_codes_all_exist() -> None:
-    """The codes issue 5 requires, spelled exactly."""
+    """The codes required, spelled exactly."""
     required = [
         "tlsrpt-record-missing",
         "tlsrpt-record-multiple",

@@ -290,7 +290,8 @@ def _tlsa(pki: LabPki, data: bytes | None = None, **kw: Any) -> DnsAnswer:
 def test_dane_ee_authenticates_an_expired_certificate(
     pki: LabPki, anchors: list[x509.Certificate]
 ) -> None:
-    """R7671-5.1-a: no dane finding; the expiry stays an (info) certificate fact."""
+    """RFC 7671 §5.1; docs/conformance.md#dane-ee: no dane finding; the expiry stays an (info)
+    certificate fact."""
     found = codes(
         facts(
             sts=None,
@@ -376,7 +377,7 @@ def test_lenient_senders_named() -> None:
     ["text/plain; charset=utf-8", "TEXT/PLAIN", "text/plain;charset=us-ascii; foo=bar"],
 )
 def test_plain_text_variants_accepted(content_type: str) -> None:
-    """R8461-3.2-b: parameters do not matter."""
+    """RFC 8461 §3.2; docs/conformance.md#policy-media-type: parameters do not matter."""
     assert codes(facts(fetch=policy(content_type=content_type), probes=None)) == set()
 
 

@@ -1,4 +1,4 @@
-"""One lab scenario per finding code: exact code and severity (issue 5)."""
+"""One lab scenario per finding code: exact code and severity."""
 
 from __future__ import annotations
 
@@ -16,37 +16,50 @@ E, W, INFO = "error", "warning", "info"
 # domain label -> the exact findings (code, severity) expected, nothing more.
 EXPECTED: dict[str, list[tuple[str, str]]] = {
     "clean": [],
-    "split-txt": [],  # R8460-3-n: character-strings concatenated
+    # RFC 8460 §3; docs/conformance.md#record-selection: character-strings concatenated
+    "split-txt": [],
     "big-txt": [],  # TC bit: the lookup is repeated over TCP
-    "sts-cname": [],  # R8461-3.1-i: the _mta-sts CNAME is followed
+    "sts-cname": [],  # RFC 8461 §3.1; docs/conformance.md#sts-cname: the _mta-sts CNAME is followed
     "shared-one": [],
     "shared-two": [],
     "tlsrpt-missing": [("tlsrpt-record-missing", W)],
-    "tlsrpt-multiple": [("tlsrpt-record-multiple", E)],  # R8460-3-m
-    "tlsrpt-invalid": [("tlsrpt-record-invalid", E)],  # R8460-3-c
+    # RFC 8460 §3; docs/conformance.md#record-selection
+    "tlsrpt-multiple": [("tlsrpt-record-multiple", E)],
+    # RFC 8460 §3; docs/conformance.md#tlsrpt-record-grammar
+    "tlsrpt-invalid": [("tlsrpt-record-invalid", E)],
     "tlsrpt-two-rua": [("record-read-differently", W)],
     "rua-mailto-dead": [("tlsrpt-rua-invalid", E), ("tlsrpt-rua-external", W)],
     "rua-https-badcert": [("tlsrpt-rua-invalid", E)],
     "rua-partly-dead": [("tlsrpt-rua-invalid", W), ("tlsrpt-rua-external", W)],
     "sts-missing": [("sts-record-missing", W)],
-    "sts-multiple": [("sts-record-multiple", E)],  # R8461-3.1-f
-    # R8461-3.1-d; mox rejects the id, postfix-mta-sts-resolver and maddy use it
+    # RFC 8461 §3.1; docs/conformance.md#record-selection
+    "sts-multiple": [("sts-record-multiple", E)],
+    # RFC 8461 §3.1; docs/conformance.md#sts-id; mox rejects the id, postfix-mta-sts-resolver and
+    # maddy use it
     "sts-record-bad": [("sts-record-invalid", E), ("sts-policy-rejected-by-senders", E)],
     "policy-unreachable": [("sts-policy-fetch-failed", E)],
-    "policy-404": [("sts-policy-fetch-failed", E)],  # R8461-3.3-d
-    "policy-slow": [("sts-policy-fetch-failed", E)],  # R8461-3.3-f
-    "policy-oversized": [("sts-policy-fetch-failed", E)],  # R8461-3.3-f
-    "policy-redirect": [("sts-policy-redirect", E)],  # R8461-3.3-d
-    "policy-html": [("sts-policy-content-type", E)],  # R8461-3.2-b
-    "policy-invalid": [("sts-policy-invalid", E)],  # R8461-3.2-f, -e
+    # RFC 8461 §3.3; docs/conformance.md#policy-http-status
+    "policy-404": [("sts-policy-fetch-failed", E)],
+    # RFC 8461 §3.3; docs/conformance.md#policy-fetch-limits
+    "policy-slow": [("sts-policy-fetch-failed", E)],
+    # RFC 8461 §3.3; docs/conformance.md#policy-fetch-limits
+    "policy-oversized": [("sts-policy-fetch-failed", E)],
+    # RFC 8461 §3.3; docs/conformance.md#policy-http-status
+    "policy-redirect": [("sts-policy-redirect", E)],
+    # RFC 8461 §3.2; docs/conformance.md#policy-media-type
+    "policy-html": [("sts-policy-content-type", E)],
+    # RFC 8461 §3.2; docs/conformance.md#policy-mx-lines, #policy-max-age
+    "policy-invalid": [("sts-policy-invalid", E)],
     "policy-max-age-year": [("sts-policy-rejected-by-senders", E), ("record-read-differently", W)],
-    "policy-expired-cert": [("sts-policy-webpki-invalid", E)],  # R8461-3.3-a
+    # RFC 8461 §3.3; docs/conformance.md#policy-host-certificate
+    "policy-expired-cert": [("sts-policy-webpki-invalid", E)],
     "policy-wrong-name": [("sts-policy-webpki-invalid", E)],
     "policy-untrusted": [("sts-policy-webpki-invalid", E)],
     "mode-testing": [("sts-mode-testing", INFO)],
     "mode-testing-expired": [("mx-certificate-expired", W), ("sts-mode-testing", INFO)],
-    "mode-none": [("sts-mode-none", W)],  # R8461-5-c
-    "mx-not-covered": [("sts-mx-not-covered", E)],  # R8461-4.1-a
+    "mode-none": [("sts-mode-none", W)],  # RFC 8461 §5; docs/conformance.md#mode-none
+    # RFC 8461 §4.1; docs/conformance.md#mx-pattern-matching
+    "mx-not-covered": [("sts-mx-not-covered", E)],
     "mx-two-labels": [("sts-mx-not-covered", E)],  # '*' is exactly one label
     "no-mx": [("mx-missing", W), ("sts-record-missing", W)],
     "no-mail": [("mx-missing", E)],
@@ -55,44 +68,49 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
     "mx-closed": [("mx-unreachable", E)],
     "mx-half-closed": [("mx-unreachable", W)],
     "mx-no-address": [("mx-unreachable", E)],
-    "mx-plain": [("mx-starttls-missing", E)],  # R8461-4-a, enforce
+    "mx-plain": [("mx-starttls-missing", E)],  # RFC 8461 §4; docs/conformance.md#mx-tls, enforce
     "mx-plain-no-policy": [("mx-starttls-missing", W), ("sts-record-missing", W)],
     "mx-tls-broken": [("mx-tls-failed", E)],
-    "mx-expired": [("mx-certificate-expired", E)],  # R8461-4.2-a
+    "mx-expired": [("mx-certificate-expired", E)],  # RFC 8461 §4.2; docs/conformance.md#mx-tls
     "mx-expiring": [("mx-certificate-expiring", W)],
     "mx-untrusted": [("mx-certificate-untrusted", E)],
     "mx-untrusted-no-policy": [("mx-certificate-untrusted", INFO), ("sts-record-missing", W)],
     "mx-wrong-name": [("mx-certificate-host-mismatch", E)],
-    "mx-old-tls": [("mx-tls-version-old", E)],  # R8461-7.2-a
+    "mx-old-tls": [("mx-tls-version-old", E)],  # RFC 8461 §7.2; docs/conformance.md#mx-tls
 }
 
 # Scenarios behind the validating resolver (Unbound).
 EXPECTED_DNSSEC: dict[str, list[tuple[str, str]]] = {
-    "dane-ok": [("sts-record-missing", INFO)],  # R7671-5.1-a
-    "dane-ta": [("sts-record-missing", INFO)],  # R7671-5.2-a
+    "dane-ok": [("sts-record-missing", INFO)],  # RFC 7671 §5.1; docs/conformance.md#dane-ee
+    "dane-ta": [("sts-record-missing", INFO)],  # RFC 7671 §5.2; docs/conformance.md#dane-ta
     "dane-mismatch": [("dane-tlsa-mismatch", E), ("sts-record-missing", INFO)],
-    "dane-bogus": [("dane-dnssec-invalid", E), ("sts-record-missing", W)],  # R7672-2.1-a
+    # RFC 7672 §2.1; docs/conformance.md#dnssec-state
+    "dane-bogus": [("dane-dnssec-invalid", E), ("sts-record-missing", W)],
     "dane-bogus-no-tlsrpt": [
         ("dane-dnssec-invalid", E),
         ("sts-record-missing", W),
         ("tlsrpt-record-missing", W),  # DANE is in use, if failing: reports matter
     ],
-    "dane-unusable": [("dane-tlsa-unusable", W), ("sts-record-missing", INFO)],  # R7672-2.2-b
-    "dane-insecure": [("dane-tlsa-insecure", W), ("sts-record-missing", W)],  # R7672-2.2.3-b
+    # RFC 7672 §2.2; docs/conformance.md#usable-tlsa-records
+    "dane-unusable": [("dane-tlsa-unusable", W), ("sts-record-missing", INFO)],
+    # RFC 7672 §2.2.3; docs/conformance.md#insecure-tlsa
+    "dane-insecure": [("dane-tlsa-insecure", W), ("sts-record-missing", W)],
     "mx-bogus": [("dns-lookup-failed", E), ("sts-record-missing", W)],
-    # R7672-3.2-a: the DANE-TA(2) chain is right but the name is not.
+    # RFC 7672 §3.2.2; docs/conformance.md#dane-ta: the DANE-TA(2) chain is right but the name is
+    # not.
     "dane-ta-wrong-name": [
         ("dane-tlsa-mismatch", E),
         ("mx-certificate-host-mismatch", INFO),
         ("sts-record-missing", INFO),
     ],
-    # R7671-5.1-a: DANE-EE(3) authenticates without a name check.
+    # RFC 7671 §5.1; docs/conformance.md#dane-ee: DANE-EE(3) authenticates without a name check.
     "dane-ee-wrong-name": [("mx-certificate-host-mismatch", INFO), ("sts-record-missing", INFO)],
-    # R7672-2.2.3-a: TLSA base domain = the secure CNAME expansion, else the MX name.
+    # RFC 7672 §2.2.3; docs/conformance.md#tlsa-base-domain: TLSA base domain = the secure CNAME
+    # expansion, else the MX name.
     "dane-cname": [("sts-record-missing", INFO)],
     "dane-cname-fallback": [("sts-record-missing", INFO)],
-    # R7672-3.2-a: the expanded name is a DANE-TA reference identifier; MTA-STS
-    # senders would still want the MX name (info: no MTA-STS policy here).
+    # RFC 7672 §3.2.2; docs/conformance.md#dane-ta: the expanded name is a DANE-TA reference
+    # identifier; MTA-STS senders would still want the MX name (info: no MTA-STS policy here).
     "dane-cname-ta": [("mx-certificate-host-mismatch", INFO), ("sts-record-missing", INFO)],
 }
 
@@ -189,7 +207,7 @@ def test_rua_destinations_reported(bulk: BulkRun) -> None:
 def test_tlsa_base_domain_of_an_alias(
     lab: Lab, bulk: BulkRun, label: str, base: str, mx_cert: str
 ) -> None:
-    """RFC 7672 §2.2.3 (R7672-2.2.3-a): TLSA is looked up at the secure CNAME
+    """RFC 7672 §2.2.3 (docs/conformance.md#tlsa-base-domain): TLSA is looked up at the secure CNAME
     expansion of the MX host first; there the records decide, and the alias's
     own TLSA records count only when the expanded name has none."""
     if lab.unbound is None:
@@ -198,7 +216,7 @@ def test_tlsa_base_domain_of_an_alias(
     assert mx["host"] == f"mx.{label}.lab.test"
     tlsa = mx["tlsa"]
     assert (tlsa["base"], tlsa["name"], tlsa["dane"]) == (base, f"_25._tcp.{base}", True)
-    # RFC 7672 §8.1 (R7672-8.1-a): the chain judged for DANE is the one served
+    # RFC 7672 §8.1 (docs/conformance.md#dane-sni): the chain judged for DANE is the one served
     # with the TLSA base domain as SNI; the MTA-STS view keeps the MX name.
     assert [(m["sni"], m["authenticated"]) for m in tlsa["matches"]] == [(base, True)]
     assert lab.smtp["starttls"].handshakes[base] >= 1

@@ -43,7 +43,8 @@ def test_dane_ta_all_selectors_and_matching_types(pki: LabPki, selector: int, mt
 
 
 def test_dane_ee_ignores_expiry_and_name(pki: LabPki) -> None:
-    """R7671-5.1-a: DANE-EE authenticates an expired, wrongly named leaf."""
+    """RFC 7671 §5.1; docs/conformance.md#dane-ee: DANE-EE authenticates an expired, wrongly named
+    leaf."""
     for kind in (CertKind.EXPIRED, CertKind.WRONG_NAME, CertKind.UNTRUSTED):
         chain = pki.chain_der(HOST, kind)
         assert match_chain([record(Tlsa(3, 1, 1), chain)], chain, [HOST], NOW).authenticated
@@ -51,7 +52,8 @@ def test_dane_ee_ignores_expiry_and_name(pki: LabPki) -> None:
 
 @pytest.mark.parametrize("kind", [CertKind.EXPIRED, CertKind.WRONG_NAME])
 def test_dane_ta_checks_expiry_and_name(pki: LabPki, kind: CertKind) -> None:
-    """R7671-5.2-a / R7672-3.2-a: DANE-TA enforces names and dates."""
+    """RFC 7671 §5.2, RFC 7672 §3.2.2; docs/conformance.md#dane-ta: DANE-TA enforces names and
+    dates."""
     chain = pki.chain_der(HOST, kind)
     result = match_chain([record(Tlsa(2, 0, 1, "intermediate"), chain)], chain, [HOST], NOW)
     assert not result.authenticated
@@ -79,7 +81,7 @@ def test_mismatch(pki: LabPki) -> None:
     ],
 )
 def test_unusable_records(rr: TlsaRecord, reason: str) -> None:
-    """R7672-3.1-a, R6698-2.1-a, R-DANE-len."""
+    """RFC 7672 §3.1, RFC 6698 §2.1, §2.1.3; docs/conformance.md#usable-tlsa-records."""
     why = unusable_reason(rr)
     assert why is not None and reason in why
 
@@ -92,7 +94,8 @@ def test_only_unusable_records(pki: LabPki) -> None:
 
 
 def test_digest_agility(pki: LabPki) -> None:
-    """R7671-9-a: with SHA2-256 and SHA2-512 both published, only SHA2-512 counts."""
+    """RFC 7671 §9; docs/conformance.md#digest-agility: with SHA2-256 and SHA2-512 both published,
+    only SHA2-512 counts."""
     chain = pki.chain_der(HOST, CertKind.VALID)
     good256 = record(Tlsa(3, 1, 1), chain)
     bad512 = TlsaRecord(3, 1, 2, hashlib.sha512(b"other").digest())

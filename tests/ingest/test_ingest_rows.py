@@ -60,7 +60,8 @@ def _parsed(**over: Any) -> ParsedReport:
 
 
 def test_same_report_in_any_encoding_has_one_key_and_one_content() -> None:
-    """R8460-5.3-k: formatting, compression and mail do not make a report new."""
+    """RFC 8460 §5.3; docs/conformance.md#de-duplication: formatting, compression and mail do not
+    make a report new."""
     compact = orjson.dumps(_doc())
     pretty = orjson.dumps(_doc(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
     rows = [build_rows(parse_report(b)) for b in (compact, pretty, gzip.compress(compact))]
@@ -96,8 +97,8 @@ def test_dedup_key_is_organization_report_id_and_start() -> None:
     ],
 )
 def test_attribution_day_is_the_middle_of_the_range(start: str, end: str, day: date) -> None:
-    """R8460-4.1-b: 23:59:59, the next midnight and local offsets all name
-    the same UTC day; an inverted range counts on its start."""
+    """RFC 8460 §4.1; docs/conformance.md#date-range: 23:59:59, the next midnight and local offsets
+    all name the same UTC day; an inverted range counts on its start."""
     parsed = _parsed(**{"date-range": {"start-datetime": start, "end-datetime": end}})
     assert attribution_day(parsed.report) == day
 
@@ -113,7 +114,8 @@ def _named(rows: Any) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[s
 
 
 def test_missing_policy_domain_falls_back_in_order() -> None:
-    """R8460-5.6-a: the body wins; without it header, Subject, file name."""
+    """RFC 8460 §5.6; docs/conformance.md#body-wins: the body wins; without it header, Subject, file
+    name."""
     nameless = _doc()
     del nameless["policies"][0]["policy"]["policy-domain"]
     parsed = parse_report(orjson.dumps(nameless))

@@ -1,4 +1,5 @@
-"""DKIM verdicts of mailed reports (R8460-3-u/v/w) against a real DNS server on loopback."""
+"""DKIM verdicts of mailed reports (RFC 8460 §3; docs/conformance.md#dkim-required,
+#dkim-service-type, #dkim-alignment) against a real DNS server on loopback."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from tlsrpt.receive.dkim_verify import aligned, normalize_key_services, txt_look
 def test_ordinary_and_tlsrpt_keys_pass(
     kit: Any, dns_server: Any, key: tuple[bytes, str], services: str
 ) -> None:
-    # R8460-3-v: s=tlsrpt is not required; s=email:tlsrpt must work too.
+    # RFC 8460 §3; docs/conformance.md#dkim-service-type: s=tlsrpt is not required; s=email:tlsrpt
+    # must work too.
     pem, pub = key
     kit.publish(dns_server, "mail.ru", pub, services=services)
     v = verify(kit.signed(kit.report_mail(), pem, "mail.ru"), kit.lookup(dns_server))
@@ -35,7 +37,8 @@ def test_require_tlsrpt_service(kit: Any, dns_server: Any, key: tuple[bytes, str
 
 
 def test_child_domain_signer_is_aligned(kit: Any, dns_server: Any, key: tuple[bytes, str]) -> None:
-    # R8460-3-w: Mail.ru signs with d=corp.mail.ru, Submitter mail.ru.
+    # RFC 8460 §3; docs/conformance.md#dkim-alignment: Mail.ru signs with d=corp.mail.ru, Submitter
+    # mail.ru.
     pem, pub = key
     kit.publish(dns_server, "corp.mail.ru", pub)
     v = verify(kit.signed(kit.report_mail("mail.ru"), pem, "corp.mail.ru"), kit.lookup(dns_server))
@@ -63,7 +66,7 @@ def test_unaligned_signer_not_acceptable(kit: Any, dns_server: Any, key: tuple[b
 
 
 def test_unsigned_is_none(kit: Any, dns_server: Any) -> None:
-    # R8460-3-u
+    # RFC 8460 §3; docs/conformance.md#dkim-required
     v = verify(kit.report_mail(), kit.lookup(dns_server))
     assert v.result == "none"
     assert not v.acceptable

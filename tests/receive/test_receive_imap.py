@@ -1,7 +1,7 @@
 """IMAP poller end to end against a real Dovecot (Debian `dovecot-imapd`)
 on 127.0.0.1, with a trustme certificate, DKIM keys from a loopback DNS
-server (R8460-3-u) and a SQLite store; PostgreSQL for the two-instance
-test (TLSRPT_TEST_POSTGRES_URL)."""
+server (RFC 8460 §3; docs/conformance.md#dkim-required) and a SQLite store; PostgreSQL for the
+two-instance test (TLSRPT_TEST_POSTGRES_URL)."""
 
 from __future__ import annotations
 
@@ -294,14 +294,15 @@ def test_new_message_is_ingested_and_moved_to_the_archive(
     assert report_count(store) == 2
     with store.read() as conn:
         meta = conn.execute(sa.select(raw_inputs.c.source_meta)).scalars().all()
-    assert all('"dkim":"pass"' in m for m in meta)  # R8460-3-u verdict kept
+    # RFC 8460 §3; docs/conformance.md#dkim-required verdict kept
+    assert all('"dkim":"pass"' in m for m in meta)
 
 
 def test_unsigned_or_unreadable_message_goes_to_the_invalid_folder(
     dovecot: Dovecot, store: Store, mails: SimpleNamespace
 ) -> None:
-    """R8460-3-u: no DKIM signature -> quarantined, not counted; same for
-    a message without a report."""
+    """RFC 8460 §3; docs/conformance.md#dkim-required: no DKIM signature -> quarantined, not
+    counted; same for a message without a report."""
     dovecot.append(mails.report("r-1", sign=False), b"Subject: hello\r\n\r\nnot a report\r\n")
     running = run_poller(store, dovecot.config(invalid_folder="Quarantined reports"), mails.dnsfunc)
     try:
@@ -317,7 +318,8 @@ def test_unsigned_or_unreadable_message_goes_to_the_invalid_folder(
 def test_duplicate_message_is_not_counted_twice(
     dovecot: Dovecot, store: Store, mails: SimpleNamespace
 ) -> None:
-    """R8460-5.3-k: the same message delivered twice is stored once."""
+    """RFC 8460 §5.3; docs/conformance.md#de-duplication: the same message delivered twice is stored
+    once."""
     message = mails.report("r-1")
     dovecot.append(message, message)
     running = run_poller(store, dovecot.config(), mails.dnsfunc)
@@ -645,7 +647,8 @@ def test_dkim_dns_failure_that_persists_is_quarantined_after_the_retry_time(
 ) -> None:
     """Read-only mode: a message whose signer's DNS stays broken is retried
     for dkim_retry_s, then quarantined with the reason, so the watermark
-    moves on and the next message is read (R8460-3-u: kept, not counted)."""
+    moves on and the next message is read (RFC 8460 §3; docs/conformance.md#dkim-required: kept, not
+    counted)."""
     dns_server.servfail.add("mail._domainkey.mail.ru.")
     with dovecot.client() as c:
         c.create_folder("Reports")
@@ -695,7 +698,7 @@ def lock_holders(url: str, key: int) -> int:
 def test_two_serve_processes_on_one_postgres_count_each_message_once(
     tmp_path: Path, dovecot: Dovecot, postgres_url: str, mails: SimpleNamespace, dns_server: Any
 ) -> None:
-    """Issue 4 scale-out: two `tlsrpt serve` instances, one database, one
+    """Scale-out: two `tlsrpt serve` instances, one database, one
     mailbox; one polls, nothing is counted twice."""
     with open_store(postgres_url):
         pass  # migrate once, before the two instances start

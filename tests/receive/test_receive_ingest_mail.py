@@ -112,8 +112,8 @@ def test_oversized_message_is_dataerr(tmp_path: Path) -> None:
 
 
 def test_dkim_policy(tmp_path: Path, kit: Any, dns_server: Any, key: tuple[bytes, str]) -> None:
-    """R8460-3-u/w: signed by an aligned domain: accepted; unsigned:
-    quarantined; DNS failure: 75 so the MTA retries."""
+    """RFC 8460 §3; docs/conformance.md#dkim-required, #dkim-alignment: signed by an aligned domain:
+    accepted; unsigned: quarantined; DNS failure: 75 so the MTA retries."""
     kit.publish(dns_server, "sender.example", key[1])
     db = f"sqlite:///{tmp_path / 'dkim.sqlite3'}"
     ns = ["--nameserver", f"127.0.0.1:{dns_server.port}", "--json"]

@@ -1,5 +1,6 @@
 """SMTP receiver end to end: aiosmtpd on loopback, smtplib client, DKIM keys
-from a loopback DNS server, SQLite store (R8460-3-u/w, RFC 8460 §5.3)."""
+from a loopback DNS server, SQLite store (RFC 8460 §3, §5.3; docs/conformance.md#dkim-required,
+#dkim-alignment)."""
 
 from __future__ import annotations
 
@@ -108,7 +109,7 @@ def signer(kit: Any, dns_server: Any, key: tuple[bytes, str]) -> Any:
 def test_signed_report_accepted_then_duplicate(
     store: Store, kit: Any, dns_server: Any, signer: Any
 ) -> None:
-    # R8460-3-w: d=corp.mail.ru aligned with Submitter mail.ru
+    # RFC 8460 §3; docs/conformance.md#dkim-alignment: d=corp.mail.ru aligned with Submitter mail.ru
     smtp = run_smtp(store, kit.lookup(dns_server))
     try:
         message = signer(report_message())
@@ -225,7 +226,8 @@ def test_recipients_config() -> None:
 def test_signer_aligned_with_contact_info(
     store: Store, kit: Any, dns_server: Any, key: tuple[bytes, str]
 ) -> None:
-    """R8460-3-w: d= may match the contact-info domain instead of the Submitter."""
+    """RFC 8460 §3; docs/conformance.md#dkim-alignment: d= may match the contact-info domain instead
+    of the Submitter."""
     kit.publish(dns_server, "reports.example.com", key[1])
     smtp = run_smtp(store, kit.lookup(dns_server))
     try:

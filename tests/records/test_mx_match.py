@@ -1,4 +1,5 @@
-"""RFC 8461 §4.1 MX matching (R8461-4.1-a) and mx pattern syntax (R8461-3.2-g)."""
+"""RFC 8461 §4.1 MX matching (docs/conformance.md#mx-pattern-matching) and mx pattern syntax
+(RFC 8461 §3.2; docs/conformance.md#policy-mx-lines)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`mta-sts.txt` policy (RFC 8461 §3.2); IDs are spec-checklist section 4.3 rows."""
+"""`mta-sts.txt` policy (RFC 8461 §3.2); see docs/conformance.md#mta-sts-policy-file."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`_mta-sts` TXT record (RFC 8461 §3.1); IDs are spec-checklist rows."""
+"""`_mta-sts` TXT record (RFC 8461 §3.1); see docs/conformance.md."""
 
 from __future__ import annotations
 

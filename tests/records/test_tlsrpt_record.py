@@ -1,4 +1,4 @@
-"""`_smtp._tls` TXT record (RFC 8460 §3); IDs are spec-checklist rows."""
+"""`_smtp._tls` TXT record (RFC 8460 §3); see docs/conformance.md."""
 
 from __future__ import annotations
 

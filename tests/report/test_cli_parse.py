@@ -1,4 +1,4 @@
-"""`tlsrpt parse` (issue 2 §4): output and exit status."""
+"""`tlsrpt parse`: output and exit status."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Whenever the fast path returns a report, it must be the report and the
 deviations, in the same order, that the full path gives for the same bytes;
 when in doubt it must step aside. Checked on every fixture, on the shared
-corpus when present, and on generated and mutated reports (checklist §6.5:
+corpus when present, and on generated and mutated reports (docs/conformance.md#parser-leniency:
 every quirk accepted is reported, whatever path the bytes take).
 """
 
@@ -68,7 +68,7 @@ def test_fixture_paths_agree(path):
         "microsoft-fetch-error.json",  # policy-string and mx-host absent
         "mailru-fetch-error.json",  # end at the next midnight
         "postfix-no-policy-domain.json",  # policy-domain absent, failure-details []
-        "contact-null.json",  # contact-info null (checklist O1)
+        "contact-null.json",  # contact-info null (docs/conformance.md#contact-info)
     ],
 )
 def test_big_senders_take_the_fast_path(name):
@@ -120,8 +120,8 @@ def test_limits_send_reports_down_the_full_path():
 
 def test_memoized_quirks_are_found_again():
     """Dates, domains and unwrapped policy strings are memoized across
-    reports (checklist D2, D8): the second report gets the same answer as
-    the first, and a changed value is not mistaken for a known one."""
+    reports (Microsoft; docs/conformance.md#policy-string, #date-times): the second report gets the
+    same answer as the first, and a changed value is not mistaken for a known one."""
     doc = json.loads(fixture_body("microsoft-sts-tlsa.json"))
     for _ in range(2):
         assert both(json.dumps(doc).encode())

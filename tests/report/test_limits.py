@@ -1,4 +1,5 @@
-"""Hostile input: limits, gzip bombs, malformed bytes (R8460-5.2-b, R8460-7-a)."""
+"""Hostile input: limits, gzip bombs, malformed bytes (RFC 8460 §5.2, §7;
+docs/conformance.md#size-limits, #untrusted-input)."""
 
 from __future__ import annotations
 

@@ -83,7 +83,8 @@ def test_json_attachment(report_json):
     ],
 )
 def test_attachment_variants(report_json, ctype, filename, gz, expected):
-    """R8460-5.3-j and parsedmarc #568 / CHANGELOG magic-byte bug."""
+    """RFC 8460 §5.3; docs/conformance.md#mime-parts and parsedmarc #568 / CHANGELOG magic-byte
+    bug."""
     body = gzip.compress(report_json) if gz else report_json
     mail = parse_message(build(body, ctype=ctype, filename=filename))
     assert len(mail.reports) == 1
@@ -101,7 +102,8 @@ def test_octet_stream_without_report_name_is_ignored(report_json):
 
 
 def test_microsoft_style_message(report_json):
-    """D9: text/html first part, unquoted report-type, bare Report-ID."""
+    """Microsoft; docs/conformance.md#mime-parts: text/html first part, unquoted report-type, bare
+    Report-ID."""
     data = build(
         gzip.compress(report_json),
         top="multipart/report; report-type=tlsrpt; boundary=BOUNDARY",
@@ -114,7 +116,7 @@ def test_microsoft_style_message(report_json):
 
 
 def test_mailru_submitter_mismatch(minimal):
-    """M4 / R8460-5.3-e: warn only."""
+    """Mail.ru; RFC 8460 §5.3; docs/conformance.md#submitter-mismatch: warn only."""
     minimal["contact-info"] = "tls_support@corp.mail.example"
     data = build(
         gzip.compress(json.dumps(minimal).encode()),
@@ -126,7 +128,8 @@ def test_mailru_submitter_mismatch(minimal):
 
 
 def test_missing_tls_report_headers(report_json):
-    """R8460-5.3-c: accepted leniently, flagged; strict rejects."""
+    """RFC 8460 §5.3; docs/conformance.md#report-headers: accepted leniently, flagged; strict
+    rejects."""
     data = build(gzip.compress(report_json), headers="")
     mail = parse_message(data)
     assert {"header-tls-report-domain-missing", "header-tls-report-submitter-missing"} <= set(
@@ -138,7 +141,7 @@ def test_missing_tls_report_headers(report_json):
 
 
 def test_header_domain_disagrees_with_body(report_json):
-    """R8460-5.6-a: the body is authoritative."""
+    """RFC 8460 §5.6; docs/conformance.md#body-wins: the body is authoritative."""
     data = build(
         gzip.compress(report_json),
         headers="TLS-Report-Domain: other.example\r\nTLS-Report-Submitter: sender.example\r\n",
@@ -230,7 +233,8 @@ def test_compose_round_trip(minimal):
         assert mail.meta.tls_report_domain == "example.org"
         name = report_filename(report, "sender.example", gzip=gz, unique_id="x-1")
         assert mail.reports[0].part.filename == name
-        assert "!x1." in name  # R8460-5.1-d: unique-id is alphanumeric only
+        # RFC 8460 §5.1; docs/conformance.md#file-names: unique-id is alphanumeric only
+        assert "!x1." in name
 
 
 def test_nested_and_forwarded_reports(report_json):

@@ -1,5 +1,5 @@
 """The parser's memos stay small whatever senders write (hostile input:
-spec checklist §7). Reports repeat dates, domains, addresses and policy
+docs/conformance.md#untrusted-input). Reports repeat dates, domains, addresses and policy
 strings day after day, so the parser remembers them; a long text is never
 kept, and a full memo starts again."""
 

@@ -10,7 +10,7 @@ from tlsrpt.report import parse_filename, parse_subject
 
 
 def test_rfc_filename():
-    """R8460-5.1-a, 5.1-e."""
+    """RFC 8460 §5.1; docs/conformance.md#file-names."""
     parts = parse_filename("mail.sndr.example.com!example.net!1470013207!1470186007!001.json.gz")
     assert parts is not None
     assert parts.sender == "mail.sndr.example.com"

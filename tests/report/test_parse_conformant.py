@@ -41,7 +41,7 @@ def test_multi_member_gzip(minimal):
 
 
 def test_all_eleven_registered_result_types(fixture_bytes):
-    """R8460-6.6-a / checklist 2.4: every IANA result type is known."""
+    """RFC 8460 §6.6; docs/conformance.md#result-types: every IANA result type is known."""
     parsed = parse_report(fixture_bytes("all-result-types.json"), strict=True)
     seen = {f.result_type for p in parsed.report.policies for f in p.failure_details}
     assert seen == set(RESULT_TYPES)
@@ -53,7 +53,8 @@ def test_all_eleven_registered_result_types(fixture_bytes):
     ("start", "expected"),
     [
         ("2025-04-01T00:00:00Z", datetime(2025, 4, 1, tzinfo=UTC)),
-        ("2025-04-01t00:00:00z", datetime(2025, 4, 1, tzinfo=UTC)),  # R8460-4.4-b
+        # RFC 8460 §4.4; docs/conformance.md#date-times
+        ("2025-04-01t00:00:00z", datetime(2025, 4, 1, tzinfo=UTC)),
         ("2025-04-01T02:00:00+02:00", datetime(2025, 4, 1, tzinfo=UTC)),
         ("2025-04-01T00:00:00.250Z", datetime(2025, 4, 1, 0, 0, 0, 250000, tzinfo=UTC)),
     ],
@@ -65,13 +66,15 @@ def test_rfc3339_forms_are_conformant(minimal, start, expected):
 
 
 def test_failure_sum_need_not_match_total(minimal):
-    """R8460-4-c: failure types are not exclusive; no sum check."""
+    """RFC 8460 §4; docs/conformance.md#failure-counts: failure types are not exclusive; no sum
+    check."""
     minimal["policies"][0]["failure-details"][0]["failed-session-count"] = 7
     assert parse_report(json.dumps(minimal).encode(), strict=True).report.failed_sessions == 1
 
 
 def test_sts_and_tlsa_for_same_mx(minimal):
-    """R8460-4-d: an sts and a tlsa entry for the same domain and MX."""
+    """RFC 8460 §4; docs/conformance.md#several-policies: an sts and a tlsa entry for the same
+    domain and MX."""
     tlsa = json.loads(json.dumps(minimal["policies"][0]))
     tlsa["policy"] = {
         "policy-type": "tlsa",

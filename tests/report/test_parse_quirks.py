@@ -1,4 +1,4 @@
-"""Real-world quirks (spec checklist §6, peers.md §8): accepted leniently,
+"""Real-world quirks (docs/conformance.md#sender-quirks): accepted leniently,
 each returned as a deviation; strict mode rejects the RFC violations."""
 
 from __future__ import annotations
@@ -15,17 +15,20 @@ def codes(parsed) -> list[str]:
 
 
 def test_google_omits_failure_details(fixture_bytes):
-    """G3 / R8460-4-f: absent failure-details is [] and not a violation."""
+    """Google; RFC 8460 §4.4; docs/conformance.md#absent-failure-details: absent failure-details is
+    [] and not a violation."""
     parsed = parse_report(fixture_bytes("google-sts-success.json"), strict=True)
     assert codes(parsed) == ["failure-details-missing"]
     assert parsed.deviations[0].violation is False
     policy = parsed.report.policies[0].policy
-    assert policy.policy_string[:3] == ["version: STSv1", "mode: testing", "max_age: 86400"]  # G2
+    # Google; docs/conformance.md#policy-string
+    assert policy.policy_string[:3] == ["version: STSv1", "mode: testing", "max_age: 86400"]
     assert parsed.report.policies[0].failure_details == []
 
 
 def test_microsoft_tlsa_double_encoded_and_no_mx_host(fixture_bytes):
-    """D1, D2, D3, D4."""
+    """Microsoft; docs/conformance.md#policy-domain, #policy-string, #mx-host,
+    #absent-failure-details."""
     parsed = parse_report(fixture_bytes("microsoft-sts-tlsa.json"))
     assert "mx-host-missing" in codes(parsed)
     assert "policy-string-json-encoded" in codes(parsed)
@@ -40,7 +43,7 @@ def test_microsoft_tlsa_double_encoded_and_no_mx_host(fixture_bytes):
 
 
 def test_microsoft_datetimes_without_offset(fixture_bytes):
-    """D8 / R8460-4.4-b: assumed UTC, flagged."""
+    """Microsoft; RFC 8460 §4.4; docs/conformance.md#date-times: assumed UTC, flagged."""
     parsed = parse_report(fixture_bytes("microsoft-no-offset.json"))
     assert codes(parsed).count("datetime-no-offset") == 2
     assert parsed.report.date_range.start_datetime.tzinfo is not None
@@ -50,17 +53,20 @@ def test_microsoft_datetimes_without_offset(fixture_bytes):
 
 
 def test_microsoft_fetch_error_without_mx_or_ip(fixture_bytes):
-    """D5 / R8460-4-e: only result-type and failed-session-count are required."""
+    """Microsoft; RFC 8460 §4.4; docs/conformance.md#optional-failure-members: only result-type and
+    failed-session-count are required."""
     parsed = parse_report(fixture_bytes("microsoft-fetch-error.json"))
     detail = parsed.report.policies[0].failure_details[0]
     assert detail.result_type == "sts-policy-fetch-error"
     assert detail.sending_mta_ip is None and detail.receiving_mx_hostname is None
-    assert parsed.report.report_id == "133854336001112223+"  # D6, empty domain part
+    # Microsoft; docs/conformance.md#de-duplication, empty domain part
+    assert parsed.report.report_id == "133854336001112223+"
     assert "policy-string-missing" in codes(parsed)
 
 
 def test_mailru_next_midnight_and_go_error(fixture_bytes):
-    """M1, M2, M3 / R8460-4.1-b."""
+    """Mail.ru; RFC 8460 §4.1; docs/conformance.md#policy-string, #optional-failure-members,
+    #date-range."""
     parsed = parse_report(fixture_bytes("mailru-fetch-error.json"))
     assert "end-datetime-next-midnight" in codes(parsed)
     dr = parsed.report.date_range
@@ -71,7 +77,8 @@ def test_mailru_next_midnight_and_go_error(fixture_bytes):
 
 
 def test_postfix_no_policy_domain(fixture_bytes):
-    """O2: policy-domain absent on no-policy-found (parsedmarc rejected this)."""
+    """Postfix with libtlsrpt; docs/conformance.md#policy-domain: policy-domain absent on
+    no-policy-found (parsedmarc rejected this)."""
     parsed = parse_report(fixture_bytes("postfix-no-policy-domain.json"))
     assert parsed.report.policies[0].policy.policy_domain is None
     assert parsed.report.policy_domains == []
@@ -79,14 +86,15 @@ def test_postfix_no_policy_domain(fixture_bytes):
 
 
 def test_contact_info_null(fixture_bytes):
-    """O1: contact-info null, policy-string [] and mx-host [] for no-policy-found."""
+    """docs/conformance.md#contact-info: contact-info null, policy-string [] and mx-host [] for
+    no-policy-found."""
     parsed = parse_report(fixture_bytes("contact-null.json"))
     assert parsed.report.contact_info is None
     assert set(codes(parsed)) == {"contact-info-null", "end-datetime-next-midnight"}
 
 
 def test_rfc_example_string_mx_host_and_noncanonical_ipv6(fixture_bytes):
-    """E1 (EID 6241), E4, R8460-4.4-j."""
+    """RFC 8460 App. B, §4.4, EID 6241; docs/conformance.md#mx-host, #ip-addresses."""
     parsed = parse_report(fixture_bytes("rfc-style-string-mx.json"))
     assert parsed.report.policies[0].policy.mx_host == ["*.mail.example.org"]
     assert codes(parsed).count("ip-not-canonical") == 2
@@ -96,7 +104,8 @@ def test_rfc_example_string_mx_host_and_noncanonical_ipv6(fixture_bytes):
 
 
 def test_prose_key_names(fixture_bytes):
-    """E2: mx-host-pattern and additional-info-uri are read, flagged, legal."""
+    """RFC 8460 §4.4; docs/conformance.md#template-keys: mx-host-pattern and additional-info-uri are
+    read, flagged, legal."""
     parsed = parse_report(fixture_bytes("prose-keys.json"), strict=True)
     assert parsed.report.policies[0].policy.mx_host == ["mx.example.org"]
     detail = parsed.report.policies[0].failure_details[0]
@@ -113,7 +122,7 @@ def test_numbers_as_strings(fixture_bytes):
 
 
 def test_empty_ip_strings(fixture_bytes):
-    """peers.md §8: Google sent sending-mta-ip "" (broke INET columns)."""
+    """docs/conformance.md#sender-quirks: Google sent sending-mta-ip "" (broke INET columns)."""
     parsed = parse_report(fixture_bytes("empty-ips.json"))
     detail = parsed.report.policies[0].failure_details[0]
     assert detail.sending_mta_ip is None and detail.receiving_ip is None
@@ -127,7 +136,8 @@ def test_utf8_bom(fixture_bytes):
 
 
 def test_unknown_types_kept_never_fatal(fixture_bytes):
-    """R8460-4.4-e, R8460-6.6-a: unknown policy and result types are kept."""
+    """RFC 8460 §4.4, §6.6; docs/conformance.md#policy-type, #result-types: unknown policy and
+    result types are kept."""
     parsed = parse_report(fixture_bytes("unknown-types.json"))
     assert parsed.report.policies[0].policy.policy_type == "sts-v2"
     assert parsed.report.policies[0].failure_details[0].result_type == "quantum-decoherence"
@@ -236,7 +246,8 @@ def test_inverted_range_with_usual_end_second(minimal):
 
 
 def test_tlsa_policy_string_as_semicolon_string(minimal):
-    """R8460-4-g: the §4 prose form, TLSA RRs separated by semicolons."""
+    """RFC 8460 §4; docs/conformance.md#policy-string: the §4 prose form, TLSA RRs separated by
+    semicolons."""
     minimal["policies"][0]["policy"] = {
         "policy-type": "tlsa",
         "policy-string": "3 1 1 AA; 2 0 1 BB",
@@ -252,7 +263,7 @@ def test_domain_normalized(minimal):
 
 
 def test_duplicate_keys_strict_only(minimal):
-    """R8460-4-a: I-JSON has unique member names."""
+    """RFC 8460 §4; docs/conformance.md#i-json: I-JSON has unique member names."""
     data = (
         json.dumps(minimal)
         .encode()

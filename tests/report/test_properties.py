@@ -1,5 +1,6 @@
 """Property tests: serialize/parse round trips; arbitrary input raises only
-the documented error type (R8460-7-a: reports are untrusted input)."""
+the documented error type (RFC 8460 §7; docs/conformance.md#untrusted-input: reports are untrusted
+input)."""
 
 from __future__ import annotations
 
@@ -100,7 +101,8 @@ def _has_null(node: object) -> bool:
 @given(report)
 @settings(max_examples=100)
 def test_serialized_form_is_rfc_shaped(r):
-    """R8460-4-b, 4-e, 4.4-b: arrays, no nulls, Z offsets."""
+    """RFC 8460 §4, §4.4; docs/conformance.md#arrays, #optional-failure-members, #date-times:
+    arrays, no nulls, Z offsets."""
     doc = json.loads(to_json(r))
     assert isinstance(doc["policies"], list)
     assert not _has_null(doc)

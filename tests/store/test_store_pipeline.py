@@ -51,8 +51,8 @@ def _mail(*attachments: tuple[bytes, str, str], domain: str | None = "example.co
 
 
 def test_accepted_then_duplicates_never_counted_twice(store: Store, make: Any) -> None:
-    """R8460-5.3-k: same bytes, or the same report in other bytes (gzip, a
-    mail), is a duplicate; the same key with other content a conflict."""
+    """RFC 8460 §5.3; docs/conformance.md#de-duplication: same bytes, or the same report in other
+    bytes (gzip, a mail), is a duplicate; the same key with other content a conflict."""
     policy = make.policy(ok=90, failed=10, failures=[make.failure(count=10)])
     body = make.json("r-1", policies=[policy])
     first = ingest(store, body, FILE)
@@ -185,7 +185,7 @@ def test_report_covering_several_domains_is_attributed_per_domain(store: Store, 
 
 def test_missing_policy_domain_is_taken_from_header_then_file_name(store: Store, make: Any) -> None:
     """Postfix/libtlsrpt omits policy-domain for no-policy-found; the body
-    stays authoritative when it has one (R8460-5.6-a)."""
+    stays authoritative when it has one (RFC 8460 §5.6; docs/conformance.md#body-wins)."""
     nameless = make.policy(None, "no-policy-found", ok=4)
     mailed = _mail(
         (make.json("m", policies=[nameless]), "tlsrpt+json", "x.json"), domain="hdr.example"

@@ -3,8 +3,8 @@
 The independent side reads the files with the standard library only (json,
 gzip, email) and applies the documented rules itself: a report is counted
 once per (organization, report-id, start) — the first in import order wins
-(R8460-5.3-k) —, per policy domain it names (else the TLS-Report-Domain
-header), in the UTC day holding the middle of its date range.
+(RFC 8460 §5.3; docs/conformance.md#de-duplication) —, per policy domain it names (else the
+TLS-Report-Domain header), in the UTC day holding the middle of its date range.
 """
 
 from __future__ import annotations

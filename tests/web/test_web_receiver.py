@@ -39,8 +39,8 @@ def test_healthz(server: Any, report_json: Callable[..., bytes]) -> None:
 @pytest.mark.parametrize(
     ("ctype", "compress"),
     [
-        ("application/tlsrpt+gzip", True),  # R8460-5.4-b
-        ("application/tlsrpt+json", False),  # R8460-5.4-b
+        ("application/tlsrpt+gzip", True),  # RFC 8460 §5.4; docs/conformance.md#http-media-types
+        ("application/tlsrpt+json", False),  # RFC 8460 §5.4; docs/conformance.md#http-media-types
         ("application/gzip", True),
         ("application/json; charset=utf-8", False),
         ("application/octet-stream", True),
@@ -53,7 +53,7 @@ def test_accepted_then_duplicate(
     body = report_json()
     body = gzip.compress(body) if compress else body
     first = post(server, body, ctype)
-    assert first.status_code == 201, first.text  # R8460-5.4-d
+    assert first.status_code == 201, first.text  # RFC 8460 §5.4; docs/conformance.md#http-status
     assert first.json()["outcome"] == "accepted"
     assert first.json()["report_ids"]
     again = post(server, body, ctype)
@@ -69,7 +69,8 @@ def test_accepted_then_duplicate(
 def test_same_report_other_bytes_is_duplicate(
     server: Any, report_json: Callable[..., bytes]
 ) -> None:
-    # R8460-5.3-k: the same report sent as JSON and as gzip is stored once.
+    # RFC 8460 §5.3; docs/conformance.md#de-duplication: the same report sent as JSON and as gzip is
+    # stored once.
     assert post(server, report_json(), "application/tlsrpt+json").status_code == 201
     r = post(server, gzip.compress(report_json()), "application/tlsrpt+gzip")
     assert r.status_code == 200
@@ -77,7 +78,7 @@ def test_same_report_other_bytes_is_duplicate(
 
 
 def test_content_encoding_gzip(server: Any, report_json: Callable[..., bytes]) -> None:
-    # R8460-5.4-c: gzip as a content coding is accepted too.
+    # RFC 8460 §5.4; docs/conformance.md#gzip-detection: gzip as a content coding is accepted too.
     body = gzip.compress(report_json())
     r = post(server, body, "application/tlsrpt+json", **{"content-encoding": "gzip"})
     assert r.status_code == 201, r.text

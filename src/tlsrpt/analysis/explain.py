@@ -2,8 +2,8 @@
 
 Data, not prose in templates: `EXPLANATIONS` holds one `Explanation` per
 type in the IANA "STARTTLS Validation Result Types" registry (RFC 8460
-§6.6, spec-checklist §2.4), and `explain()` falls back to a generic entry
-for anything else a sender writes (R8460-6.6-a keeps such strings verbatim).
+§6.6, docs/conformance.md#result-types), and `explain()` falls back to a generic entry
+for anything else a sender writes (RFC 8460 §6.6 keeps such strings verbatim).
 
 `lost_under_enforce` says whether a failure of that type becomes mail that
 is not delivered once the MTA-STS policy moves from `testing` to `enforce`
@@ -44,7 +44,7 @@ _DANE_SCOPE = (
     "already at risk today; it does not depend on switching to enforce."
 )
 
-# IANA registry order (spec-checklist §2.4).
+# IANA registry order (docs/conformance.md#result-types).
 EXPLANATIONS: dict[str, Explanation] = {
     e.result_type: e
     for e in (

@@ -10,11 +10,11 @@ Counting rules, all in failed *sessions*:
   roll-up rows that cover all policy types (RFC 8460 §4.2 summary counts);
 - failures by result type sum failed-session-count per §4.3 type (roll-up
   rows with a result type); they need not add up to the failed total, as one
-  session may fail in several ways (R8460-4-c);
+  session may fail in several ways (RFC 8460 §4; docs/conformance.md#failure-counts);
 - failures by receiving MX and by sending IP come from failure details; a
-  detail that names no MX or IP (e.g. sts-policy-fetch-error, spec-checklist
-  §6 D5, M2) is counted under the key None, so every breakdown still sums
-  to the failed sessions of its source rows.
+  detail that names no MX or IP (e.g. sts-policy-fetch-error, Microsoft, Mail.ru;
+  docs/conformance.md#sender-quirks, #optional-failure-members) is counted under the key None, so
+  every breakdown still sums to the failed sessions of its source rows.
 
 A failure rate is failed / (successful + failed) and is None when no session
 was reported, as in `DomainSummary.failure_rate`: "no traffic" is not "0 %".

@@ -3,7 +3,8 @@
 
 failed_sessions is the sum of RFC 8460 §4.2.2 total-failure-session-count;
 failures_by_result_type sums failed-session-count per §4.3 result type.
-The two need not agree: one session may fail in several ways (R8460-4-c).
+The two need not agree: one session may fail in several ways (RFC 8460 §4;
+docs/conformance.md#failure-counts).
 """
 
 from __future__ import annotations

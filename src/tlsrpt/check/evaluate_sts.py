@@ -320,7 +320,8 @@ def _mode_and_coverage(
     section["policy"]["coverage"] = coverage
     for host, match in uncovered:
         # Postfix (postfix-mta-sts-resolver) and mailauth match wildcards as
-        # suffixes of any depth (peers.md §0): they accept what RFC 8461 §4.1 does not.
+        # suffixes of any depth (docs/conformance.md#sender-behaviour): they accept what
+        # RFC 8461 §4.1 does not.
         suffix_ok = any(
             p.startswith("*.") and host.lower().endswith(p[1:].lower()) for p in policy.mx
         )

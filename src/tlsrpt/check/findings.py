@@ -1,6 +1,6 @@
 """Findings: stable codes, severity by delivery impact, evidence and the fix.
 
-Severity (issue 5): `error` when a sender that enforces (MTA-STS `enforce`,
+Severity: `error` when a sender that enforces (MTA-STS `enforce`,
 DANE) would fail to deliver, or a record is unusable; `warning` for risks;
 `info` otherwise. The same fault can therefore carry different severities
 on different domains: an expired MX certificate is an error under
@@ -184,7 +184,7 @@ CODES: dict[str, tuple[str, str]] = {
 }
 
 
-# Who fails when (peers.md §0 table of sender behaviours).
+# Who fails when (docs/conformance.md#sender-behaviour).
 RFC_STRICT = "RFC-strict senders (e.g. Gmail)"
 POSTFIX_RESOLVER = "Postfix with postfix-mta-sts-resolver"
 MAILAUTH = "mailauth (ZoneMTA, WildDuck)"

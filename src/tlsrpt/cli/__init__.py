@@ -1,6 +1,6 @@
 """The `tlsrpt` command: one sub-command module per verb.
 
-Exit status contract (DESIGN.md): 0 all good, 1 problems found in the input
+Exit status contract (docs/architecture.md): 0 all good, 1 problems found in the input
 or the domain, 2 usage or environment error. No traceback reaches a user.
 """
 

@@ -2,9 +2,9 @@
 stdin, for an MTA alias or pipe transport (`rua=mailto:...`, RFC 8460 §5.3).
 
 The DKIM policy is the SMTP receiver's (`tlsrpt.receive.dkim_verify`): a
-message without an acceptable signature is quarantined (R8460-3-u) unless
-`--accept-unsigned`, which stores it and records who let it in and when.
-The same bytes piped again with `--accept-unsigned` release the copy that
+message without an acceptable signature is quarantined (RFC 8460 §3;
+docs/conformance.md#dkim-required) unless `--accept-unsigned`, which stores it and records who let
+it in and when. The same bytes piped again with `--accept-unsigned` release the copy that
 was held, recorded the same way. Exit status follows sysexits(3), which MTAs act on:
 0 when the message is stored (accepted, duplicate or quarantined: it is
 kept either way, so the MTA must not retry), 75 (EX_TEMPFAIL) when the
@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--require-tlsrpt-service",
         action="store_true",
-        help="accept only DKIM keys with s=tlsrpt (R8460-3-v)",
+        help="accept only DKIM keys with s=tlsrpt (RFC 8460 §3)",
     )
     p.add_argument(
         "--nameserver",
@@ -108,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
     if verdict.result == "temperror":
         say(f"error: {verdict.reason}; try again later", err=True)
         return EX_TEMPFAIL
-    hold = hold_reason(verdict, args.accept_unsigned)  # R8460-3-u
+    # RFC 8460 §3; docs/conformance.md#dkim-required
+    hold = hold_reason(verdict, args.accept_unsigned)
     meta = verdict_meta(verdict, args.accept_unsigned, HOW)
     source = SourceInfo(kind="pipe", detail="stdin", content_type="message/rfc822", meta=meta)
     try:

@@ -22,7 +22,7 @@ class SourceInfo:
     content_type: the declared media type, if any (never trusted for
       parsing: content is recognised by its bytes).
     meta: anything else worth keeping, JSON-serializable (e.g. the DKIM
-      verdict of a mailed report, R8460-3-u).
+      verdict of a mailed report, RFC 8460 §3; docs/conformance.md#dkim-required).
     received_at: when it arrived (aware or naive UTC); now if None.
     """
 
@@ -87,8 +87,8 @@ class IngestResult:
     accepted: at least one new report was stored (report_ids lists every
       report the input carried, new or already stored).
     duplicate: nothing new: the same bytes, or reports already stored
-      (same organization, report-id and start, R8460-5.3-k). `conflict` is
-      True when a stored report has that id but different content.
+      (same organization, report-id and start, RFC 8460 §5.3; docs/conformance.md#de-duplication).
+      `conflict` is True when a stored report has that id but different content.
     quarantined: no report could be stored; `reason` says why. The bytes
       are kept under `raw_id` (`tlsrpt quarantine show|retry|export`).
       Reason code `held`: a mailed report without an acceptable DKIM

@@ -1,17 +1,17 @@
 """Parsed report -> database rows and roll-up increments. Pure functions.
 
 Decisions taken here (and tested in tests/ingest):
-- De-duplication key (R8460-5.3-k): the organization (organization-name,
-  case-folded, whitespace collapsed; the contact-info domain when empty),
+- De-duplication key (RFC 8460 §5.3; docs/conformance.md#de-duplication): the organization
+  (organization-name, case-folded, whitespace collapsed; the contact-info domain when empty),
   the report-id and the start of the date range, hashed to a fixed width
   behind the start time (YYYYMMDDhhmmss-hash).
 - Content identity: the SHA-256 of the normalized report, so the same report
   pretty-printed, gzipped or mailed is the same content.
 - Attribution day: the UTC day holding the midpoint of the date range, which
   is the day meant whether a sender writes 23:59:59Z, the next 00:00:00Z or
-  a local offset (R8460-4.1-a, R8460-4.1-b).
+  a local offset (RFC 8460 §4.1; docs/conformance.md#date-range).
 - Attribution domain: the report's policy-domain (the body is authoritative,
-  R8460-5.6-a); when a policy lacks one (Postfix/libtlsrpt for
+  RFC 8460 §5.6; docs/conformance.md#body-wins); when a policy lacks one (Postfix/libtlsrpt for
   no-policy-found) the TLS-Report-Domain header, else the Subject, else the
   RFC 8460 §5.1 file name; else "" (unknown). The choice is recorded as a
   deviation.

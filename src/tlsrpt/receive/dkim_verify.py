@@ -1,11 +1,11 @@
 """DKIM verdict of a mailed report (RFC 8460 §3, RFC 6376), with dkimpy.
 
-- R8460-3-u: a mailed report needs a valid DKIM signature; the verdict says
-  whether it has one, and the receiver quarantines it when not.
-- R8460-3-v: keys need not carry `s=tlsrpt` (ordinary `s=email` or no `s=`
-  keys are accepted) unless `require_tlsrpt_service` is set.
-- R8460-3-w: relaxed alignment: `d=` must equal the TLS-Report-Submitter
-  domain (or a contact domain given by the caller) or be its parent or child.
+- RFC 8460 §3; docs/conformance.md#dkim-required: a mailed report needs a valid DKIM signature; the
+  verdict says whether it has one, and the receiver quarantines it when not.
+- RFC 8460 §3; docs/conformance.md#dkim-service-type: keys need not carry `s=tlsrpt` (ordinary
+  `s=email` or no `s=` keys are accepted) unless `require_tlsrpt_service` is set.
+- RFC 8460 §3; docs/conformance.md#dkim-alignment: relaxed alignment: `d=` must equal the
+  TLS-Report-Submitter domain (or a contact domain given by the caller) or be its parent or child.
 - A DNS failure (timeout, SERVFAIL) is `temperror`: the sender must retry
   (SMTP 450), never a rejection. A missing key is a `fail`.
 """
@@ -47,7 +47,8 @@ class DkimVerdict:
 
     @property
     def acceptable(self) -> bool:
-        """A valid signature by an aligned domain (R8460-3-u, R8460-3-w)."""
+        """A valid signature by an aligned domain (RFC 8460 §3; docs/conformance.md#dkim-required,
+        #dkim-alignment)."""
         return self.result == "pass" and self.aligned
 
     def as_meta(self) -> dict[str, Any]:
@@ -108,7 +109,8 @@ def txt_lookup(nameservers: list[str] | None = None, port: int = 53, timeout: fl
 
 
 def aligned(signer: str, identities: Iterable[str]) -> bool:
-    """R8460-3-w: `signer` equals an identity domain or is its parent or child."""
+    """RFC 8460 §3; docs/conformance.md#dkim-alignment: `signer` equals an identity domain or is its
+    parent or child."""
     d = signer.lower().rstrip(".")
     if "." not in d:
         return False
@@ -121,7 +123,8 @@ def aligned(signer: str, identities: Iterable[str]) -> bool:
 
 def report_contact_domains(message: bytes) -> list[str]:
     """The `contact-info` domains of the reports a message carries, for
-    alignment (R8460-3-w); none when it carries no readable report."""
+    alignment (RFC 8460 §3; docs/conformance.md#dkim-alignment); none when it carries no readable
+    report."""
     try:
         mail = parse_message(message)
     except ReportError:
@@ -187,7 +190,8 @@ def mail_verdict(
     message: bytes, dnsfunc: Any, *, require_tlsrpt_service: bool = False
 ) -> DkimVerdict:
     """The verdict on a mailed report, aligned with its submitter and
-    contact domains (R8460-3-w): what every mail receiver checks."""
+    contact domains (RFC 8460 §3; docs/conformance.md#dkim-alignment): what every mail receiver
+    checks."""
     return verify(
         message,
         dnsfunc,
@@ -197,8 +201,8 @@ def mail_verdict(
 
 
 def hold_reason(verdict: DkimVerdict, accept_unsigned: bool) -> str | None:
-    """R8460-3-u: why a mailed report is kept in quarantine, not counted;
-    None when it is ingested (an acceptable signature, or accept_unsigned)."""
+    """RFC 8460 §3; docs/conformance.md#dkim-required: why a mailed report is kept in quarantine,
+    not counted; None when it is ingested (an acceptable signature, or accept_unsigned)."""
     if verdict.acceptable or accept_unsigned:
         return None
     return f"no acceptable DKIM signature: {verdict.result}: {verdict.reason}"

@@ -1,8 +1,8 @@
 """The IMAP poller for `rua=mailto:` reports left in a mailbox (imapclient).
 
 One folder of one account, over IMAPS or STARTTLS. Each message gets the
-SMTP receiver's DKIM policy (`hold_reason`, R8460-3-u) and goes through the
-one ingest pipeline; then, by `mode`:
+SMTP receiver's DKIM policy (`hold_reason`, RFC 8460 §3; docs/conformance.md#dkim-required) and goes
+through the one ingest pipeline; then, by `mode`:
 
 - "move": the message is moved (RFC 6851 MOVE, else COPY + EXPUNGE) to the
   archive folder when stored or a duplicate, to the invalid folder when

@@ -3,8 +3,8 @@
 Never a relay: RCPT is accepted only for configured addresses or domains
 (550 otherwise). The message size is capped by aiosmtpd (552). Each message
 is stored whole through the ingest pipeline with its DKIM verdict
-(R8460-3-u): without an acceptable signature it is quarantined (kept, not
-counted), or with `accept_unsigned` stored and flagged (`accepted_unsigned`
+(RFC 8460 §3; docs/conformance.md#dkim-required): without an acceptable signature it is quarantined
+(kept, not counted), or with `accept_unsigned` stored and flagged (`accepted_unsigned`
 in its metadata: by whom, when, how). A DNS failure while
 verifying answers 450 so the sender retries; so does an unavailable store
 (451). 250 is sent only after the message is committed.
@@ -87,7 +87,8 @@ class ReportHandler:
         if verdict.result == "temperror":
             log.warning("DKIM lookup failed, asking to retry: %s", verdict.reason)
             return "450 4.4.3 DKIM key lookup failed; try again later"
-        hold = hold_reason(verdict, self.accept_unsigned)  # R8460-3-u
+        # RFC 8460 §3; docs/conformance.md#dkim-required
+        hold = hold_reason(verdict, self.accept_unsigned)
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
         source = SourceInfo(
             kind="smtp",

@@ -17,7 +17,7 @@ _ID = re.compile(r"[A-Za-z0-9]{1,32}\Z")  # RFC 8461 §3.1: sts-id = "id=" 1*32(
 @dataclass(frozen=True, slots=True)
 class StsRecord:
     """A valid `_mta-sts` record: the policy `id` (compared for equality
-    only, R8461-3.1-e) and the unknown fields, kept and ignored."""
+    only, RFC 8461 §3.1; docs/conformance.md#sts-id) and the unknown fields, kept and ignored."""
 
     id: str
     extensions: dict[str, str] = field(default_factory=dict)
@@ -64,7 +64,7 @@ def parse_sts_record(text: str, *, strict: bool = True) -> Parsed[StsRecord]:
 
 def select_sts_record(txt_rrs: Iterable[TxtRR], *, strict: bool = True) -> Selected[StsRecord]:
     """Pick and parse the record among all TXT RRs of `_mta-sts.<domain>`
-    (RFC 8461 §3.1, R8461-3.1-f/h): RRs not beginning with `v=STSv1;` are
+    (RFC 8461 §3.1, docs/conformance.md#record-selection): RRs not beginning with `v=STSv1;` are
     dropped; unless exactly one is left, the domain has no MTA-STS."""
     return select(
         txt_rrs,

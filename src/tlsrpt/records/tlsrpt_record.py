@@ -74,8 +74,8 @@ def parse_tlsrpt_record(
     `domain` (the policy domain) enables the warning for mailto: addresses
     outside it. `strict` (the default) applies the RFC grammar; lenient
     parsing, meant for delivering reports, turns malformed URIs, malformed
-    extensions and stray whitespace into warnings and skips them (spec-checklist
-    R8460-3-i).
+    extensions and stray whitespace into warnings and skips them (RFC 8460 §3;
+    docs/conformance.md#rua-uris).
     """
     problems = ProblemList(strict)
     fields = split_fields(text, VERSION, PREFIX, problems)
@@ -111,7 +111,8 @@ def _parse_rua(
     fld: Field, domain: str | None, ignored: list[str], problems: ProblemList
 ) -> list[str]:
     """RFC 8460 §3: tlsrpt-rua = "rua=" uri *(*WSP "," *WSP uri). A raw ','
-    always splits the list (R8460-3-g), so entries are split before checking."""
+    always splits the list (RFC 8460 §3; docs/conformance.md#rua-uris), so entries are split before
+    checking."""
     if not fld.value:
         problems.error("tlsrpt-rua-missing", "'rua=' lists no URI", fld.value_position)
         return []
@@ -259,8 +260,8 @@ def select_tlsrpt_record(
     strict: bool = True,
 ) -> Selected[TlsRptRecord]:
     """Pick and parse the record among all TXT RRs of one name (RFC 8460 §3,
-    R8460-3-l/m/n/o). Each RR is a str, bytes, or a list of character-strings
-    (dnspython's `rdata.strings`), concatenated without separators.
+    RFC 8460 §3; docs/conformance.md#record-selection). Each RR is a str, bytes, or a list of
+    character-strings (dnspython's `rdata.strings`), concatenated without separators.
 
     `name`, the owner name the RRs came from, enables the warning for the
     draft-era `_smtp-tlsrpt` label and, when `domain` is not given, supplies

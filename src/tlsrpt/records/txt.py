@@ -29,7 +29,7 @@ WSP = " \t"
 EXT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}\Z")
 EXT_VALUE = re.compile(r"[\x21-\x3a\x3c\x3e-\x7e]+\Z")
 _BAD_CHAR = re.compile(r"[^\x20-\x7e\t]")
-# Misspelt versions seen in the wild (spec-checklist O6: a published guide
+# Misspelt versions seen in the wild (docs/conformance.md#version-typo: a published guide
 # told people to write v=TSLRPTv1).
 _TYPOS = {"v=TLSRPTv1": "v=TSLRPTv1"}
 
@@ -155,7 +155,8 @@ def _split_field(raw: str, pos: int, prefix: str, problems: ProblemList) -> Fiel
         (name.rstrip(WSP) != name, "before", pos + len(name.rstrip(WSP))),
         (value.lstrip(WSP) != value, "after", pos + eq + 1),
     ):
-        if spaced:  # R8460-3-e: no whitespace around "="
+        # RFC 8460 §3; docs/conformance.md#tlsrpt-record-grammar: no whitespace around "="
+        if spaced:
             problems.relaxable(code, f"whitespace {message} '=' in {raw!r}", at)
             if problems.strict:
                 return None
@@ -195,10 +196,9 @@ def select(
 ) -> Selected[T]:
     """RFC 8460 §3 / RFC 8461 §3.1 selection: keep the RRs that begin with
     the version and ';'; if not exactly one is left the domain has no such
-    policy, otherwise the one left is parsed. Following spec-checklist
-    R8460-3-o (and RFC 8461 EID 6285), whitespace is allowed between the
-    version and the ';'. Near misses get a warning, as senders skip them
-    silently."""
+    policy, otherwise the one left is parsed. Following RFC 8460 §3;
+    docs/conformance.md#record-selection (and RFC 8461 EID 6285), whitespace is allowed between the
+    version and the ';'. Near misses get a warning, as senders skip them silently."""
     problems = ProblemList()
     candidate = re.compile(re.escape(version) + r"[ \t]*;")
     texts = [txt_value(rr) for rr in rrs]

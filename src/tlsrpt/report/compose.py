@@ -1,7 +1,7 @@
 """Build RFC 8460 §5.3 report e-mails and §5.1 file names (sending side).
 
-DKIM signing (RFC 8460 §3, R8460-3-t) is applied to the bytes this returns
-by whoever sends it, covering the TLS-Report-* headers (R8460-5.3-d).
+DKIM signing (RFC 8460 §3, docs/conformance.md#dkim-signing) is applied to the bytes this returns
+by whoever sends it, covering the TLS-Report-* headers (RFC 8460 §5.3).
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ from tlsrpt.report.serialize import to_gzip, to_json
 def report_filename(
     report: Report, submitter: str, *, gzip: bool = True, unique_id: str = ""
 ) -> str:
-    """R8460-5.1-a: sender!policy-domain!begin!end[!unique-id].json[.gz]."""
+    """RFC 8460 §5.1; docs/conformance.md#file-names:
+    sender!policy-domain!begin!end[!unique-id].json[.gz]."""
     domain = report.policy_domains[0] if report.policy_domains else "unknown"
     begin = int(report.date_range.start_datetime.timestamp())
     end = int(report.date_range.end_datetime.timestamp())
-    uid = "".join(ch for ch in unique_id if ch.isalnum())  # R8460-5.1-d
+    # RFC 8460 §5.1; docs/conformance.md#file-names
+    uid = "".join(ch for ch in unique_id if ch.isalnum())
     name = f"{submitter}!{domain}!{begin}!{end}" + (f"!{uid}" if uid else "")
     return name + (".json.gz" if gzip else ".json")
 
@@ -39,12 +41,13 @@ def compose_message(
     msg = EmailMessage()
     msg["From"] = from_address
     msg["To"] = to_address
-    # R8460-5.3-f: Report Domain: ... Submitter: ... Report-ID: <msg-id form>
+    # RFC 8460 §5.3; docs/conformance.md#subject-line: Report Domain: ... Submitter: ... Report-ID:
+    # <msg-id form>
     rid = report.report_id if "@" in report.report_id else f"{report.report_id}@{submitter}"
     msg["Subject"] = f"Report Domain: {domain} Submitter: {submitter} Report-ID: <{rid}>"
     msg["Date"] = format_datetime(report.date_range.end_exclusive)
     msg["Message-ID"] = make_msgid(domain=submitter)
-    msg["TLS-Report-Domain"] = domain  # R8460-5.3-c
+    msg["TLS-Report-Domain"] = domain  # RFC 8460 §5.3; docs/conformance.md#report-headers
     msg["TLS-Report-Submitter"] = submitter
     msg["MIME-Version"] = "1.0"
     msg.set_content(

@@ -4,9 +4,9 @@ Most reports arrive in the shape of the §4.4 template, with at most the
 quirks the big senders always have: Google and Microsoft leave out an empty
 `failure-details`, Microsoft writes date-times without an offset, leaves out
 `mx-host` and `policy-string`, and JSON-encodes its TLSA `policy-string`
-(peers.md, checklist D2, D3, D8); some MTAs write `contact-info: null`
-(O1). msgspec decodes those straight into the model types, in C, and the
-types' constraints do the checking: registered policy and result types,
+(Microsoft; docs/conformance.md#policy-string, #mx-host, #date-times); some MTAs write
+`contact-info: null` (docs/conformance.md#contact-info). msgspec decodes those straight into the
+model types, in C, and the types' constraints do the checking: registered policy and result types,
 non-negative I-JSON counts, non-empty optional text, arrays where arrays
 belong, no `null` where a member may be absent, no unknown members. This
 module checks what the types cannot express (a policy domain in normal form,
@@ -65,7 +65,7 @@ def decode(body: bytes, out: list[Deviation], limits: Limits) -> Report | None:
         dr.end_datetime = end = _utc(end, "$.date-range.end-datetime", out)
     if end < start or not (end.second or end.minute or end.hour):
         check_range(start, end, out)
-    if report.contact_info is None:  # checklist O1
+    if report.contact_info is None:  # docs/conformance.md#contact-info
         out.append(_CONTACT_NULL)
     # Sessions summed in this loop for `Limits.max_sessions`, RFC 8460 §4.4
     # counts (a pass of their own cost a tenth of this path, measured).
@@ -132,7 +132,7 @@ def _utc(value: datetime, path: str, out: list[Deviation]) -> datetime:
         return value
     if value.tzinfo is not None:
         return value.astimezone(UTC)
-    out.append(_NO_OFFSET[path])  # Microsoft, checklist D8
+    out.append(_NO_OFFSET[path])  # Microsoft, docs/conformance.md#date-times
     try:
         return _AS_UTC[value]
     except KeyError:

@@ -13,7 +13,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Every limit the parsers enforce. RFC 8460 §5.2 sets none; it notes
-    that receivers commonly refuse about 10 MB (R8460-5.2-b)."""
+    that receivers commonly refuse about 10 MB (RFC 8460 §5.2; docs/conformance.md#size-limits)."""
 
     max_input_bytes: int = 10 * 1024 * 1024
     max_decompressed_bytes: int = 20 * 1024 * 1024

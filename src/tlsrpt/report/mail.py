@@ -178,7 +178,7 @@ def parse_message(
         )
     elif (meta.report_type or "").lower() != "tlsrpt":
         devs.append(Deviation("mime-report-type", "message", "report-type is not tlsrpt"))
-    if meta.tls_report_domain is None:  # R8460-5.3-c
+    if meta.tls_report_domain is None:  # RFC 8460 §5.3; docs/conformance.md#report-headers
         devs.append(Deviation("header-tls-report-domain-missing", "header", "no TLS-Report-Domain"))
     if meta.tls_report_submitter is None:
         devs.append(
@@ -224,7 +224,8 @@ def parse_message(
 
 
 def _consistency(meta: MailMeta, parsed: ParsedReport, location: str) -> list[Deviation]:
-    """Header/body agreement (R8460-5.3-e, R8460-5.6-a: the body wins)."""
+    """Header/body agreement (RFC 8460 §5.3, §5.6; docs/conformance.md#submitter-mismatch,
+    #body-wins: the body wins)."""
     out: list[Deviation] = []
     report = parsed.report
     if (
@@ -243,7 +244,8 @@ def _consistency(meta: MailMeta, parsed: ParsedReport, location: str) -> list[De
     contact = report.contact_info or ""
     contact_domain = contact.rpartition("@")[2].lower()
     if meta.tls_report_submitter and contact_domain and meta.tls_report_submitter != contact_domain:
-        # Mail.ru: Submitter mail.ru, contact-info @corp.mail.ru (checklist M4)
+        # Mail.ru: Submitter mail.ru, contact-info @corp.mail.ru
+        # (docs/conformance.md#submitter-mismatch)
         out.append(
             Deviation(
                 "submitter-contact-mismatch",

@@ -3,9 +3,10 @@
 These types are what every other part of tlsrpt sees: the parser fills them
 in from whatever a sender sent (see `tlsrpt.report.parse`), the serializer
 writes them back as RFC-conformant JSON. Field names follow the §4.4 JSON
-template (E2 in the spec checklist: the template keys, never the prose ones).
+template (RFC 8460 §4.4; docs/conformance.md#template-keys: the template keys, never the prose
+ones).
 
-Normalization rules (spec checklist §6.5):
+Normalization rules (docs/conformance.md#parser-leniency):
 - every date-time is timezone-aware UTC;
 - `policy-string`, `mx-host` and `failure-details` are always lists;
 - members whose value is unknown are `None`, never empty strings.
@@ -87,7 +88,8 @@ class DateRange(msgspec.Struct, rename="kebab", forbid_unknown_fields=True, gc=F
 
     @property
     def end_exclusive(self) -> datetime:
-        """R8460-4.1-b: an end of hh:mm:59 means up to the next second."""
+        """RFC 8460 §4.1; docs/conformance.md#date-range: an end of hh:mm:59 means up to the next
+        second."""
         end = self.end_datetime
         if end.second == 59 and end.microsecond == 0:
             return end + timedelta(seconds=1)

@@ -45,7 +45,8 @@ def _timestamp(text: str) -> datetime | None:
 
 
 def parse_filename(name: str) -> ReportFilename | None:
-    """R8460-5.1-a..e; None when the name does not follow the scheme."""
+    """RFC 8460 §5.1; docs/conformance.md#file-names, #gzip-detection; None when the name does not
+    follow the scheme."""
     match = _FILENAME.match(name.strip().rsplit("/", 1)[-1])
     if not match:
         return None
@@ -63,7 +64,8 @@ def parse_filename(name: str) -> ReportFilename | None:
 
 
 def parse_subject(subject: str) -> ReportSubject | None:
-    """R8460-5.3-f, leniently (checklist §6.5: never the only dedup key)."""
+    """RFC 8460 §5.3; docs/conformance.md#subject-line, leniently
+    (docs/conformance.md#parser-leniency: never the only dedup key)."""
     match = _SUBJECT.search(" ".join(subject.split()))
     if not match:
         return None

@@ -89,13 +89,14 @@ class PerPolicy(dict[int, Deviation]):
 MISSING: dict[str, PerPolicy] = {
     code: PerPolicy(code, *rest)
     for code, *rest in (
-        # R8460-4-f: Google and Microsoft omit it when there are no failures.
+        # RFC 8460 §4.4; docs/conformance.md#absent-failure-details: Google and Microsoft omit it
+        # when there are no failures.
         ("failure-details-missing", ".failure-details", "failure-details is missing", False),
-        # checklist M1, D5
+        # Mail.ru, Microsoft; docs/conformance.md#policy-string, #optional-failure-members
         ("policy-string-missing", ".policy.policy-string", "policy-string is missing", True),
-        # checklist O2
+        # Postfix with libtlsrpt; docs/conformance.md#policy-domain
         ("policy-domain-missing", ".policy.policy-domain", "policy-domain is missing", True),
-        # R8460-4.4-h; Microsoft (D3)
+        # RFC 8460 §4.4; docs/conformance.md#mx-host; Microsoft
         ("mx-host-missing", ".policy.mx-host", "mx-host is missing for sts", True),
     )
 }
@@ -105,7 +106,7 @@ def normalize(w: WireReport, out: Findings, limits: Limits, row_nulls: Any = Non
     """`row_nulls`: (policy, row, member) triples of null row members, when
     the caller found nulls the wire types cannot tell from absent ones."""
     policies = w.policies
-    if not isinstance(policies, list):  # R8460-4-b
+    if not isinstance(policies, list):  # RFC 8460 §4; docs/conformance.md#arrays
         out.dev("policies-not-array", "$.policies", "policies is an object, not an array")
         policies = [policies]
     if len(policies) > limits.max_policies:
@@ -148,7 +149,7 @@ def _contact(value: str | UnsetType | None, out: Findings) -> str | None:
         return value
     if value is UNSET:
         out.dev("contact-info-missing", "$.contact-info", "contact-info is missing")
-    elif value is None:  # checklist O1
+    elif value is None:  # docs/conformance.md#contact-info
         out.dev("contact-info-null", "$.contact-info", "contact-info is null")
     else:
         out.dev("empty-value", "$.contact-info", "contact-info is empty")
@@ -176,7 +177,7 @@ def _parse_datetime(text: str) -> tuple[datetime, str | None]:
         except ValueError:
             raise ValueError(f"not an RFC 3339 date-time: {text[:64]!r}") from None
     code: str | None = None
-    if value.tzinfo is None:  # Microsoft, checklist D8
+    if value.tzinfo is None:  # Microsoft, docs/conformance.md#date-times
         value, code = value.replace(tzinfo=UTC), "datetime-no-offset"
     else:
         value = value.astimezone(UTC)
@@ -221,7 +222,8 @@ def check_range(start: datetime, end: datetime, out: list[Deviation]) -> None:
 _INVERTED = Deviation(
     "date-range-inverted", "$.date-range", "end-datetime is before start-datetime"
 )
-# R8460-4.1-b: a legal reading of "24:00", but not the App. B form.
+# RFC 8460 §4.1; docs/conformance.md#date-range: a legal reading of "24:00", but not the App. B
+# form.
 _NEXT_MIDNIGHT = Deviation(
     "end-datetime-next-midnight",
     "$.date-range.end-datetime",
@@ -294,7 +296,7 @@ def _policy(w: WirePolicy, i: int, out: Findings) -> Policy:
         if lowered in POLICY_TYPES:
             out.dev("policy-type-case", f"{path}.policy-type", f"policy-type {ptype!r}")
             ptype = lowered
-        else:  # R8460-4.4-e: kept, never fatal
+        else:  # RFC 8460 §4.4; docs/conformance.md#policy-type: kept, never fatal
             out.dev("policy-type-unknown", f"{path}.policy-type", f"unknown policy-type {ptype!r}")
     return Policy(
         ptype,
@@ -307,12 +309,14 @@ def _policy(w: WirePolicy, i: int, out: Findings) -> Policy:
 def _policy_strings(value: Any, ptype: str, i: int, out: Findings) -> list[str]:
     path = f"$.policies[{i}].policy.policy-string"
     if type(value) is str and ptype == "tlsa":
-        # R8460-4-g: the §4 prose form, TLSA RRs separated by semicolons.
+        # RFC 8460 §4; docs/conformance.md#policy-string: the §4 prose form, TLSA RRs separated by
+        # semicolons.
         out.dev("policy-string-not-array", path, "policy-string is a string, not an array")
         return [s.strip() for s in value.split(";") if s.strip()]
     strings = _string_list(value, path, "policy-string", out)
     if strings is UNSET:
-        if value is UNSET and ptype != "no-policy-found":  # checklist M1, D5
+        # Mail.ru, Microsoft; docs/conformance.md#policy-string, #optional-failure-members
+        if value is UNSET and ptype != "no-policy-found":
             out.missing("policy-string-missing", i)
         return []
     if len(strings) == 1 and strings[0].startswith("["):
@@ -321,7 +325,7 @@ def _policy_strings(value: Any, ptype: str, i: int, out: Findings) -> list[str]:
 
 
 def unwrap_policy_strings(strings: list[str], i: int, out: list[Deviation]) -> list[str]:
-    """Microsoft (checklist D2): the array JSON-encoded into one string."""
+    """Microsoft (docs/conformance.md#policy-string): the array JSON-encoded into one string."""
     text = strings[0]
     try:
         inner = _UNWRAPPED[text]
@@ -359,12 +363,13 @@ def _policy_domain(value: str | UnsetType | None, i: int, out: Findings) -> str 
     if value is None:
         out.dev("null-value", path, "policy-domain is null")
         return None
-    if value is UNSET or not value.strip():  # checklist O2
+    # Postfix with libtlsrpt; docs/conformance.md#policy-domain
+    if value is UNSET or not value.strip():
         out.missing("policy-domain-missing", i)
         return None
     if not is_normal_domain(value):
         value = normalize_domain(value)  # "fold": a U-label stays, flagged below
-    if not value.isascii():  # R8460-4.4-g
+    if not value.isascii():  # RFC 8460 §4.4; docs/conformance.md#policy-domain
         out.dev("policy-domain-u-label", path, "policy-domain is not written in A-labels")
     return value
 
@@ -382,7 +387,8 @@ def _mx_hosts(w: WirePolicy, ptype: str, i: int, out: Findings) -> list[str]:
     else:
         mx = _string_list(w.mx_host, f"{path}.mx-host", "mx-host", out)
     if mx is UNSET:
-        if w.mx_host is UNSET and ptype == "sts":  # R8460-4.4-h; Microsoft (D3)
+        # RFC 8460 §4.4; docs/conformance.md#mx-host; Microsoft
+        if w.mx_host is UNSET and ptype == "sts":
             out.missing("mx-host-missing", i)
         return []
     return mx
@@ -390,7 +396,8 @@ def _mx_hosts(w: WirePolicy, ptype: str, i: int, out: Findings) -> list[str]:
 
 # ---- failure rows ---------------------------------------------------------
 
-# R8460-4.4-j: text -> canonical text (None when not an address), memoized.
+# RFC 8460 §4.4; docs/conformance.md#ip-addresses: text -> canonical text (None when not an
+# address), memoized.
 _IP_FORMS: dict[str, str | None] = {}
 
 
@@ -484,7 +491,7 @@ def _quirky_row(row: WireRow, path: str, out: Findings) -> FailureDetail:
     values: dict[str, str | None] = {}
     for field in WireRow.__struct_fields__[2:8]:
         value = getattr(row, field)
-        if value == "":  # Google sent "sending-mta-ip": "" (peers.md §8)
+        if value == "":  # Google sent "sending-mta-ip": "" (docs/conformance.md#sender-quirks)
             name = field.replace("_", "-")
             out.dev("empty-value", f"{path}.{name}", f"{name} is an empty string")
             value = None
@@ -505,7 +512,7 @@ def _fix_result_type(d: FailureDetail, path: str, out: Findings) -> None:
     if lowered in RESULT_TYPE_SET:
         out.dev("result-type-case", path, f"result-type {d.result_type!r}")
         d.result_type = lowered
-    else:  # R8460-6.6-a: kept verbatim
+    else:  # RFC 8460 §6.6; docs/conformance.md#result-types: kept verbatim
         out.dev(
             "result-type-unregistered",
             path,

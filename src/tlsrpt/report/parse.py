@@ -46,8 +46,8 @@ def parse_report(
 ) -> ParsedReport:
     """Parse one report given as JSON or gzip-compressed JSON bytes.
 
-    Gzip is detected by its magic bytes only (R8460-5.1-b), never by a file
-    name or a content type.
+    Gzip is detected by its magic bytes only (RFC 8460 §5.1; docs/conformance.md#gzip-detection),
+    never by a file name or a content type.
     """
     if not data:
         raise ReportError("empty-input", "no bytes to parse")
@@ -137,7 +137,7 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _check_duplicate_keys(body: bytes) -> None:
-    """R8460-4-a: a report is I-JSON, so member names are unique."""
+    """RFC 8460 §4; docs/conformance.md#i-json: a report is I-JSON, so member names are unique."""
     try:
         json.loads(body, object_pairs_hook=_reject_duplicates)
     except ReportError:

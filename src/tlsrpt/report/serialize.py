@@ -1,9 +1,10 @@
 """Write the model back as RFC 8460 conformant JSON (and gzip).
 
-Sender-side decisions (spec checklist): arrays everywhere (R8460-4-b,
-4.4-h), `Z` offsets (R8460-4.4-b), never `null` — members whose value is
-unknown are left out (R8460-4-e) — and `failure-details` always present
-(R8460-4-f).
+Sender-side decisions (docs/conformance.md): arrays everywhere (RFC 8460 §4, §4.4;
+docs/conformance.md#arrays, #mx-host), `Z` offsets (RFC 8460 §4.4; docs/conformance.md#date-times),
+never `null` — members whose value is unknown are left out (RFC 8460 §4.4;
+docs/conformance.md#optional-failure-members) — and `failure-details` always present (RFC 8460 §4.4;
+docs/conformance.md#absent-failure-details).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What senders put on the wire: one permissive type, decoded once in C.
 
 msgspec decodes and type-checks a report against these types. They admit
-every variant we accept (spec checklist §6.5, peers.md §8) — a string or
+every variant we accept (docs/conformance.md#parser-leniency, #sender-quirks) — a string or
 array `mx-host`, the prose keys `mx-host-pattern` and `additional-info-uri`,
 numbers as strings, `null` members, absent members (`UNSET`), a bare policy
 object in place of the `policies` array, dates in any text form — so one
@@ -29,7 +29,8 @@ class WirePolicy(msgspec.Struct, rename="kebab", gc=False):
     policy_string: StrOrList = UNSET
     policy_domain: OptStr = UNSET
     mx_host: StrOrList = UNSET
-    mx_host_pattern: StrOrList = UNSET  # RFC 8460 §4.4 prose name (E2)
+    # RFC 8460 §4.4 prose name (docs/conformance.md#template-keys)
+    mx_host_pattern: StrOrList = UNSET
 
 
 class WireSummary(msgspec.Struct, rename="kebab", gc=False):
@@ -51,7 +52,8 @@ class WireRow(msgspec.Struct, rename="kebab", gc=False):
     receiving_ip: str | None = None
     additional_information: str | None = None
     failure_reason_code: str | None = None
-    additional_info_uri: str | None = None  # RFC 8460 §4.4 prose name (E2)
+    # RFC 8460 §4.4 prose name (docs/conformance.md#template-keys)
+    additional_info_uri: str | None = None
 
 
 class WirePolicyResult(msgspec.Struct, rename="kebab", gc=False):

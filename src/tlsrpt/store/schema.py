@@ -8,7 +8,7 @@ Tables:
   report, every field kept. Policy and failure rows carry the attributed
   policy domain and UTC day so per-domain time ranges are index scans.
 - `report_duplicates`: later arrivals of an already stored report, with
-  `conflict` set when the content differs (R8460-5.3-k).
+  `conflict` set when the content differs (RFC 8460 §5.3; docs/conformance.md#de-duplication).
 - `imap_watermarks`: how far a read-only IMAP poller has read each mailbox.
 - `quarantine_budget`: per UTC day and client address, what the HTTP
   receiver quarantined (inputs, bytes) and refused once over the budget.

@@ -39,7 +39,7 @@ from tlsrpt.web.ratelimit import client_key
 
 log = logging.getLogger("tlsrpt.receiver")
 
-# RFC 8460 §5.4 (R8460-5.4-b), and the generic types some senders use. The
+# RFC 8460 §5.4 (docs/conformance.md#http-media-types), and the generic types some senders use. The
 # type is never trusted for parsing: gzip is recognised by its magic bytes.
 ACCEPTED_TYPES = frozenset(
     {
@@ -51,8 +51,8 @@ ACCEPTED_TYPES = frozenset(
         "application/octet-stream",
     }
 )
-# R8460-5.4-c: gzip may also arrive as a content coding; the bytes are
-# stored as sent and the parser inflates them.
+# RFC 8460 §5.4; docs/conformance.md#gzip-detection: gzip may also arrive as a content coding; the
+# bytes are stored as sent and the parser inflates them.
 ACCEPTED_CODINGS = frozenset({"", "identity", "gzip", "x-gzip"})
 RETRY_AFTER_S = 60
 RETRY_BUSY_S = 5  # the bodies in memory are at their limit: one moment
