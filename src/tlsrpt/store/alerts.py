@@ -331,6 +331,7 @@ class AlertFilter:
     include_resolved: bool = False
     domain: str | None = None
     limit: int = 1000
+    resolved_since: datetime | None = None  # with include_resolved: only those resolved since
 
 
 def _listed(
@@ -338,6 +339,9 @@ def _listed(
 ) -> list[dict[str, Any]]:
     if not selection.include_resolved:
         query = query.where(alerts.c.phase == FIRING)
+    elif selection.resolved_since is not None:
+        since = _naive(selection.resolved_since)
+        query = query.where(sa.or_(alerts.c.phase == FIRING, alerts.c.resolved_at >= since))
     if selection.domain is not None:
         query = query.where(alerts.c.domain == selection.domain)
     # Firing first, then the newest.

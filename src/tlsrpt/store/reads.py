@@ -13,6 +13,8 @@ small modules named for what they read:
   of domains as of a day;
 - `tlsrpt.store.raw_reads`: raw inputs, their bytes, the quarantine;
 - `tlsrpt.store.alert_reads`: what the report alert rules read (the watcher);
+- `tlsrpt.store.watch_reads`: the dashboard's view of watching (firing
+  alerts and the earliest certificate expiry per domain, one visible alert);
 - `tlsrpt.store.gauges`: the database-derived Prometheus gauges.
 
 SQL lives there and only there (and in the store's writers); the
@@ -57,6 +59,7 @@ from tlsrpt.store.report_reads import (
     visible_report,
 )
 from tlsrpt.store.report_view import ReportView, StoredReport
+from tlsrpt.store.watch_reads import earliest_expiries, firing_counts, visible_alert
 from tlsrpt.store.window import Window
 
 __all__ = [
@@ -72,8 +75,10 @@ __all__ = [
     "Window",
     "domain_detail",
     "domain_readiness",
+    "earliest_expiries",
     "failure_list",
     "failure_rows",
+    "firing_counts",
     "get_raw",
     "get_report",
     "has_reports",
@@ -91,5 +96,6 @@ __all__ = [
     "rollup_rows",
     "summary_rows",
     "today",
+    "visible_alert",
     "visible_report",
 ]

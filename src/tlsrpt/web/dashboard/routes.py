@@ -1,8 +1,9 @@
 """The dashboard: server-rendered pages over the read model (`tlsrpt.store.reads`).
 
-Pages: /login, / (overview), /domains/{domain} (with CSV exports),
-/reports, /reports/{id}, /quarantine (admin, with retry), and the
-overview's sparkline images (/charts/failure-rate.svg). Every page needs
+Pages: /login, / (overview), /domains/{domain} (with CSV exports and the
+watcher's current state and history), /reports, /reports/{id}, /alerts
+(with ack and mute, `alert_pages`), /quarantine (admin, with retry), and
+the overview's sparkline images (/charts/failure-rate.svg). Every page needs
 a session (`auth`); a domain or report the user may not see is a 404.
 Templates are Jinja2 with autoescape on and never `|safe` (the daily chart
 is Markup serialized by pygal's element tree, which escapes); the pages carry
@@ -14,6 +15,7 @@ links write it as one percent-encoded segment (`tlsrpt.web.segments`).
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 from functools import cache
 from http import HTTPStatus
 from pathlib import Path as FsPath
@@ -30,10 +32,13 @@ from tlsrpt.export import to_csv
 from tlsrpt.ingest.pipeline import reprocess
 from tlsrpt.shape import DAILY_COLUMNS, daily_rows
 from tlsrpt.store import reads
+from tlsrpt.store import watch as watch_store
 from tlsrpt.store.engine import Store
 from tlsrpt.store.reads import ReportView
 from tlsrpt.store.users import authenticate, end_session, start_session, visible_domains
+from tlsrpt.watch.history import timeline
 from tlsrpt.web.dashboard import auth
+from tlsrpt.web.dashboard.alert_pages import add_alert_routes
 from tlsrpt.web.dashboard.charts import (
     daily_chart,
     failure_rate_label,
@@ -43,6 +48,14 @@ from tlsrpt.web.dashboard.charts import (
 )
 from tlsrpt.web.dashboard.raw import report_json
 from tlsrpt.web.dashboard.verdicts import VerdictCounts
+from tlsrpt.web.dashboard.watch_view import (
+    HISTORY_CHANGES,
+    current_state,
+    days_left,
+    days_text,
+    expiry_class,
+    history_entries,
+)
 from tlsrpt.web.segments import decoded, segment
 
 HERE = FsPath(__file__).parent
@@ -99,6 +112,9 @@ def _templates() -> Jinja2Templates:
     env.filters["percent"] = _percent
     env.filters["number"] = lambda n: "–" if n is None else f"{n:,}"
     env.filters["segment"] = segment  # a domain in a path: one escaped segment
+    env.filters["days_text"] = days_text  # whole days left: "12 days", "expired 3 days ago"
+    env.filters["expiry_class"] = expiry_class
+    env.filters["utc"] = lambda t: "–" if t is None else f"{t:%Y-%m-%d %H:%M} UTC"
     env.globals["health"] = health
     env.globals["explain"] = explain
     return Jinja2Templates(env=env)
@@ -217,12 +233,18 @@ def build_router() -> APIRouter:
             first = (page_number - 1) * PAGE_SIZE
             shown = names[first : first + PAGE_SIZE]
             rows = reads.overview(conn, session.user, period, shown) if shown else []
+            firing = reads.firing_counts(conn, shown)
+            expiries = reads.earliest_expiries(conn, shown)
             tally = verdict_counts(store, conn, session.user, period, names)  # all domains
+        now = datetime.now(UTC)
         items = [
             (
                 o,
                 spark_query(o.analysis.daily),
                 failure_rate_label([p.failure_rate for p in o.analysis.daily]),
+                firing.get(o.analysis.domain, 0),
+                o.analysis.domain in expiries,  # checked by the watcher
+                days_left(expiries.get(o.analysis.domain), now),
             )
             for o in rows
         ]
@@ -276,6 +298,13 @@ def build_router() -> APIRouter:
             if detail is None:
                 return not_found(request, session, f"domain {domain}")
             failures = reads.failure_list(conn, domain, period, 50)
+            # the states holding the latest changes (+1: the last one is
+            # only compared with)
+            states = timeline(
+                watch_store.states(conn, domain, HISTORY_CHANGES + 1), HISTORY_CHANGES
+            )
+            schedule = watch_store.schedule_row(conn, domain)
+            firing = reads.firing_counts(conn, [domain]).get(domain, 0)
         return page(
             request,
             "domain.html",
@@ -284,6 +313,10 @@ def build_router() -> APIRouter:
             a=detail.analysis,
             chart=daily_chart(detail.analysis.daily, domain),
             failures=failures,
+            current=current_state(states[0], datetime.now(UTC)) if states else None,
+            history=history_entries(states),
+            schedule=schedule,
+            firing=firing,
             period=period,
             days=days,
             day_choices=DAY_CHOICES,
@@ -380,6 +413,7 @@ def build_router() -> APIRouter:
         session = auth.require_session(request, store_of(request))
         return page(request, "explanations.html", session=session, items=EXPLANATIONS)
 
+    add_alert_routes(router, page, not_found)
     return router
 
 
