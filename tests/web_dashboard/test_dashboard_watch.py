@@ -7,6 +7,9 @@ alert text, and two customers who must not see each other's alerts."""
 from __future__ import annotations
 
 import re
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +18,7 @@ from typing import Any
 
 import orjson
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from tlsrpt.analysis.alert_model import Condition
@@ -329,3 +333,90 @@ def test_snapshot_json_holds_the_hostile_strings(world: World) -> None:
     with world.store.read() as conn:
         text = states(conn, ALPHA, 1)[0].snapshot
     assert "<script>window.__pwned=1</script>" in orjson.loads(text)["tlsrpt"]["records"][0]
+
+
+# --- in a real browser --------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "dashboard"
+
+
+@pytest.fixture(scope="module")
+def live(world: World) -> Iterator[str]:
+    """A real uvicorn server over the world's store, on a loopback port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(Settings(), world.store), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=20)
+
+
+def test_in_a_browser_nothing_runs_and_the_forms_work_without_script(
+    live: str, world: World
+) -> None:
+    """Chromium (no JavaScript of ours: the CSP forbids any) shows the pages
+    with the hostile snapshot and alert text as text, and the ack button,
+    a plain form, acknowledges the alert."""
+    if not CHROMIUM.exists():
+        pytest.skip("browser tests need Debian's chromium at /usr/bin/chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the test extra's playwright")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        dialogs: list[str] = []
+        console: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.on("console", lambda m: console.append(m.text))
+        page.goto(f"{live}/login")
+        page.fill("#email", A)
+        page.fill("#password", PASSWORD)
+        page.click("form[action='/login'] button[type=submit]")
+        page.wait_for_url(f"{live}/")
+        for name, path in (
+            ("overview", "/"),
+            ("domain", f"/domains/{ALPHA}"),
+            ("alerts", "/alerts"),
+        ):
+            answer = page.goto(live + path)
+            assert answer is not None and answer.status == 200, name
+            assert page.evaluate("() => window.__pwned === undefined")
+            assert (
+                page.evaluate("() => document.querySelectorAll('script, img:not(.spark)').length")
+                == 0
+            )
+            page.screenshot(path=str(ARTIFACTS / f"watch-{name}.png"), full_page=True)
+        page.goto(f"{live}/domains/{ALPHA}")
+        assert XSS in page.locator("#records").inner_text()
+        page.goto(f"{live}/alerts")
+        alert_id = _alert_id(world.store, "alpha expiring")
+        acked_before = _acked(world.store, alert_id)
+        button = page.locator(f"form[action^='/alerts/{alert_id}/ack'] button")
+        if acked_before is None:  # not acknowledged by an earlier test of this module
+            button.click()
+            page.wait_for_url(f"{live}/alerts")
+            assert _acked(world.store, alert_id) is not None
+        assert "acknowledged" in page.locator(f"tr[data-alert='{alert_id}']").inner_text()
+        assert dialogs == []
+        assert not [m for m in console if "Content Security Policy" in m]
+        browser.close()
+
+
+def _acked(store: Store, alert_id: int) -> str | None:
+    with store.read() as conn:
+        alert = get_alert(conn, alert_id)
+    assert alert is not None
+    return alert["acked_at"]  # type: ignore[no-any-return]
