@@ -99,7 +99,8 @@ def enforce_policy(
     max_age: int,
 ) -> EnforcePolicy | None:
     """The enforce policy to publish, or None when no MX set is known."""
-    source, patterns = "", ()
+    source = ""
+    patterns: tuple[str, ...] = ()
     if check is not None:
         policy = valid_policy(check.snapshot) or {}
         known = list(policy.get("mx") or ())

@@ -96,7 +96,8 @@ class Readiness:
         else the first problem; None when ready."""
         blocking = [r for r in self.problems if r.check in NOT_READY_CHECKS]
         no_sts = [r for r in self.problems if r.check == "sessions" and r.value == 0]
-        return (blocking or no_sts or list(self.problems) or [None])[0]
+        first = blocking or no_sts or list(self.problems)
+        return first[0] if first else None
 
     def as_dict(self) -> dict[str, Any]:
         """`{"verdict", "reasons": [{"check", "passed", "text", "value",
@@ -178,7 +179,8 @@ def assess(
         )
     )
 
-    blocking, dane = [], []
+    blocking: list[tuple[str, int]] = []
+    dane: list[tuple[str, int]] = []
     for result_type, count in analysis.failures_by_result_type:
         (blocking if explain(result_type).lost_under_enforce else dane).append((result_type, count))
     blocked = sum(n for _, n in blocking)

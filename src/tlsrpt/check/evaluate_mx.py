@@ -276,6 +276,7 @@ def _certificate_findings(
     expired = group(lambda a: a.expired)
     if expired:
         a = expired[0][1]
+        assert a.leaf is not None  # expiry is judged on a leaf certificate
         findings.append(
             Finding(
                 "mx-certificate-expired",
@@ -291,6 +292,7 @@ def _certificate_findings(
     )
     if expiring:
         a = expiring[0][1]
+        assert a.leaf is not None  # days_left is counted on a leaf certificate
         findings.append(
             Finding(
                 "mx-certificate-expiring",

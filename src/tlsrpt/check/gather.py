@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import socket
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -94,7 +95,7 @@ class Gatherer:
             query(domain, "MX", detect_bogus=True),
         )
         parts.update(tlsrpt=tlsrpt, sts=sts, mx=mx)
-        jobs = []
+        jobs: list[Awaitable[object]] = []
         if mx.status == DnsStatus.OK:
             for preference, host in sorted(mx.records):
                 if host != ".":

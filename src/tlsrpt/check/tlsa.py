@@ -150,7 +150,7 @@ def match_chain(
         anchor = _trust_anchor(record, chain)
         if anchor is None:
             continue
-        error = "no reference name to check the certificate against"
+        error: str | None = "no reference name to check the certificate against"
         for name in reference_names:
             error = verify_chain(chain, [anchor], name, now)
             if error is None:

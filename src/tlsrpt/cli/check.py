@@ -25,7 +25,7 @@ import logging
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -44,6 +44,7 @@ from tlsrpt.cli.output import UsageError, console, err_console, print_json_line,
 from tlsrpt.domains import DomainError
 from tlsrpt.domains import normalize_domain as domain_name
 
+_T = TypeVar("_T")
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
@@ -242,7 +243,7 @@ def load_trust(ca_file: str | None) -> Trust:
         raise UsageError(f"--ca-file {ca_file}: {reason}") from None
 
 
-def event_loop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:
+def event_loop_runner() -> Callable[[Coroutine[Any, Any, _T]], _T]:
     """uvloop where it is installed (a dependency except on Windows): the
     checker is CPU-bound in the event loop at bulk concurrency."""
     try:

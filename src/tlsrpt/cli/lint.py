@@ -26,6 +26,7 @@ import dns.exception
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.txtbase
 
 from tlsrpt.cli.lint_senders import print_senders, with_senders
 from tlsrpt.cli.output import UsageError, print_json_line, say
@@ -159,7 +160,7 @@ def _lint_txt(
     name = next((owner for _, owner in entries if owner), None)
     if kind == "sts-record":
         if len(rrs) > 1:
-            selected = select_sts_record(rrs, strict=strict)
+            selected: Selected[Any] = select_sts_record(rrs, strict=strict)
             return selected, selected.text
         text = txt_value(rrs[0])
         return parse_sts_record(text, strict=strict), text
@@ -183,6 +184,7 @@ def _txt_line(line: str, number: int | None) -> tuple[TxtRR, str | None]:
     except dns.exception.DNSException as exc:
         where = f"line {number}" if number else "the input"
         raise UsageError(f"{where} is not a valid quoted TXT value: {exc}") from exc
+    assert isinstance(txt, dns.rdtypes.txtbase.TXTBase)  # the class of rdatatype.TXT
     return list(txt.strings), name
 
 

@@ -161,6 +161,12 @@ class _Item:
             item.decide("quarantined", *prep.quarantine)
         return item
 
+    @property
+    def stored_id(self) -> int:
+        """`raw_id` of an input already stored."""
+        assert self.raw_id is not None, "a stored input has its id"
+        return self.raw_id
+
     def decide(self, outcome: Outcome, code: str | None = None, reason: str | None = None) -> None:
         self.outcome, self.reason_code, self.reason = outcome, code, reason
 
@@ -615,16 +621,16 @@ class _Batch:
         now = self.now
         ids = writer.insert_reports(
             self.conn,
-            [ReportOrigin(raw_id=item.raw_id, received_at=now) for item, _ in new.values()],
+            [ReportOrigin(raw_id=item.stored_id, received_at=now) for item, _ in new.values()],
             [rows.report for _, rows in new.values()],
             [rows.policies for _, rows in new.values()],
             [rows.failures for _, rows in new.values()],
         )
         rollups: dict[RollupKey, list[int]] = {}
         stored = self.stored_reports
-        for (item, rows), pk in zip(new.values(), ids, strict=True):
-            stored[rows.dedup_key] = (pk, rows.content_sha256)
-            item.report_ids.append(pk)
+        for (item, rows), new_pk in zip(new.values(), ids, strict=True):
+            stored[rows.dedup_key] = (new_pk, rows.content_sha256)
+            item.report_ids.append(new_pk)
             for key, (n, ok, failed) in rows.rollups.items():
                 counts = rollups.get(key)
                 if counts is None:

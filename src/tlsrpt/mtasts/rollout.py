@@ -78,7 +78,7 @@ def plan_promotion(
     ramp or at its last step (it is not needed then)."""
     current = history[-1]
     index = step_index(current.mode, current.max_age)
-    origin = {"mode": current.mode, "max_age": current.max_age, "id": current.id}
+    origin: dict[str, object] = {"mode": current.mode, "max_age": current.max_age, "id": current.id}
     if index is None:
         text = "the policy is switched off (mode none): `set --mode testing` starts the ramp again"
         return Promotion(False, False, None, (Check("mode", text),), readiness, False, origin)

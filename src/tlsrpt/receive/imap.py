@@ -342,7 +342,7 @@ class ImapPoller:
         )
         return result.outcome
 
-    def _dkim_temperror(self, uidvalidity: int, uid: int, reason: str) -> str | None:
+    def _dkim_temperror(self, uidvalidity: int, uid: int, reason: str | None) -> str | None:
         """None: try the message again later; else the quarantine reason,
         once its key lookup has failed for `dkim_retry_s`."""
         key = (uidvalidity, uid)

@@ -79,8 +79,8 @@ Trigger = Callable[[Facts], Hit | None]
 def facts(kind: Kind, data: str | bytes | None, txt_rrs: Sequence[str] = ()) -> Facts:
     if kind == "sts-policy":
         read = parse_sts_policy(data or b"", tolerant=True)
-        text = _decoded(data)
-        return Facts(kind, text, (), (), _lines(text), read.valid, read.problems)
+        policy = _decoded(data)
+        return Facts(kind, policy, (), (), _lines(policy), read.valid, read.problems)
     text = data.decode("utf-8", "surrogateescape") if isinstance(data, bytes) else data
     rrs = tuple(txt_rrs) or ((text,) if text is not None else ())
     tolerant: Any

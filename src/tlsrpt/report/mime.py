@@ -40,7 +40,7 @@ class _Headers(Message):
         self._index: dict[str, str] = {}
 
     def add(self, name: str, value: str) -> None:
-        self._headers.append((name, value))  # compat32 stores fields as given
+        self.set_raw(name, value)  # compat32 stores fields as given
         self._index.setdefault(name.lower(), value)
 
     def get(self, name: str, failobj: Any = None) -> Any:

@@ -73,7 +73,7 @@ else:
     OptDomain = str
 
 
-class Absent(list):  # type: ignore[type-arg]
+class Absent(list):
     """The value of a list member that was not given: an empty list that
     remembers its absence (it compares equal to `[]` and encodes as `[]`).
     Decoding fills it in, which lets `tlsrpt.report.fast` tell an omitted

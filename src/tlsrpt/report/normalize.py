@@ -87,8 +87,8 @@ class PerPolicy(dict[int, Deviation]):
 
 
 MISSING: dict[str, PerPolicy] = {
-    code: PerPolicy(code, *rest)
-    for code, *rest in (
+    code: PerPolicy(code, member, message, violation)
+    for code, member, message, violation in (
         # RFC 8460 §4.4; docs/conformance.md#absent-failure-details: Google and Microsoft omit it
         # when there are no failures.
         ("failure-details-missing", ".failure-details", "failure-details is missing", False),
@@ -280,7 +280,7 @@ def _policy_result(w: WirePolicyResult, i: int, out: Findings) -> PolicyResult:
 
 def _string_list(value: Any, path: str, name: str, out: Findings) -> list[str] | UnsetType:
     if value is UNSET or type(value) is list:
-        return value  # type: ignore[no-any-return]
+        return value
     if value is None:
         out.dev("null-value", path, f"{name} is null")
         return UNSET
@@ -436,7 +436,7 @@ def _learn_ips(details: list[FailureDetail]) -> bool:
     ips.update(map(_RECEIVING_IP, details))
     ok = True
     for ip in ips - _CANONICAL_IPS:
-        if _canonical_ip(ip) != ip:  # type: ignore[arg-type]
+        if _canonical_ip(ip) != ip:
             ok = False
         elif memo_room(_CANONICAL_IPS, ip):
             _CANONICAL_IPS.add(ip)

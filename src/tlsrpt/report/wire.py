@@ -81,7 +81,7 @@ def nulls_outside_rows(w: WireReport) -> int:
     absent are distinct. When the bytes hold more, some may be row members
     (or text inside strings), and `row_nulls` finds them."""
     policies = w.policies if isinstance(w.policies, list) else [w.policies]
-    seen = w.contact_info is None
+    seen = int(w.contact_info is None)
     for p in policies:
         pol = p.policy
         seen += (pol.policy_string is None) + (pol.policy_domain is None)

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from tlsrpt.mtasts.versions import PolicyVersion
 from tlsrpt.store.accounts import domains
 from tlsrpt.store.schema import metadata
+from tlsrpt.store.sums import AnyRow
 
 hosted_policies = sa.Table(
     "hosted_policies",
@@ -68,17 +69,17 @@ def _naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def _version(row: sa.Row[tuple[object, ...]]) -> PolicyVersion:
+def _version(row: AnyRow) -> PolicyVersion:
     domain, number, mode, mx, max_age, pid, text, created_at, created_by, note = row
     return PolicyVersion(
         domain=str(domain),
-        version=int(number),  # type: ignore[call-overload]
-        mode=mode,  # type: ignore[arg-type]
+        version=int(number),
+        mode=mode,
         mx=tuple(orjson.loads(str(mx))),
-        max_age=int(max_age),  # type: ignore[call-overload]
+        max_age=int(max_age),
         id=str(pid),
         text=str(text),
-        created_at=created_at.replace(tzinfo=UTC),  # type: ignore[union-attr]
+        created_at=created_at.replace(tzinfo=UTC),
         created_by=str(created_by),
         note=str(note),
     )

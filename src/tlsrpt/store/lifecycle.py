@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tlsrpt.store.accounts import api_tokens, domain_owners, domains, users, web_sessions
+from tlsrpt.store.sums import AnyRow
 from tlsrpt.store.users import (
     AccountError,
     hash_password,
@@ -32,7 +33,7 @@ from tlsrpt.store.users import (
 TokenState = Literal["active", "expired", "revoked", "user-disabled"]
 
 
-def _user_row(conn: Connection, email: str) -> sa.Row[Any]:
+def _user_row(conn: Connection, email: str) -> AnyRow:
     email = normalize_email(email)
     row = conn.execute(
         sa.select(users.c.id, users.c.email, users.c.disabled_at).where(users.c.email == email)

@@ -48,6 +48,8 @@ def raw_coverage(conn: Connection, raw_ids: Sequence[int]) -> dict[int, Coverage
         query = sa.select(links.c.raw_id, links.c.conflict, p.c.domain).outerjoin(
             p, p.c.report_pk == links.c.report_pk
         )
+        conflict: bool
+        domain: str | None  # None: the outer join found no policy
         for raw_id, conflict, domain in conn.execute(query):
             coverage = out.setdefault(raw_id, Coverage())
             if conflict or domain is None:  # other content, or no policy at all

@@ -87,7 +87,8 @@ raw_inputs = sa.Table(
     # per outcome, is one range of this index.
     sa.Index(None, "outcome", "received_at", "id"),
 )
-QUARANTINED = sa.literal_column("'quarantined'")  # literal: partial indexes need it
+# A literal, not a bound parameter: partial indexes need it.
+QUARANTINED: sa.ColumnClause[str] = sa.literal_column("'quarantined'")
 sa.Index(
     "ix_raw_inputs_quarantined",
     raw_inputs.c.id,
@@ -283,7 +284,7 @@ quarantine_budget = sa.Table(
 # cooldown: a new occurrence re-opens it) or resolved. At most one firing
 # row per (domain, rule, subject): a partial unique index, so two processes
 # evaluating at once cannot open it twice.
-FIRING_PHASE = sa.literal_column("'firing'")
+FIRING_PHASE: sa.ColumnClause[str] = sa.literal_column("'firing'")
 alerts = sa.Table(
     "alerts",
     metadata,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -22,6 +22,9 @@ from sqlalchemy.engine import Connection
 _HALF = 32
 _HIGH, _LOW = "_exact_sum_high_", "_exact_sum_low_"
 SumOf = Callable[[sa.ColumnElement[Any]], tuple[sa.ColumnElement[Any], ...]]
+# A result row of any width. SQLAlchemy types a row by its columns' types
+# (`Row[int, str]`); the tables' columns are untyped, so each is Any.
+AnyRow: TypeAlias = "sa.Row[*tuple[Any, ...]]"
 
 
 def _plain_sum(column: sa.ColumnElement[Any]) -> tuple[sa.ColumnElement[Any], ...]:
@@ -56,6 +59,6 @@ def summed(conn: Connection, query: Callable[[SumOf], sa.Select[Any]]) -> list[S
     return rows
 
 
-def as_dict(row: sa.Row[Any]) -> dict[str, Any]:
+def as_dict(row: AnyRow) -> dict[str, Any]:
     """A row as a plain dict (str keys: column names are a str subclass)."""
     return {str(key): value for key, value in row._mapping.items()}

@@ -26,6 +26,7 @@ from tlsrpt.domains import DomainError
 from tlsrpt.domains import normalize_domain as domain_name
 from tlsrpt.store.accounts import api_tokens, domain_owners, domains, users, web_sessions
 from tlsrpt.store.schema import daily_rollups
+from tlsrpt.store.sums import AnyRow
 
 SESSION_LIFETIME = timedelta(hours=12)
 TOKEN_PREFIX = "tlsrpt_"  # noqa: S105 (a prefix, not a secret)
@@ -70,7 +71,7 @@ def normalize_domain(domain: str) -> str:
         raise AccountError(f"{domain!r} is not a domain name") from None
 
 
-def _user(row: sa.Row[tuple[int, str, bool]] | None) -> User | None:
+def _user(row: AnyRow | None) -> User | None:
     return User(int(row[0]), row[1], bool(row[2])) if row is not None else None
 
 

@@ -46,8 +46,8 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 
 def _insert(conn: Connection) -> sa.Insert:
     if conn.dialect.name == "postgresql":
-        return postgresql.insert(watch_schedule).on_conflict_do_nothing()  # type: ignore[return-value]
-    return sqlite.insert(watch_schedule).on_conflict_do_nothing()  # type: ignore[return-value]
+        return postgresql.insert(watch_schedule).on_conflict_do_nothing()
+    return sqlite.insert(watch_schedule).on_conflict_do_nothing()
 
 
 def add_new_domains(

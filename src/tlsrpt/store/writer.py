@@ -238,7 +238,9 @@ def next_ids(conn: Connection, table: sa.Table, count: int) -> list[int]:
     """`count` fresh keys; the caller holds the write lock."""
     if not count:
         return []
-    top = _execute(conn, f"SELECT MAX(id) FROM {table.name}").fetchone()[0] or 0
+    row = _execute(conn, f"SELECT MAX(id) FROM {table.name}").fetchone()
+    assert row is not None  # an aggregate without GROUP BY returns one row
+    top = row[0] or 0
     return list(range(top + 1, top + 1 + count))
 
 

@@ -146,7 +146,9 @@ def _smtp_outcome(exc: Exception) -> Outcome:
         error = f"recipient refused: {code} {reply.decode(errors='replace')}"
         return Outcome.fail(error) if code >= 500 else Outcome.retry(error)
     if isinstance(exc, smtplib.SMTPSenderRefused | smtplib.SMTPDataError):
-        error = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace')}"
+        said = exc.smtp_error  # bytes from smtplib; the exception's type also allows str
+        text = said.decode(errors="replace") if isinstance(said, bytes) else said
+        error = f"{exc.smtp_code} {text}"
         return Outcome.fail(error) if exc.smtp_code >= 500 else Outcome.retry(error)
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return Outcome.retry(f"login refused: {exc.smtp_code}")

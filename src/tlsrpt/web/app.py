@@ -82,7 +82,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        opened = store or await run_in_threadpool(open_store, settings.database_url)
+        if store is not None:
+            opened = store
+        else:
+            opened = await run_in_threadpool(open_store, settings.database_url)
         app.state.store = opened
         # reports that arrive together are committed together (receiver.py)
         app.state.committer = GroupCommitter(opened)

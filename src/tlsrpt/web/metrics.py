@@ -216,7 +216,7 @@ def exposition(app: FastAPI) -> bytes:
         settings: Settings = app.state.settings
         collector = DatabaseCollector(app.state.store, settings.metrics_max_domains)
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(collector)  # type: ignore[arg-type]
+        registry.register(collector)
         app.state.metrics_collector, app.state.metrics_registry = collector, registry
     return generate_latest(REGISTRY) + generate_latest(app.state.metrics_registry)
 

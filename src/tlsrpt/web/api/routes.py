@@ -195,7 +195,7 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such domain or report, or not one of yours"}
 }
 _ADMIN: dict[int | str, dict[str, Any]] = {403: {"description": "the user is not an admin"}}
-_UNAUTHORIZED = {401: {"description": "no valid API token"}}
+_UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"description": "no valid API token"}}
 _CSV: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "JSON or CSV"}
 }

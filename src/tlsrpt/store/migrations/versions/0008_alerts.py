@@ -18,7 +18,7 @@ branch_labels = None
 depends_on = None
 
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-FIRING = sa.literal_column("'firing'")
+FIRING: sa.ColumnClause[str] = sa.literal_column("'firing'")
 
 
 def upgrade() -> None:
