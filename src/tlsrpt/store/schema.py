@@ -282,8 +282,9 @@ quarantine_budget = sa.Table(
 
 # Rate limits shared by the instances of `tlsrpt serve` on PostgreSQL
 # (tlsrpt.store.rate_limits): one token bucket per (rule, client address),
-# `at` in seconds since the epoch by the database's clock, `allowed` the
-# answer to the latest request.
+# `at` in seconds since the epoch by the database's clock, `granted` the
+# tokens the latest request took (0: it was refused). UNLOGGED on
+# PostgreSQL (migration 0012): a crash only refills the buckets.
 rate_limits = sa.Table(
     "rate_limits",
     metadata,
@@ -291,7 +292,7 @@ rate_limits = sa.Table(
     sa.Column("client", sa.String(64), primary_key=True),
     sa.Column("tokens", sa.Float, nullable=False),
     sa.Column("at", sa.Float, nullable=False),
-    sa.Column("allowed", sa.Boolean, nullable=False),
+    sa.Column("granted", sa.Integer, nullable=False),
     sqlite_with_rowid=False,
 )
 

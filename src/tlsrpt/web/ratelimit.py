@@ -9,8 +9,9 @@ an IPv6 client counted by its /64 (`client_key`).
 
 On PostgreSQL a named rule's buckets are rows of the database
 (tlsrpt.store.rate_limits), so that all instances serving one database
-count a client once; should the database not answer, the process's own
-buckets stand in. On SQLite (one host, one process) they are the
+count a client once (each instance may hold a lease of 1 % of the burst
+unspent); should the database not answer, the process's own buckets
+stand in. On SQLite (one host, one process) they are the
 process's own.
 """
 
@@ -81,25 +82,39 @@ class TokenBuckets:
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
         self._lock = threading.Lock()
         self._pruned_at = self._failed_at = -math.inf
+        # tokens taken from the database and not yet spent, per key; a
+        # lease of 1 % of the burst keeps the limit exact to that much per
+        # instance and a burst of one client to one statement per lease
+        self.lease = max(1, burst // 100)
+        self._leased: dict[str, int] = {}
 
     def take_shared(self, store: Store, key: str) -> float:
         """`take` counted in the database of `store` (PostgreSQL), falling
-        back to this process's buckets when the database fails."""
+        back to this process's buckets when the database fails. Tokens are
+        taken from the database a lease at a time (`lease`): an instance
+        holds at most that many of a client's tokens unspent."""
+        with self._lock:
+            if self._leased.get(key, 0) >= 1:
+                self._leased[key] -= 1
+                return 0.0
         try:
-            with store.lease_write() as conn:
-                wait = rate_limits.take(conn, self.name, key, self.rate, self.burst)
+            taken, wait = rate_limits.take(store, self.name, key, self.rate, self.burst, self.lease)
             now = self.clock()
             if now - self._pruned_at >= SHARED_CHORE_S:
                 self._pruned_at = now
-                with store.lease_write() as conn:
-                    rate_limits.prune(conn, self.name, self.rate, self.burst)
-            return wait
+                rate_limits.prune(store, self.name, self.rate, self.burst)
         except (StoreError, sa.exc.SQLAlchemyError) as exc:
             now = self.clock()
             if now - self._failed_at >= SHARED_CHORE_S:
                 self._failed_at = now
                 log.warning("rate limit %s counted per process: database error: %s", self.name, exc)
             return self.take(key)
+        if taken:
+            with self._lock:
+                if len(self._leased) >= MAX_TRACKED:
+                    self._leased.clear()  # unspent leases only lower what clients get
+                self._leased[key] = self._leased.get(key, 0) + taken - 1
+        return wait
 
     def take(self, key: str) -> float:
         """0 when allowed (a token is used), else seconds until one is free."""
