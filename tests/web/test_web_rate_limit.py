@@ -19,7 +19,7 @@ from tests.web.conftest import _serve
 from tlsrpt.settings import Settings
 from tlsrpt.store.engine import open_store
 from tlsrpt.store.schema import rate_limits, reports
-from tlsrpt.web.ratelimit import default_rules
+from tlsrpt.web.ratelimit import TokenBuckets, default_rules
 
 GZIP = {"content-type": "application/tlsrpt+gzip"}
 BURST = 10_000  # one report per domain of a provider's shared rua=https endpoint
@@ -160,3 +160,26 @@ def test_instances_on_postgresql_share_the_limit(
 def _post_sequentially(base_url: str, bodies: list[bytes]) -> list[int]:
     with httpx.Client(base_url=base_url, timeout=30) as client:
         return [client.post("/v1/reports", content=b, headers=GZIP).status_code for b in bodies]
+
+
+@pytest.mark.postgres
+def test_a_flood_past_the_shared_limit_does_not_reach_the_database(postgres_url: str) -> None:
+    """Once refused, a client is refused from the process's memory until its
+    next token is due: the database's row is not touched again."""
+    ticks = [0.0]
+    buckets = TokenBuckets(1, 3, clock=lambda: ticks[0], name="reports")
+    with open_store(postgres_url) as store:
+        assert [buckets.take_shared(store, "192.0.2.7") for _ in range(3)] == [0.0] * 3
+        assert buckets.take_shared(store, "192.0.2.7") > 0
+        with store.read() as conn:
+            before = conn.execute(sa.select(rate_limits.c.at)).scalar_one()
+        waits = [buckets.take_shared(store, "192.0.2.7") for _ in range(100)]
+        with store.read() as conn:
+            after = conn.execute(sa.select(rate_limits.c.at)).scalar_one()
+        ticks[0] += 5.0  # the next token is due by this process's clock: asks again
+        buckets.take_shared(store, "192.0.2.7")
+        with store.read() as conn:
+            asked = conn.execute(sa.select(rate_limits.c.at)).scalar_one()
+    assert all(w > 0 for w in waits)
+    assert after == before
+    assert asked > after

@@ -87,6 +87,7 @@ class TokenBuckets:
         # instance and a burst of one client to one statement per lease
         self.lease = max(1, burst // 100)
         self._leased: dict[str, int] = {}
+        self._refused_until: dict[str, float] = {}  # key -> clock() of its next token
 
     def take_shared(self, store: Store, key: str) -> float:
         """`take` counted in the database of `store` (PostgreSQL), falling
@@ -97,6 +98,11 @@ class TokenBuckets:
             if self._leased.get(key, 0) >= 1:
                 self._leased[key] -= 1
                 return 0.0
+            # refused a moment ago: no token before then, so a flood past
+            # the limit costs the database nothing until it is due
+            wait = self._refused_until.get(key, 0.0) - self.clock()
+            if wait > 0:
+                return wait
         try:
             taken, wait = rate_limits.take(store, self.name, key, self.rate, self.burst, self.lease)
             now = self.clock()
@@ -109,11 +115,17 @@ class TokenBuckets:
                 self._failed_at = now
                 log.warning("rate limit %s counted per process: database error: %s", self.name, exc)
             return self.take(key)
-        if taken:
-            with self._lock:
-                if len(self._leased) >= MAX_TRACKED:
-                    self._leased.clear()  # unspent leases only lower what clients get
+        with self._lock:
+            if len(self._leased) + len(self._refused_until) >= MAX_TRACKED:
+                # unspent leases only lower what clients get; the database
+                # still holds what refusals are due
+                self._leased.clear()
+                self._refused_until.clear()
+            if taken:
                 self._leased[key] = self._leased.get(key, 0) + taken - 1
+                self._refused_until.pop(key, None)
+            else:
+                self._refused_until[key] = self.clock() + wait
         return wait
 
     def take(self, key: str) -> float:
