@@ -22,6 +22,8 @@ for secrets such as a database password), and the command line.
 | max_inflight_body_bytes | ..._INFLIGHT_BODY_BYTES | 128 MiB, then 503     |
 | quarantine_budget_inputs | ..._BUDGET_INPUTS | 1000 per client per UTC day |
 | quarantine_budget_bytes | ..._BUDGET_BYTES  | 100 MiB per client per day   |
+| reports_rate_burst | ..._REPORTS_RATE_BURST | 20000 POSTs per client at once |
+| reports_rate_per_s | ..._REPORTS_RATE_PER_S | 50 more per client per second |
 | smtp_port        | TLSRPT_SMTP_PORT         | none: no SMTP receiver       |
 | smtp_host        | TLSRPT_SMTP_HOST         | 127.0.0.1                    |
 | smtp_recipients  | TLSRPT_SMTP_RECIPIENTS   | none (addresses, @domains)   |
@@ -78,6 +80,16 @@ IPv6 client by its /64; behind trusted_proxies, the forwarded address)
 may put into quarantine over HTTP per UTC day; past it, a body that would
 be quarantined is refused with 429 and not stored. Valid reports never
 count against it.
+The receiver's rate limit: each client address (as above) may POST
+reports_rate_burst reports at once, then reports_rate_per_s a second
+(a token bucket); beyond, 429 with Retry-After. On PostgreSQL the limit
+is counted in the database, shared by all instances serving it; on
+SQLite per process. The defaults let a large sender deliver one report
+per domain for 20,000 domains of one endpoint in one burst (they send
+after midnight UTC, from few addresses) and 180,000 an hour after it;
+what hostile input can store is bounded by the quarantine budget, so
+the rate limit only bounds the work of a flood. The login allows 10
+attempts, then one per 6 seconds, per address.
 Retention (tlsrpt.retention, `tlsrpt prune`): with retention_days set,
 serve removes once a day the reports of older UTC days and the raw inputs
 received before then (the daily roll-ups stay); quarantined inputs after
@@ -132,6 +144,8 @@ class Settings:
     max_inflight_body_bytes: int = 128 * 1024 * 1024
     quarantine_budget_inputs: int = 1000
     quarantine_budget_bytes: int = 100 * 1024 * 1024
+    reports_rate_burst: int = 20_000
+    reports_rate_per_s: int = 50
     smtp_port: int | None = None
     smtp_host: str = "127.0.0.1"
     smtp_recipients: tuple[str, ...] = ()
@@ -184,6 +198,8 @@ class Settings:
             "keepalive_timeout_s",
             "max_connections",
             "max_inflight_body_bytes",
+            "reports_rate_burst",
+            "reports_rate_per_s",
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1")

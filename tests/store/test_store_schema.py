@@ -200,5 +200,6 @@ def test_migrations_ship_inside_the_package() -> None:
         "0009_outbox.py",
         "0010_hosted_policies.py",
         "0011_retention.py",
+        "0012_rate_limits.py",
     ]
     assert (migrate.MIGRATIONS / "script.py.mako").is_file()

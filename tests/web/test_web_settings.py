@@ -130,12 +130,26 @@ def test_connection_and_memory_limits_from_toml_and_env(tmp_path: Path) -> None:
     ) == (3, 2, 50, 64 * 1024 * 1024, 0, 1000)
 
 
+def test_receiver_rate_limit_from_toml_and_env(tmp_path: Path) -> None:
+    defaults = load_settings(env={})
+    # a provider's 10,000 domains, each reported by one sender after midnight
+    assert (defaults.reports_rate_burst, defaults.reports_rate_per_s) == (20_000, 50)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("reports_rate_burst = 50000\nreports_rate_per_s = 10\n")
+    s = load_settings(cfg, env={"TLSRPT_REPORTS_RATE_PER_S": "200"})
+    assert (s.reports_rate_burst, s.reports_rate_per_s) == (50_000, 200)
+    with pytest.raises(SettingsError, match="reports_rate_burst has an invalid value"):
+        load_settings(env={"TLSRPT_REPORTS_RATE_BURST": "lots"})
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
         ({"header_timeout_s": 0}, "header_timeout_s must be at least 1"),
         ({"max_connections": 0}, "max_connections must be at least 1"),
         ({"quarantine_budget_bytes": -1}, "quarantine_budget_bytes must be at least 0"),
+        ({"reports_rate_burst": 0}, "reports_rate_burst must be at least 1"),
+        ({"reports_rate_per_s": 0}, "reports_rate_per_s must be at least 1"),
         (
             {"max_body_bytes": 2000, "max_inflight_body_bytes": 1000},
             "max_inflight_body_bytes must be at least max_body_bytes",

@@ -12,6 +12,8 @@ Tables:
 - `imap_watermarks`: how far a read-only IMAP poller has read each mailbox.
 - `quarantine_budget`: per UTC day and client address, what the HTTP
   receiver quarantined (inputs, bytes) and refused once over the budget.
+- `rate_limits`: the request rate limiters' token buckets, per rule and
+  client address (shared by the instances on PostgreSQL).
 - `pruned_reports`: the de-duplication key of every report retention
   removed, so a resend is still recognised (RFC 8460 §5.3).
 - `daily_rollups`: counts per (policy domain, UTC day, organization, policy
@@ -276,6 +278,22 @@ quarantine_budget = sa.Table(
     sa.Column("bytes", Count, nullable=False),
     sa.Column("refused_inputs", Count, nullable=False),
     sa.Column("refused_bytes", Count, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Rate limits shared by the instances of `tlsrpt serve` on PostgreSQL
+# (tlsrpt.store.rate_limits): one token bucket per (rule, client address),
+# `at` in seconds since the epoch by the database's clock, `granted` the
+# tokens the latest request took (0: it was refused). UNLOGGED on
+# PostgreSQL (migration 0012): a crash only refills the buckets.
+rate_limits = sa.Table(
+    "rate_limits",
+    metadata,
+    sa.Column("rule", sa.String(32), primary_key=True),
+    sa.Column("client", sa.String(64), primary_key=True),
+    sa.Column("tokens", sa.Float, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("granted", sa.Integer, nullable=False),
     sqlite_with_rowid=False,
 )
 

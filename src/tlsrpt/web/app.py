@@ -115,7 +115,12 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     problems.install(app, dashboard.error_page, json_prefixes=machine_paths)
     app.add_middleware(EncodedSegments, prefixes=(f"{api.PREFIX}/domains/", "/domains/"))
     metrics.install(app, settings)
-    rules = [*default_rules(settings.reports_path), *policy_host.rate_rules()]
+    rules = [
+        *default_rules(
+            settings.reports_path, settings.reports_rate_per_s, settings.reports_rate_burst
+        ),
+        *policy_host.rate_rules(),
+    ]
     app.add_middleware(RateLimit, rules=rules)
     app.add_middleware(AccessLog, reports_path=settings.reports_path)
     app.add_middleware(metrics.ReceiverMetrics, reports_path=settings.reports_path)

@@ -137,9 +137,9 @@ def install(app: FastAPI) -> None:
 
 def rate_rules() -> list[Rule]:
     """The rate limiter's rules for these paths (HEAD shares GET's bucket)."""
-    policy = TokenBuckets(POLICY_RATE, POLICY_BURST)
+    policy = TokenBuckets(POLICY_RATE, POLICY_BURST, name="policy")
     return [
         Rule("GET", POLICY_PATH, policy),
         Rule("HEAD", POLICY_PATH, policy),
-        Rule("GET", ALLOWED_PATH, TokenBuckets(ALLOWED_RATE, ALLOWED_BURST)),
+        Rule("GET", ALLOWED_PATH, TokenBuckets(ALLOWED_RATE, ALLOWED_BURST, name="allowed")),
     ]
