@@ -35,19 +35,19 @@ def take(
     taken, and when none was free the seconds until one is (else 0)."""
     t = rate_limits
     first = max(1, min(most, burst))
-    stmt = postgresql.insert(t).values(
+    insert = postgresql.insert(t).values(
         rule=rule, client=client, tokens=float(burst - first), at=_now(), granted=first
     )
-    elapsed = sa.func.greatest(0.0, stmt.excluded.at - t.c.at)
+    elapsed = sa.func.greatest(0.0, insert.excluded.at - t.c.at)
     refilled = sa.func.least(float(burst), t.c.tokens + elapsed * rate)
     granted = sa.func.least(most, sa.cast(sa.func.floor(refilled), sa.Integer))
-    stmt = stmt.on_conflict_do_update(
+    upsert = insert.on_conflict_do_update(
         index_elements=[t.c.rule, t.c.client],
-        set_={"tokens": refilled - granted, "at": stmt.excluded.at, "granted": granted},
+        set_={"tokens": refilled - granted, "at": insert.excluded.at, "granted": granted},
     ).returning(t.c.granted, t.c.tokens)
     with store.engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        taken, tokens = conn.execute(stmt).one()
+        taken, tokens = conn.execute(upsert).one()
     return int(taken), 0.0 if taken else (1.0 - tokens) / rate
 
 
