@@ -58,7 +58,7 @@ for secrets such as a database password), and the command line.
 | alert_retention_days | ..._ALERT_RETENTION_DAYS | 365 (0: kept forever)     |
 | outbox_retention_days | ..._OUTBOX_RETENTION_DAYS | 30 (0: kept forever)    |
 
-`[[notify]]` tables (webhook, email, apprise; tlsrpt.watch.channels) are
+`[[notify]]` tables (webhook, email, apprise; tlsrpt.channels) are
 where alert notifications go; `public_url` is the dashboard's address as
 users reach it, for the links in them. `GET /metrics` (Prometheus) needs
 `Authorization: Bearer <metrics_token>` when the token is set; without it,
@@ -115,9 +115,9 @@ from pathlib import Path
 from typing import Any
 
 from tlsrpt.analysis.alert_settings import AlertSettings, AlertSettingsError, parse_alert_settings
+from tlsrpt.channels import Channel, ChannelError, parse_channels
 from tlsrpt.mtasts.publish import public_url_error
 from tlsrpt.report import DEFAULT_LIMITS
-from tlsrpt.watch.channels import Channel, ChannelError, parse_channels
 
 ENV_PREFIX = "TLSRPT_"
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import orjson
 
+from tlsrpt.channels import Channel, parse_channels
 from tlsrpt.store import outbox
 from tlsrpt.store.engine import Store
-from tlsrpt.watch.channels import Channel, parse_channels
 
 from .conftest import Clock, WebhookTarget, deliver_once
 

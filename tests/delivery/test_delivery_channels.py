@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tlsrpt.watch.channels import (
+from tlsrpt.channels import (
     AppriseChannel,
     ChannelError,
     EmailChannel,

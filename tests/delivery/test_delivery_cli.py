@@ -12,10 +12,10 @@ import orjson
 import pytest
 
 from tlsrpt import cli
+from tlsrpt.channels import parse_channels
 from tlsrpt.cli.alerts_outbox import register_outbox
 from tlsrpt.store import outbox
 from tlsrpt.store.engine import Store
-from tlsrpt.watch.channels import parse_channels
 
 CHANNELS = parse_channels(
     [{"type": "webhook", "name": "ops", "url": "http://127.0.0.1:9/", "secret": "k"}]

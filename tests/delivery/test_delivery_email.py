@@ -9,9 +9,9 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
 
+from tlsrpt.channels import Channel, parse_channels
 from tlsrpt.store import outbox
 from tlsrpt.store.engine import Store
-from tlsrpt.watch.channels import Channel, parse_channels
 
 from .conftest import Clock, SmtpServer, deliver_once
 

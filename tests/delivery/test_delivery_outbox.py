@@ -11,10 +11,10 @@ from typing import Any
 import orjson
 import pytest
 
+from tlsrpt.channels import parse_channels
 from tlsrpt.store import outbox
 from tlsrpt.store.engine import Store
 from tlsrpt.store.users import add_domain, add_user
-from tlsrpt.watch.channels import parse_channels
 
 CHANNELS = parse_channels(
     [

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from tlsrpt.channels import Channel, parse_channels
 from tlsrpt.store import outbox
 from tlsrpt.store.engine import Store, open_store
-from tlsrpt.watch.channels import Channel, parse_channels
 from tlsrpt.watch.deliver import Deliverer, RetryPolicy
 
 from .conftest import SECRET, Clock, WebhookTarget, deliver_once
@@ -28,7 +28,7 @@ LEASE = RetryPolicy().lease
 DELIVERER = """
 import asyncio, sys
 from tlsrpt.store.engine import open_store
-from tlsrpt.watch.channels import parse_channels
+from tlsrpt.channels import parse_channels
 from tlsrpt.watch.deliver import Deliverer
 
 store = open_store(sys.argv[1])

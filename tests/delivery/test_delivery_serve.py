@@ -12,10 +12,10 @@ from typing import Any
 
 import uvicorn
 
+from tlsrpt.channels import parse_channels
 from tlsrpt.settings import Settings
 from tlsrpt.store import outbox
 from tlsrpt.store.engine import Store
-from tlsrpt.watch.channels import parse_channels
 from tlsrpt.web.app import create_app
 
 from .conftest import SECRET, WebhookTarget

@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 
+from tlsrpt.channels import Channel, parse_channels
 from tlsrpt.store import outbox
 from tlsrpt.store.engine import Store
-from tlsrpt.watch.channels import Channel, parse_channels
 from tlsrpt.watch.deliver import RetryPolicy
 
 from .conftest import SECRET, Clock, WebhookServer, WebhookTarget, deliver_once

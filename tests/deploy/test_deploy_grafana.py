@@ -15,11 +15,11 @@ import pytest
 
 import tlsrpt.metrics  # noqa: F401  # registers the process's metrics
 from tlsrpt.analysis.alert_model import OPEN, Condition, Transition
+from tlsrpt.channels import parse_channels
 from tlsrpt.ingest.model import SourceInfo
 from tlsrpt.ingest.pipeline import ingest
 from tlsrpt.store.alerts import apply_transitions
 from tlsrpt.store.engine import open_store
-from tlsrpt.watch.channels import parse_channels
 from tlsrpt.watch.wiring import outbox_sink
 from tlsrpt.web.metrics import gauge_families
 

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from tlsrpt.analysis.period import Period
 from tlsrpt.analysis.summary import summarize
+from tlsrpt.channels import parse_channels
 from tlsrpt.demo import demo_reports, load_demo
 from tlsrpt.ingest.model import RawInput, SourceInfo
 from tlsrpt.ingest.pipeline import Prepared, StoredInputRemoved, ingest, ingest_batch
@@ -46,7 +47,6 @@ from tlsrpt.store.schema import outbox as outbox_table
 from tlsrpt.store.users import User
 from tlsrpt.store.watch import SnapshotSummary, record_snapshot
 from tlsrpt.store.window import Window
-from tlsrpt.watch.channels import parse_channels
 from tlsrpt.watch.lifecycle import plan
 
 END = date(2026, 6, 30)  # the last day of the generated reports

@@ -9,8 +9,8 @@ import re
 from pathlib import Path
 
 from tlsrpt.analysis.alert_settings import checker_expiry_days
+from tlsrpt.channels import EmailChannel, WebhookChannel
 from tlsrpt.settings import load_settings
-from tlsrpt.watch.channels import EmailChannel, WebhookChannel
 from tlsrpt.watch.schedule import WatchConfig
 
 README = Path(__file__).resolve().parents[2] / "README.md"

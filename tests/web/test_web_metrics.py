@@ -16,12 +16,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tlsrpt.analysis.alert_model import NOTIFY_FIRING, OPEN, RESOLVE, Condition, Transition
+from tlsrpt.channels import parse_channels
 from tlsrpt.ingest.model import SourceInfo
 from tlsrpt.ingest.pipeline import ingest
 from tlsrpt.store import outbox
 from tlsrpt.store.alerts import apply_transitions
 from tlsrpt.store.engine import Store, open_store
-from tlsrpt.watch.channels import parse_channels
 from tlsrpt.web.metrics import DatabaseCollector, cap_domains
 
 from .conftest import Running

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tlsrpt.channels import EmailChannel, WebhookChannel
 from tlsrpt.settings import SettingsError, load_settings
-from tlsrpt.watch.channels import EmailChannel, WebhookChannel
 
 TOML = """
 public_url = "https://tlsrpt.example.net"

@@ -27,10 +27,10 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tlsrpt.channels import Channel, EmailChannel, channel_owners_needed
 from tlsrpt.store.accounts import domain_owners, users
 from tlsrpt.store.engine import Store
 from tlsrpt.store.schema import outbox
-from tlsrpt.watch.channels import Channel, EmailChannel, channel_owners_needed
 
 _O = outbox.c
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"

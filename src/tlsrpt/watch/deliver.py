@@ -45,12 +45,12 @@ import orjson
 import sqlalchemy as sa
 
 from tlsrpt import metrics
+from tlsrpt.channels import AppriseChannel, Channel, EmailChannel, WebhookChannel
 from tlsrpt.store import outbox as db
 from tlsrpt.store.engine import Store
 from tlsrpt.store.outbox import OutboxRow
 from tlsrpt.store.url import StoreError
 from tlsrpt.watch import senders
-from tlsrpt.watch.channels import AppriseChannel, Channel, EmailChannel, WebhookChannel
 from tlsrpt.watch.mail import alert_message, digest_message
 from tlsrpt.watch.render import render_alert
 from tlsrpt.watch.senders import Outcome

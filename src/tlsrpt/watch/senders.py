@@ -34,7 +34,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from tlsrpt import __version__
-from tlsrpt.watch.channels import AppriseChannel, EmailChannel, WebhookChannel
+from tlsrpt.channels import AppriseChannel, EmailChannel, WebhookChannel
 
 RETRY_AFTER_MAX_S = 24 * 3600.0
 ERROR_BODY_CHARS = 200

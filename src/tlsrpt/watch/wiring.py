@@ -27,13 +27,13 @@ from sqlalchemy.engine import Connection
 
 from tlsrpt.analysis.alert_model import AlertEvent
 from tlsrpt.analysis.alert_settings import AlertSettings
+from tlsrpt.channels import Channel
 from tlsrpt.check import CheckOptions, Trust
 from tlsrpt.store import outbox
 from tlsrpt.store.alerts import firing_count
 from tlsrpt.store.engine import Store
 from tlsrpt.store.watch import has_tlsrpt_records
 from tlsrpt.watch.alerting import check_hook, evaluate_report_rules
-from tlsrpt.watch.channels import Channel
 from tlsrpt.watch.deliver import Deliverer, running
 from tlsrpt.watch.schedule import WatchConfig
 from tlsrpt.watch.watcher import AfterPass, CheckOutcome, Clock, Watcher, utc_now
