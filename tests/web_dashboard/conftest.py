@@ -4,11 +4,12 @@ uvicorn server on loopback for the browser tests."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -129,14 +130,15 @@ def client(site: Site) -> Iterator[TestClient]:
         yield c
 
 
-@pytest.fixture(scope="module")
-def live_url(site: Site) -> Iterator[str]:
-    """A real uvicorn server on a free loopback port, in a thread."""
+@contextlib.contextmanager
+def serving(store: Store) -> Iterator[str]:
+    """A real uvicorn server over `store` on a free loopback port, in a
+    thread; yields its base URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = uvicorn.Config(
-        create_app(Settings(), site.store), host="127.0.0.1", port=port, log_level="warning"
+        create_app(Settings(), store), host="127.0.0.1", port=port, log_level="warning"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -146,6 +148,21 @@ def live_url(site: Site) -> Iterator[str]:
         if time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=20)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def serve_store() -> Callable[[Store], contextlib.AbstractContextManager[str]]:
+    """`serving`, for test modules that build a store of their own."""
+    return serving
+
+
+@pytest.fixture(scope="module")
+def live_url(site: Site) -> Iterator[str]:
+    """A real uvicorn server on a free loopback port, in a thread."""
+    with serving(site.store) as url:
+        yield url

@@ -6,11 +6,9 @@ alert text, and two customers who must not see each other's alerts."""
 
 from __future__ import annotations
 
+import contextlib
 import re
-import socket
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +16,6 @@ from typing import Any
 
 import orjson
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from tlsrpt.analysis.alert_model import Condition
@@ -342,25 +339,12 @@ ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "dashboard"
 
 
 @pytest.fixture(scope="module")
-def live(world: World) -> Iterator[str]:
+def live(
+    world: World, serve_store: Callable[[Store], contextlib.AbstractContextManager[str]]
+) -> Iterator[str]:
     """A real uvicorn server over the world's store, on a loopback port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(Settings(), world.store), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serve_store(world.store) as url:
+        yield url
 
 
 def test_in_a_browser_nothing_runs_and_the_forms_work_without_script(
