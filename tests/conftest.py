@@ -57,7 +57,7 @@ def store(db_url: str) -> Iterator[Store]:
 
 
 # Reports of two customers, some naming both: what the API and dashboard
-# tenant-isolation tests read (tests/api, tests/web_dashboard).
+# tenant-isolation tests read (tests/web/api, tests/web/dashboard).
 TENANT_PASSWORD = "correct horse battery"
 
 

@@ -3,7 +3,7 @@ for, imposed by the process on itself: for machines (such as containers)
 where systemd does not run services.
 
     /usr/bin/python3 tests/deploy/sandbox_emulation.py deploy/systemd/tlsrpt-serve.service \\
-        .venv/bin/pytest tests/web tests/api
+        .venv/bin/pytest tests/web
 
 What it applies, read from the unit file:
 

@@ -35,7 +35,7 @@ from tlsrpt.store import outbox
 from tlsrpt.store.engine import open_store
 from tlsrpt.store.users import add_domain
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "delivery"))
+sys.path.insert(0, str(Path(__file__).parent / "delivery"))
 
 from notifylab import (
     SECRET,

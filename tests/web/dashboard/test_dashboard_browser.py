@@ -33,7 +33,7 @@ ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "dashboard"
+ARTIFACTS = Path(__file__).parents[3] / "test-artifacts" / "dashboard"
 ADMIN, PASSWORD = "admin@example.com", "correct horse battery"
 
 if not CHROMIUM.exists():

@@ -32,7 +32,7 @@ END = datetime.now(UTC).date() - timedelta(days=1)
 DAYS = 60
 PASSWORD = "correct horse battery"
 ADMIN, CUSTOMER = "admin@example.com", "customer@example.net"
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "reports"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "reports"
 
 # Each payload sets window.__pwned when it runs; the browser test checks it
 # stays unset. The domain is hostile too, so links and titles are exercised.

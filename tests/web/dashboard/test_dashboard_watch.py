@@ -335,7 +335,7 @@ def test_snapshot_json_holds_the_hostile_strings(world: World) -> None:
 # --- in a real browser --------------------------------------------------------
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "dashboard"
+ARTIFACTS = Path(__file__).parents[3] / "test-artifacts" / "dashboard"
 
 
 @pytest.fixture(scope="module")
