@@ -17,7 +17,10 @@ from fastapi.testclient import TestClient
 
 from tlsrpt.settings import Settings
 from tlsrpt.store.engine import Store, open_store
+from tlsrpt.store.users import add_user
 from tlsrpt.web.app import create_app
+
+from .dashboard.conftest import login
 
 HEADERS = {
     "x-content-type-options": "nosniff",
@@ -82,11 +85,20 @@ def test_receiver_errors_are_problems_with_the_headers(client: TestClient) -> No
     assert bad["quarantined"] is True
 
 
-def test_framework_errors_are_problems_and_never_echo_input(client: TestClient) -> None:
+def logged_in(store: Store, client: TestClient) -> None:
+    with store.write() as conn:
+        add_user(conn, "admin@example.com", "correct horse battery", admin=True)
+    login(client, "admin@example.com", "correct horse battery")
+
+
+def test_framework_errors_are_problems_and_never_echo_input(
+    store: Store, client: TestClient
+) -> None:
     assert_problem(client.get("/no/such/path"), 404)
     assert_problem(client.get("/docs"), 404)
     assert_problem(client.get("/static/" + HOSTILE), 404)
     assert_problem(client.put("/healthz"), 405)
+    logged_in(store, client)  # a page asks for a login before it reads its parameters
     too_long = client.get("/", params={"q": HOSTILE + "x" * 300})
     body = assert_problem(too_long, 422)
     assert body["errors"][0]["name"] == "q"
@@ -94,13 +106,16 @@ def test_framework_errors_are_problems_and_never_echo_input(client: TestClient) 
     assert "alert" not in too_long.text
 
 
-def test_a_browser_gets_escaped_error_pages_with_the_headers(client: TestClient) -> None:
+def test_a_browser_gets_escaped_error_pages_with_the_headers(
+    store: Store, client: TestClient
+) -> None:
     html = {"Accept": "text/html,application/xhtml+xml"}
     missing = client.get("/no/" + HOSTILE, headers=html)
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("text/html")
     assert_secure(missing)
     assert "<script>" not in missing.text and "<h1>Not Found</h1>" in missing.text
+    logged_in(store, client)
     too_long = client.get("/", params={"q": HOSTILE + "x" * 300}, headers=html)
     assert too_long.status_code == 422
     assert too_long.headers["content-type"].startswith("text/html")

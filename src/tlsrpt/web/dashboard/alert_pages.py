@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Connection
 
@@ -21,13 +21,14 @@ from tlsrpt.store import reads
 from tlsrpt.store.alerts import AlertFilter, ack, active_mutes, alerts_for_user, mute
 from tlsrpt.store.engine import Store
 from tlsrpt.store.users import Session
-from tlsrpt.web.dashboard import auth
+from tlsrpt.web.dashboard.deps import SessionDep, StoreDep, require_csrf
+from tlsrpt.web.dashboard.render import NotFound, page
 
 RESOLVED_DAYS = 30  # resolved alerts shown
 MUTE_DAYS = 7  # what the mute button holds back
 ALERT_LIMIT = 1000  # rows on the page
 AlertId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-Page = Callable[..., HTMLResponse]
+Csrf = Annotated[str, Form(max_length=128)]
 Action = Callable[[Connection, Session, dict[str, Any]], None]
 
 
@@ -40,72 +41,69 @@ def _back(domain: str) -> str:
     return "/alerts" + (f"?domain={quote(domain, safe='')}" if domain else "")
 
 
-def add_alert_routes(router: APIRouter, page: Page, not_found: Page) -> None:
-    def store_of(request: Request) -> Store:
-        store: Store = request.app.state.store
-        return store
+def alert_list(
+    request: Request,
+    store: StoreDep,
+    session: SessionDep,
+    domain: Annotated[str, Query(max_length=253)] = "",
+) -> HTMLResponse:
+    domain = domain.strip()
+    now = _now()
+    selection = AlertFilter(
+        include_resolved=True,
+        domain=domain or None,
+        limit=ALERT_LIMIT,
+        resolved_since=now - timedelta(days=RESOLVED_DAYS),
+    )
+    with store.read() as conn:
+        if domain and not reads.is_visible(conn, session.user, domain):
+            raise NotFound(session, f"domain {domain}")
+        rows = alerts_for_user(conn, session.user, selection)
+        mutes = active_mutes(conn, [r["domain"] or "" for r in rows], now)
+    items = [(row, mutes.get(row["domain"] or "", {}).get(row["rule"])) for row in rows]
+    return page(
+        request,
+        "alerts.html",
+        session=session,
+        firing=[i for i in items if i[0]["state"] == "firing"],
+        resolved=[i for i in items if i[0]["state"] != "firing"],
+        domain=domain,
+        resolved_days=RESOLVED_DAYS,
+        mute_days=MUTE_DAYS,
+        limit=ALERT_LIMIT,
+        total=len(rows),
+    )
 
-    @router.get("/alerts")
-    def alert_list(
-        request: Request, domain: Annotated[str, Query(max_length=253)] = ""
-    ) -> HTMLResponse:
-        store = store_of(request)
-        session = auth.require_session(request, store)
-        domain = domain.strip()
-        now = _now()
-        selection = AlertFilter(
-            include_resolved=True,
-            domain=domain or None,
-            limit=ALERT_LIMIT,
-            resolved_since=now - timedelta(days=RESOLVED_DAYS),
-        )
-        with store.read() as conn:
-            if domain and not reads.is_visible(conn, session.user, domain):
-                return not_found(request, session, f"domain {domain}")
-            rows = alerts_for_user(conn, session.user, selection)
-            mutes = active_mutes(conn, [r["domain"] or "" for r in rows], now)
-        items = [(row, mutes.get(row["domain"] or "", {}).get(row["rule"])) for row in rows]
-        return page(
-            request,
-            "alerts.html",
-            session=session,
-            firing=[i for i in items if i[0]["state"] == "firing"],
-            resolved=[i for i in items if i[0]["state"] != "firing"],
-            domain=domain,
-            resolved_days=RESOLVED_DAYS,
-            mute_days=MUTE_DAYS,
-            limit=ALERT_LIMIT,
-            total=len(rows),
-        )
 
-    def act(request: Request, alert_id: int, csrf: str, action: Action) -> Response:
-        store = store_of(request)
-        session = auth.require_session(request, store)
-        if not auth.check_csrf(session.csrf_token, csrf):
-            return page(request, "forbidden.html", 403, session=session)
-        with store.write() as conn:
-            alert = reads.visible_alert(conn, session.user, alert_id)
-            if alert is None:
-                return not_found(request, session, f"alert {alert_id}")
-            action(conn, session, alert)
-        return RedirectResponse(_back(request.query_params.get("domain", "")), status_code=303)
+def _act(
+    request: Request, store: Store, session: Session, alert_id: int, csrf: str, action: Action
+) -> Response:
+    require_csrf(session, csrf)
+    with store.write() as conn:
+        alert = reads.visible_alert(conn, session.user, alert_id)
+        if alert is None:
+            raise NotFound(session, f"alert {alert_id}")
+        action(conn, session, alert)
+    return RedirectResponse(_back(request.query_params.get("domain", "")), status_code=303)
 
-    @router.post("/alerts/{alert_id}/ack")
-    def ack_alert(
-        request: Request, alert_id: AlertId, csrf: Annotated[str, Form(max_length=128)] = ""
-    ) -> Response:
-        def done(conn: Connection, session: Session, alert: dict[str, Any]) -> None:
-            ack(conn, alert["id"], session.user.email, _now())
 
-        return act(request, alert_id, csrf, done)
+def _ack(conn: Connection, session: Session, alert: dict[str, Any]) -> None:
+    ack(conn, alert["id"], session.user.email, _now())
 
-    @router.post("/alerts/{alert_id}/mute")
-    def mute_alert(
-        request: Request, alert_id: AlertId, csrf: Annotated[str, Form(max_length=128)] = ""
-    ) -> Response:
-        def done(conn: Connection, session: Session, alert: dict[str, Any]) -> None:
-            now = _now()
-            until = now + timedelta(days=MUTE_DAYS)
-            mute(conn, alert["domain"] or "", alert["rule"], until, now, session.user.email)
 
-        return act(request, alert_id, csrf, done)
+def _mute(conn: Connection, session: Session, alert: dict[str, Any]) -> None:
+    now = _now()
+    until = now + timedelta(days=MUTE_DAYS)
+    mute(conn, alert["domain"] or "", alert["rule"], until, now, session.user.email)
+
+
+def ack_alert(
+    request: Request, store: StoreDep, session: SessionDep, alert_id: AlertId, csrf: Csrf = ""
+) -> Response:
+    return _act(request, store, session, alert_id, csrf, _ack)
+
+
+def mute_alert(
+    request: Request, store: StoreDep, session: SessionDep, alert_id: AlertId, csrf: Csrf = ""
+) -> Response:
+    return _act(request, store, session, alert_id, csrf, _mute)

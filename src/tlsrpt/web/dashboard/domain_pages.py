@@ -1,0 +1,176 @@
+"""The domains: GET / (the overview, a page of `PAGE_SIZE` domains, with
+the verdict counts over all of them), GET /domains/{domain} (one domain,
+with the watcher's current state and history), its CSV exports
+(/export/daily.csv, /export/failures.csv) and the overview's sparkline
+images (/charts/failure-rate.svg). A domain the user may not see is a 404.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.engine import Connection
+
+from tlsrpt.export import to_csv
+from tlsrpt.shape import DAILY_COLUMNS, daily_rows
+from tlsrpt.store import reads
+from tlsrpt.store import watch as watch_store
+from tlsrpt.store.users import visible_domains
+from tlsrpt.watch.history import timeline
+from tlsrpt.web.dashboard.charts import (
+    daily_chart,
+    failure_rate_label,
+    parse_spark_query,
+    spark_query,
+    sparkline,
+)
+from tlsrpt.web.dashboard.deps import (
+    DAY_CHOICES,
+    Days,
+    DomainName,
+    SessionDep,
+    StoreDep,
+    VerdictCountsDep,
+)
+from tlsrpt.web.dashboard.render import NotFound, attachment, page
+from tlsrpt.web.dashboard.watch_view import (
+    HISTORY_CHANGES,
+    current_state,
+    days_left,
+    history_entries,
+)
+
+PAGE_SIZE = 50  # domains per overview page (a hosting provider has thousands)
+# A standalone chart: pygal's own stylesheet, never a script; the same
+# URL always draws the same chart. (The other security headers are added
+# by `tlsrpt.web.headers`.)
+SVG_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "frame-ancestors 'none'",
+    "Cache-Control": "private, max-age=86400",
+}
+
+
+def _overview_items(
+    conn: Connection, rows: list[reads.DomainOverview], shown: list[str]
+) -> list[tuple[Any, ...]]:
+    """Per domain shown: its overview, sparkline query and label, firing
+    alerts, whether the watcher checked it, and the days its first
+    certificate has left."""
+    firing = reads.firing_counts(conn, shown)
+    expiries = reads.earliest_expiries(conn, shown)
+    now = datetime.now(UTC)
+    return [
+        (
+            o,
+            spark_query(o.analysis.daily),
+            failure_rate_label([p.failure_rate for p in o.analysis.daily]),
+            firing.get(o.analysis.domain, 0),
+            o.analysis.domain in expiries,  # checked by the watcher
+            days_left(expiries.get(o.analysis.domain), now),
+        )
+        for o in rows
+    ]
+
+
+def overview(
+    request: Request,
+    store: StoreDep,
+    session: SessionDep,
+    verdict_counts: VerdictCountsDep,
+    days: Days,
+    page_number: Annotated[int, Query(alias="page", ge=1, le=10**6)] = 1,
+    q: Annotated[str, Query(max_length=253)] = "",
+) -> HTMLResponse:
+    period = reads.period_of(days)
+    q = q.strip()
+    with store.read() as conn:
+        names = visible_domains(conn, session.user)
+        if q:
+            names = [n for n in names if q.lower() in n]
+        pages = max(1, -(-len(names) // PAGE_SIZE))
+        page_number = min(page_number, pages)
+        first = (page_number - 1) * PAGE_SIZE
+        shown = names[first : first + PAGE_SIZE]
+        rows = reads.overview(conn, session.user, period, shown) if shown else []
+        items = _overview_items(conn, rows, shown)
+        tally = verdict_counts(store, conn, session.user, period, names)  # all domains
+    return page(
+        request,
+        "overview.html",
+        session=session,
+        items=items,
+        period=period,
+        days=days,
+        day_choices=DAY_CHOICES,
+        tally=tally,
+        total=len(names),
+        first=first,
+        page_number=page_number,
+        pages=pages,
+        q=q,
+    )
+
+
+def domain_csv(
+    store: StoreDep, session: SessionDep, kind: str, domain: str, days: Days
+) -> Response:
+    period = reads.period_of(days)
+    with store.read() as conn:
+        detail = reads.domain_detail(conn, session.user, domain, period)
+        if detail is None or kind not in ("daily", "failures"):
+            raise NotFound(session, f"{domain} {kind}.csv")
+        if kind == "daily":
+            text = to_csv(daily_rows(detail.analysis), DAILY_COLUMNS)
+        else:
+            rows = reads.failure_list(conn, domain, period, 100_000)
+            text = to_csv(rows, reads.FAILURE_COLUMNS)
+    return attachment(text, "text/csv; charset=utf-8", f"{kind}.csv")
+
+
+def _watch_context(conn: Connection, domain: str) -> dict[str, Any]:
+    """The watcher's view of the domain: current state, history, schedule, firing alerts."""
+    # the states holding the latest changes (+1: the last one is only compared with)
+    states = timeline(watch_store.states(conn, domain, HISTORY_CHANGES + 1), HISTORY_CHANGES)
+    return {
+        "current": current_state(states[0], datetime.now(UTC)) if states else None,
+        "history": history_entries(states),
+        "schedule": watch_store.schedule_row(conn, domain),
+        "firing": reads.firing_counts(conn, [domain]).get(domain, 0),
+    }
+
+
+def domain_page(
+    request: Request, store: StoreDep, session: SessionDep, domain: DomainName, days: Days
+) -> HTMLResponse:
+    period = reads.period_of(days)
+    with store.read() as conn:
+        detail = reads.domain_detail(conn, session.user, domain, period)
+        if detail is None:
+            raise NotFound(session, f"domain {domain}")
+        failures = reads.failure_list(conn, domain, period, 50)
+        watched = _watch_context(conn, domain)
+    return page(
+        request,
+        "domain.html",
+        session=session,
+        detail=detail,
+        a=detail.analysis,
+        chart=daily_chart(detail.analysis.daily, domain),
+        failures=failures,
+        period=period,
+        days=days,
+        day_choices=DAY_CHOICES,
+        **watched,
+    )
+
+
+def failure_rate_svg(session: SessionDep, r: Annotated[str, Query(max_length=8000)]) -> Response:
+    """A sparkline, a pure function of its URL (the overview's `<img>`)."""
+    rates = parse_spark_query(r)
+    if rates is None:
+        raise NotFound(session, "chart")
+    return Response(sparkline(rates), media_type="image/svg+xml", headers=SVG_HEADERS)
