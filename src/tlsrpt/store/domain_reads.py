@@ -38,7 +38,7 @@ from tlsrpt.analysis.period import (
 )
 from tlsrpt.analysis.readiness import Readiness
 from tlsrpt.store.readiness_reads import readiness
-from tlsrpt.store.schema import ALL, EMPTY, daily_rollups, failure_details, reports
+from tlsrpt.store.schema import ALL, EMPTY, daily_rollups, failure_details
 from tlsrpt.store.sums import SumOf, summed
 from tlsrpt.store.users import User, can_see, visible_domains
 from tlsrpt.store.window import Window
@@ -195,32 +195,6 @@ FAILURE_COLUMNS = (
     "failure_reason_code",
     "additional_information",
 )
-
-
-def failure_list(conn: Connection, domain: str, period: Period, limit: int) -> list[dict[str, Any]]:
-    """The domain's failure details in the period, newest day first."""
-    f, r = failure_details, reports
-    query = (
-        sa.select(
-            f.c.day,
-            f.c.report_pk.label("report"),
-            r.c.organization,
-            r.c.report_id,
-            f.c.result_type,
-            f.c.failed_session_count,
-            f.c.sending_mta_ip,
-            f.c.receiving_mx_hostname,
-            f.c.receiving_mx_helo,
-            f.c.receiving_ip,
-            f.c.failure_reason_code,
-            f.c.additional_information,
-        )
-        .join(r, r.c.id == f.c.report_pk)
-        .where(f.c.domain == domain, f.c.day >= period.start, f.c.day <= period.end)
-        .order_by(f.c.day.desc(), f.c.report_pk.desc(), f.c.policy_ordinal, f.c.ordinal)
-        .limit(limit)
-    )
-    return [dict(zip(FAILURE_COLUMNS, row, strict=True)) for row in conn.execute(query)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,9 @@ small modules named for what they read:
 - `tlsrpt.store.domain_reads`: domains over a period (overview, detail,
   failure list, the CLI summary's aggregates, the rows one domain's
   readiness is judged from);
+- `tlsrpt.store.list_reads`: lists that grow without bound, a page at a
+  time by keyset with an opaque cursor: reports (filtered), a domain's
+  failure details, the quarantine;
 - `tlsrpt.store.report_reads`: stored reports, listed and shown, narrowed
   to what one user may see (`tlsrpt.store.report_view`);
 - `tlsrpt.store.readiness_reads`: the MTA-STS enforce readiness verdict
@@ -32,7 +35,6 @@ from tlsrpt.store.domain_reads import (
     DomainOverview,
     SummaryRows,
     domain_detail,
-    failure_list,
     failure_rows,
     is_visible,
     overview,
@@ -40,6 +42,16 @@ from tlsrpt.store.domain_reads import (
     rollup_rows,
     summary_rows,
     today,
+)
+from tlsrpt.store.list_reads import (
+    CursorError,
+    Page,
+    ReportFilter,
+    failure_list,
+    failure_page,
+    quarantine_page,
+    report_list,
+    report_page,
 )
 from tlsrpt.store.raw_reads import (
     get_raw,
@@ -55,7 +67,6 @@ from tlsrpt.store.report_reads import (
     last_report_pk,
     last_snapshot_pk,
     list_reports,
-    report_list,
     visible_report,
 )
 from tlsrpt.store.report_view import ReportView, StoredReport
@@ -67,8 +78,11 @@ __all__ = [
     "FAILURE_COLUMNS",
     "MAX_DAYS",
     "REPORT_COLUMNS",
+    "CursorError",
     "DomainDetail",
     "DomainOverview",
+    "Page",
+    "ReportFilter",
     "ReportView",
     "StoredReport",
     "SummaryRows",
@@ -77,6 +91,7 @@ __all__ = [
     "domain_readiness",
     "earliest_expiries",
     "failure_list",
+    "failure_page",
     "failure_rows",
     "firing_counts",
     "get_raw",
@@ -89,10 +104,12 @@ __all__ = [
     "list_reports",
     "overview",
     "period_of",
+    "quarantine_page",
     "quarantined_ids",
     "raw_bytes",
     "readiness",
     "report_list",
+    "report_page",
     "rollup_rows",
     "summary_rows",
     "today",

@@ -1,7 +1,7 @@
 """The report reads: stored reports listed and shown, with the raw input
 they came from. `list_reports` is what `tlsrpt reports` lists (a window,
-every report); `report_list` and `visible_report` answer for one user
-(the API, the dashboard, `tlsrpt export`): a report none of whose
+every report); `visible_report` answers for one user (the API, the
+dashboard, `tlsrpt export`; their lists are in `list_reads`): a report none of whose
 policies is of the user's domains is absent, and the rest is narrowed to
 what the user may see (`tlsrpt.store.report_view`).
 """
@@ -14,7 +14,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tlsrpt.analysis.period import Period
 from tlsrpt.store.provenance import raw_coverage
 from tlsrpt.store.raw_reads import RAW_META
 from tlsrpt.store.report_view import ReportView, StoredReport, narrow, whole
@@ -27,7 +26,7 @@ from tlsrpt.store.schema import (
     watch_snapshots,
 )
 from tlsrpt.store.sums import as_dict
-from tlsrpt.store.users import User, can_see, visible_domains
+from tlsrpt.store.users import User, visible_domains
 from tlsrpt.store.window import Window
 
 
@@ -133,40 +132,10 @@ REPORT_COLUMNS = (
 )
 
 
-def report_list(
-    conn: Connection, user: User, domain: str | None, period: Period, limit: int
-) -> list[dict[str, Any]]:
-    """Reports covering a visible domain (or `domain`) in the period, newest
-    first, each with the visible domains it covers. An admin without
-    `domain` gets every report, also those whose domain is unknown. For
-    anyone else a report's session totals are those of the policies of
-    their domains only (`report_view`)."""
-    if domain is not None and not can_see(conn, user, domain):
-        return []
-    p = policy_results
-    in_period = [p.c.day >= period.start, p.c.day <= period.end]
-    everything = user.is_admin and domain is None
-    names = [] if everything else visible_domains(conn, user) if domain is None else [domain]
-    covering = sa.select(p.c.report_pk).where(
-        *in_period, *([] if everything else [p.c.domain.in_(names)])
-    )
-    query = (
-        sa.select(*(reports.c[name] for name in REPORT_COLUMNS))
-        .where(reports.c.id.in_(covering))
-        .order_by(reports.c.id.desc())
-        .limit(limit)
-    )
-    rows = [dict(zip(REPORT_COLUMNS, row, strict=True)) for row in conn.execute(query)]
-    if not user.is_admin and domain is not None:
-        names = visible_domains(conn, user)  # totals over all of theirs, not only `domain`
-    _add_domains(conn, rows, None if user.is_admin else set(names))
-    return rows
-
-
 _ID_CHUNK = 500  # bound parameters per IN list
 
 
-def _add_domains(conn: Connection, rows: list[dict[str, Any]], names: set[str] | None) -> None:
+def add_domains(conn: Connection, rows: list[dict[str, Any]], names: set[str] | None) -> None:
     """Set each row's `domains`; with `names` (a user who is not an admin),
     only those, and the session totals over the policies of those only."""
     p = policy_results

@@ -275,49 +275,6 @@ def build_router() -> APIRouter:
             return _csv(rows, DAILY_COLUMNS, f"{domain}-daily")
         return _json({"domain": domain, "daily": rows})
 
-    @router.get(
-        "/domains/{domain}/failures", summary="Failure details", responses={**_NOT_FOUND, **_CSV}
-    )
-    def domain_failures(
-        request: Request,
-        user: ApiUser,
-        domain: DomainName,
-        days: Days = reads.DEFAULT_DAYS,
-        until: Until = None,
-        limit: Limit = 1000,
-        format: Format = "json",
-    ) -> Response:
-        store = _store(request)
-        visible(store, user, domain)
-        with store.read() as conn:
-            rows = reads.failure_list(conn, domain, reads.period_of(days, until), limit)
-        if format == "csv":
-            return _csv(rows, reads.FAILURE_COLUMNS, f"{domain}-failures")
-        return _json({"domain": domain, "failures": rows})
-
-    @router.get(
-        "/reports",
-        summary="Stored reports covering visible domains, newest first",
-        responses={**_NOT_FOUND, **_CSV},
-    )
-    def report_list(
-        request: Request,
-        user: ApiUser,
-        domain: Annotated[str | None, Query(description="a policy domain as stored")] = None,
-        days: Days = reads.DEFAULT_DAYS,
-        until: Until = None,
-        limit: Limit = 100,
-        format: Format = "json",
-    ) -> Response:
-        store = _store(request)
-        if domain is not None:
-            visible(store, user, domain)
-        with store.read() as conn:
-            rows = reads.report_list(conn, user, domain, reads.period_of(days, until), limit)
-        if format == "csv":
-            return _csv(rows, (*reads.REPORT_COLUMNS, "domains"), "reports")
-        return _json({"reports": rows})
-
     def stored(request: Request, user: User, pk: int, *, raw: bool = False) -> Any:
         """The report as the user sees it; with `raw`, also its input's
         bytes, which a user gets only when every policy in them is theirs
@@ -364,14 +321,6 @@ def build_router() -> APIRouter:
         selection = AlertFilter(include_resolved, domain, limit)
         with store.read() as conn:
             return _json({"alerts": alerts_for_user(conn, user, selection)})
-
-    @router.get("/quarantine", summary="Quarantined inputs (admin)", responses=_ADMIN)
-    def quarantine(
-        request: Request, _user: Annotated[User, Depends(_admin)], limit: Limit = 1000
-    ) -> Response:
-        with _store(request).read() as conn:
-            rows = reads.list_quarantined(conn, limit)
-        return _json({"quarantined": rows})
 
     @router.get(
         "/quarantine/budget",
