@@ -45,6 +45,15 @@ def raw_bytes(conn: Connection, raw_id: int) -> bytes:
     return blobs.unpack(row["codec"], row["data"])
 
 
+def raw_input(conn: Connection, raw_id: int) -> tuple[dict[str, Any], bytes] | None:
+    """A raw input's metadata and its bytes as received, or None."""
+    row = get_raw(conn, raw_id)
+    if row is None:
+        return None
+    data = blobs.unpack(row.pop("codec"), row.pop("data"))
+    return row, data
+
+
 def list_quarantined(conn: Connection, limit: int | None = None) -> list[dict[str, Any]]:
     query = (
         sa.select(*RAW_META)

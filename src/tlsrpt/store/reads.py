@@ -58,6 +58,7 @@ from tlsrpt.store.raw_reads import (
     list_quarantined,
     quarantined_ids,
     raw_bytes,
+    raw_input,
 )
 from tlsrpt.store.readiness_reads import domain_readiness, readiness
 from tlsrpt.store.report_reads import (
@@ -107,6 +108,7 @@ __all__ = [
     "quarantine_page",
     "quarantined_ids",
     "raw_bytes",
+    "raw_input",
     "readiness",
     "report_list",
     "report_page",

@@ -86,7 +86,7 @@ def _report_rows(html: str) -> dict[int, list[str]]:
         if link:
             cells = [
                 re.sub(r"<[^>]+>", "", c).strip()
-                for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+                for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)
             ]
             rows[int(link.group(1))] = cells
     return rows

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 
 from tlsrpt.store import reads
 from tlsrpt.store.engine import Store
@@ -78,3 +78,5 @@ def _policy_domain(request: Request, domain: Annotated[str, Path()]) -> str:
 # Any text: a policy domain as a report wrote it (even with "/"), any length.
 DomainName = Annotated[str, Depends(_policy_domain)]
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # a BIGINT key
+# The `next_cursor` of a list's previous page (`tlsrpt.store.list_reads`).
+Cursor = Annotated[str | None, Query(max_length=512)]

@@ -29,6 +29,7 @@ from tlsrpt.web.dashboard.charts import (
 )
 from tlsrpt.web.dashboard.deps import (
     DAY_CHOICES,
+    Cursor,
     Days,
     DomainName,
     SessionDep,
@@ -44,6 +45,7 @@ from tlsrpt.web.dashboard.watch_view import (
 )
 
 PAGE_SIZE = 50  # domains per overview page (a hosting provider has thousands)
+FAILURES_SHOWN = 50  # failure details per page of the domain page
 # A standalone chart: pygal's own stylesheet, never a script; the same
 # URL always draws the same chart. (The other security headers are added
 # by `tlsrpt.web.headers`.)
@@ -144,14 +146,26 @@ def _watch_context(conn: Connection, domain: str) -> dict[str, Any]:
 
 
 def domain_page(
-    request: Request, store: StoreDep, session: SessionDep, domain: DomainName, days: Days
+    request: Request,
+    store: StoreDep,
+    session: SessionDep,
+    domain: DomainName,
+    days: Days,
+    fcursor: Cursor = None,
 ) -> HTMLResponse:
+    """The domain over the period; its failure details a page at a time
+    (`fcursor`: the next page's cursor)."""
     period = reads.period_of(days)
     with store.read() as conn:
         detail = reads.domain_detail(conn, session.user, domain, period)
         if detail is None:
             raise NotFound(session, f"domain {domain}")
-        failures = reads.failure_list(conn, domain, period, 50)
+        try:
+            failures = reads.failure_page(
+                conn, domain, period.start, period.end, FAILURES_SHOWN, fcursor
+            )
+        except reads.CursorError:
+            raise NotFound(session, "page") from None
         watched = _watch_context(conn, domain)
     return page(
         request,
@@ -161,6 +175,7 @@ def domain_page(
         a=detail.analysis,
         chart=daily_chart(detail.analysis.daily, domain),
         failures=failures,
+        first_failures=fcursor is None,
         period=period,
         days=days,
         day_choices=DAY_CHOICES,

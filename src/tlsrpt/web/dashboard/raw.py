@@ -1,9 +1,11 @@
 """A report shown as readable JSON: its raw input, or, for a user who may
-not have those bytes, the part of the report they may see. Pure."""
+not have those bytes, the part of the report they may see; and any raw
+input's bytes as a page may show them (`preview`). Pure."""
 
 from __future__ import annotations
 
 import gzip
+from dataclasses import dataclass
 
 import orjson
 
@@ -46,3 +48,47 @@ def readable_json(data: bytes, report_id: str) -> str:
         return orjson.dumps(orjson.loads(data), option=orjson.OPT_INDENT_2).decode()
     except orjson.JSONDecodeError:
         return data.decode("utf-8", errors="replace")
+
+
+PREVIEW_BYTES = 64 * 1024  # of a raw input shown on its page
+HEX_BYTES = 4 * 1024  # of a binary one, as a hex dump
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What the page shows of an input's bytes: its text (valid UTF-8
+    without control characters but tab and line ends) or, for anything
+    else, a hex dump; `shown` of its `size` bytes."""
+
+    size: int
+    shown: int
+    text: str | None
+    hex: str | None
+
+    @property
+    def truncated(self) -> bool:
+        return self.shown < self.size
+
+
+def preview(data: bytes, limit: int = PREVIEW_BYTES, hex_limit: int = HEX_BYTES) -> Preview:
+    """The first `limit` bytes as text, or the first `hex_limit` as hex. The
+    text is still hostile: the template escapes it like every other."""
+    head = data[:limit]
+    text = _text(head, whole=len(head) == len(data))
+    if text is not None and not any(c < " " and c not in "\t\r\n" for c in text):
+        return Preview(len(data), len(text.encode()), text, None)
+    part = data[:hex_limit]
+    lines = (
+        f"{offset:08x}  {part[offset : offset + 16].hex(' ')}" for offset in range(0, len(part), 16)
+    )
+    return Preview(len(data), len(part), None, "\n".join(lines))
+
+
+def _text(head: bytes, *, whole: bool) -> str | None:
+    try:
+        return head.decode()
+    except UnicodeDecodeError as exc:
+        # a cut may split the last character: keep what comes before it
+        if not whole and exc.start >= len(head) - 3 and exc.reason == "unexpected end of data":
+            return head[: exc.start].decode()
+        return None

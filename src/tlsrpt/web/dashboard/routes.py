@@ -59,6 +59,8 @@ ROUTES: tuple[tuple[str, str, Callable[..., Any]], ...] = (
     ("GET", "/reports/{pk}", report_pages.report_page),
     ("GET", "/reports/{pk}/raw", report_pages.report_raw),
     ("GET", "/quarantine", quarantine_pages.quarantine),
+    ("GET", "/quarantine/{raw_id}", quarantine_pages.raw_page),
+    ("GET", "/quarantine/{raw_id}/raw", quarantine_pages.raw_download),
     ("POST", "/quarantine/{raw_id}/retry", quarantine_pages.retry),
     ("GET", "/explanations", report_pages.explanations),
     ("GET", "/alerts", alert_pages.alert_list),
