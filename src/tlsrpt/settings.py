@@ -31,6 +31,7 @@ for secrets such as a database password), and the command line.
 | smtp_accept_unsigned | ..._ACCEPT_UNSIGNED  | false: quarantine (RFC 8460 §3)|
 | dkim_require_tlsrpt_service | ...          | false (RFC 8460 §3)          |
 | dns_nameservers, dns_port | TLSRPT_DNS_*    | system resolver, 53          |
+| reverse_dns      | TLSRPT_REVERSE_DNS       | true: PTR names of sending IPs|
 | watch_interval   | TLSRPT_WATCH_INTERVAL    | 6h; "0": serve does not watch|
 | watch_jitter     | TLSRPT_WATCH_JITTER      | 10m: random delay per check  |
 | watch_keepalive  | TLSRPT_WATCH_KEEPALIVE   | 7d: repeat an unchanged state|
@@ -154,6 +155,7 @@ class Settings:
     dkim_require_tlsrpt_service: bool = False
     dns_nameservers: tuple[str, ...] = ()
     dns_port: int = 53
+    reverse_dns: bool = True  # the dashboard shows sending IPs' PTR names (dns_nameservers)
     imap_host: str | None = None
     imap_port: int | None = None
     imap_user: str | None = None

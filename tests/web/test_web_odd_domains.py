@@ -27,6 +27,8 @@ from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.users import User, add_user, create_token, visible_domains
 from tlsrpt.web.app import create_app
 
+NO_RDNS = Settings(reverse_dns=False)  # no DNS off loopback in tests
+
 PASSWORD = "correct horse battery"
 LONG = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 63, "e" * 44])  # 300 characters
 ODD = [
@@ -85,7 +87,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 
 @pytest.fixture
 def client(store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(), store)) as c:
+    with TestClient(create_app(NO_RDNS, store)) as c:
         yield c
 
 
@@ -172,7 +174,7 @@ def live_url(store: Store) -> Iterator[str]:
     """A real uvicorn server on loopback: it decodes the path once, as servers do."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(create_app(Settings(), store), log_level="warning")
+    config = uvicorn.Config(create_app(NO_RDNS, store), log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -27,6 +27,8 @@ from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.users import add_domain, add_user
 from tlsrpt.web.app import create_app
 
+NO_RDNS = Settings(reverse_dns=False)  # no DNS off loopback in tests
+
 # The pages show periods ending today (UTC), so the data ends yesterday.
 END = datetime.now(UTC).date() - timedelta(days=1)
 DAYS = 60
@@ -126,7 +128,7 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> None:
 
 @pytest.fixture
 def client(site: Site) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(), site.store)) as c:
+    with TestClient(create_app(NO_RDNS, site.store)) as c:
         yield c
 
 
@@ -138,7 +140,7 @@ def serving(store: Store) -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = uvicorn.Config(
-        create_app(Settings(), store), host="127.0.0.1", port=port, log_level="warning"
+        create_app(NO_RDNS, store), host="127.0.0.1", port=port, log_level="warning"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

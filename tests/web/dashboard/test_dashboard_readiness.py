@@ -23,6 +23,8 @@ from tlsrpt.store.engine import open_store
 from tlsrpt.store.users import add_user
 from tlsrpt.web.app import create_app
 
+NO_RDNS = Settings(reverse_dns=False)  # no DNS off loopback in tests
+
 ADMIN, PASSWORD = "admin@example.com", "correct horse battery"
 TODAY = datetime.now(UTC).date()
 BLOCKED = "blocked.example"  # healthy (one failure in 300,000) yet not ready
@@ -65,7 +67,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
             assert result.outcome == "accepted", result
     with store.write() as conn:
         add_user(conn, ADMIN, PASSWORD, admin=True)
-    with TestClient(create_app(Settings(), store)) as test_client:
+    with TestClient(create_app(NO_RDNS, store)) as test_client:
         form = test_client.get("/login")
         token = re.search(r'name="csrf" value="([^"]+)"', form.text)
         assert token is not None

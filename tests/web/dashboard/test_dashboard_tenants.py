@@ -18,6 +18,8 @@ from tlsrpt.settings import Settings
 from tlsrpt.store.engine import open_store
 from tlsrpt.web.app import create_app
 
+NO_RDNS = Settings(reverse_dns=False)  # no DNS off loopback in tests
+
 # The pages show periods ending today (UTC), so the data is of yesterday.
 DAY = datetime.now(UTC).date() - timedelta(days=1)
 PASSWORD = "correct horse battery"
@@ -45,7 +47,7 @@ def as_user(tenants: tuple[Any, Any]) -> Iterator[Callable[[str], TestClient]]:
     """A client logged in as the given user (one login per user: logins
     are rate-limited)."""
     store, _ = tenants
-    app = create_app(Settings(), store)
+    app = create_app(NO_RDNS, store)
     with contextlib.ExitStack() as stack:
         clients: dict[str, TestClient] = {}
 

@@ -28,6 +28,8 @@ from tlsrpt.watch.lifecycle import plan
 from tlsrpt.watch.snapshot import canonical, digest, earliest_not_after, severity_counts
 from tlsrpt.web.app import create_app
 
+NO_RDNS = Settings(reverse_dns=False)  # no DNS off loopback in tests
+
 PASSWORD = "correct horse battery"
 ADMIN, A, B = "admin@operator.example", "owner@customer-a.example", "owner@customer-b.example"
 ALPHA, BETA = "alpha.example", "beta.example"
@@ -177,7 +179,7 @@ def login(client: TestClient, email: str) -> str:
 
 @pytest.fixture
 def client(world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(), world.store)) as c:
+    with TestClient(create_app(NO_RDNS, world.store)) as c:
         yield c
 
 

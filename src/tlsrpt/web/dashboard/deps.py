@@ -6,6 +6,7 @@ called alone on any app whose `state.store` is set."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
@@ -14,6 +15,7 @@ from tlsrpt.store import reads
 from tlsrpt.store.engine import Store
 from tlsrpt.store.users import Session
 from tlsrpt.web.dashboard import auth
+from tlsrpt.web.dashboard.rdns import ReverseNames
 from tlsrpt.web.dashboard.render import Forbidden
 from tlsrpt.web.dashboard.verdicts import VerdictCounts
 from tlsrpt.web.segments import decoded
@@ -69,6 +71,20 @@ def verdict_counts_of(request: Request) -> VerdictCounts:
 
 
 VerdictCountsDep = Annotated[VerdictCounts, Depends(verdict_counts_of)]
+
+
+async def reverse_names_of(request: Request) -> ReverseNames:
+    """The app's reverse DNS cache, its lookups on the app's event loop
+    (an async dependency: it runs on the loop)."""
+    state = request.app.state
+    if not hasattr(state, "reverse_names"):
+        state.reverse_names = ReverseNames()
+    names: ReverseNames = state.reverse_names
+    names.bind(asyncio.get_running_loop())
+    return names
+
+
+ReverseNamesDep = Annotated[ReverseNames, Depends(reverse_names_of)]
 
 
 def _policy_domain(request: Request, domain: Annotated[str, Path()]) -> str:

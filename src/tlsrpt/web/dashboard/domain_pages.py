@@ -32,6 +32,7 @@ from tlsrpt.web.dashboard.deps import (
     Cursor,
     Days,
     DomainName,
+    ReverseNamesDep,
     SessionDep,
     StoreDep,
     VerdictCountsDep,
@@ -151,6 +152,7 @@ def domain_page(
     session: SessionDep,
     domain: DomainName,
     days: Days,
+    rdns: ReverseNamesDep,
     fcursor: Cursor = None,
 ) -> HTMLResponse:
     """The domain over the period; its failure details a page at a time
@@ -167,6 +169,8 @@ def domain_page(
         except reads.CursorError:
             raise NotFound(session, "page") from None
         watched = _watch_context(conn, domain)
+    top_ips = [ip for ip, _ in detail.analysis.failures_by_sending_ip[:10]]
+    ptr = rdns.names([*top_ips, *(f["sending_mta_ip"] for f in failures.rows)])
     return page(
         request,
         "domain.html",
@@ -176,6 +180,7 @@ def domain_page(
         chart=daily_chart(detail.analysis.daily, domain),
         failures=failures,
         first_failures=fcursor is None,
+        ptr=ptr,
         period=period,
         days=days,
         day_choices=DAY_CHOICES,

@@ -20,7 +20,15 @@ from tlsrpt.store import reads
 from tlsrpt.store.engine import Store
 from tlsrpt.store.reads import ReportView
 from tlsrpt.store.users import Session
-from tlsrpt.web.dashboard.deps import DAY_CHOICES, Cursor, Days, RowId, SessionDep, StoreDep
+from tlsrpt.web.dashboard.deps import (
+    DAY_CHOICES,
+    Cursor,
+    Days,
+    ReverseNamesDep,
+    RowId,
+    SessionDep,
+    StoreDep,
+)
 from tlsrpt.web.dashboard.raw import report_json
 from tlsrpt.web.dashboard.render import NotFound, attachment, page
 
@@ -92,7 +100,9 @@ def report_list(
     )
 
 
-def report_page(request: Request, store: StoreDep, session: SessionDep, pk: RowId) -> HTMLResponse:
+def report_page(
+    request: Request, store: StoreDep, session: SessionDep, rdns: ReverseNamesDep, pk: RowId
+) -> HTMLResponse:
     view, data = visible_report(store, session, pk)
     return page(
         request,
@@ -102,6 +112,7 @@ def report_page(request: Request, store: StoreDep, session: SessionDep, pk: RowI
         stored=view.stored,
         r=view.stored.report,
         raw_json=report_json(view, data),
+        ptr=rdns.names(f["sending_mta_ip"] for f in view.stored.failures),
     )
 
 

@@ -34,6 +34,7 @@ from tlsrpt.web.dashboard import (
     session_pages,
 )
 from tlsrpt.web.dashboard.domain_pages import PAGE_SIZE
+from tlsrpt.web.dashboard.rdns import ReverseNames
 from tlsrpt.web.dashboard.render import (
     HERE,
     Forbidden,
@@ -102,6 +103,10 @@ def install_errors(app: FastAPI) -> None:
 def install(app: FastAPI) -> None:
     """Add the dashboard and its static files to `app`."""
     app.state.verdict_counts = VerdictCounts()  # kept across requests
+    settings = app.state.settings
+    app.state.reverse_names = ReverseNames(
+        settings.dns_nameservers, settings.dns_port, enabled=settings.reverse_dns
+    )
     install_errors(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(build_router())
