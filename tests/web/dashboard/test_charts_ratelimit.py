@@ -16,7 +16,9 @@ from tlsrpt.web.dashboard.charts import (
     daily_chart,
     failure_rate_label,
     parse_spark_query,
+    parse_spark_top,
     spark_query,
+    spark_scale,
     sparkline,
 )
 from tlsrpt.web.ratelimit import TokenBuckets
@@ -55,6 +57,39 @@ def _daily(days: list[tuple[int, int] | None]) -> list[DailyPoint]:
     ]
 
 
+def _assert_round_gridlines(root: ET.Element, days: list[tuple[int, int] | None]) -> None:
+    """At most five gridlines; the left axis counts sessions in a round step
+    (1, 2, 2.5 or 5 times a power of ten) up to the highest day or just
+    above; the right axis the rate, also from 0 in a round step."""
+    grid = root.find("s:g[@class='grid']", NS)
+    assert grid is not None
+    lines = grid.findall("s:line", NS)
+    assert 2 <= len(lines) <= 6
+    left = [t.text or "" for t in grid.findall("s:text[@class='y']", NS)]
+    right = [t.text or "" for t in grid.findall("s:text[@class='y2']", NS)]
+    assert len(left) == len(right) == len(lines)
+    sessions = [int(v.replace(",", "")) for v in left]
+    step = sessions[1]
+    assert sessions == [step * n for n in range(len(sessions))]
+    mantissa = step / 10 ** (len(str(step)) - 1)
+    assert mantissa in (1, 2, 2.5, 5) or step in (25, 250, 2500, 25000, 250000)
+    top = max([a + b for a, b in (c for c in days if c)] + [0])
+    assert sessions[-1] >= top and (top == 0 or sessions[-2] < top)
+    rates = [float(v.removesuffix(" %")) for v in right]
+    assert rates[0] == 0 and all(r == pytest.approx(rates[1] * n) for n, r in enumerate(rates))
+
+
+def _assert_rate_line(root: ET.Element, days: list[tuple[int, int] | None]) -> None:
+    """A dot per day with sessions, at the height of its rate on the right axis."""
+    dots = root.findall("s:g[@class='series rate']/s:circle", NS)
+    known = [(n, c) for n, c in enumerate(days) if c is not None and c[0] + c[1]]
+    assert len(dots) == len(known)
+    for dot, (n, c) in zip(dots, known, strict=True):
+        rate = c[1] / (c[0] + c[1])
+        day = (START + timedelta(n)).isoformat()
+        assert dot.findtext("s:title", namespaces=NS) == f"{day}: {rate:.2%} of sessions failed"
+
+
 def chart_bars(root: ET.Element, serie: int) -> list[dict[str, object]]:
     """What pygal drew for one series: per bar its day, value, title, rect."""
     bars = []
@@ -82,8 +117,10 @@ def test_daily_chart_draws_each_day_on_one_scale(days: list[tuple[int, int] | No
     root = assert_self_contained(str(daily_chart(_daily(days), "example.com")))
     assert root.get("id") == "daily-chart" and root.get("role") == "img"
     assert root.findtext("s:title", namespaces=NS) == (
-        "Daily successful and failed sessions for example.com"
+        "Daily sessions and failure rate for example.com"
     )
+    _assert_round_gridlines(root, days)
+    _assert_rate_line(root, days)
     ok_bars, failed_bars = chart_bars(root, 0), chart_bars(root, 1)
     assert len(ok_bars) == len(failed_bars) == len(days)
     scales = []
@@ -121,7 +158,7 @@ def test_a_hostile_domain_is_text_in_the_chart(hostile: str) -> None:
     svg = str(daily_chart(_daily([(5, 1)]), hostile))
     root = assert_self_contained(svg)
     assert root.findtext("s:title", namespaces=NS) == (
-        f"Daily successful and failed sessions for {hostile}"
+        f"Daily sessions and failure rate for {hostile}"
     )
 
 
@@ -147,6 +184,26 @@ def test_sparkline_shows_each_rate_and_breaks_at_gap_days() -> None:
     for y, r in zip(ys, known, strict=True):
         assert zero - y == pytest.approx((zero - ys[1]) * r / 0.1, abs=1e-6)
     assert failure_rate_label([None]) == "no reports in this period"
+
+
+def test_sparklines_share_the_page_scale_and_are_grey_without_failures() -> None:
+    low, high = [0.001, 0.0013, 0.0], [0.06, 0.02, None]
+    top = spark_scale([*low, *high])
+    assert top == 0.1  # a round number above the page's highest rate
+    assert spark_scale([0.0, None]) == 0.01 and spark_scale([0.4]) == 0.5
+    # the same rate is drawn at the same height in every sparkline of the page
+    heights = []
+    for rates in ([0.05, *low], [0.05, *high]):
+        root = assert_self_contained(sparkline(rates, top))
+        dots = root.findall(".//s:g[@class='dots']", NS)
+        heights.append(float(dots[0].find("s:circle", NS).get("cy")))
+    assert heights[0] == pytest.approx(heights[1])
+    assert "#c62828" in sparkline(low, top)  # red: some sessions failed
+    clean = sparkline([0.0, 0.0, None, 0.0], top)
+    assert "#c62828" not in clean and "#6b7280" in clean  # grey at 0 %
+    assert parse_spark_top("0.1") == 0.1
+    for bad in ("0", "-1", "1.5", "nan", "x"):
+        assert parse_spark_top(bad) is None, bad
 
 
 def test_sparkline_urls_round_trip_and_refuse_anything_else() -> None:

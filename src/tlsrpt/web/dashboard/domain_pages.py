@@ -24,7 +24,9 @@ from tlsrpt.web.dashboard.charts import (
     daily_chart,
     failure_rate_label,
     parse_spark_query,
+    parse_spark_top,
     spark_query,
+    spark_scale,
     sparkline,
 )
 from tlsrpt.web.dashboard.deps import (
@@ -101,11 +103,13 @@ def overview(
         rows = reads.overview(conn, session.user, period, shown) if shown else []
         items = _overview_items(conn, rows, shown)
         tally = verdict_counts(store, conn, session.user, period, names)  # all domains
+    every_rate = [p.failure_rate for o in rows for p in o.analysis.daily]
     return page(
         request,
         "overview.html",
         session=session,
         items=items,
+        spark_top=f"{spark_scale(every_rate):.6g}",
         period=period,
         days=days,
         day_choices=DAY_CHOICES,
@@ -188,9 +192,14 @@ def domain_page(
     )
 
 
-def failure_rate_svg(session: SessionDep, r: Annotated[str, Query(max_length=8000)]) -> Response:
-    """A sparkline, a pure function of its URL (the overview's `<img>`)."""
-    rates = parse_spark_query(r)
-    if rates is None:
+def failure_rate_svg(
+    session: SessionDep,
+    r: Annotated[str, Query(max_length=8000)],
+    top: Annotated[str, Query(max_length=32)] = "0.05",
+) -> Response:
+    """A sparkline, a pure function of its URL (the overview's `<img>`):
+    the daily rates `r` on the page's shared scale `top`."""
+    rates, scale = parse_spark_query(r), parse_spark_top(top)
+    if rates is None or scale is None:
         raise NotFound(session, "chart")
-    return Response(sparkline(rates), media_type="image/svg+xml", headers=SVG_HEADERS)
+    return Response(sparkline(rates, scale), media_type="image/svg+xml", headers=SVG_HEADERS)

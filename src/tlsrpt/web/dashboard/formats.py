@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from markupsafe import Markup
 
 from tlsrpt.web.dashboard.watch_view import days_text, expiry_class
@@ -49,10 +50,16 @@ def ago(t: datetime, now: datetime) -> str:
     return f"in {text}" if late else f"{text} ago"
 
 
-def when(t: datetime | None, now: datetime | None = None) -> Markup:
-    """A time in UTC with its offset, and how long ago, as a `<time>`."""
+def when(t: datetime | str | None, now: datetime | None = None) -> Markup:
+    """A time in UTC with its offset, and how long ago, as a `<time>`
+    (a stored ISO 8601 text too; other text is shown as it is, escaped)."""
     if t is None:
         return Markup("–")
+    if isinstance(t, str):
+        try:
+            t = datetime.fromisoformat(t)
+        except ValueError:
+            return Markup("{}").format(t)
     t = _aware(t)
     relative = ago(t, now or datetime.now(UTC))
     offset = t.isoformat()[-6:]  # +00:00
@@ -83,6 +90,20 @@ def health(rate: float | None) -> str:
     return "degraded" if rate <= 0.05 else "failing"
 
 
+def json_list(text: str | None) -> list[str]:
+    """A stored JSON list of strings (a policy's MX hosts) as a list; text
+    that is not one is shown as a single item."""
+    if not text:
+        return []
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return [text]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    return [text]
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
     "percent": percent,
     "number": number,
@@ -93,4 +114,5 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "when": when,
     "plural": plural,
     "bytes": size,
+    "json_list": json_list,
 }
