@@ -243,3 +243,88 @@ def test_usable_on_a_phone(browser: Any, live_url: str, admin: Watched) -> None:
     assert page.locator("#daily-chart").bounding_box()["width"] <= 390
     page.screenshot(path=str(ARTIFACTS / "domain-phone.png"), full_page=False)
     context.close()
+
+
+def _rgb(css: str) -> tuple[float, ...]:
+    found = re.findall(r"[\d.]+", css)
+    return tuple(float(v) for v in found[:3])
+
+
+def _contrast(fg: str, bg: str) -> float:
+    """WCAG 2 contrast ratio of two computed CSS colours."""
+
+    def luminance(rgb: tuple[float, ...]) -> float:
+        linear = [
+            c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+            for c in (v / 255 for v in rgb)
+        ]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(_rgb(fg)), luminance(_rgb(bg))), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+# Text, badges and links whose contrast the colour system promises (WCAG AA).
+CONTRAST_CHECKS = """() => Array.from(document.querySelectorAll(
+    'body, .badge, .health, a, .period, .counts li, th, .why')).slice(0, 400).map(el => {
+    let bg = 'rgba(0, 0, 0, 0)';
+    for (let n = el; n && bg.endsWith(', 0)'); n = n.parentElement)
+        bg = getComputedStyle(n).backgroundColor;
+    return [el.className || el.tagName, getComputedStyle(el).color, bg];
+})"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_both_schemes_keep_aa_contrast(
+    browser: Any, live_url: str, admin: Watched, scheme: str
+) -> None:
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, color_scheme=scheme)
+    context.add_cookies(admin.page.context.cookies())
+    page = context.new_page()
+    for name, path in (("overview", "/?days=90"), ("domain", "/domains/shop.example.net")):
+        page.goto(f"{live_url}{path}")
+        background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+        dark = sum(_rgb(background)) < 3 * 128
+        assert dark == (scheme == "dark"), background
+        for what, fg, bg in page.evaluate(CONTRAST_CHECKS):
+            assert _contrast(fg, bg) >= 4.5, (name, what, fg, bg)
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{scheme}.png"), full_page=True)
+    context.close()
+
+
+# What sticks out of a 375 px page (for the failure message).
+WIDE = """() => Array.from(document.querySelectorAll('*')).filter(
+    e => e.getBoundingClientRect().right > 376).slice(0, 8).map(
+    e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
+
+
+def test_the_overview_on_a_phone_shows_verdict_and_alerts_first(
+    browser: Any, live_url: str, admin: Watched
+) -> None:
+    context = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True)
+    context.add_cookies(admin.page.context.cookies())
+    page = context.new_page()
+    page.goto(f"{live_url}/?days=90")
+    wide = page.evaluate(WIDE)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 375, wide
+    card = page.locator("tr[data-domain='shop.example.net']")
+    boxes = {
+        field: card.locator(f"[data-field={field}]").bounding_box()
+        for field in ("readiness", "alerts", "sessions")
+    }
+    for box in boxes.values():
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
+    # a card: the verdict, then the alerts, above the numbers
+    assert boxes["readiness"]["y"] < boxes["alerts"]["y"] < boxes["sessions"]["y"]
+    assert card.locator(".verdict-not-ready").is_visible()
+    label = page.evaluate(
+        "el => getComputedStyle(el, '::before').content",
+        card.locator("[data-field=alerts]").element_handle(),
+    )
+    assert label == '"Alerts"'  # each cell names its column
+    page.screenshot(path=str(ARTIFACTS / "overview-phone.png"), full_page=True)
+    page.goto(f"{live_url}/reports")
+    wide = page.evaluate(WIDE)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 375, wide
+    page.screenshot(path=str(ARTIFACTS / "reports-phone.png"), full_page=False)
+    context.close()

@@ -64,7 +64,9 @@ def test_domain_failures_a_page_at_a_time(client: TestClient, site: Site) -> Non
     login(client, ADMIN)
     url = "/domains/mail.example.org?days=60"
     pages = _pages(
-        client, url, re.compile(r'<td><a href="/reports/(\d+)">\d{4}-\d\d-\d\d</a></td>')
+        client,
+        url,
+        re.compile(r'<td class="date"><a href="/reports/(\d+)">\d{4}-\d\d-\d\d</a></td>'),
     )
     with site.store.read() as conn:
         period = reads.period_of(60)
@@ -132,3 +134,19 @@ def test_preview() -> None:
     invalid = preview(b"\xff\xfe" * 40, hex_limit=20)
     assert invalid.text is None and invalid.shown == 20 and invalid.hex is not None
     assert invalid.hex.splitlines()[1] == "00000010  ff fe ff fe"
+
+
+def test_the_report_page_lists_mx_hosts(client: TestClient, site: Site) -> None:
+    login(client, ADMIN)
+    with site.store.read() as conn:
+        admin = get_user(conn, ADMIN)
+        assert admin is not None
+        where = reads.ReportFilter(domain="shop.example.net")
+        pk = reads.report_page(conn, admin, where, 1).rows[0]["id"]
+    page = client.get(f"/reports/{pk}")
+    cell = re.search(r'<td data-field="mx-hosts">(.*?)</td>', page.text)
+    assert cell is not None
+    assert re.findall(r"<li><code>([^<]*)</code></li>", cell.group(1)) == [
+        "mx1.shop.example.net",
+        "mx2.shop.example.net",
+    ]
