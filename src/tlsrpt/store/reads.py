@@ -9,6 +9,8 @@ small modules named for what they read:
   readiness is judged from);
 - `tlsrpt.store.report_reads`: stored reports, listed and shown, narrowed
   to what one user may see (`tlsrpt.store.report_view`);
+- `tlsrpt.store.failure_reads`: a domain's failure groups explained with
+  the checks and hosted policy versions of their day;
 - `tlsrpt.store.readiness_reads`: the MTA-STS enforce readiness verdict
   of domains as of a day;
 - `tlsrpt.store.raw_reads`: raw inputs, their bytes, the quarantine;
@@ -41,6 +43,7 @@ from tlsrpt.store.domain_reads import (
     summary_rows,
     today,
 )
+from tlsrpt.store.failure_reads import explained_failures, failure_history
 from tlsrpt.store.raw_reads import (
     get_raw,
     list_quarantined,
@@ -76,6 +79,8 @@ __all__ = [
     "domain_detail",
     "domain_readiness",
     "earliest_expiries",
+    "explained_failures",
+    "failure_history",
     "failure_list",
     "failure_rows",
     "firing_counts",
