@@ -13,6 +13,8 @@ small modules named for what they read:
   the checks and hosted policy versions of their day;
 - `tlsrpt.store.readiness_reads`: the MTA-STS enforce readiness verdict
   of domains as of a day;
+- `tlsrpt.store.hosted`: a domain's hosted MTA-STS policy versions
+  (`hosted_history`);
 - `tlsrpt.store.raw_reads`: raw inputs, their bytes, the quarantine;
 - `tlsrpt.store.alert_reads`: what the report alert rules read (the watcher);
 - `tlsrpt.store.watch_reads`: the dashboard's view of watching (firing
@@ -44,6 +46,7 @@ from tlsrpt.store.domain_reads import (
     today,
 )
 from tlsrpt.store.failure_reads import explained_failures, failure_history
+from tlsrpt.store.hosted import history as hosted_history
 from tlsrpt.store.raw_reads import (
     get_raw,
     list_quarantined,
@@ -87,6 +90,7 @@ __all__ = [
     "get_raw",
     "get_report",
     "has_reports",
+    "hosted_history",
     "is_visible",
     "last_report_pk",
     "last_snapshot_pk",
