@@ -1,7 +1,8 @@
 """The domain page's failure groups explained with what was published on
-their day, and its MTA-STS rollout steps: over reports, a watcher snapshot
-and hosted policy versions stored with the store's own functions, with a
-hostile failure-reason-code."""
+their day, and its MTA-STS rollout steps: over the demo data (conftest's
+`site`, with its hostile report), one watcher snapshot of mail.example.org
+(whose backup MX the policy does not cover) and hosted policy versions,
+stored with the store's own functions."""
 
 from __future__ import annotations
 
@@ -9,126 +10,73 @@ import html as html_lib
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tlsrpt.ingest.model import SourceInfo
-from tlsrpt.ingest.pipeline import ingest
 from tlsrpt.mtasts import Change, new_version
-from tlsrpt.report.model import DateRange, FailureDetail, Policy, PolicyResult, Report, Summary
-from tlsrpt.report.serialize import to_json
 from tlsrpt.settings import Settings
-from tlsrpt.store.engine import open_store
 from tlsrpt.store.hosted import publish
-from tlsrpt.store.users import add_domain, add_user
 from tlsrpt.store.watch import SnapshotSummary, record_snapshot
 from tlsrpt.watch.snapshot import canonical, digest
 from tlsrpt.web.app import create_app
+from tlsrpt.web.segments import segment
 
-ADMIN, CUSTOMER, PASSWORD = "admin@example.com", "owner@example.net", "correct horse battery"
-TODAY = datetime.now(UTC).date()
-HOSTED = "hosted.example"  # testing, failures at an MX the policy does not cover
-CLEAN = "clean.example"  # testing, clean for 30 days: promotion allowed
-PLAIN = "plain.example"  # not hosted
-XSS = "\"'><script>window.__pwned=1</script>"
+ADMIN, CUSTOMER, PASSWORD = "admin@example.com", "customer@example.net", "correct horse battery"
+MAIL = "mail.example.org"  # failures at mx-backup.hosting.example, outside its policy
 PUBLIC = "https://tlsrpt.example.net"
 
 
-def _report(domain: str, day: date, failures: list[FailureDetail]) -> bytes:
-    begins = datetime.combine(day, time(), UTC)
-    policy = Policy(
-        "sts",
-        ["version: STSv1", "mode: testing", f"mx: *.mx.{domain}", "max_age: 86400"],
-        domain,
-        [f"*.mx.{domain}"],
-    )
-    failed = sum(f.failed_session_count for f in failures)
-    report = Report(
-        organization_name="Google Inc.",
-        date_range=DateRange(begins, begins + timedelta(days=1, seconds=-1)),
-        contact_info="smtp-tls-reporting@google.com",
-        report_id=f"{day}_{domain}",
-        policies=[PolicyResult(policy, Summary(10_000, failed), failures)],
-    )
-    return to_json(report)
-
-
-def _snapshot(domain: str) -> dict[str, Any]:
+def _snapshot() -> dict[str, Any]:
     return {
         "tlsrpt": {"records": [], "status": "nodata"},
         "sts": {"records": ["v=STSv1; id=x"], "status": "ok", "id": "x"},
         "policy": {
-            "url": f"https://mta-sts.{domain}/.well-known/mta-sts.txt",
+            "url": f"https://mta-sts.{MAIL}/.well-known/mta-sts.txt",
             "status": 200,
             "error": None,
             "text": None,
             "mode": "testing",
-            "mx": [f"*.mx.{domain}"],
+            "mx": [f"mx1.{MAIL}", f"mx2.{MAIL}"],
             "max_age": 86400,
             "certificate": None,
         },
         "mx": [
             {
-                "host": f"mx3.a.mx.{domain}",
+                "host": host,
                 "preference": 10,
                 "addresses": [],
                 "tls": None,
                 "tlsa": [],
                 "tlsa_status": "nxdomain",
             }
+            for host in (f"mx1.{MAIL}", "mx-backup.hosting.example")
         ],
         "findings": [],
     }
 
 
-def _day(n: int) -> date:
-    return TODAY - timedelta(days=n)
-
-
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    path: Path = tmp_path_factory.mktemp("rollout") / "db.sqlite3"
-    store = open_store(f"sqlite:///{path}")
-    bad = FailureDetail(
-        "validation-failure",
-        4,
-        "192.0.2.1",
-        f"mx3.a.mx.{HOSTED}",
-        None,
-        "198.51.100.1",
-        None,
-        XSS,
-    )
-    for n in range(1, 31):
-        for domain in (HOSTED, CLEAN, PLAIN):
-            failures = [bad] if domain == HOSTED and n in (2, 20) else []
-            result = ingest(store, _report(domain, _day(n), failures), SourceInfo("file", "t"))
-            assert result.outcome == "accepted", result
-    snap = _snapshot(HOSTED)
-    start = datetime.combine(_day(3), time(12), UTC)
-    with store.write() as conn:
+def app(site: Any) -> Iterator[TestClient]:
+    snap = _snapshot()
+    checked = datetime.combine(site.end - timedelta(days=30), time(12), UTC)
+    hosted_at = datetime.combine(site.end - timedelta(days=50), time(), UTC)
+    with site.store.write() as conn:
         record_snapshot(
             conn,
-            HOSTED,
+            MAIL,
             canonical(snap).decode(),
             digest(snap),
             SnapshotSummary(0, 0, None),
-            start,
+            checked,
             timedelta(days=7),
         )
-        for domain in (HOSTED, CLEAN):
-            change = Change("testing", (f"*.mx.{domain}",), 86400)
-            moment = datetime.combine(_day(40), time(), UTC)
-            publish(conn, new_version(domain, [], change, now=moment, created_by="t"))
-        add_user(conn, ADMIN, PASSWORD, admin=True)
-        add_user(conn, CUSTOMER, PASSWORD, admin=False)
-        add_domain(conn, HOSTED, CUSTOMER)
-    with TestClient(create_app(Settings(public_url=PUBLIC), store)) as client:
+        for domain in ("shop.example.net", "example.com"):
+            change = Change("testing", (f"mx1.{domain}", f"mx2.{domain}"), 86400)
+            publish(conn, new_version(domain, [], change, now=hosted_at, created_by="t"))
+    with TestClient(create_app(Settings(public_url=PUBLIC), site.store)) as client:
         yield client
-    store.close()
 
 
 def _login(client: TestClient, email: str) -> None:
@@ -154,26 +102,41 @@ def _section(page: str, section_id: str) -> str:
     return found.group(0)
 
 
-def test_failure_groups_explained_beside_each_group(app: TestClient) -> None:
-    _login(app, CUSTOMER)
-    page = app.get(f"/domains/{HOSTED}", params={"days": 30}).text
-    section = _section(page, "failures-explained")
-    rows = re.findall(r'<tr data-code="([^"]+)" data-day="([^"]+)"', section)
-    # day 20 has no check: the hosted version tells the patterns, and the page says so
-    assert rows == [("mx-not-covered", str(_day(2))), ("mx-not-covered", str(_day(20)))]
-    text = _text(section)
+def _row(section: str, day: date) -> str:
+    found = re.search(rf'<tr data-code="[^"]+" data-day="{day}".*?</tr>', section, re.S)
+    assert found is not None, day
+    return found.group(0)
+
+
+def test_failure_groups_explained_beside_each_group(app: TestClient, site: Any) -> None:
+    _login(app, ADMIN)
+    section = _section(app.get(f"/domains/{MAIL}", params={"days": 60}).text, "failures-explained")
+    checked_day = site.end - timedelta(days=30)
+    row = _row(section, checked_day)
+    assert 'data-code="mx-not-covered"' in row
     assert (
-        f"mx3.a.mx.{HOSTED} was not covered by the policy in effect on {_day(2)} "
-        f"(patterns: *.mx.{HOSTED}; " in text
+        f"mx-backup.hosting.example was not covered by the policy in effect on {checked_day} "
+        f"(patterns: mx1.{MAIL}, mx2.{MAIL}; " in _text(row)
     )
-    assert f"no check history for {_day(20)}" in text
-    assert XSS not in section  # the hostile failure-reason-code is escaped
-    assert "&lt;script&gt;" in section
+    assert "mx not covered by policy" in _text(row)  # the failure-reason-code
+    # Before the check, and once it is more than two days old: no history.
+    for day in (site.end - timedelta(days=40), site.end - timedelta(days=27)):
+        row = _row(section, day)
+        assert 'data-code="no-check-history"' in row
+        assert f"no check history for {day}" in _text(row)
+
+
+def test_hostile_report_text_in_the_explanations_is_escaped(app: TestClient, site: Any) -> None:
+    _login(app, ADMIN)
+    page = app.get(f"/domains/{segment(site.hostile_domain)}").text
+    section = _section(page, "failures-explained")
+    assert "<script>" not in section and "<img" not in section
+    assert "&lt;script&gt;window.__pwned=" in section
 
 
 def test_rollout_of_a_testing_domain_refused_with_reasons(app: TestClient) -> None:
     _login(app, CUSTOMER)
-    section = _section(app.get(f"/domains/{HOSTED}").text, "rollout")
+    section = _section(app.get("/domains/shop.example.net").text, "rollout")
     assert 'data-stage="testing"' in section
     assert re.findall(r'<li data-state="([a-z]+)"', section) == [
         "current",
@@ -184,16 +147,16 @@ def test_rollout_of_a_testing_domain_refused_with_reasons(app: TestClient) -> No
     assert 'id="promotion" data-allowed="no"' in section
     assert 'data-check="verdict"' in section
     text = _text(section)
-    assert f"tlsrpt mta-sts promote {HOSTED}" in text
-    assert f'_mta-sts.{HOSTED}. IN TXT "v=STSv1; id=' in text
-    assert f"_smtp._tls.{HOSTED}. IN TXT " in text and f"{PUBLIC}/v1/reports" in text
-    assert f"mta-sts.{HOSTED}. IN CNAME tlsrpt.example.net." in text
-    assert f"tlsrpt mta-sts rollback {HOSTED}" in text
+    assert "tlsrpt mta-sts promote shop.example.net" in text
+    assert '_mta-sts.shop.example.net. IN TXT "v=STSv1; id=' in text
+    assert "_smtp._tls.shop.example.net. IN TXT " in text and f"{PUBLIC}/v1/reports" in text
+    assert "mta-sts.shop.example.net. IN CNAME tlsrpt.example.net." in text
+    assert "tlsrpt mta-sts rollback shop.example.net" in text
 
 
-def test_rollout_of_a_clean_testing_domain_may_be_promoted(app: TestClient) -> None:
+def test_rollout_of_a_ready_testing_domain_may_be_promoted(app: TestClient) -> None:
     _login(app, ADMIN)
-    section = _section(app.get(f"/domains/{CLEAN}").text, "rollout")
+    section = _section(app.get("/domains/example.com").text, "rollout")
     assert 'id="promotion" data-allowed="yes"' in section
     assert "it publishes mode enforce, max_age 604,800 s" in _text(section)
     assert "promotion-reasons" not in section
@@ -201,7 +164,7 @@ def test_rollout_of_a_clean_testing_domain_may_be_promoted(app: TestClient) -> N
 
 def test_rollout_of_a_domain_not_hosted_says_init(app: TestClient) -> None:
     _login(app, ADMIN)
-    section = _section(app.get(f"/domains/{PLAIN}").text, "rollout")
+    section = _section(app.get("/domains/legacy.example.de").text, "rollout")
     assert 'data-stage="not-hosted"' in section
-    assert f"tlsrpt mta-sts init {PLAIN}" in _text(section)
+    assert "tlsrpt mta-sts init legacy.example.de" in _text(section)
     assert 'id="promotion"' not in section and 'id="rollout-records"' not in section
