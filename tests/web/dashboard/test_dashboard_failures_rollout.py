@@ -1,5 +1,6 @@
 """The domain page's failure groups explained with what was published on
-their day, and its MTA-STS rollout steps: over the demo data (conftest's
+their day, and its MTA-STS rollout steps with the admin's promote and
+rollback buttons: over the demo data (conftest's
 `site`, with its hostile report), one watcher snapshot of mail.example.org
 (whose backup MX the policy does not cover) and hosted policy versions,
 stored with the store's own functions."""
@@ -17,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from tlsrpt.mtasts import Change, new_version
 from tlsrpt.settings import Settings
+from tlsrpt.store.hosted import history as hosted_history
 from tlsrpt.store.hosted import publish
 from tlsrpt.store.watch import SnapshotSummary, record_snapshot
 from tlsrpt.watch.snapshot import canonical, digest
@@ -168,3 +170,90 @@ def test_rollout_of_a_domain_not_hosted_says_init(app: TestClient) -> None:
     assert 'data-stage="not-hosted"' in section
     assert "tlsrpt mta-sts init legacy.example.de" in _text(section)
     assert 'id="promotion"' not in section and 'id="rollout-records"' not in section
+
+
+# --- the admin's promote and rollback buttons -----------------------------------
+
+
+def _csrf(client: TestClient) -> str:
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/").text)
+    assert token is not None
+    return token.group(1)
+
+
+def _host(site: Any, domain: str) -> None:
+    change = Change("testing", (f"mx1.{domain}", f"mx2.{domain}"), 86400)
+    at = datetime.now(UTC) - timedelta(hours=1)  # after every report: explanations unchanged
+    with site.store.write() as conn:
+        publish(conn, new_version(domain, [], change, now=at, created_by="t"))
+
+
+def _versions(site: Any, domain: str) -> list[Any]:
+    with site.store.read() as conn:
+        return hosted_history(conn, domain)
+
+
+def test_only_an_admin_with_the_token_takes_a_step(app: TestClient, site: Any) -> None:
+    _login(app, CUSTOMER)
+    page = app.get("/domains/shop.example.net").text
+    assert 'id="promote-form"' not in page and 'id="rollback-form"' not in page
+    form = {"domain": "shop.example.net", "csrf": _csrf(app), "confirm": "yes"}
+    for path in ("/rollout/promote", "/rollout/rollback"):
+        answer = app.post(path, data=form, follow_redirects=False)
+        assert answer.status_code == 403
+    _login(app, ADMIN)
+    answer = app.post(
+        "/rollout/rollback",
+        data={"domain": "shop.example.net", "confirm": "yes"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 403
+    answer = app.post(
+        "/rollout/promote",
+        data={"domain": "legacy.example.de", "csrf": _csrf(app)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 404  # not hosted
+    assert [v.mode for v in _versions(site, "shop.example.net")] == ["testing"]
+
+
+def test_admin_promotes_a_ready_domain_and_rolls_it_back(app: TestClient, site: Any) -> None:
+    _host(site, MAIL)
+    _login(app, ADMIN)
+    page = app.get(f"/domains/{MAIL}").text
+    assert 'id="promote-form"' in page
+    token = _csrf(app)
+    answer = app.post(
+        "/rollout/promote", data={"domain": MAIL, "csrf": token}, follow_redirects=False
+    )
+    assert (answer.status_code, answer.headers["location"]) == (303, f"/domains/{MAIL}#rollout")
+    versions = _versions(site, MAIL)
+    assert [(v.mode, v.max_age) for v in versions] == [("testing", 86400), ("enforce", 604800)]
+    assert versions[-1].created_by == "dashboard: admin@example.com"
+    section = _section(app.get(f"/domains/{MAIL}").text, "rollout")
+    assert 'data-stage="enforce"' in section and 'id="promote-form"' not in section
+    assert 'data-check="hold"' in section  # the next step waits 14 days
+
+    # A rollback needs its box ticked.
+    app.post("/rollout/rollback", data={"domain": MAIL, "csrf": token})
+    assert len(_versions(site, MAIL)) == 2
+    app.post("/rollout/rollback", data={"domain": MAIL, "csrf": token, "confirm": "yes"})
+    versions = _versions(site, MAIL)
+    assert (versions[-1].mode, versions[-1].max_age) == ("none", 604800)
+    section = _section(app.get(f"/domains/{MAIL}").text, "rollout")
+    assert 'data-stage="rolled-back"' in section and 'id="rollback-form"' not in section
+    assert "Keep serving it and the _mta-sts record until" in _text(section)
+
+
+def test_a_promotion_the_reports_refuse_stores_nothing(app: TestClient, site: Any) -> None:
+    _host(site, "new.example.io")  # a few days of reports: insufficient data
+    _login(app, ADMIN)
+    section = _section(app.get("/domains/new.example.io").text, "rollout")
+    assert 'id="promote-form"' not in section
+    answer = app.post(
+        "/rollout/promote",
+        data={"domain": "new.example.io", "csrf": _csrf(app)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    assert [v.mode for v in _versions(site, "new.example.io")] == ["testing"]

@@ -2,9 +2,9 @@
 group explained with what was published on its day
 (`tlsrpt.analysis.failure_context`, template `_failure_context.html`), and
 where the domain is in its MTA-STS rollout with the next step
-(`tlsrpt.mtasts.status`, template `_rollout.html`; read-only: the steps
-are taken with `tlsrpt mta-sts`). One call from the page's handler, in its
-read transaction.
+(`tlsrpt.mtasts.status`, template `_rollout.html`; its admin buttons are
+`tlsrpt.web.dashboard.rollout_pages`). One call from the page's handler,
+in its read transaction.
 """
 
 from __future__ import annotations

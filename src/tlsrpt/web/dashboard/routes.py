@@ -48,6 +48,7 @@ from tlsrpt.web.dashboard.charts import (
 )
 from tlsrpt.web.dashboard.domain_extras import domain_extras
 from tlsrpt.web.dashboard.raw import report_json
+from tlsrpt.web.dashboard.rollout_pages import add_rollout_routes
 from tlsrpt.web.dashboard.verdicts import VerdictCounts
 from tlsrpt.web.dashboard.watch_view import (
     HISTORY_CHANGES,
@@ -417,6 +418,7 @@ def build_router() -> APIRouter:
         return page(request, "explanations.html", session=session, items=EXPLANATIONS)
 
     add_alert_routes(router, page, not_found)
+    add_rollout_routes(router, page, not_found)
     return router
 
 
