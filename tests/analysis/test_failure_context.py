@@ -209,9 +209,24 @@ def test_sender_used_a_replaced_hosted_version() -> None:
     fact = found.facts[0]
     assert fact.text.startswith(
         f"the sender used policy id {v1.id} (version 1, mode testing), which did not cover "
-        f"mx1.mx.example.com, replaced on 2026-12-01 by id {v2.id} (mode enforce)"
+        f"mx1.mx.example.com, replaced on 2026-12-01 by id {v2.id} (version 2, mode enforce)"
     )
-    assert fact.data["replaced_by"] == v2.id
+    assert (fact.data["replaced_by"], fact.data["source"]) == (v2.id, "hosted")
+
+
+def test_sender_used_a_policy_the_checks_saw_replaced() -> None:
+    old = state(
+        at(dt.date(2026, 11, 25)), patterns=("mx1.example.com",), mode="testing", sts_id="old1"
+    )
+    new = state(at(dt.date(2026, 12, 1)), sts_id="new2")
+    lines = ("version: STSv1", "mode: testing", "mx: mx1.example.com", "max_age: 604800")
+    found = explain_failure(group(strings=(lines,)), History([old, new]))
+    assert found.code == "policy-superseded"
+    assert found.facts[0].text.startswith(
+        "the sender used policy id old1 (mode testing), which did not cover mx1.mx.example.com, "
+        "replaced on 2026-12-01 by id new2 (mode enforce): "
+    )
+    assert found.facts[0].data["source"] == "check"
 
 
 def test_sender_used_the_policy_in_effect_adds_nothing() -> None:

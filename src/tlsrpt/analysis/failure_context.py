@@ -151,6 +151,7 @@ def explain_failure(group: FailureGroup, history: History) -> FailureExplanation
         states,
         versions,
         history.versions,
+        history.states,
         latest_before(history.states, group.day) if not states else None,
     )
     facts = facts_for(

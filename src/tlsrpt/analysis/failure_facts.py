@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from tlsrpt.analysis.explain import explain
 from tlsrpt.analysis.live import valid_policy
@@ -129,6 +130,7 @@ class DayView:
     states: tuple[CheckState, ...]
     versions: Sequence[HostedVersion]  # in effect during the day
     all_versions: Sequence[HostedVersion]  # every version, oldest first
+    all_states: Sequence[CheckState]  # every state read, oldest first
     earlier: CheckState | None  # without states: the latest check before the day
 
     def policies(self) -> list[PolicyView]:
@@ -209,12 +211,12 @@ def _policy_host(view: DayView, reason_codes: Sequence[str]) -> list[Fact]:
                 )
             )
         elif expired is not None and expired < end:
-            host = str(policy.get("url") or "").split("/")[2:3] or ["the policy host"]
+            host = urlsplit(str(policy.get("url") or "")).hostname or "the policy host"
             facts.append(
                 Fact(
                     "policy-certificate-expired",
-                    f"the certificate of {host[0]} had expired on {expired:%Y-%m-%d}",
-                    {"host": host[0], "not_after": expired},
+                    f"the certificate of {host} had expired on {expired:%Y-%m-%d}",
+                    {"host": host, "not_after": expired},
                 )
             )
         elif valid_policy(state.snapshot) is None:
@@ -253,16 +255,26 @@ def _coverage(mx: str, view: DayView) -> list[Fact]:
     return facts
 
 
-def _replacement(key: tuple[Any, ...], view: DayView) -> tuple[HostedVersion, HostedVersion] | None:
-    """The hosted version the sender's policy is, and the one that replaced
-    it on or before the day."""
+def _replacement(key: tuple[Any, ...], view: DayView) -> tuple[PolicyView, PolicyView] | None:
+    """The policy the sender used and the one that replaced it on or before
+    the day: among the hosted versions, else among the policies the checks
+    fetched (their id is the `_mta-sts` record's)."""
     _, end = day_bounds(view.day)
-    versions = [v for v in view.all_versions if v.created_at < end]
-    for index in range(len(versions) - 2, -1, -1):
-        version = versions[index]
-        if _hosted_policy(version).key == key:
-            return version, versions[index + 1]
+    hosted = [_hosted_policy(v) for v in view.all_versions if v.created_at < end]
+    checked = [p for s in view.all_states if s.first_seen < end and (p := _checked_policy(s))]
+    for policies in (hosted, checked):
+        for index in range(len(policies) - 2, -1, -1):
+            if policies[index].key == key:
+                later = (p for p in policies[index + 1 :] if p.key != key)
+                new = next(later, None)
+                if new is not None:
+                    return policies[index], new
     return None
+
+
+def _named(policy: PolicyView) -> str:
+    version = f"version {policy.version}, " if policy.version is not None else ""
+    return f"id {policy.id or '(none)'} ({version}mode {policy.mode})"
 
 
 def _sender_policies(mx: str | None, strings: Sequence[Sequence[str]], view: DayView) -> list[Fact]:
@@ -285,15 +297,15 @@ def _sender_policies(mx: str | None, strings: Sequence[Sequence[str]], view: Day
             facts.append(
                 Fact(
                     "policy-superseded",
-                    f"the sender used policy id {old.id} (version {old.version}, mode "
-                    f"{old.mode}){missed}, replaced on {new.created_at:%Y-%m-%d} by id {new.id} "
-                    f"(mode {new.mode}): senders keep a cached policy until its max_age ends "
-                    "unless they see a new _mta-sts id (RFC 8461 §3.3, §5.1)",
+                    f"the sender used policy {_named(old)}{missed}, replaced on "
+                    f"{new.since:%Y-%m-%d} by {_named(new)}: senders keep a cached policy until "
+                    "its max_age ends unless they see a new _mta-sts id (RFC 8461 §3.3, §5.1)",
                     {
                         **data,
+                        "source": old.source,
                         "policy_id": old.id,
                         "replaced_by": new.id,
-                        "replaced_at": new.created_at,
+                        "replaced_at": new.since,
                     },
                 )
             )
