@@ -31,6 +31,8 @@ from tlsrpt.shape import (
     domain_detail_dict,
     domain_item,
     domain_row,
+    explained_failure_rows,
+    failure_group_dict,
     report_dict,
 )
 from tlsrpt.store import budget, reads
@@ -276,7 +278,13 @@ def build_router() -> APIRouter:
         return _json({"domain": domain, "daily": rows})
 
     @router.get(
-        "/domains/{domain}/failures", summary="Failure details", responses={**_NOT_FOUND, **_CSV}
+        "/domains/{domain}/failures",
+        summary="Failure details, each group explained with what was published that day",
+        description="`groups`: the failures per (day, result type, receiving MX), newest day "
+        "first, each with an `explanation` (`code`, `text`, the checks and policies it rests "
+        "on, `facts`); every row of `failures` carries its group's `explanation`. CSV: the "
+        "rows without explanations.",
+        responses={**_NOT_FOUND, **_CSV},
     )
     def domain_failures(
         request: Request,
@@ -289,11 +297,19 @@ def build_router() -> APIRouter:
     ) -> Response:
         store = _store(request)
         visible(store, user, domain)
+        period = reads.period_of(days, until)
         with store.read() as conn:
-            rows = reads.failure_list(conn, domain, reads.period_of(days, until), limit)
-        if format == "csv":
-            return _csv(rows, reads.FAILURE_COLUMNS, f"{domain}-failures")
-        return _json({"domain": domain, "failures": rows})
+            rows = reads.failure_list(conn, domain, period, limit)
+            if format == "csv":
+                return _csv(rows, reads.FAILURE_COLUMNS, f"{domain}-failures")
+            groups = reads.explained_failures(conn, domain, period)
+        return _json(
+            {
+                "domain": domain,
+                "failures": explained_failure_rows(rows, groups),
+                "groups": [failure_group_dict(g, e) for g, e in groups],
+            }
+        )
 
     @router.get(
         "/reports",

@@ -46,7 +46,9 @@ from tlsrpt.web.dashboard.charts import (
     spark_query,
     sparkline,
 )
+from tlsrpt.web.dashboard.domain_extras import domain_extras
 from tlsrpt.web.dashboard.raw import report_json
+from tlsrpt.web.dashboard.rollout_pages import add_rollout_routes
 from tlsrpt.web.dashboard.verdicts import VerdictCounts
 from tlsrpt.web.dashboard.watch_view import (
     HISTORY_CHANGES,
@@ -305,6 +307,7 @@ def build_router() -> APIRouter:
             )
             schedule = watch_store.schedule_row(conn, domain)
             firing = reads.firing_counts(conn, [domain]).get(domain, 0)
+            extras = domain_extras(conn, domain, period, detail.readiness, request.app.state)
         return page(
             request,
             "domain.html",
@@ -320,6 +323,7 @@ def build_router() -> APIRouter:
             period=period,
             days=days,
             day_choices=DAY_CHOICES,
+            **extras,
         )
 
     @router.get("/charts/failure-rate.svg", response_class=Response)
@@ -414,6 +418,7 @@ def build_router() -> APIRouter:
         return page(request, "explanations.html", session=session, items=EXPLANATIONS)
 
     add_alert_routes(router, page, not_found)
+    add_rollout_routes(router, page, not_found)
     return router
 
 
