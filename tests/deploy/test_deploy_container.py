@@ -25,8 +25,8 @@ import yaml
 
 from tlsrpt.cli import build_parser
 from tlsrpt.cli.serve import run as serve_run
-from tlsrpt.cli.serve import uvicorn_config
 from tlsrpt.cli.watch import run as watch_run
+from tlsrpt.serve.listener import uvicorn_config
 from tlsrpt.settings import Settings, load_settings
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.location import ENV_VAR

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from tests.web.conftest import _serve
+from tests.serving import serve as _serve
 
 from tlsrpt.settings import Settings
 from tlsrpt.store.engine import open_store

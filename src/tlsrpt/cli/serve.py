@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import logging
 import shutil
 import signal
-import socket
 import ssl
 import tempfile
 from collections.abc import Iterator
@@ -31,7 +29,6 @@ from types import FrameType
 import orjson
 import uvicorn
 from aiosmtpd.controller import Controller
-from starlette.types import ASGIApp
 
 from tlsrpt.cli.db import add_db_argument, opened_store
 from tlsrpt.cli.demo import DemoLogin, prepare_serve_demo
@@ -42,15 +39,12 @@ from tlsrpt.receive.imap import ImapConfig, ImapPoller
 from tlsrpt.receive.imap import start as start_poller
 from tlsrpt.receive.smtp import Recipients, ReportHandler, smtp_kwargs
 from tlsrpt.retention import daily_prune
+from tlsrpt.serve import StartError
+from tlsrpt.serve.listener import check_port, uvicorn_config
 from tlsrpt.settings import Settings, SettingsError, load_settings
 from tlsrpt.store.engine import Store
 from tlsrpt.store.lifecycle import has_users
 from tlsrpt.web.app import create_app
-from tlsrpt.web.connections import (
-    ConnectionGuard,
-    max_connections_for_descriptors,
-    protocol_class,
-)
 
 FIRST_USER_HINT = (
     "tlsrpt serve: no users yet: create an admin with `tlsrpt user add EMAIL --admin` "
@@ -129,45 +123,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _connection_guard(settings: Settings) -> ConnectionGuard:
-    """The HTTP connection limits (`tlsrpt.web.connections`), with
-    max_connections lowered to what the descriptor limit allows."""
-    limit = max_connections_for_descriptors(settings.max_connections)
-    if limit < settings.max_connections:
-        logging.getLogger("tlsrpt.connections").warning(
-            "max_connections lowered from %d to %d: the descriptor limit (ulimit -n) "
-            "allows no more; raise it to serve more connections",
-            settings.max_connections,
-            limit,
-        )
-    return ConnectionGuard(limit, settings.header_timeout_s, settings.body_timeout_s)
-
-
-def uvicorn_config(app: ASGIApp, settings: Settings, log_level: str) -> uvicorn.Config:
-    """How `tlsrpt serve` runs `app` under uvicorn."""
-    return uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        ssl_certfile=settings.certfile,
-        ssl_keyfile=settings.keyfile,
-        # Client addresses from X-Forwarded-For only when the peer is a
-        # configured proxy.
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=list(settings.trusted_proxies) or None,
-        log_config=None,
-        log_level=log_level,
-        access_log=False,  # the app logs each request (tlsrpt.web.access_log)
-        timeout_graceful_shutdown=30,
-        # h11 with a header timeout and a bound on connections
-        http=protocol_class(_connection_guard(settings)),
-        # No WebSocket (the app has none): an upgraded connection would leave
-        # the guard's count without ever being released.
-        ws="none",
-        timeout_keep_alive=settings.keepalive_timeout_s,
-    )
-
-
 def _smtp_controller(settings: Settings, store: Store) -> Controller | None:
     if settings.smtp_port is None:
         return None
@@ -228,37 +183,6 @@ def _imap_poller(settings: Settings, store: Store) -> ImapPoller | None:
     return ImapPoller(store, config, dnsfunc)
 
 
-def _bind_error(host: str, port: int) -> OSError | None:
-    """Why `host:port` cannot be listened on now, or None (bound as uvicorn
-    binds: SO_REUSEADDR, so a closed connection's TIME_WAIT is no obstacle)."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except OSError as exc:
-        return exc
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            return exc
-    return None
-
-
-def check_port(host: str, port: int) -> None:
-    """UsageError unless `host:port` is free; when in use, name one that is."""
-    error = _bind_error(host, port)
-    if error is None:
-        return
-    if error.errno != errno.EADDRINUSE:
-        raise UsageError(f"cannot listen on {host}:{port}: {error.strerror or error}")
-    free = next(
-        (p for p in range(port + 1, min(port + 100, 65535) + 1) if _bind_error(host, p) is None),
-        port + 1,
-    )
-    raise UsageError(f"port {port} is in use; try --port {free}")
-
-
 def _stop(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwinds, so the finally blocks clean up
 
@@ -285,7 +209,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.demo:
         return _serve(args)
     settings = _settings(args)
-    check_port(settings.host, settings.port)  # before building the demo data
+    try:
+        check_port(settings.host, settings.port)  # before building the demo data
+    except StartError as exc:
+        raise UsageError(str(exc)) from None
     with _demo_database(args):
         return _serve(args, prepare_serve_demo(args))
 

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp
 
 from tlsrpt import __version__
 from tlsrpt.ingest.group_commit import GroupCommitter
+from tlsrpt.receive.http import document, receiver_route
 from tlsrpt.settings import Settings
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.migrate import current_revision, head_revision
@@ -32,7 +33,6 @@ from tlsrpt.web.access_log import AccessLog
 from tlsrpt.web.headers import SecurityHeaders
 from tlsrpt.web.problems import problem
 from tlsrpt.web.ratelimit import RateLimit, default_rules
-from tlsrpt.web.receiver import document, receiver_route
 from tlsrpt.web.segments import EncodedSegments
 
 log = logging.getLogger("tlsrpt.web")
@@ -87,7 +87,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         else:
             opened = await run_in_threadpool(open_store, settings.database_url)
         app.state.store = opened
-        # reports that arrive together are committed together (receiver.py)
+        # reports that arrive together are committed together (receive/http.py)
         app.state.committer = GroupCommitter(opened)
         await app.state.committer.start()
         try:
