@@ -14,7 +14,7 @@ import orjson
 import uvicorn
 
 from tlsrpt.serve.listener import uvicorn_config
-from tlsrpt.settings import Settings
+from tlsrpt.settings import Settings, load_settings
 from tlsrpt.web.app import create_app
 
 
@@ -49,11 +49,11 @@ def serve(settings: Settings) -> Iterator[Running]:
 
 def servers(db_url: str) -> Iterator[Callable[..., Running]]:
     """The body of a `make_server` fixture: start a server with extra
-    settings on `db_url` (at most one per test); stopped when it ends."""
+    settings (flat keys, as on the command line) on `db_url` (at most one per test); stopped when it ends."""
     gens: list[Iterator[Running]] = []
 
     def start(**kw: Any) -> Running:
-        gen = serve(Settings(database_url=db_url, **kw))
+        gen = serve(load_settings(None, {"database_url": db_url, **kw}, env={}))
         gens.append(gen)
         return next(gen)
 

@@ -22,6 +22,7 @@ from tests.serving import Running, serve, servers
 from tests.serving import report_json as build_report_json
 
 from tlsrpt.receive.dkim_verify import txt_lookup
+from tlsrpt.receive.settings import HttpSettings
 from tlsrpt.settings import Settings
 
 
@@ -126,7 +127,7 @@ def kit() -> SimpleNamespace:
 def server(tmp_path: Path) -> Iterator[Running]:
     """The HTTP receiver as `tlsrpt serve` runs it (tests.serving), on SQLite."""
     database = f"sqlite:///{tmp_path / 'http.sqlite3'}"
-    yield from serve(Settings(database_url=database, max_body_bytes=64 * 1024))
+    yield from serve(Settings(database_url=database, http=HttpSettings(max_body_bytes=64 * 1024)))
 
 
 @pytest.fixture

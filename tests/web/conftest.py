@@ -10,6 +10,7 @@ import pytest
 from tests.serving import Running, serve, servers
 from tests.serving import report_json as build_report_json
 
+from tlsrpt.receive.settings import HttpSettings
 from tlsrpt.settings import Settings
 
 
@@ -20,7 +21,7 @@ def db_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def server(db_url: str) -> Iterator[Running]:
-    yield from serve(Settings(database_url=db_url, max_body_bytes=64 * 1024))
+    yield from serve(Settings(database_url=db_url, http=HttpSettings(max_body_bytes=64 * 1024)))
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ from tlsrpt.ingest.group_commit import GroupCommitter
 from tlsrpt.ingest.model import IngestResult, QuarantineBudget, RawInput, SourceInfo
 from tlsrpt.metrics import observe_ingest
 from tlsrpt.receive.inflight import Holding, InflightBytes
-from tlsrpt.settings import Settings
+from tlsrpt.receive.settings import HttpSettings
 from tlsrpt.store.url import StoreError
 
 log = logging.getLogger("tlsrpt.receiver")
@@ -163,7 +163,7 @@ class ReportReceiver:
     leaves this path to it).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: HttpSettings) -> None:
         self.max_body_bytes = settings.max_body_bytes
         self.body_timeout_s = settings.body_timeout_s
         self.inflight = InflightBytes(settings.max_inflight_body_bytes)
@@ -301,7 +301,7 @@ def document(app: FastAPI, path: str) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def receiver_route(settings: Settings) -> Route:
+def receiver_route(settings: HttpSettings) -> Route:
     """`POST settings.reports_path` (RFC 8460 §5.4); other methods get 405."""
     return Route(
         settings.reports_path,

@@ -31,7 +31,7 @@ def _connection_guard(settings: Settings) -> ConnectionGuard:
             settings.max_connections,
             limit,
         )
-    return ConnectionGuard(limit, settings.header_timeout_s, settings.body_timeout_s)
+    return ConnectionGuard(limit, settings.header_timeout_s, settings.http.body_timeout_s)
 
 
 def uvicorn_config(app: ASGIApp, settings: Settings, log_level: str) -> uvicorn.Config:

@@ -106,22 +106,23 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     )
     app.state.settings = settings
     _add_probes(app)
-    app.router.routes.append(receiver_route(settings))
+    app.router.routes.append(receiver_route(settings.http))
     api.install(app)
     dashboard.install(app)
     policy_host.install(app)  # /.well-known/mta-sts.txt by Host, /v1/mta-sts/allowed
-    document(app, settings.reports_path)
-    machine_paths = ("/api/", "/v1/", settings.reports_path, "/openapi.json", "/healthz", "/readyz")
+    reports_path = settings.http.reports_path
+    document(app, reports_path)
+    machine_paths = ("/api/", "/v1/", reports_path, "/openapi.json", "/healthz", "/readyz")
     problems.install(app, dashboard.error_page, json_prefixes=machine_paths)
     app.add_middleware(EncodedSegments, prefixes=(f"{api.PREFIX}/domains/", "/domains/"))
     metrics.install(app, settings)
     rules = [
         *default_rules(
-            settings.reports_path, settings.reports_rate_per_s, settings.reports_rate_burst
+            reports_path, settings.http.reports_rate_per_s, settings.http.reports_rate_burst
         ),
         *policy_host.rate_rules(),
     ]
     app.add_middleware(RateLimit, rules=rules)
-    app.add_middleware(AccessLog, reports_path=settings.reports_path)
-    app.add_middleware(metrics.ReceiverMetrics, reports_path=settings.reports_path)
+    app.add_middleware(AccessLog, reports_path=reports_path)
+    app.add_middleware(metrics.ReceiverMetrics, reports_path=reports_path)
     return app
