@@ -1,7 +1,8 @@
 """The ASGI application of `tlsrpt serve`.
 
-`create_app(settings)` builds the app; feature routers (receiver, API,
-dashboard) are included here and reach the database through
+`create_app(settings)` builds the app: it mounts the HTTP receiver
+(`tlsrpt.receive.http`) and includes the feature routers (API,
+dashboard, policy host), which reach the database through
 `request.app.state.store`. `GET /healthz` answers as long as the process
 serves requests (liveness, no I/O); `GET /readyz` also reads the database
 (readiness: 503 when it cannot).
