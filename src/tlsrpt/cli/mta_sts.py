@@ -430,14 +430,14 @@ def run_rollback(args: argparse.Namespace) -> int:
         versions += [version] if version is not None else []
     if args.json:
         current = versions[-1]
-        records = expected_records(domain, current, settings)
+        records = expected_records(domain, current, settings.publish)
         print_json_line(as_json(current, records, rollback=rollback.as_dict()))
         return 0
     current = versions[-1]
     done = "rolled back" if rollback.change else "already rolled back"
     say(f"{describe(current)}: {done}")
     say(f"served at https://mta-sts.{domain}/.well-known/mta-sts.txt; DNS records:")
-    for record in expected_records(domain, current, settings):
+    for record in expected_records(domain, current, settings.publish):
         say("  ", record.zone_line())
     say(
         f"keep serving this policy and _mta-sts.{domain} until {when(rollback.remove_after)} "
