@@ -1,19 +1,24 @@
-"""The admin console over an empty database (SQLite and PostgreSQL) with an
-admin and a customer; in-process clients logged in as each."""
+"""The admin console over a database holding an admin and a customer (reset
+before each test); in-process clients logged in as each. The store functions behind it are tested on both backends in
+tests/store."""
 
 from __future__ import annotations
 
 import re
+import shutil
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tlsrpt.settings import Settings
-from tlsrpt.store.engine import Store
+from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.users import add_user
 from tlsrpt.web.app import create_app
 
@@ -51,24 +56,53 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> str:
     return found.group(1)
 
 
-@pytest.fixture
-def people(store: Store) -> Store:
+@dataclass
+class Served:
+    """One app a module (starting one costs seconds: it spawns the ingest
+    child) over a database reset to `template` before each test."""
+
+    app: FastAPI
+    store: Store
+    path: Path
+    template: Path
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    folder = tmp_path_factory.mktemp("admin")
+    template = folder / "template.sqlite3"
+    store = open_store(f"sqlite:///{template}")
     with store.write() as conn:
         add_user(conn, ADMIN, PASSWORD, admin=True)
         add_user(conn, CUSTOMER, PASSWORD, admin=False)
-    return store
-
-
-def _browser(store: Store, email: str) -> Iterator[Browser]:
-    with TestClient(create_app(Settings(), store)) as client:
-        yield Browser(client, login(client, email))
-
-
-@pytest.fixture
-def admin(people: Store) -> Iterator[Browser]:
-    yield from _browser(people, ADMIN)
+    store.close()
+    path = folder / "admin.sqlite3"
+    shutil.copyfile(template, path)
+    store = open_store(f"sqlite:///{path}")
+    app = create_app(Settings(), store)
+    with TestClient(app):  # runs the app's start-up and shut-down
+        yield Served(app, store, path, template)
+    store.close()
 
 
 @pytest.fixture
-def customer(people: Store) -> Iterator[Browser]:
-    yield from _browser(people, CUSTOMER)
+def people(served: Served) -> Store:
+    """The module's database, holding only the admin and the customer."""
+    with sqlite3.connect(served.template) as source, sqlite3.connect(served.path) as target:
+        source.backup(target)
+    return served.store
+
+
+def _browser(served: Served, email: str) -> Browser:
+    client = TestClient(served.app)  # the app is running already: no start-up
+    return Browser(client, login(client, email))
+
+
+@pytest.fixture
+def admin(served: Served, people: Store) -> Browser:
+    return _browser(served, ADMIN)
+
+
+@pytest.fixture
+def customer(served: Served, people: Store) -> Browser:
+    return _browser(served, CUSTOMER)
