@@ -4,7 +4,6 @@ tests/store."""
 
 from __future__ import annotations
 
-import re
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -16,15 +15,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from tests.web.dashboard.conftest import CSRF, PASSWORD
+from tests.web.dashboard.conftest import login as form_login
 
 from tlsrpt.settings import Settings
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.users import add_user
 from tlsrpt.web.app import create_app
 
-PASSWORD = "correct horse battery"
 ADMIN, CUSTOMER = "admin@example.com", "customer@example.net"
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 @dataclass
@@ -41,16 +40,9 @@ class Browser:
         return self.client.post(path, data=form, files=files, follow_redirects=False)
 
 
-def login(client: TestClient, email: str, password: str = PASSWORD) -> str:
+def login(client: TestClient, email: str) -> str:
     """Logs in through the form; returns the session's CSRF token."""
-    token = CSRF.search(client.get("/login").text)
-    assert token is not None
-    answer = client.post(
-        "/login",
-        data={"email": email, "password": password, "csrf": token.group(1), "next": "/"},
-        follow_redirects=False,
-    )
-    assert answer.status_code == 303, answer.text
+    form_login(client, email, PASSWORD)
     found = CSRF.search(client.get("/explanations").text)
     assert found is not None
     return found.group(1)
