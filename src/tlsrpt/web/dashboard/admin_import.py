@@ -29,7 +29,8 @@ from tlsrpt.web.dashboard.admin_common import (
 )
 
 PATH = "/admin/domains/import"
-MAX_BYTES = 4 * 1024 * 1024  # a list of 100,000 long names
+MAX_BYTES = 4 * 1024 * 1024  # an uploaded list: 100,000 long names
+MAX_PASTED = 1024 * 1024  # Starlette's limit on a multipart form field
 SHOWN_LINES = 2000  # every line's result is listed up to this many lines
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
@@ -97,7 +98,7 @@ def import_form(request: Request, session: Admin) -> HTMLResponse:
 async def import_list(
     request: Request,
     session: AdminForm,
-    domains: Annotated[str, Form(max_length=MAX_BYTES)] = "",
+    domains: Annotated[str, Form(max_length=MAX_PASTED)] = "",
     file: Annotated[UploadFile | None, File()] = None,
     owner: EmailField = "",
 ) -> HTMLResponse:
