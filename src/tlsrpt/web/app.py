@@ -31,6 +31,7 @@ from tlsrpt.store.url import StoreError
 from tlsrpt.watch import deliver
 from tlsrpt.web import api, dashboard, metrics, policy_host, problems
 from tlsrpt.web.access_log import AccessLog
+from tlsrpt.web.dashboard import admin
 from tlsrpt.web.headers import SecurityHeaders
 from tlsrpt.web.problems import problem
 from tlsrpt.web.ratelimit import RateLimit, default_rules
@@ -110,6 +111,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.router.routes.append(receiver_route(settings.http))
     api.install(app)
     dashboard.install(app)
+    admin.install(app)  # /admin/... and each user's /account/tokens
     policy_host.install(app)  # /.well-known/mta-sts.txt by Host, /v1/mta-sts/allowed
     reports_path = settings.http.reports_path
     document(app, reports_path)
