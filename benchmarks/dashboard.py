@@ -15,7 +15,10 @@ are skipped (neither is read here). Then, through the real app in process
   for random domains;
 - the overview page: `GET /?days=30`, the first page (50 domains, by
   name: analysis, sparkline and readiness of each) of all the domains;
-- for information, `GET /api/v1/domains?days=30`: all domains at once.
+- for information, `GET /api/v1/domains?days=30`: all domains at once;
+  a domain page, `GET /domains/D?days=30` (with its failure groups
+  explained and its rollout); and `GET /api/v1/domains/D/failures?days=30`
+  (every failure group explained), for random domains.
 
 Printed: p50 and p95 of `--runs` calls each, and as reference, measured in
 the same run, `GET /healthz` (the framework's own cost per request).
@@ -103,11 +106,22 @@ def measure(store: Store, domains: int, runs: int) -> None:
             assert len(answer.json()["domains"]) == domains
             return answer.status_code
 
+        def domain_page() -> int:
+            domain = f"d{rng.randrange(domains)}.example"
+            return client.get(f"/domains/{domain}?days=30").status_code
+
+        def failures() -> int:
+            domain = f"d{rng.randrange(domains)}.example"
+            url = f"/api/v1/domains/{domain}/failures?days=30&until={LAST_DAY}"
+            return client.get(url, headers=headers).status_code
+
         reference = timed(runs, lambda: client.get("/healthz").status_code)
         for name, call, target in (
             ("time series API", series, "target p95 < 150 ms"),
             (f"overview page of {domains:,}", overview, "target p95 < 150 ms"),
             (f"API: all {domains:,} domains", all_domains, "no target"),
+            ("domain page", domain_page, "no target"),
+            ("API: failures explained", failures, "no target"),
         ):
             p50, p95 = timed(runs, call)
             print(

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tlsrpt.domains import DomainError, ip_literal, is_normal_domain, normalize_domain
+from tlsrpt.domains import (
+    DomainError,
+    ip_literal,
+    is_normal_domain,
+    normalize_domain,
+    read_domain_list,
+)
 
 
 @pytest.mark.parametrize(
@@ -55,3 +61,16 @@ def test_ip_literal_reads_the_forms_found_where_a_host_belongs() -> None:
 def test_unknown_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown domain mode"):
         normalize_domain("example.com", "upper")  # type: ignore[arg-type]
+
+
+def test_read_domain_list_skips_blanks_and_comments_and_names_each_line() -> None:
+    text = "# header\n\n Example.COM. \nbad name\nexample.com # again\nlocalhost\r\nb.example"
+    listed = read_domain_list(text)
+    assert [(e.line, e.text, e.name, e.error, e.repeat_of) for e in listed] == [
+        (3, "Example.COM.", "example.com", None, None),
+        (4, "bad name", None, "is not a domain name", None),
+        (5, "example.com", "example.com", None, 3),
+        (6, "localhost", None, "is not a domain name", None),
+        (7, "b.example", "b.example", None, None),
+    ]
+    assert read_domain_list("") == read_domain_list("# nothing\n\n") == []

@@ -23,11 +23,20 @@ not import upward; dnspython is loaded only by the `"idna"` mode.
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from typing import Literal
 
 Mode = Literal["fold", "ldh", "idna"]
 
-__all__ = ["DomainError", "Mode", "ip_literal", "is_normal_domain", "normalize_domain"]
+__all__ = [
+    "DomainError",
+    "ListedDomain",
+    "Mode",
+    "ip_literal",
+    "is_normal_domain",
+    "normalize_domain",
+    "read_domain_list",
+]
 
 
 class DomainError(ValueError):
@@ -98,3 +107,37 @@ def ip_literal(host: str) -> str | None:
         return str(ipaddress.ip_address(text))
     except ValueError:
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class ListedDomain:
+    """One line of a domain list that names a domain: its 1-based line
+    number, its text, and either the name (`normalize_domain`) or why it
+    was refused; `repeat_of` is the line that named it first."""
+
+    line: int
+    text: str
+    name: str | None
+    error: str | None = None
+    repeat_of: int | None = None
+
+
+def read_domain_list(text: str, mode: Mode = "ldh") -> list[ListedDomain]:
+    """The lines of a domain list, one domain a line: blank lines and
+    comments (from `#` to the end of the line) are skipped; every other
+    line is normalised in `mode`, a refused one keeps its error and a
+    name seen before points to its first line."""
+    out: list[ListedDomain] = []
+    first: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        entry = line.partition("#")[0].strip()
+        if not entry:
+            continue
+        try:
+            name = normalize_domain(entry, mode)
+        except DomainError as exc:
+            out.append(ListedDomain(number, entry, None, str(exc)))
+            continue
+        out.append(ListedDomain(number, entry, name, None, first.get(name)))
+        first.setdefault(name, number)
+    return out

@@ -5,6 +5,16 @@ file (`--config`, top-level keys named as below), the environment variable
 `TLSRPT_<NAME>` (or `TLSRPT_<NAME>_FILE`, naming a file holding the value,
 for secrets such as a database password), and the command line.
 
+Each receiver's settings are a section of their own (`settings.http`,
+`.smtp`, `.dkim`, `.imap`: `tlsrpt.receive.settings`). In the TOML file a
+section is either the flat keys below or its table, `[receive.http]`,
+`[receive.smtp]`, `[receive.dkim]`, `[receive.imap]`, holding the keys
+without their prefix (`[receive.smtp] port = 25` is `smtp_port = 25`;
+`[receive.http]` keeps the names; `[receive.dkim] accept_unsigned` and
+`require_tlsrpt_service` are `smtp_accept_unsigned` and
+`dkim_require_tlsrpt_service`), never both for one key. Variables and
+command-line options keep the flat names.
+
 | key              | env variable             | default                      |
 |------------------|--------------------------|------------------------------|
 | database_url     | TLSRPT_DATABASE_URL      | SQLite file in the data dir  |
@@ -117,8 +127,15 @@ from typing import Any
 
 from tlsrpt.analysis.alert_settings import AlertSettings, AlertSettingsError, parse_alert_settings
 from tlsrpt.channels import Channel, ChannelError, parse_channels
-from tlsrpt.mtasts.publish import public_url_error
-from tlsrpt.report import DEFAULT_LIMITS
+from tlsrpt.mtasts.publish import Publish, public_url_error
+from tlsrpt.receive.settings import (
+    FLAT_NAMES,
+    SECTIONS,
+    DkimSettings,
+    HttpSettings,
+    ImapSettings,
+    SmtpSettings,
+)
 
 ENV_PREFIX = "TLSRPT_"
 
@@ -134,41 +151,19 @@ class Settings:
     port: int = 8080
     certfile: str | None = None
     keyfile: str | None = None
-    reports_path: str = "/v1/reports"
     public_url: str | None = None  # where senders and users reach this server (https)
-    max_body_bytes: int = DEFAULT_LIMITS.max_input_bytes
     trusted_proxies: tuple[str, ...] = ()
-    body_timeout_s: int = 60
     header_timeout_s: int = 15
     keepalive_timeout_s: int = 5
     max_connections: int = 1000
-    max_inflight_body_bytes: int = 128 * 1024 * 1024
-    quarantine_budget_inputs: int = 1000
-    quarantine_budget_bytes: int = 100 * 1024 * 1024
-    reports_rate_burst: int = 20_000
-    reports_rate_per_s: int = 50
-    smtp_port: int | None = None
-    smtp_host: str = "127.0.0.1"
-    smtp_recipients: tuple[str, ...] = ()
-    smtp_max_message_bytes: int = DEFAULT_LIMITS.max_message_bytes
-    smtp_accept_unsigned: bool = False
-    dkim_require_tlsrpt_service: bool = False
-    dns_nameservers: tuple[str, ...] = ()
+    # each receiver's section ([receive.*], tlsrpt.receive.settings)
+    http: HttpSettings = dataclasses.field(default_factory=HttpSettings)
+    smtp: SmtpSettings = dataclasses.field(default_factory=SmtpSettings)
+    dkim: DkimSettings = dataclasses.field(default_factory=DkimSettings)
+    imap: ImapSettings = dataclasses.field(default_factory=ImapSettings)
+    dns_nameservers: tuple[str, ...] = ()  # DKIM key lookups and the watch's checker
     dns_port: int = 53
     reverse_dns: bool = True  # the dashboard shows sending IPs' PTR names (dns_nameservers)
-    imap_host: str | None = None
-    imap_port: int | None = None
-    imap_user: str | None = None
-    imap_password: str | None = None
-    imap_password_file: str | None = None
-    imap_folder: str = "INBOX"
-    imap_mode: str = "move"
-    imap_archive_folder: str = "Archive"
-    imap_invalid_folder: str = "Invalid"
-    imap_tls: str = "imaps"
-    imap_ca_file: str | None = None
-    imap_poll_interval_s: int = 60
-    imap_dkim_retry_s: int = 86400
     watch_interval: str = "6h"
     watch_jitter: str = "10m"
     watch_keepalive: str = "7d"
@@ -192,37 +187,11 @@ class Settings:
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"port {self.port} is out of range 0-65535")
-        if self.body_timeout_s < 1:
-            raise SettingsError("body_timeout_s must be at least 1")
-        for name in (
-            "max_body_bytes",
-            "header_timeout_s",
-            "keepalive_timeout_s",
-            "max_connections",
-            "max_inflight_body_bytes",
-            "reports_rate_burst",
-            "reports_rate_per_s",
-        ):
+        for name in ("header_timeout_s", "keepalive_timeout_s", "max_connections"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1")
-        if self.max_inflight_body_bytes < self.max_body_bytes:
-            raise SettingsError(
-                "max_inflight_body_bytes must be at least max_body_bytes: "
-                "else a body of the allowed size could never be received"
-            )
-        for name in ("quarantine_budget_inputs", "quarantine_budget_bytes"):
-            if getattr(self, name) < 0:
-                raise SettingsError(f"{name} must be at least 0")
-        if not self.reports_path.startswith("/"):
-            raise SettingsError(f"reports_path {self.reports_path!r} must start with '/'")
         if self.public_url is not None and public_url_error(self.public_url):
             raise SettingsError(str(public_url_error(self.public_url)))
-        if self.smtp_port is not None and not self.smtp_recipients:
-            raise SettingsError("smtp_port needs smtp_recipients: the receiver is never a relay")
-        if self.smtp_port is not None and not 0 <= self.smtp_port <= 65535:
-            raise SettingsError(f"smtp_port {self.smtp_port} is out of range 0-65535")
-        if self.imap_host is not None:
-            self._check_imap()
         if (self.certfile is None) != (self.keyfile is None):
             raise SettingsError("certfile and keyfile go together: give both or neither")
         if self.metrics_max_domains < 1:
@@ -252,6 +221,12 @@ class Settings:
         if self.watch_concurrency < 1:
             raise SettingsError("watch_concurrency must be at least 1")
 
+    @property
+    def publish(self) -> Publish:
+        """What the MTA-STS records to publish read: the public URL and the
+        reports path (`tlsrpt.mtasts.publish.expected_records`)."""
+        return Publish(self.public_url, self.http.reports_path)
+
     def watch_schedule(self) -> tuple[str, str, str, str, dict[str, str]]:
         """The arguments of `tlsrpt.watch.schedule.WatchConfig.from_settings`."""
         return (
@@ -262,25 +237,25 @@ class Settings:
             dict(self.watch_intervals),
         )
 
-    def _check_imap(self) -> None:
-        if not self.imap_user:
-            raise SettingsError("imap_host needs imap_user")
-        if self.imap_password is None and self.imap_password_file is None:
-            raise SettingsError("imap_host needs imap_password or imap_password_file")
-        # mode, TLS mode, folders and interval: checked by tlsrpt.receive.imap.ImapConfig
-        if self.imap_port is not None and not 0 < self.imap_port <= 65535:
-            raise SettingsError(f"imap_port {self.imap_port} is out of range 1-65535")
-
 
 _BOOLS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 _DURATIONS = {"watch_interval", "watch_jitter", "watch_keepalive", "watch_lease"}
 _TABLES = ("alerts",)  # TOML tables with parsers of their own, not in the environment
-_FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in _TABLES}
+# Every flat key (top-level TOML key, TLSRPT_<KEY> variable, command-line
+# override) -> the section holding it (None: Settings itself) and its field.
+_KEYS: dict[str, tuple[str | None, dataclasses.Field[Any]]] = {
+    f.name: (None, f)
+    for f in dataclasses.fields(Settings)
+    if f.name not in _TABLES and f.name not in SECTIONS
+}
+for _section, _cls in SECTIONS.items():
+    for _field in dataclasses.fields(_cls):
+        _KEYS[FLAT_NAMES[_section][_field.name]] = (_section, _field)
 
 
 def _convert(name: str, value: Any, origin: str) -> Any:
     """A raw TOML or environment value as the type the field holds."""
-    kind = _FIELDS[name].type
+    kind = _KEYS[name][1].type
     try:
         if kind == "tuple[tuple[str, str], ...]":  # a TOML table, or "key=value,..."
             if isinstance(value, str):
@@ -322,13 +297,33 @@ def _from_toml(path: Path) -> dict[str, Any]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
     tables = {name: data.pop(name) for name in _TABLES if name in data}
-    unknown = sorted(set(data) - set(_FIELDS))
+    sections = _receive_sections(data.pop("receive", {}), path)
+    unknown = sorted(set(data) - set(_KEYS))
     if unknown:
         raise SettingsError(f"{path}: unknown setting {unknown[0]!r}")
-    values = {k: _convert(k, v, str(path)) for k, v in data.items()}
+    twice = sorted(set(data) & set(sections))
+    if twice:
+        raise SettingsError(f"{path}: {twice[0]} is set twice, flat and in [receive.*]; keep one")
+    values = {k: _convert(k, v, str(path)) for k, v in {**data, **sections}.items()}
     if "alerts" in tables:
         values["alerts"] = _alerts(tables["alerts"], path)
     return values
+
+
+def _receive_sections(table: Any, path: Path) -> dict[str, Any]:
+    """The `[receive.*]` tables as flat keys: `[receive.smtp] port` is `smtp_port`."""
+    if not isinstance(table, dict):
+        raise SettingsError(f"{path}: receive must be a table of [receive.*] sections")
+    flat: dict[str, Any] = {}
+    for section, keys in table.items():
+        names = FLAT_NAMES.get(section)
+        if names is None or not isinstance(keys, dict):
+            raise SettingsError(f"{path}: unknown setting 'receive.{section}'")
+        for key, value in keys.items():
+            if key not in names:
+                raise SettingsError(f"{path}: unknown setting 'receive.{section}.{key}'")
+            flat[names[key]] = value
+    return flat
 
 
 def _alerts(table: Any, path: Path) -> AlertSettings:
@@ -343,7 +338,7 @@ def _alerts(table: Any, path: Path) -> AlertSettings:
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for name in _FIELDS:
+    for name in _KEYS:
         var = ENV_PREFIX + name.upper()
         if env.get(var):
             values[name] = _convert(name, env[var], var)
@@ -368,4 +363,21 @@ def load_settings(
         values.update(_from_toml(config))
     values.update(_from_env(os.environ if env is None else env))
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return Settings(**values)
+    return _assemble(values)
+
+
+def _assemble(values: Mapping[str, Any]) -> Settings:
+    """Settings from flat keys: each receiver's keys make its section."""
+    top: dict[str, Any] = {}
+    sections: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+    for key, value in values.items():
+        section, field = _KEYS.get(key, (None, None))
+        if section is None or field is None:  # a key of Settings itself, or a table
+            top[key] = value
+        else:
+            sections[section][field.name] = value
+    try:
+        built = {name: SECTIONS[name](**kwargs) for name, kwargs in sections.items()}
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    return Settings(**top, **built)

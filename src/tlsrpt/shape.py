@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tlsrpt.analysis.explain import explain
+from tlsrpt.analysis.failure_context import FailureExplanation, FailureGroup
 from tlsrpt.analysis.period import DomainPeriod
 from tlsrpt.analysis.readiness import Readiness
 from tlsrpt.store.domain_reads import DomainDetail, DomainOverview
@@ -121,3 +122,34 @@ def report_dict(view: ReportView) -> dict[str, Any]:
         "duplicates": stored.duplicates,
         "raw_available": view.raw_allowed,
     }
+
+
+def failure_group_dict(group: FailureGroup, explanation: FailureExplanation) -> dict[str, Any]:
+    """One failure group (day, result type, receiving MX) and what the
+    history of its day says about it (`tlsrpt.analysis.failure_context`)."""
+    return {
+        "day": group.day,
+        "result_type": group.result_type,
+        "receiving_mx_hostname": group.mx,
+        "failed_sessions": group.sessions,
+        "failure_reason_codes": list(group.reason_codes),
+        "policy_types": list(group.policy_types),
+        "explanation": explanation.as_dict(),
+    }
+
+
+def explained_failure_rows(
+    rows: list[dict[str, Any]], groups: list[tuple[FailureGroup, FailureExplanation]]
+) -> list[dict[str, Any]]:
+    """The failure list's rows, each with the `explanation` of its group
+    (None for a row beyond the groups read)."""
+    by_key = {g.key: e.as_dict() for g, e in groups}
+    return [
+        {
+            **row,
+            "explanation": by_key.get(
+                (row["day"], row["result_type"], (row["receiving_mx_hostname"] or "").lower())
+            ),
+        }
+        for row in rows
+    ]

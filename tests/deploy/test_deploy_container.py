@@ -25,8 +25,8 @@ import yaml
 
 from tlsrpt.cli import build_parser
 from tlsrpt.cli.serve import run as serve_run
-from tlsrpt.cli.serve import uvicorn_config
 from tlsrpt.cli.watch import run as watch_run
+from tlsrpt.serve.listener import uvicorn_config
 from tlsrpt.settings import Settings, load_settings
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.location import ENV_VAR
@@ -281,8 +281,8 @@ def test_example_config_optional_settings_load_too(tmp_path: Path) -> None:
     path = tmp_path / "tlsrpt.toml"
     path.write_text(uncommented, encoding="utf-8")
     settings = load_settings(path, env={})
-    assert settings.smtp_port == 25 and settings.smtp_recipients
-    assert settings.imap_host == "imap.example.com"
+    assert settings.smtp.port == 25 and settings.smtp.recipients
+    assert settings.imap.host == "imap.example.com"
     assert [c.name for c in settings.notify] == ["ops", "postmasters"]
     assert dict(settings.watch_intervals) == {"shop.example.com": "1h", "parked.example.org": "0"}
     assert settings.database_url == "sqlite:////var/lib/tlsrpt/tlsrpt.sqlite3"

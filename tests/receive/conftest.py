@@ -1,12 +1,13 @@
-"""Shared fixtures: a loopback DNS server and a DKIM key."""
+"""Shared fixtures: a loopback DNS server and a DKIM key; the HTTP server."""
 
 from __future__ import annotations
 
 import base64
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.message import EmailMessage
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,8 +18,12 @@ import dns.rrset
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from tests.serving import Running, serve, servers
+from tests.serving import report_json as build_report_json
 
 from tlsrpt.receive.dkim_verify import txt_lookup
+from tlsrpt.receive.settings import HttpSettings
+from tlsrpt.settings import Settings
 
 
 class LoopbackDns:
@@ -116,3 +121,22 @@ def lookup(server: LoopbackDns) -> Any:
 def kit() -> SimpleNamespace:
     """Helpers to build, sign and publish keys for report mails."""
     return SimpleNamespace(report_mail=report_mail, signed=signed, publish=publish, lookup=lookup)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Running]:
+    """The HTTP receiver as `tlsrpt serve` runs it (tests.serving), on SQLite."""
+    database = f"sqlite:///{tmp_path / 'http.sqlite3'}"
+    yield from serve(Settings(database_url=database, http=HttpSettings(max_body_bytes=64 * 1024)))
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Callable[..., Running]]:
+    """Start a server with extra settings (at most one per test)."""
+    yield from servers(f"sqlite:///{tmp_path / 'http.sqlite3'}")
+
+
+@pytest.fixture
+def report_json() -> Callable[..., bytes]:
+    """Builds a minimal RFC 8460 §4.4 report (JSON bytes)."""
+    return build_report_json

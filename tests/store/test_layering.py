@@ -1,7 +1,8 @@
 """The layering the read model rests on, checked on the source: SQL is
 built and run only under `tlsrpt/store` (its migrations included), and
 nothing outside `tlsrpt/web` imports `tlsrpt.web` — the read model, the
-CLI, export and the watcher stand without the web layer."""
+CLI, export, the watcher and the receivers stand without the web layer
+(serve's lifecycle alone starts it) — and only the CLI starts serve."""
 
 from __future__ import annotations
 
@@ -31,10 +32,10 @@ SQL_BUILDERS = {
 SQL_RUNNERS = {"execute", "scalar", "scalars", "exec_driver_sql"}
 # Outside `tlsrpt/web`, a module may import these `tlsrpt.web` modules, and
 # only these: serve's lifecycle starts the web app (it builds the app and
-# sets its connection limits).
+# its listener sets the connection limits).
 WEB_IMPORTS_ALLOWED = {
-    # serve's start-up code builds the web app and runs it.
-    "cli/serve.py": {"tlsrpt.web.app", "tlsrpt.web.connections"},
+    "serve/lifecycle.py": {"tlsrpt.web.app"},
+    "serve/listener.py": {"tlsrpt.web.connections"},
 }
 
 
@@ -118,6 +119,35 @@ def test_nothing_outside_web_imports_web() -> None:
         if extra:
             offenders[name] = sorted(extra)
     assert offenders == {}
+
+
+def imports_of(source: str, package: str) -> set[str]:
+    """The absolute imports of `package` (or its modules) in `source`."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {n for n in found if n == package or n.startswith(package + ".")}
+
+
+def test_receivers_import_neither_web_serve_nor_cli() -> None:
+    for path in (SRC / "receive").rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        for above in ("tlsrpt.web", "tlsrpt.serve", "tlsrpt.cli"):
+            assert not imports_of(source, above), (path, above)
+
+
+def test_only_the_cli_starts_serve() -> None:
+    offenders = {
+        path.relative_to(SRC).as_posix()
+        for path in SRC.rglob("*.py")
+        if path.relative_to(SRC).parts[0] not in ("serve", "cli")
+        and imports_of(path.read_text(encoding="utf-8"), "tlsrpt.serve")
+    }
+    assert offenders == set()
 
 
 def test_dashboard_does_not_read_through_the_api_package() -> None:

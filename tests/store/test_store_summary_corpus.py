@@ -22,7 +22,7 @@ import orjson
 import pytest
 
 from tlsrpt.cli import main
-from tlsrpt.ingest.files import discover
+from tlsrpt.receive.files import discover
 
 CORPUS = Path("/work/shared/corpus")
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not present")

@@ -1,51 +1,17 @@
-"""A real uvicorn server on 127.0.0.1 (ephemeral port) running the app, configured
-as `tlsrpt serve` configures it."""
+"""Fixtures of the web tests: the HTTP server of `tests.serving` on a SQLite
+database of the test's own."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
-import orjson
 import pytest
-import uvicorn
+from tests.serving import Running, serve, servers
+from tests.serving import report_json as build_report_json
 
-from tlsrpt.cli.serve import uvicorn_config
+from tlsrpt.receive.settings import HttpSettings
 from tlsrpt.settings import Settings
-from tlsrpt.web.app import create_app
-
-
-class Running:
-    def __init__(self, base_url: str, settings: Settings) -> None:
-        self.base_url = base_url
-        self.settings = settings
-
-
-def _serve(settings: Settings) -> Iterator[Running]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    # as `tlsrpt serve` runs it: its h11 protocol with the connection limits
-    config = uvicorn_config(create_app(settings), settings, "warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive(), "server failed to start"
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    try:
-        yield Running(f"http://127.0.0.1:{port}", settings)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
 
 
 @pytest.fixture
@@ -55,65 +21,16 @@ def db_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def server(db_url: str) -> Iterator[Running]:
-    yield from _serve(Settings(database_url=db_url, max_body_bytes=64 * 1024))
+    yield from serve(Settings(database_url=db_url, http=HttpSettings(max_body_bytes=64 * 1024)))
 
 
 @pytest.fixture
 def make_server(db_url: str) -> Iterator[Callable[..., Running]]:
     """Start a server with extra settings (at most one per test)."""
-    gens: list[Iterator[Running]] = []
-
-    def start(**kw: Any) -> Running:
-        gen = _serve(Settings(database_url=db_url, **kw))
-        gens.append(gen)
-        return next(gen)
-
-    yield start
-    for gen in gens:
-        for _ in gen:
-            pass
-
-
-def _report_json(report_id: str = "2026-11-01T00:00:00Z_example.com", **extra: Any) -> bytes:
-    """A minimal RFC 8460 §4.4 report."""
-    report = {
-        "organization-name": "Example Sender",
-        "date-range": {
-            "start-datetime": "2026-11-01T00:00:00Z",
-            "end-datetime": "2026-11-01T23:59:59Z",
-        },
-        "contact-info": "tlsrpt@sender.example",
-        "report-id": report_id,
-        "policies": [
-            {
-                "policy": {
-                    "policy-type": "sts",
-                    "policy-string": [
-                        "version: STSv1",
-                        "mode: enforce",
-                        "mx: mx.example.com",
-                        "max_age: 86400",
-                    ],
-                    "policy-domain": "example.com",
-                    "mx-host": ["mx.example.com"],
-                },
-                "summary": {"total-successful-session-count": 10, "total-failure-session-count": 1},
-                "failure-details": [
-                    {
-                        "result-type": "certificate-expired",
-                        "sending-mta-ip": "192.0.2.1",
-                        "receiving-mx-hostname": "mx.example.com",
-                        "failed-session-count": 1,
-                    }
-                ],
-            }
-        ],
-        **extra,
-    }
-    return orjson.dumps(report)
+    yield from servers(db_url)
 
 
 @pytest.fixture
 def report_json() -> Callable[..., bytes]:
     """Builds a minimal RFC 8460 §4.4 report (JSON bytes)."""
-    return _report_json
+    return build_report_json

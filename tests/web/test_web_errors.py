@@ -15,6 +15,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from tlsrpt.receive.settings import HttpSettings
 from tlsrpt.settings import Settings
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.users import add_user
@@ -56,7 +57,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 @pytest.fixture
 def client(store: Store) -> Iterator[TestClient]:
-    settings = Settings(max_body_bytes=64 * 1024)
+    settings = Settings(http=HttpSettings(max_body_bytes=64 * 1024))
     with TestClient(create_app(settings, store), raise_server_exceptions=False) as c:
         yield c
 

@@ -14,11 +14,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from tlsrpt.asgi import client_key
+from tlsrpt.receive.http import seconds_to_utc_midnight
 from tlsrpt.store.engine import open_store
 from tlsrpt.store.schema import raw_inputs
 from tlsrpt.store.users import add_user, create_token
-from tlsrpt.web.ratelimit import client_key
-from tlsrpt.web.receiver import seconds_to_utc_midnight
 
 JSON = {"content-type": "application/tlsrpt+json"}
 

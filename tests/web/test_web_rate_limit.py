@@ -14,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from tests.web.conftest import _serve
+from tests.serving import serve as _serve
 
+from tlsrpt.receive.settings import HttpSettings
 from tlsrpt.settings import Settings
 from tlsrpt.store.engine import open_store
 from tlsrpt.store.schema import rate_limits, reports
@@ -80,10 +81,14 @@ def test_the_shared_limit_on_postgresql_takes_the_burst_whole(postgres_url: str)
     several threads and two instances' buckets at once."""
     settings = Settings()
     (rule, _login) = default_rules(
-        settings.reports_path, settings.reports_rate_per_s, settings.reports_rate_burst
+        settings.http.reports_path,
+        settings.http.reports_rate_per_s,
+        settings.http.reports_rate_burst,
     )
     (other, _login) = default_rules(
-        settings.reports_path, settings.reports_rate_per_s, settings.reports_rate_burst
+        settings.http.reports_path,
+        settings.http.reports_rate_per_s,
+        settings.http.reports_rate_burst,
     )
     with open_store(postgres_url) as store, ThreadPoolExecutor(THREADS) as pool:
         waits = list(
@@ -97,8 +102,8 @@ def test_the_shared_limit_on_postgresql_takes_the_burst_whole(postgres_url: str)
             row = conn.execute(sa.select(rate_limits)).one()
     assert (row.rule, row.client) == ("reports", "192.0.2.1")
     # taken a lease of 1 % of the burst at a time, and tokens remain
-    assert row.granted == settings.reports_rate_burst // 100
-    assert 1 <= row.tokens < settings.reports_rate_burst
+    assert row.granted == settings.http.reports_rate_burst // 100
+    assert 1 <= row.tokens < settings.http.reports_rate_burst
 
 
 def test_a_flood_from_one_address_is_answered_429(
@@ -125,7 +130,9 @@ def test_a_flood_from_one_address_is_answered_429(
 def two_instances(postgres_url: str) -> Iterator[tuple[str, str]]:
     """Two servers on one PostgreSQL database, each with its own process
     state, both allowing 6 reports per address at once and 1 a second."""
-    settings = Settings(database_url=postgres_url, reports_rate_burst=6, reports_rate_per_s=1)
+    settings = Settings(
+        database_url=postgres_url, http=HttpSettings(reports_rate_burst=6, reports_rate_per_s=1)
+    )
     first, second = _serve(settings), _serve(settings)
     try:
         yield next(first).base_url, next(second).base_url

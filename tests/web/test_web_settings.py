@@ -11,13 +11,13 @@ from tlsrpt.settings import Settings, SettingsError, load_settings
 
 def test_defaults() -> None:
     s = load_settings(env={})
-    assert (s.host, s.port, s.database_url, s.reports_path) == (
+    assert (s.host, s.port, s.database_url, s.http.reports_path) == (
         "127.0.0.1",
         8080,
         None,
         "/v1/reports",
     )
-    assert s.max_body_bytes == 10 * 1024 * 1024
+    assert s.http.max_body_bytes == 10 * 1024 * 1024
     assert s.trusted_proxies == ()
 
 
@@ -29,7 +29,7 @@ def test_precedence(tmp_path: Path) -> None:
     s = load_settings(
         cfg, {"port": 3000, "host": None}, env={"TLSRPT_PORT": "2000", "TLSRPT_MAX_BODY_BYTES": "7"}
     )
-    assert (s.host, s.port, s.max_body_bytes, s.trusted_proxies) == (
+    assert (s.host, s.port, s.http.max_body_bytes, s.trusted_proxies) == (
         "0.0.0.0",
         3000,
         7,
@@ -78,13 +78,13 @@ def test_smtp_settings(tmp_path: Path) -> None:
         'smtp_port = 2525\nsmtp_recipients = ["tlsrpt@example.org"]\nsmtp_accept_unsigned = true\n'
     )
     s = load_settings(cfg, env={"TLSRPT_DKIM_REQUIRE_TLSRPT_SERVICE": "yes"})
-    assert (s.smtp_port, s.smtp_recipients, s.smtp_accept_unsigned) == (
+    assert (s.smtp.port, s.smtp.recipients, s.dkim.accept_unsigned) == (
         2525,
         ("tlsrpt@example.org",),
         True,
     )
-    assert s.dkim_require_tlsrpt_service is True
-    assert load_settings(env={}).smtp_port is None
+    assert s.dkim.require_tlsrpt_service is True
+    assert load_settings(env={}).smtp.port is None
 
 
 @pytest.mark.parametrize(
@@ -106,9 +106,9 @@ def test_connection_and_memory_limits_from_toml_and_env(tmp_path: Path) -> None:
         defaults.header_timeout_s,
         defaults.keepalive_timeout_s,
         defaults.max_connections,
-        defaults.max_inflight_body_bytes,
-        defaults.quarantine_budget_inputs,
-        defaults.quarantine_budget_bytes,
+        defaults.http.max_inflight_body_bytes,
+        defaults.http.quarantine_budget_inputs,
+        defaults.http.quarantine_budget_bytes,
     ) == (15, 5, 1000, 128 * 1024 * 1024, 1000, 100 * 1024 * 1024)
     cfg = tmp_path / "c.toml"
     cfg.write_text("header_timeout_s = 3\nmax_connections = 50\nquarantine_budget_inputs = 0\n")
@@ -124,20 +124,20 @@ def test_connection_and_memory_limits_from_toml_and_env(tmp_path: Path) -> None:
         s.header_timeout_s,
         s.keepalive_timeout_s,
         s.max_connections,
-        s.max_inflight_body_bytes,
-        s.quarantine_budget_inputs,
-        s.quarantine_budget_bytes,
+        s.http.max_inflight_body_bytes,
+        s.http.quarantine_budget_inputs,
+        s.http.quarantine_budget_bytes,
     ) == (3, 2, 50, 64 * 1024 * 1024, 0, 1000)
 
 
 def test_receiver_rate_limit_from_toml_and_env(tmp_path: Path) -> None:
     defaults = load_settings(env={})
     # a provider's 10,000 domains, each reported by one sender after midnight
-    assert (defaults.reports_rate_burst, defaults.reports_rate_per_s) == (20_000, 50)
+    assert (defaults.http.reports_rate_burst, defaults.http.reports_rate_per_s) == (20_000, 50)
     cfg = tmp_path / "c.toml"
     cfg.write_text("reports_rate_burst = 50000\nreports_rate_per_s = 10\n")
     s = load_settings(cfg, env={"TLSRPT_REPORTS_RATE_PER_S": "200"})
-    assert (s.reports_rate_burst, s.reports_rate_per_s) == (50_000, 200)
+    assert (s.http.reports_rate_burst, s.http.reports_rate_per_s) == (50_000, 200)
     with pytest.raises(SettingsError, match="reports_rate_burst has an invalid value"):
         load_settings(env={"TLSRPT_REPORTS_RATE_BURST": "lots"})
 
@@ -158,4 +158,4 @@ def test_receiver_rate_limit_from_toml_and_env(tmp_path: Path) -> None:
 )
 def test_limits_are_checked(values: dict[str, int], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
-        Settings(**values)  # type: ignore[arg-type]
+        load_settings(overrides=values, env={})

@@ -79,6 +79,24 @@ _RULES = (
         (EXPIRY_DAYS,),
     ),
     Rule(
+        "sts-record-id-stale",
+        CHECK,
+        "warning",
+        "for a policy hosted here: the `_mta-sts` TXT record does not name the id of the "
+        "current hosted version (or is missing), so senders keep the policy they cached "
+        "(RFC 8461 §3.1)",
+        "publish the record `tlsrpt mta-sts show <domain>` prints",
+    ),
+    Rule(
+        "sts-policy-not-served",
+        CHECK,
+        "error when the served mode or mx differ, else warning",
+        "for a policy hosted here: `mta-sts.<domain>` answers with another text than the "
+        "current hosted version, byte for byte (RFC 8461 §3.3)",
+        "point `mta-sts.<domain>` at this server and let the proxy pass the Host header and "
+        "the body unchanged",
+    ),
+    Rule(
         "sts-policy-changed-without-id-change",
         CHANGE,
         "warning",

@@ -86,56 +86,12 @@ def evaluate_dane(
     if tlsa.failed:
         if not state.mx_secure:  # senders do not look for TLSA behind an unsigned MX
             return [], section
-        what = (
-            "fails DNSSEC validation (bogus)"
-            if tlsa.bogus
-            else f"fails ({tlsa.error or tlsa.status})"
-        )
-        return [
-            Finding(
-                "dane-dnssec-invalid",
-                Severity.ERROR,
-                f"the TLSA lookup of {name} {what}; DANE senders must not treat that as 'no "
-                "TLSA' and defer mail to this MX (RFC 7672 §2.1)",
-                {
-                    "name": name,
-                    "dns": tlsa.to_json(),
-                    "records_without_validation": [r.text() for r in tlsa.records],
-                    "senders": senders([DANE_SENDERS]),
-                },
-                "re-sign the zone (or fix its delegation/DS) so the TLSA RRset validates",
-            )
-        ], section
+        return [_dnssec_invalid(name, tlsa)], section
     if tlsa.status != DnsStatus.OK or not tlsa.records:
         return [], section
     records = [r.text() for r in tlsa.records]
     if not tlsa.secure or not state.mx_secure:
-        mx_only = tlsa.secure and not state.mx_secure
-        why = (
-            (
-                "the domain's MX record is not DNSSEC-signed, so DANE senders do not use "
-                f"the TLSA records of {host} for it (RFC 7672 §2.2.1)"
-            )
-            if mx_only
-            else (
-                f"the TLSA records at {name} are not DNSSEC-validated (unsigned zone, or a "
-                "resolver that does not validate), so senders ignore them"
-            )
-        )
-        return [
-            Finding(
-                "dane-tlsa-insecure",
-                Severity.INFO if mx_only else Severity.WARNING,
-                why,
-                {
-                    "name": name,
-                    "records": records,
-                    "tlsa_secure": tlsa.secure,
-                    "mx_secure": state.mx_secure,
-                },
-                None if mx_only else "sign the zone with DNSSEC and publish its DS at the parent",
-            )
-        ], section
+        return [_insecure(host, name, tlsa, state.mx_secure, records)], section
     findings: list[Finding] = []
     mismatched: list[dict[str, Any]] = []
     matches: list[dict[str, Any]] = []
@@ -183,6 +139,56 @@ def evaluate_dane(
             )
         )
     return findings, section
+
+
+def _dnssec_invalid(name: str, tlsa: DnsAnswer) -> Finding:
+    """The TLSA lookup behind a signed MX failed: DANE senders defer."""
+    what = (
+        "fails DNSSEC validation (bogus)" if tlsa.bogus else f"fails ({tlsa.error or tlsa.status})"
+    )
+    return Finding(
+        "dane-dnssec-invalid",
+        Severity.ERROR,
+        f"the TLSA lookup of {name} {what}; DANE senders must not treat that as 'no "
+        "TLSA' and defer mail to this MX (RFC 7672 §2.1)",
+        {
+            "name": name,
+            "dns": tlsa.to_json(),
+            "records_without_validation": [r.text() for r in tlsa.records],
+            "senders": senders([DANE_SENDERS]),
+        },
+        "re-sign the zone (or fix its delegation/DS) so the TLSA RRset validates",
+    )
+
+
+def _insecure(
+    host: str, name: str, tlsa: DnsAnswer, mx_secure: bool, records: list[str]
+) -> Finding:
+    """TLSA records senders ignore: not validated, or behind an unsigned MX."""
+    mx_only = tlsa.secure and not mx_secure
+    why = (
+        (
+            "the domain's MX record is not DNSSEC-signed, so DANE senders do not use "
+            f"the TLSA records of {host} for it (RFC 7672 §2.2.1)"
+        )
+        if mx_only
+        else (
+            f"the TLSA records at {name} are not DNSSEC-validated (unsigned zone, or a "
+            "resolver that does not validate), so senders ignore them"
+        )
+    )
+    return Finding(
+        "dane-tlsa-insecure",
+        Severity.INFO if mx_only else Severity.WARNING,
+        why,
+        {
+            "name": name,
+            "records": records,
+            "tlsa_secure": tlsa.secure,
+            "mx_secure": mx_secure,
+        },
+        None if mx_only else "sign the zone with DNSSEC and publish its DS at the parent",
+    )
 
 
 def _tlsa_fix(name: str, probes: Sequence[SmtpProbe]) -> str | None:

@@ -119,6 +119,33 @@ def evaluate_mx_host(
     if resolution.literal is not None:
         findings.append(_literal_mx(host, resolution))
         return findings, section, False
+    findings += _address_findings(host, resolution, section["refused"])
+    probes = facts.probes
+    # RFC 7672 §8.1: the chain DANE senders get is the one served for the base domain.
+    dane_probes = facts.dane_probes if facts.dane_probes is not None else probes
+    dane_findings, section["tlsa"] = evaluate_dane(host, dane, dane_probes, now)
+    if probes is None:
+        return findings + dane_findings, section, False
+    analyses = {p.address: analyze_chain(p.chain, host, anchors, now) for p in probes if p.tls_ok}
+    section["probes"] = [
+        {
+            **p.to_json(),
+            "certificate": analyses[p.address].to_json() if p.address in analyses else None,
+        }
+        for p in probes
+    ]
+    reachable = [p for p in probes if p.reachable]
+    tls = [p for p in reachable if p.tls_ok]
+    findings += _connection_findings(host, probes, sts, dane, strict)
+    findings += _certificate_findings(host, tls, analyses, sts, dane, expiry_warning_days)
+    return findings + dane_findings, section, bool(reachable)
+
+
+def _address_findings(
+    host: str, resolution: Resolution, refused: list[dict[str, str]]
+) -> list[Finding]:
+    """An MX host without addresses, or with addresses the checker refuses."""
+    findings: list[Finding] = []
     if not resolution.addresses:
         findings.append(
             Finding(
@@ -137,23 +164,18 @@ def evaluate_mx_host(
                 f"MX {host} resolves to addresses the checker does not connect to: "
                 + "; ".join(why for _, why in resolution.refused)
                 + "; senders on the internet cannot reach them either",
-                {"host": host, "refused": section["refused"]},
+                {"host": host, "refused": refused},
             )
         )
-    probes = facts.probes
-    # RFC 7672 §8.1: the chain DANE senders get is the one served for the base domain.
-    dane_probes = facts.dane_probes if facts.dane_probes is not None else probes
-    dane_findings, section["tlsa"] = evaluate_dane(host, dane, dane_probes, now)
-    if probes is None:
-        return findings + dane_findings, section, False
-    analyses = {p.address: analyze_chain(p.chain, host, anchors, now) for p in probes if p.tls_ok}
-    section["probes"] = [
-        {
-            **p.to_json(),
-            "certificate": analyses[p.address].to_json() if p.address in analyses else None,
-        }
-        for p in probes
-    ]
+    return findings
+
+
+def _connection_findings(
+    host: str, probes: Sequence[SmtpProbe], sts: StsState, dane: DaneState, strict: bool
+) -> list[Finding]:
+    """What the SMTP sessions with each address of one MX host showed:
+    unreachable, no STARTTLS, a failing handshake, an old TLS version."""
+    findings: list[Finding] = []
     reachable = [p for p in probes if p.reachable]
     unreachable = [p for p in probes if not p.reachable]
     if unreachable:
@@ -202,8 +224,7 @@ def evaluate_mx_host(
                 },
             )
         )
-    tls = [p for p in reachable if p.tls_ok]
-    old = [p for p in tls if p.tls_version in OLD_TLS]
+    old = [p for p in reachable if p.tls_ok and p.tls_version in OLD_TLS]
     if old:
         findings.append(
             Finding(
@@ -220,8 +241,7 @@ def evaluate_mx_host(
                 f"enable TLS 1.2 and 1.3 on {host}",
             )
         )
-    findings += _certificate_findings(host, tls, analyses, sts, dane, expiry_warning_days)
-    return findings + dane_findings, section, bool(reachable)
+    return findings
 
 
 def _literal_mx(host: str, resolution: Resolution) -> Finding:

@@ -70,19 +70,14 @@ def evaluate_sts(
     section["dns"] = answer.to_json()
     section["records"] = [display(rr) for rr in answer.records]
     if answer.failed:
-        return (
-            [
-                Finding(
-                    "dns-lookup-failed",
-                    Severity.WARNING,
-                    f"the TXT lookup of {name} failed ({answer.error or answer.status}); senders "
-                    "that see the same apply no MTA-STS policy",
-                    {"name": name, "dns": answer.to_json()},
-                )
-            ],
-            section,
-            StsState(),
+        failed = Finding(
+            "dns-lookup-failed",
+            Severity.WARNING,
+            f"the TXT lookup of {name} failed ({answer.error or answer.status}); senders "
+            "that see the same apply no MTA-STS policy",
+            {"name": name, "dns": answer.to_json()},
         )
+        return [failed], section, StsState()
     selected = select_sts_record(answer.records, strict=True)
     errors = [p for p in selected.problems if p.severity == "error"]
     codes = {p.code for p in errors}

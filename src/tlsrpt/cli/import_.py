@@ -14,8 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tlsrpt.cli.db import add_db_argument, opened_store
 from tlsrpt.cli.output import UsageError, console, err_console, print_json_line, say
-from tlsrpt.ingest.files import Entry, Skipped, discover, read_entry
 from tlsrpt.ingest.model import IngestResult, RawInput
+from tlsrpt.receive.files import Entry, Skipped, discover, read_entry
 
 if TYPE_CHECKING:
     from tlsrpt.store.engine import Store

@@ -35,7 +35,6 @@ from tlsrpt.mtasts import (
     expected_records,
     new_version,
     plan_promotion,
-    plan_rollback,
 )
 from tlsrpt.mtasts.versions import check_mx
 
@@ -388,14 +387,16 @@ def run_history(args: argparse.Namespace) -> int:
 
 
 def run_promote(args: argparse.Namespace) -> int:
+    from tlsrpt.rollout_steps import promote
+
     now, settings, domain = _now(args.now), _settings(args), _domain(args.domain)
     with opened_store(args) as store, store.write() as conn:
         versions = _history(conn, domain)
-        readiness = _readiness(conn, domain, now)
-        promotion = plan_promotion(versions, readiness, now, force=args.force)
-        if promotion.change is not None:
-            versions.append(_make(domain, versions, promotion.change, now))
-            _publish(conn, versions[-1])
+        try:
+            promotion, version = promote(conn, versions, now, _os_user(), force=args.force)
+        except PolicyError as exc:
+            raise UsageError(str(exc)) from exc
+        versions += [version] if version is not None else []
     if promotion.last_step:
         output(
             args,
@@ -417,23 +418,26 @@ def run_promote(args: argparse.Namespace) -> int:
 
 
 def run_rollback(args: argparse.Namespace) -> int:
+    from tlsrpt.rollout_steps import rollback as take_rollback
+
     now, settings, domain = _now(args.now), _settings(args), _domain(args.domain)
     with opened_store(args) as store, store.write() as conn:
         versions = _history(conn, domain)
-        rollback = plan_rollback(versions, now)
-        if rollback.change is not None:
-            versions.append(_make(domain, versions, rollback.change, now))
-            _publish(conn, versions[-1])
+        try:
+            rollback, version = take_rollback(conn, versions, now, _os_user())
+        except PolicyError as exc:
+            raise UsageError(str(exc)) from exc
+        versions += [version] if version is not None else []
     if args.json:
         current = versions[-1]
-        records = expected_records(domain, current, settings)
+        records = expected_records(domain, current, settings.publish)
         print_json_line(as_json(current, records, rollback=rollback.as_dict()))
         return 0
     current = versions[-1]
     done = "rolled back" if rollback.change else "already rolled back"
     say(f"{describe(current)}: {done}")
     say(f"served at https://mta-sts.{domain}/.well-known/mta-sts.txt; DNS records:")
-    for record in expected_records(domain, current, settings):
+    for record in expected_records(domain, current, settings.publish):
         say("  ", record.zone_line())
     say(
         f"keep serving this policy and _mta-sts.{domain} until {when(rollback.remove_after)} "

@@ -36,9 +36,9 @@ def print_version(version: PolicyVersion, settings: Settings, headline: str) -> 
     for line in version.text.splitlines():
         say("  ", line)
     say("DNS records to publish:")
-    for record in expected_records(domain, version, settings):
+    for record in expected_records(domain, version, settings.publish):
         say("  ", record.zone_line())
-    for note in publish_notes(domain, settings):
+    for note in publish_notes(domain, settings.publish):
         say("note: ", note)
 
 
@@ -60,8 +60,8 @@ def output(
     current = history[-1]
     step = next_step(history, now)
     if args.json:
-        records = expected_records(current.domain, current, settings)
-        notes = publish_notes(current.domain, settings)
+        records = expected_records(current.domain, current, settings.publish)
+        notes = publish_notes(current.domain, settings.publish)
         print_json_line(as_json(current, records, notes=notes, next_step=step.as_dict(), **extra))
         return
     print_version(current, settings, headline)
@@ -82,7 +82,7 @@ def refused(
                 {"domain": domain, "policy": None, "records": [], "promotion": promotion.as_dict()}
             )
         else:
-            records = expected_records(domain, current, settings)
+            records = expected_records(domain, current, settings.publish)
             print_json_line(as_json(current, records, promotion=promotion.as_dict()))
         return EXIT_REFUSED
     state = f"{current.mode}, max_age {current.max_age}" if current else "not hosted"

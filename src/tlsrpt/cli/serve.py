@@ -1,12 +1,13 @@
-"""`tlsrpt serve`: the HTTP report receiver (RFC 8460 §5.4) under uvicorn,
-and, when `smtp_port` is set, the SMTP receiver (RFC 8460 §5.3) beside it;
-when `imap_host` is set, the IMAP poller in a thread; when `retention_days`
-is set, a daily prune in a thread (`tlsrpt.retention`).
+"""`tlsrpt serve`: the command line of the server; what it starts, in
+which order, and how it stops is `tlsrpt.serve.lifecycle` (the HTTP
+receiver, RFC 8460 §5.4, under uvicorn; the SMTP receiver, RFC 8460 §5.3,
+the IMAP poller, the watcher, the report alert rules and the daily prune
+beside it, as configured).
 
-Settings: `--config FILE` (TOML), `TLSRPT_*` environment variables and the
-options below, in rising precedence (`tlsrpt.settings`). SIGTERM or
-SIGINT stops accepting connections and lets requests in flight finish, so
-a report whose bytes were committed is always answered.
+Settings: `--config FILE` (TOML), `TLSRPT_*` variables and the options
+below, in rising precedence (`tlsrpt.settings`). SIGTERM or SIGINT stops
+accepting connections and lets requests in flight finish, so a report
+whose bytes were committed is always answered.
 
 `--demo` checks that the port is free before it builds the demo database
 (exit 2 with a free port to try), and removes its temporary database on
@@ -17,40 +18,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import logging
 import shutil
 import signal
-import socket
-import ssl
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
 import orjson
-import uvicorn
-from aiosmtpd.controller import Controller
-from starlette.types import ASGIApp
 
 from tlsrpt.cli.db import add_db_argument, opened_store
 from tlsrpt.cli.demo import DemoLogin, prepare_serve_demo
 from tlsrpt.cli.output import SafeLogFormatter, UsageError, console, err_console
-from tlsrpt.cli.watch import in_process_watcher
-from tlsrpt.receive.dkim_verify import txt_lookup
-from tlsrpt.receive.imap import ImapConfig, ImapPoller
-from tlsrpt.receive.imap import start as start_poller
-from tlsrpt.receive.smtp import Recipients, ReportHandler, smtp_kwargs
-from tlsrpt.retention import daily_prune
+from tlsrpt.serve import StartError, lifecycle
+from tlsrpt.serve.listener import check_port
 from tlsrpt.settings import Settings, SettingsError, load_settings
-from tlsrpt.store.engine import Store
 from tlsrpt.store.lifecycle import has_users
-from tlsrpt.web.app import create_app
-from tlsrpt.web.connections import (
-    ConnectionGuard,
-    max_connections_for_descriptors,
-    protocol_class,
-)
 
 FIRST_USER_HINT = (
     "tlsrpt serve: no users yet: create an admin with `tlsrpt user add EMAIL --admin` "
@@ -129,136 +113,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _connection_guard(settings: Settings) -> ConnectionGuard:
-    """The HTTP connection limits (`tlsrpt.web.connections`), with
-    max_connections lowered to what the descriptor limit allows."""
-    limit = max_connections_for_descriptors(settings.max_connections)
-    if limit < settings.max_connections:
-        logging.getLogger("tlsrpt.connections").warning(
-            "max_connections lowered from %d to %d: the descriptor limit (ulimit -n) "
-            "allows no more; raise it to serve more connections",
-            settings.max_connections,
-            limit,
-        )
-    return ConnectionGuard(limit, settings.header_timeout_s, settings.body_timeout_s)
-
-
-def uvicorn_config(app: ASGIApp, settings: Settings, log_level: str) -> uvicorn.Config:
-    """How `tlsrpt serve` runs `app` under uvicorn."""
-    return uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        ssl_certfile=settings.certfile,
-        ssl_keyfile=settings.keyfile,
-        # Client addresses from X-Forwarded-For only when the peer is a
-        # configured proxy.
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=list(settings.trusted_proxies) or None,
-        log_config=None,
-        log_level=log_level,
-        access_log=False,  # the app logs each request (tlsrpt.web.access_log)
-        timeout_graceful_shutdown=30,
-        # h11 with a header timeout and a bound on connections
-        http=protocol_class(_connection_guard(settings)),
-        # No WebSocket (the app has none): an upgraded connection would leave
-        # the guard's count without ever being released.
-        ws="none",
-        timeout_keep_alive=settings.keepalive_timeout_s,
-    )
-
-
-def _smtp_controller(settings: Settings, store: Store) -> Controller | None:
-    if settings.smtp_port is None:
-        return None
-    handler = ReportHandler(
-        store,
-        Recipients(settings.smtp_recipients),
-        txt_lookup(list(settings.dns_nameservers) or None, settings.dns_port),
-        accept_unsigned=settings.smtp_accept_unsigned,
-        require_tlsrpt_service=settings.dkim_require_tlsrpt_service,
-    )
-    tls = None
-    if settings.certfile and settings.keyfile:
-        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        tls.load_cert_chain(settings.certfile, settings.keyfile)
-    return Controller(
-        handler,
-        hostname=settings.smtp_host,
-        port=settings.smtp_port,
-        tls_context=tls,
-        **smtp_kwargs(settings.smtp_max_message_bytes),
-    )
-
-
-def _imap_poller(settings: Settings, store: Store) -> ImapPoller | None:
-    if settings.imap_host is None:
-        return None
-    password = settings.imap_password
-    if password is None and settings.imap_password_file is not None:
-        try:
-            password = Path(settings.imap_password_file).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise UsageError(
-                f"imap_password_file {settings.imap_password_file}: {exc.strerror or exc}"
-            ) from exc
-    if settings.imap_ca_file is not None and not Path(settings.imap_ca_file).is_file():
-        raise UsageError(f"imap_ca_file {settings.imap_ca_file}: no such file")
-    try:
-        config = ImapConfig(
-            host=settings.imap_host,
-            port=settings.imap_port,
-            user=settings.imap_user or "",
-            password=password or "",
-            folder=settings.imap_folder,
-            mode=settings.imap_mode,  # type: ignore[arg-type]  # checked by ImapConfig
-            archive_folder=settings.imap_archive_folder,
-            invalid_folder=settings.imap_invalid_folder,
-            tls=settings.imap_tls,  # type: ignore[arg-type]
-            ca_file=settings.imap_ca_file,
-            poll_interval_s=settings.imap_poll_interval_s,
-            dkim_retry_s=settings.imap_dkim_retry_s,
-            accept_unsigned=settings.smtp_accept_unsigned,
-            require_tlsrpt_service=settings.dkim_require_tlsrpt_service,
-            max_message_bytes=settings.smtp_max_message_bytes,
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-    dnsfunc = txt_lookup(list(settings.dns_nameservers) or None, settings.dns_port)
-    return ImapPoller(store, config, dnsfunc)
-
-
-def _bind_error(host: str, port: int) -> OSError | None:
-    """Why `host:port` cannot be listened on now, or None (bound as uvicorn
-    binds: SO_REUSEADDR, so a closed connection's TIME_WAIT is no obstacle)."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except OSError as exc:
-        return exc
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            return exc
-    return None
-
-
-def check_port(host: str, port: int) -> None:
-    """UsageError unless `host:port` is free; when in use, name one that is."""
-    error = _bind_error(host, port)
-    if error is None:
-        return
-    if error.errno != errno.EADDRINUSE:
-        raise UsageError(f"cannot listen on {host}:{port}: {error.strerror or error}")
-    free = next(
-        (p for p in range(port + 1, min(port + 100, 65535) + 1) if _bind_error(host, p) is None),
-        port + 1,
-    )
-    raise UsageError(f"port {port} is in use; try --port {free}")
-
-
 def _stop(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwinds, so the finally blocks clean up
 
@@ -285,7 +139,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.demo:
         return _serve(args)
     settings = _settings(args)
-    check_port(settings.host, settings.port)  # before building the demo data
+    try:
+        check_port(settings.host, settings.port)  # before building the demo data
+    except StartError as exc:
+        raise UsageError(str(exc)) from None
     with _demo_database(args):
         return _serve(args, prepare_serve_demo(args))
 
@@ -299,12 +156,10 @@ def _serve(args: argparse.Namespace, demo: DemoLogin | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     logging.getLogger("alembic").setLevel(logging.WARNING)
     with opened_store(args) as store:
-        config = uvicorn_config(create_app(settings, store), settings, args.log_level)
-        server = uvicorn.Server(config)
         err_console.print(
             f"tlsrpt serve: {store.display_url}, reports at "
             f"{'https' if settings.certfile else 'http'}://{settings.host}:{settings.port}"
-            f"{settings.reports_path}",
+            f"{settings.http.reports_path}",
             markup=False,
         )
         if demo is not None:
@@ -312,57 +167,14 @@ def _serve(args: argparse.Namespace, demo: DemoLogin | None = None) -> int:
         with store.read() as conn:
             if not has_users(conn):  # the dashboard and API need a login
                 err_console.print(FIRST_USER_HINT, markup=False)
-        # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal
-        # to the handler found at start: make that a no-op so a requested
-        # stop exits 0 once every request in flight was answered.
-        signal.signal(signal.SIGTERM, lambda *_: None)
-        smtp = _smtp_controller(settings, store)
-        imap = _imap_poller(settings, store)
-        # The demo's domains are made up: they are not watched.
-        watcher = in_process_watcher(settings, store) if demo is None else None
-        pruner = daily_prune(settings, store)  # retention_days: a thread, short batches
-        if smtp is not None:
-            try:
-                smtp.start()
-            except (OSError, RuntimeError) as exc:
-                raise UsageError(
-                    f"could not start SMTP on {settings.smtp_host}:{settings.smtp_port}: {exc}"
-                ) from exc
-            err_console.print(
-                f"tlsrpt serve: SMTP for {', '.join(settings.smtp_recipients)} at "
-                f"{settings.smtp_host}:{settings.smtp_port}",
-                markup=False,
-            )
-        if watcher is not None:
-            watcher.start()
-            err_console.print(
-                f"tlsrpt serve: watching registered domains every {settings.watch_interval}",
-                markup=False,
-            )
-        if pruner is not None:
-            pruner.start()
-            err_console.print(
-                f"tlsrpt serve: removing reports older than {settings.retention_days} days, daily",
-                markup=False,
-            )
-        imap_thread = None
-        if imap is not None:
-            imap_thread = start_poller(imap)
-            err_console.print(
-                f"tlsrpt serve: IMAP {imap.config.mailbox} ({imap.config.mode})", markup=False
-            )
         try:
-            server.run()
-        except SystemExit:  # uvicorn exits when it cannot bind; it logged why
-            raise UsageError(f"could not listen on {settings.host}:{settings.port}") from None
-        finally:
-            if smtp is not None:
-                smtp.stop()
-            if imap is not None and imap_thread is not None:
-                imap.stop()  # finishes the message in hand: it is committed or left in place
-                imap_thread.join(timeout=60)
-            if watcher is not None:
-                watcher.stop(timeout=120)  # checks in progress are finished and stored
-            if pruner is not None:
-                pruner.stop(timeout=60)  # after the batch in progress
+            lifecycle.run(
+                settings,
+                store,
+                log_level=args.log_level,
+                watch=demo is None,  # the demo's domains are made up: not watched
+                announce=lambda line: err_console.print(line, markup=False),
+            )
+        except StartError as exc:
+            raise UsageError(str(exc)) from None
     return 0

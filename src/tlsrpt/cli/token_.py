@@ -7,8 +7,7 @@ next request on."""
 from __future__ import annotations
 
 import argparse
-import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 
 from tlsrpt.cli.accounts import account_transaction, add_json_argument, when
 from tlsrpt.cli.db import add_db_argument, opened_store
@@ -21,8 +20,6 @@ from tlsrpt.cli.output import (
     print_table,
 )
 
-_DURATION = re.compile(r"(\d{1,6})([hdw])")
-_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 EXPIRES_HELP = (
     "when the token stops working: a duration (12h, 90d, 4w), a UTC day (2027-01-31: "
     "at its start) or a time (2027-01-31T12:00:00Z); default never"
@@ -67,23 +64,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def parse_expiry(text: str, now: datetime) -> datetime:
     """--expires WHEN as naive UTC, relative to `now` (naive UTC)."""
-    value = text.strip()
-    duration = _DURATION.fullmatch(value)
-    if duration:
-        return now + int(duration.group(1)) * _UNITS[duration.group(2)]
+    from tlsrpt.store.users import AccountError
+    from tlsrpt.store.users import parse_expiry as parsed
+
     try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            return datetime(day.year, day.month, day.day)
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise UsageError(
-            f"--expires {text}: expected a duration (90d, 12h, 4w), YYYY-MM-DD "
-            "or YYYY-MM-DDTHH:MM:SSZ"
-        ) from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
+        return parsed(text, now)
+    except AccountError as exc:
+        raise UsageError(f"--expires {text}: {exc}") from None
 
 
 def run_create(args: argparse.Namespace) -> int:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import logging
 import signal
 from pathlib import Path
@@ -50,9 +49,7 @@ from tlsrpt.cli.watch_output import print_outcome
 if TYPE_CHECKING:
     from tlsrpt.check import CheckOptions
     from tlsrpt.settings import Settings
-    from tlsrpt.store.engine import Store
     from tlsrpt.watch.deliver import Deliverer
-    from tlsrpt.watch.service import WatcherThread
     from tlsrpt.watch.watcher import CheckOutcome, Clock, Watcher
 
 # Checker options that fall back to a setting when not given on the command line.
@@ -87,38 +84,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=run, **dict.fromkeys(_FROM_SETTINGS))
 
 
-def nameserver_specs(settings: Settings) -> list[str]:
-    """`dns_nameservers` with `dns_port`, as the checker's --nameserver takes them."""
-    if settings.dns_port == 53:
-        return list(settings.dns_nameservers)
-    specs = []
-    for host in settings.dns_nameservers:
-        try:
-            v6 = ipaddress.ip_address(host).version == 6
-        except ValueError:
-            v6 = False
-        specs.append(f"[{host}]:{settings.dns_port}" if v6 else f"{host}:{settings.dns_port}")
-    return specs
-
-
-def check_options(settings: Settings, args: argparse.Namespace | None = None) -> CheckOptions:
+def check_options(settings: Settings, args: argparse.Namespace) -> CheckOptions:
     """The checker options of a watcher: the command line's, else the settings'."""
-    if args is None:  # serve: these options from the settings, the others' defaults
-        parser = argparse.ArgumentParser(add_help=False)
-        add_checker_arguments(parser)
-        parser.set_defaults(**dict.fromkeys(_FROM_SETTINGS))
-        args = parser.parse_args([])
-    from tlsrpt.analysis.alert_settings import checker_expiry_days
+    from tlsrpt.watch.wiring import checker_options
 
+    base = checker_options(settings)
     fallback: dict[str, Any] = {
-        "nameserver": nameserver_specs(settings),
-        "ca_file": settings.watch_ca_file,
-        "allow_private_addresses": settings.watch_allow_private_addresses,
-        "smtp_port": settings.watch_smtp_port,
-        "https_port": settings.watch_https_port,
-        "concurrency": settings.watch_concurrency,
-        # the checker reports certificates as far ahead as the alerts look
-        "expiry_warning_days": checker_expiry_days(settings.alerts),
+        "nameserver": list(base.nameservers),
+        "ca_file": base.ca_file,
+        "allow_private_addresses": base.allow_private,
+        "smtp_port": base.smtp_port,
+        "https_port": base.https_port,
+        "concurrency": base.concurrency,
+        "expiry_warning_days": base.expiry_warning_days,
     }
     for name, value in fallback.items():
         if getattr(args, name) is None:
@@ -239,31 +217,3 @@ def _interval(watcher: Watcher) -> str:
     from tlsrpt.analysis.durations import format_duration
 
     return format_duration(watcher.config.interval)
-
-
-def in_process_watcher(settings: Settings, store: Store) -> WatcherThread | None:
-    """The watcher `tlsrpt serve` runs beside the server (checker options
-    from the settings), or None when `watch_interval` is 0. Its alert
-    changes go to the outbox; the server's own deliverer sends them."""
-    from tlsrpt.check import Trust
-    from tlsrpt.watch.schedule import WatchConfig
-    from tlsrpt.watch.service import WatcherThread
-    from tlsrpt.watch.wiring import alerting_watcher
-
-    config = WatchConfig.from_settings(*settings.watch_schedule())
-    if not config.enabled:
-        return None
-    options = check_options(settings)
-    try:
-        trust = Trust.load(options.ca_file)
-    except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise UsageError(f"watch_ca_file {options.ca_file}: {reason}") from None
-    try:
-        watcher = alerting_watcher(
-            store, options, config, settings.alerts, settings.notify, trust=trust
-        )
-    except ValueError as exc:  # no usable resolver configuration: serve without
-        logging.getLogger("tlsrpt.watch").error("registered domains are not watched: %s", exc)
-        return None
-    return WatcherThread(watcher)

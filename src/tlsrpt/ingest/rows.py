@@ -29,6 +29,7 @@ from typing import Any
 import msgspec
 import orjson
 
+from tlsrpt.domains import normalize_domain
 from tlsrpt.report import (
     DateRange,
     Deviation,
@@ -171,7 +172,7 @@ def _domain(hints: DomainHints, ordinal: int) -> tuple[str, Deviation]:
         ("file name", hints.filename),
     ):
         if value:
-            domain = clean_text(value.strip().rstrip(".").lower())
+            domain = clean_text(normalize_domain(value))
             return domain, Deviation(
                 "policy-domain-inferred", path, f"policy-domain taken from the {source}", False
             )

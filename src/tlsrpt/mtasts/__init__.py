@@ -10,6 +10,8 @@ by `tlsrpt.web.policy_host` and managed with `tlsrpt mta-sts`.
   `step_index`, `next_step(history, now)`.
 - `rollout`: `plan_promotion(history, readiness, now, force=)`,
   `plan_rollback(history, now)`.
+- `status`: `rollout_status(domain, history, readiness, now, settings)`,
+  where a domain is in its rollout and what comes next (the dashboard).
 - `publish`: `expected_records(domain, version, settings)` -> `DnsRecord`s,
   `publish_notes`, `public_url_error`, `policy_host_domain` (`mta-sts.D` -> `d`).
 
@@ -39,6 +41,7 @@ from tlsrpt.mtasts.rollout import (
     plan_promotion,
     plan_rollback,
 )
+from tlsrpt.mtasts.status import RolloutStatus, rollout_status
 from tlsrpt.mtasts.versions import (
     Change,
     PolicyError,
@@ -71,6 +74,7 @@ __all__ = [
     "PublishSettings",
     "RampStep",
     "Rollback",
+    "RolloutStatus",
     "as_json",
     "default_max_age",
     "edit_mx",
@@ -83,5 +87,6 @@ __all__ = [
     "policy_id",
     "public_url_error",
     "publish_notes",
+    "rollout_status",
     "step_index",
 ]

@@ -27,7 +27,7 @@ from tlsrpt.records import generate_sts_record, generate_tlsrpt_record, txt_pres
 
 
 class PublishSettings(Protocol):
-    """What `expected_records` reads from the settings (`tlsrpt.settings.Settings`)."""
+    """What `expected_records` reads from the settings (`tlsrpt.settings.Settings.publish`)."""
 
     @property
     def public_url(self) -> str | None: ...
@@ -38,7 +38,7 @@ class PublishSettings(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Publish:
-    """Plain settings for `expected_records` where no `Settings` is at hand."""
+    """Plain settings for `expected_records` (`Settings.publish` makes them)."""
 
     public_url: str | None = None
     reports_path: str = "/v1/reports"

@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal
 
 import imapclient
@@ -53,6 +54,7 @@ import sqlalchemy as sa
 from tlsrpt.ingest.model import Outcome, SourceInfo
 from tlsrpt.ingest.pipeline import ingest
 from tlsrpt.receive.dkim_verify import hold_reason, mail_verdict, verdict_meta
+from tlsrpt.receive.settings import DkimSettings, ImapSettings
 from tlsrpt.report import DEFAULT_LIMITS
 from tlsrpt.store import imap_state
 from tlsrpt.store.engine import Store
@@ -122,6 +124,39 @@ class ImapConfig:
     def mailbox(self) -> str:
         """What identifies the mailbox: the watermark and lock key."""
         return f"{self.user}@{self.host}:{self.effective_port}/{self.folder}"
+
+
+def config_from(imap: ImapSettings, dkim: DkimSettings, max_message_bytes: int) -> ImapConfig:
+    """The poller's configuration from its settings section, the DKIM
+    policy and the SMTP receiver's size limit; the password read from
+    `password_file` when not given. ValueError says what is wrong."""
+    password = imap.password
+    if password is None and imap.password_file is not None:
+        try:
+            password = Path(imap.password_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(
+                f"imap_password_file {imap.password_file}: {exc.strerror or exc}"
+            ) from exc
+    if imap.ca_file is not None and not Path(imap.ca_file).is_file():
+        raise ValueError(f"imap_ca_file {imap.ca_file}: no such file")
+    return ImapConfig(
+        host=imap.host or "",
+        port=imap.port,
+        user=imap.user or "",
+        password=password or "",
+        folder=imap.folder,
+        mode=imap.mode,  # type: ignore[arg-type]  # checked by ImapConfig
+        archive_folder=imap.archive_folder,
+        invalid_folder=imap.invalid_folder,
+        tls=imap.tls,  # type: ignore[arg-type]
+        ca_file=imap.ca_file,
+        poll_interval_s=imap.poll_interval_s,
+        dkim_retry_s=imap.dkim_retry_s,
+        accept_unsigned=dkim.accept_unsigned,
+        require_tlsrpt_service=dkim.require_tlsrpt_service,
+        max_message_bytes=max_message_bytes,
+    )
 
 
 def lock_key(mailbox: str) -> int:

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tlsrpt.ingest.model import SourceInfo
 from tlsrpt.ingest.pipeline import ingest
 from tlsrpt.receive.dkim_verify import DkimVerdict, hold_reason, mail_verdict, verdict_meta
+from tlsrpt.receive.settings import DkimSettings, SmtpSettings
 from tlsrpt.store.engine import Store
 from tlsrpt.store.url import StoreError
 
@@ -111,3 +114,30 @@ class ReportHandler:
 def smtp_kwargs(max_message_bytes: int) -> dict[str, Any]:
     """Options for aiosmtpd's `SMTP`: the size limit (552 above it) and raw bytes."""
     return {"data_size_limit": max_message_bytes, "decode_data": False, "enable_SMTPUTF8": True}
+
+
+def controller(
+    store: Store,
+    smtp: SmtpSettings,
+    dkim: DkimSettings,
+    dnsfunc: Callable[..., bytes | None],
+    tls: ssl.SSLContext | None = None,
+) -> Controller:
+    """The receiver as `smtp` and `dkim` configure it, on aiosmtpd's
+    listening thread (not started); STARTTLS offered with `tls`."""
+    if smtp.port is None:
+        raise ValueError("the SMTP receiver is off: smtp_port is not set")
+    handler = ReportHandler(
+        store,
+        Recipients(smtp.recipients),
+        dnsfunc,
+        accept_unsigned=dkim.accept_unsigned,
+        require_tlsrpt_service=dkim.require_tlsrpt_service,
+    )
+    return Controller(
+        handler,
+        hostname=smtp.host,
+        port=smtp.port,
+        tls_context=tls,
+        **smtp_kwargs(smtp.max_message_bytes),
+    )

@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from tlsrpt.domains import normalize_domain
+
 # RFC 5321 §4.1.2: Domain = sub-domain *("." sub-domain);
 # sub-domain = Let-dig [Ldh-str]; with the DNS limits of 63 and 253 octets.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
@@ -56,12 +58,6 @@ class MxMatch:
     reason: str
 
 
-def _normalize(name: str) -> str:
-    # RFC 8461 §4.1 matches as RFC 6125 does: case-insensitive; a final dot
-    # (an absolute DNS name, as MX targets are written) carries no meaning.
-    return name[:-1].lower() if name.endswith(".") else name.lower()
-
-
 def match_mx(host: str, patterns: Iterable[str]) -> MxMatch:
     """Is the MX host `host` covered by one of the policy's `mx` patterns?
 
@@ -71,12 +67,14 @@ def match_mx(host: str, patterns: Iterable[str]) -> MxMatch:
     `example.com` nor `a.b.example.com`. Names are A-labels.
     """
     patterns = list(patterns)
-    name = _normalize(host)
+    # RFC 8461 §4.1 matches as RFC 6125 does: case-insensitive; a final dot
+    # (an absolute DNS name, as MX targets are written) carries no meaning.
+    name = normalize_domain(host)
     if not name or "*" in name or ".." in name or name.startswith("."):
         return MxMatch(False, None, f"{host!r} is not a host name")
     near: MxMatch | None = None
     for pattern in patterns:
-        wanted = _normalize(pattern)
+        wanted = normalize_domain(pattern)
         if mx_pattern_error(wanted):
             near = near or MxMatch(
                 False, pattern, f"pattern {pattern!r} is not valid and matches nothing"

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+from tlsrpt.domains import normalize_domain
 from tlsrpt.records.problems import Parsed, Problem, ProblemList, Selected
 from tlsrpt.records.txt import (
     EXT_NAME,
@@ -240,7 +241,7 @@ def _valid_https(uri: str) -> bool:
 
 
 def _check_external(uri: str, domain: str, position: int, problems: ProblemList) -> None:
-    own = domain.rstrip(".").lower()
+    own = normalize_domain(domain)
     for host in _mailto_domains(uri):
         if host != own and not host.endswith("." + own):
             problems.warning(

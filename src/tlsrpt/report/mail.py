@@ -17,6 +17,7 @@ from email.message import Message
 
 import msgspec
 
+from tlsrpt.domains import normalize_domain
 from tlsrpt.report.errors import ReportError
 from tlsrpt.report.limits import DEFAULT_LIMITS, Limits, is_gzip
 from tlsrpt.report.mime import leaf_parts, parse_headers
@@ -96,8 +97,8 @@ def _meta(msg: Message) -> MailMeta:
     domain = _header(msg, "TLS-Report-Domain")
     submitter = _header(msg, "TLS-Report-Submitter")
     return MailMeta(
-        tls_report_domain=domain.lower().rstrip(".") if domain else None,
-        tls_report_submitter=submitter.lower().rstrip(".") if submitter else None,
+        tls_report_domain=normalize_domain(domain) if domain else None,
+        tls_report_submitter=normalize_domain(submitter) if submitter else None,
         subject=subject,
         subject_parts=parse_subject(subject) if subject else None,
         from_address=_header(msg, "From"),

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 import msgspec
 
+from tlsrpt.domains import normalize_domain
+
 # RFC 8460 §5.1: sender "!" policy-domain "!" begin "!" end [ "!" unique-id ] "." ext
 _FILENAME = re.compile(
     r"^(?P<sender>[^!]+)!(?P<domain>[^!]+)!(?P<begin>\d+)!(?P<end>\d+)"
@@ -70,7 +72,7 @@ def parse_subject(subject: str) -> ReportSubject | None:
     if not match:
         return None
     return ReportSubject(
-        policy_domain=match["domain"].lower().rstrip("."),
-        submitter=match["submitter"].lower().rstrip("."),
+        policy_domain=normalize_domain(match["domain"]),
+        submitter=normalize_domain(match["submitter"]),
         report_id=match["rid"] or None,
     )

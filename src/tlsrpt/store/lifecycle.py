@@ -153,6 +153,18 @@ def set_disabled(conn: Connection, email: str, disabled: bool) -> tuple[str, boo
     return row.email, changed, ended
 
 
+def set_admin(conn: Connection, email: str, admin: bool) -> tuple[str, bool]:
+    """Make a user an admin (who sees and manages everything) or take that
+    away: (e-mail, whether anything changed). Their sessions go on, with
+    the new role from their next request on (`get_session` reads it)."""
+    row = _user_row(conn, email)
+    current = conn.scalar(sa.select(users.c.is_admin).where(users.c.id == row.id))
+    if bool(current) == admin:
+        return row.email, False
+    conn.execute(users.update().where(users.c.id == row.id).values(is_admin=admin))
+    return row.email, True
+
+
 def set_password(conn: Connection, email: str, password: str) -> tuple[str, int]:
     """A new password; every dashboard session of the user ends (a leaked
     password must not leave a session behind). Returns (e-mail, sessions
@@ -221,15 +233,16 @@ def list_tokens(conn: Connection, email: str | None = None) -> list[TokenInfo]:
     ]
 
 
-def revoke_tokens(conn: Connection, ids: list[int]) -> tuple[list[int], list[int]]:
+def revoke_tokens(
+    conn: Connection, ids: list[int], email: str | None = None
+) -> tuple[list[int], list[int]]:
     """Revoke tokens by id: (revoked now, revoked before). All or nothing:
-    an unknown id refuses the whole call."""
-    rows = {
-        int(r.id): r.revoked_at
-        for r in conn.execute(
-            sa.select(api_tokens.c.id, api_tokens.c.revoked_at).where(api_tokens.c.id.in_(ids))
-        )
-    }
+    an unknown id refuses the whole call; with `email`, so does another
+    user's token (reported exactly like an unknown one)."""
+    query = sa.select(api_tokens.c.id, api_tokens.c.revoked_at).where(api_tokens.c.id.in_(ids))
+    if email is not None:
+        query = query.where(api_tokens.c.user_id == _user_row(conn, email).id)
+    rows = {int(r.id): r.revoked_at for r in conn.execute(query)}
     missing = [i for i in ids if i not in rows]
     if missing:
         raise AccountError(f"no token {missing[0]} (see `tlsrpt token list`)")
@@ -255,14 +268,36 @@ def _owners(conn: Connection, names: list[str] | None = None) -> dict[str, list[
     return owners
 
 
-def list_domains(conn: Connection) -> list[dict[str, Any]]:
-    """Registered domains by name, with the users they are assigned to."""
-    owners = _owners(conn)
-    query = sa.select(domains.c.domain, domains.c.created_at).order_by(domains.c.domain)
+def _containing(text: str) -> sa.ColumnElement[bool]:
+    """Registered names holding `text` (lower-cased like every stored name;
+    `%` and `_` match themselves)."""
+    return domains.c.domain.contains(text.lower(), autoescape=True) if text else sa.true()
+
+
+def list_domains(
+    conn: Connection, search: str = "", limit: int | None = None, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Registered domains by name, with the users they are assigned to;
+    with `search`, those whose name holds it; `limit` and `offset` page."""
+    query = (
+        sa.select(domains.c.domain, domains.c.created_at)
+        .where(_containing(search))
+        .order_by(domains.c.domain)
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = conn.execute(query).all()
+    owners = _owners(conn, [name for name, _ in rows]) if limit is not None else _owners(conn)
     return [
         {"domain": name, "owners": owners.get(name, []), "created_at": created}
-        for name, created in conn.execute(query)
+        for name, created in rows
     ]
+
+
+def count_domains(conn: Connection, search: str = "") -> int:
+    """How many registered domains `list_domains` lists with `search`."""
+    query = sa.select(sa.func.count()).select_from(domains).where(_containing(search))
+    return int(conn.scalar(query) or 0)
 
 
 def _registered(conn: Connection, name: str) -> bool:

@@ -12,8 +12,12 @@ small modules named for what they read:
   failure details, the quarantine;
 - `tlsrpt.store.report_reads`: stored reports, listed and shown, narrowed
   to what one user may see (`tlsrpt.store.report_view`);
+- `tlsrpt.store.failure_reads`: a domain's failure groups explained with
+  the checks and hosted policy versions of their day;
 - `tlsrpt.store.readiness_reads`: the MTA-STS enforce readiness verdict
   of domains as of a day;
+- `tlsrpt.store.hosted`: a domain's hosted MTA-STS policy versions
+  (`hosted_history`);
 - `tlsrpt.store.raw_reads`: raw inputs, their bytes, the quarantine;
 - `tlsrpt.store.alert_reads`: what the report alert rules read (the watcher);
 - `tlsrpt.store.watch_reads`: the dashboard's view of watching (firing
@@ -43,6 +47,8 @@ from tlsrpt.store.domain_reads import (
     summary_rows,
     today,
 )
+from tlsrpt.store.failure_reads import explained_failures, failure_history
+from tlsrpt.store.hosted import history as hosted_history
 from tlsrpt.store.list_reads import (
     CursorError,
     Page,
@@ -91,6 +97,8 @@ __all__ = [
     "domain_detail",
     "domain_readiness",
     "earliest_expiries",
+    "explained_failures",
+    "failure_history",
     "failure_list",
     "failure_page",
     "failure_rows",
@@ -98,6 +106,7 @@ __all__ = [
     "get_raw",
     "get_report",
     "has_reports",
+    "hosted_history",
     "is_visible",
     "last_report_pk",
     "last_snapshot_pk",

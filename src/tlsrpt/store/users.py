@@ -13,9 +13,10 @@ removing, disabling and the like are in `tlsrpt.store.lifecycle`.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -130,6 +131,32 @@ class IssuedToken:
     email: str
     token: str
     expires_at: datetime | None
+
+
+_DURATION = re.compile(r"(\d{1,6})([hdw])")
+_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def parse_expiry(text: str, now: datetime) -> datetime:
+    """A token's expiry as written by a person, as naive UTC: a duration
+    from `now` (naive UTC) such as 12h, 90d or 4w, a UTC day (2027-01-31:
+    at its start) or a time (2027-01-31T12:00:00Z)."""
+    value = text.strip()
+    duration = _DURATION.fullmatch(value)
+    if duration:
+        return now + int(duration.group(1)) * _UNITS[duration.group(2)]
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return datetime(day.year, day.month, day.day)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise AccountError(
+            "expected a duration (90d, 12h, 4w), YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"
+        ) from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
 
 
 def issue_token(conn: Connection, email: str, expires_at: datetime | None = None) -> IssuedToken:

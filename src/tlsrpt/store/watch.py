@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -293,13 +294,45 @@ def states(conn: Connection, domain: str, limit: int) -> list[SnapshotRow]:
         .order_by(_N.id.desc())
         .limit(limit)
     ).all()
+    return _folded(conn, domain, heads, None)
+
+
+def states_between(
+    conn: Connection, domain: str, start: dt.datetime, end: dt.datetime
+) -> list[SnapshotRow]:
+    """The states of a domain that held between `start` and `end`, oldest
+    first: the one in effect at `start` (the latest first seen at or before
+    it) and every one first seen before `end`."""
+    heads = sa.select(_N.id).where(_N.domain == domain, sa.not_(_N.keepalive))
+    anchor = conn.scalar(
+        heads.where(_N.first_seen_at <= _db(start)).order_by(_N.id.desc()).limit(1)
+    )
+    found = conn.execute(
+        sa.select(_N.id, _N.digest, _N.snapshot, _N.first_seen_at)
+        .where(
+            _N.domain == domain,
+            sa.not_(_N.keepalive),
+            _N.first_seen_at < _db(end),
+            _N.id >= (anchor or 0),
+        )
+        .order_by(_N.id.desc())
+    ).all()
+    return list(reversed(_folded(conn, domain, found, _db(end))))
+
+
+def _folded(
+    conn: Connection, domain: str, heads: Sequence[Any], until: dt.datetime | None
+) -> list[SnapshotRow]:
+    """`heads` (newest first) with the last-seen time and check count of the
+    keep-alive repeats that followed each (those first seen before `until`)."""
     if not heads:
         return []
     oldest = heads[-1].id
+    where = [_N.domain == domain, _N.id >= oldest]
+    if until is not None:
+        where.append(_N.first_seen_at < until)
     spans = conn.execute(
-        sa.select(_N.id, _N.keepalive, _N.last_seen_at, _N.checks)
-        .where(_N.domain == domain, _N.id >= oldest)
-        .order_by(_N.id)
+        sa.select(_N.id, _N.keepalive, _N.last_seen_at, _N.checks).where(*where).order_by(_N.id)
     ).all()
     seen: dict[int, tuple[dt.datetime, int]] = {}
     head = oldest

@@ -6,7 +6,9 @@ Two entry points for the watcher:
 
 - `after_check(conn, domain, report, changes, now, settings, snapshot)`,
   in the transaction that stores the check: the check and change rules of
-  that domain; returns the notification events it recorded;
+  that domain, and for a policy hosted here the drift rules
+  (`tlsrpt.analysis.alert_drift`); returns the notification events it
+  recorded;
 - `evaluate_report_rules(store, now, settings)`: the report rules of the
   domains with reports stored since the last evaluation and of those with
   report alerts open (every domain once per `full_every`, for the rules
@@ -25,6 +27,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection
 
+from tlsrpt.analysis.alert_drift import HostedPolicy, drift_conditions
 from tlsrpt.analysis.alert_model import FIRING, NO_DOMAIN, AlertEvent, AlertState, Condition
 from tlsrpt.analysis.alert_reports import (
     ABSENCE_RULES,
@@ -61,6 +64,7 @@ from tlsrpt.store.alerts import (
     sweep_candidates,
 )
 from tlsrpt.store.engine import Store
+from tlsrpt.store.hosted import current_version
 from tlsrpt.watch.lifecycle import plan, plan_sweep
 
 # What each finding code means, shown with its alert.
@@ -119,9 +123,12 @@ def after_check(
     active = {a.key: a for a in current if a.phase == FIRING}
     conditions = check_conditions(report.findings, facts, rules, now, EXPLANATIONS, active)
     conditions += change_conditions(changes, facts, active, rules, now)
+    drift = drift_conditions(snapshot, _hosted(conn, domain), rules)
+    conditions += drift.conditions
     found = {c.rule for c in conditions}
     # The report of `tlsrpt check` does not hold the policy host's certificate.
     unknown = {POLICY_HOST_EXPIRING} if snapshot is None and not facts.policy_certificate else set()
+    unknown |= drift.unknown
 
     def in_scope(rule: str) -> bool:
         if rule in found or rule_source(rule) == CHANGE:
@@ -131,6 +138,22 @@ def after_check(
     mutes = active_mutes(conn, [domain], now).get(domain, {})
     transitions = plan(current, conditions, mutes, now, rules.cooldown, in_scope)
     return apply_transitions(conn, domain, transitions, now)
+
+
+def _hosted(conn: Connection, domain: str) -> HostedPolicy | None:
+    """The current version of the domain's policy when this server hosts it."""
+    version = current_version(conn, domain)
+    if version is None:
+        return None
+    return HostedPolicy(
+        domain,
+        version.version,
+        version.id,
+        version.text,
+        version.mode,
+        version.mx,
+        version.max_age,
+    )
 
 
 class CheckOutcomeLike(Protocol):

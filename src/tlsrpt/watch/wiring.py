@@ -9,6 +9,9 @@ notifications (the outbox, `tlsrpt.store.outbox`, sent by
 - Each pass of the watcher ends with the report rules and the time-driven
   part of the alert lifecycle (resolves whose cooldown passed, mutes that
   ended), their notifications written in that evaluation's transaction.
+  `tlsrpt serve` runs them on a schedule of their own instead
+  (`REPORT_RULES_EVERY`, `tlsrpt.serve.lifecycle`), so that they run when
+  its watcher does not (`watch_interval = 0`), and once, not twice.
 - An alert event's number (`alert-<id>-<n>`) is the sequence of its
   notifications' idempotency keys: the same event is the same key on every
   attempt, in every process.
@@ -21,12 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import ipaddress
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection
 
 from tlsrpt.analysis.alert_model import AlertEvent
-from tlsrpt.analysis.alert_settings import AlertSettings
+from tlsrpt.analysis.alert_settings import AlertSettings, checker_expiry_days
 from tlsrpt.channels import Channel
 from tlsrpt.check import CheckOptions, Trust
 from tlsrpt.store import outbox
@@ -38,7 +43,42 @@ from tlsrpt.watch.deliver import Deliverer, running
 from tlsrpt.watch.schedule import WatchConfig
 from tlsrpt.watch.watcher import AfterPass, CheckOutcome, Clock, Watcher, utc_now
 
+if TYPE_CHECKING:
+    from tlsrpt.settings import Settings
+
 EventSink = Callable[[Connection, list[AlertEvent]], None]
+# How often `tlsrpt serve` evaluates the report rules: as often as an idle
+# watcher's passes end (`WatchConfig.poll`), with or without the watcher.
+REPORT_RULES_EVERY = WatchConfig().poll
+
+
+def nameserver_specs(settings: Settings) -> list[str]:
+    """`dns_nameservers` with `dns_port`, as the checker's --nameserver takes them."""
+    if settings.dns_port == 53:
+        return list(settings.dns_nameservers)
+    specs = []
+    for host in settings.dns_nameservers:
+        try:
+            v6 = ipaddress.ip_address(host).version == 6
+        except ValueError:
+            v6 = False
+        specs.append(f"[{host}]:{settings.dns_port}" if v6 else f"{host}:{settings.dns_port}")
+    return specs
+
+
+def checker_options(settings: Settings) -> CheckOptions:
+    """The checker options of a watcher from the settings (`watch_*`,
+    `dns_*`; the others the checker's defaults). The certificates are
+    reported as far ahead as the `[alerts]` look."""
+    return CheckOptions(
+        nameservers=tuple(nameserver_specs(settings)),
+        concurrency=settings.watch_concurrency,
+        allow_private=settings.watch_allow_private_addresses,
+        smtp_port=settings.watch_smtp_port,
+        https_port=settings.watch_https_port,
+        ca_file=settings.watch_ca_file,
+        expiry_warning_days=checker_expiry_days(settings.alerts),
+    )
 
 
 def outbox_sink(channels: Sequence[Channel]) -> EventSink:
@@ -79,11 +119,15 @@ def alerting_watcher(
     clock: Clock = utc_now,
     on_outcome: Callable[[CheckOutcome], None] | None = None,
     owner: str | None = None,
+    with_report_rules: bool = True,
 ) -> Watcher:
     """A watcher whose checks open and resolve alerts and whose passes end
-    with the report rules, every alert change notified through the outbox.
-    Raises as `Watcher` does (an unusable resolver configuration)."""
+    with the report rules (unless `with_report_rules` is false: the caller
+    runs them on a schedule of their own, as `tlsrpt serve` does), every
+    alert change notified through the outbox. Raises as `Watcher` does (an
+    unusable resolver configuration)."""
     sink = outbox_sink(channels)
+    after_pass = [report_rules(store, alerts, sink)] if with_report_rules else []
     return Watcher(
         store,
         options,
@@ -93,7 +137,7 @@ def alerting_watcher(
         owner=owner,
         on_outcome=on_outcome,
         after_check=[check_hook(alerts, sink)],
-        after_pass=[report_rules(store, alerts, sink)],
+        after_pass=after_pass,
     )
 
 

@@ -1,7 +1,8 @@
 """The ASGI application of `tlsrpt serve`.
 
-`create_app(settings)` builds the app; feature routers (receiver, API,
-dashboard) are included here and reach the database through
+`create_app(settings)` builds the app: it mounts the HTTP receiver
+(`tlsrpt.receive.http`) and includes the feature routers (API,
+dashboard, policy host), which reach the database through
 `request.app.state.store`. `GET /healthz` answers as long as the process
 serves requests (liveness, no I/O); `GET /readyz` also reads the database
 (readiness: 503 when it cannot).
@@ -22,6 +23,7 @@ from starlette.types import ASGIApp
 
 from tlsrpt import __version__
 from tlsrpt.ingest.group_commit import GroupCommitter
+from tlsrpt.receive.http import document, receiver_route
 from tlsrpt.settings import Settings
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.migrate import current_revision, head_revision
@@ -29,10 +31,10 @@ from tlsrpt.store.url import StoreError
 from tlsrpt.watch import deliver
 from tlsrpt.web import api, dashboard, metrics, policy_host, problems
 from tlsrpt.web.access_log import AccessLog
+from tlsrpt.web.dashboard import admin
 from tlsrpt.web.headers import SecurityHeaders
 from tlsrpt.web.problems import problem
 from tlsrpt.web.ratelimit import RateLimit, default_rules
-from tlsrpt.web.receiver import document, receiver_route
 from tlsrpt.web.segments import EncodedSegments
 
 log = logging.getLogger("tlsrpt.web")
@@ -87,7 +89,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         else:
             opened = await run_in_threadpool(open_store, settings.database_url)
         app.state.store = opened
-        # reports that arrive together are committed together (receiver.py)
+        # reports that arrive together are committed together (receive/http.py)
         app.state.committer = GroupCommitter(opened)
         await app.state.committer.start()
         try:
@@ -106,22 +108,24 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     )
     app.state.settings = settings
     _add_probes(app)
-    app.router.routes.append(receiver_route(settings))
+    app.router.routes.append(receiver_route(settings.http))
     api.install(app)
     dashboard.install(app)
+    admin.install(app)  # /admin/... and each user's /account/tokens
     policy_host.install(app)  # /.well-known/mta-sts.txt by Host, /v1/mta-sts/allowed
-    document(app, settings.reports_path)
-    machine_paths = ("/api/", "/v1/", settings.reports_path, "/openapi.json", "/healthz", "/readyz")
+    reports_path = settings.http.reports_path
+    document(app, reports_path)
+    machine_paths = ("/api/", "/v1/", reports_path, "/openapi.json", "/healthz", "/readyz")
     problems.install(app, dashboard.error_page, json_prefixes=machine_paths)
     app.add_middleware(EncodedSegments, prefixes=(f"{api.PREFIX}/domains/", "/domains/"))
     metrics.install(app, settings)
     rules = [
         *default_rules(
-            settings.reports_path, settings.reports_rate_per_s, settings.reports_rate_burst
+            reports_path, settings.http.reports_rate_per_s, settings.http.reports_rate_burst
         ),
         *policy_host.rate_rules(),
     ]
     app.add_middleware(RateLimit, rules=rules)
-    app.add_middleware(AccessLog, reports_path=settings.reports_path)
-    app.add_middleware(metrics.ReceiverMetrics, reports_path=settings.reports_path)
+    app.add_middleware(AccessLog, reports_path=reports_path)
+    app.add_middleware(metrics.ReceiverMetrics, reports_path=reports_path)
     return app

@@ -1,5 +1,6 @@
 """RFC 9457 problem details: the body of every error answer.
 
+`problem()` (in `tlsrpt.asgi`, shared with the HTTP receiver) builds one;
 `install(app, ...)` makes the framework's own errors problem details too:
 a path with no route (404), a method the route does not take (405), a
 parameter that fails validation (422) and an unexpected exception (500).
@@ -18,26 +19,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
-PROBLEM_JSON = "application/problem+json"
+from tlsrpt.asgi import PROBLEM_JSON, problem
 
 # An error page for a browser: (request, status, detail) -> HTML response.
 ErrorPage = Callable[[Request, int, str], Response]
-
-
-def problem(status: int, detail: str, **extensions: Any) -> JSONResponse:
-    """An `application/problem+json` response (RFC 9457 §3); `type` is
-    about:blank, so `title` is the status phrase (§4.2.1)."""
-    body = {
-        "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        **extensions,
-    }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
 # The members of a problem details object (RFC 9457 §3.1), for the OpenAPI schema.

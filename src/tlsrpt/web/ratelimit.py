@@ -17,7 +17,6 @@ process's own.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import threading
@@ -29,10 +28,10 @@ import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tlsrpt.asgi import client_key, problem
 from tlsrpt.store import rate_limits
 from tlsrpt.store.engine import Store
 from tlsrpt.store.url import StoreError
-from tlsrpt.web.problems import problem
 
 log = logging.getLogger("tlsrpt.web")
 
@@ -41,26 +40,6 @@ MAX_TRACKED = 10_000
 # How often (seconds) a process removes the refilled buckets of a rule from
 # the database, and logs that the database could not be used.
 SHARED_CHORE_S = 60.0
-
-
-def client_key(scope: Scope) -> str:
-    """The key a client's requests are counted under: its address as the
-    server resolved it, an IPv6 address by its /64 (what one subscriber is
-    usually given, RFC 6177 §2: counting single addresses of it would let
-    one client take 2^64 keys), an IPv4-mapped one as IPv4."""
-    client = scope.get("client")
-    if not client:
-        return "unknown"
-    host = str(client[0])
-    try:
-        addr = ipaddress.ip_address(host)
-    except ValueError:  # a Unix socket path, or a proxy's odd value
-        return host[:64]
-    if isinstance(addr, ipaddress.IPv6Address):
-        if addr.ipv4_mapped is not None:
-            return str(addr.ipv4_mapped)
-        return str(ipaddress.IPv6Network((addr, 64), strict=False))
-    return str(addr)
 
 
 class TokenBuckets:

@@ -256,11 +256,12 @@ def test_rate_limit_middleware_answers_429_with_retry_after() -> None:
 
 
 def test_the_app_limits_the_receiver_and_the_login() -> None:
+    from tlsrpt.receive.settings import HttpSettings
     from tlsrpt.settings import Settings
     from tlsrpt.web.app import create_app
     from tlsrpt.web.ratelimit import RateLimit
 
-    app = create_app(Settings(reports_path="/tlsrpt"))
+    app = create_app(Settings(http=HttpSettings(reports_path="/tlsrpt")))
     (middleware,) = [m for m in app.user_middleware if m.cls is RateLimit]
     limited = {(r.method, r.path) for r in middleware.kwargs["rules"]}
     assert limited == {

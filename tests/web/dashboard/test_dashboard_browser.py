@@ -16,34 +16,21 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+from tests.web.dashboard import browser_kit
+from tests.web.dashboard.browser_kit import ARGS, CHROMIUM, Watched, assert_nothing_ran
 
 from tlsrpt.demo import demo_reports
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).parents[3] / "test-artifacts" / "dashboard"
+ARTIFACTS = browser_kit.ARTIFACTS / "dashboard"
 ADMIN, PASSWORD = "admin@example.com", "correct horse battery"
 
 if not CHROMIUM.exists():
-    pytest.skip(
-        "browser tests need Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
-        allow_module_level=True,
-    )
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="browser tests need the playwright package (the test extra)"
-)
+    pytest.skip(browser_kit.NO_CHROMIUM, allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason=browser_kit.NO_PLAYWRIGHT)
 
 
 @pytest.fixture(scope="module")
@@ -53,17 +40,6 @@ def browser() -> Iterator[Any]:
         launched = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         yield launched
         launched.close()
-
-
-class Watched:
-    """A page with every dialog and console message recorded."""
-
-    def __init__(self, page: Any) -> None:
-        self.page = page
-        self.dialogs: list[str] = []
-        self.console: list[str] = []
-        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
-        page.on("console", lambda m: self.console.append(m.text))
 
 
 @pytest.fixture
@@ -196,20 +172,6 @@ def test_domain_chart_draws_the_daily_numbers(admin: Watched, live_url: str, sit
     page.screenshot(path=str(ARTIFACTS / "domain.png"), full_page=True)
 
 
-def _assert_nothing_ran(watched: Watched) -> None:
-    page = watched.page
-    assert page.evaluate("() => window.__pwned === undefined")
-    assert page.evaluate("() => document.querySelectorAll('script').length") == 0
-    handlers = page.evaluate(
-        """() => Array.from(document.querySelectorAll('*')).flatMap(
-            el => Array.from(el.attributes).filter(a => a.name.startsWith('on')).map(a => a.name))"""
-    )
-    assert handlers == []
-    assert page.locator("a[href^='javascript:' i]").count() == 0
-    assert watched.dialogs == []
-    assert not [m for m in watched.console if "Content Security Policy" in m]
-
-
 def test_hostile_reports_execute_nothing(admin: Watched, live_url: str, site: Any) -> None:
     page = admin.page
     pages = {
@@ -223,7 +185,7 @@ def test_hostile_reports_execute_nothing(admin: Watched, live_url: str, site: An
         answer = page.goto(url)
         assert answer is not None and answer.status == 200, name
         page.wait_for_load_state("load")
-        _assert_nothing_ran(admin)
+        assert_nothing_ran(admin)
         page.screenshot(path=str(ARTIFACTS / f"hostile-{name}.png"), full_page=True)
     # The payloads are shown as text.
     page.goto(pages["hostile-report"])

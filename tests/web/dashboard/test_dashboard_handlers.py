@@ -1,5 +1,6 @@
 """Each dashboard page handler is a top-level function: mounted alone on a
-bare app (only `state.store` and the dashboard's error pages), it answers
+bare app (only `state.store`, `state.settings` and the dashboard's error
+pages), it answers
 as it does inside the whole dashboard."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tlsrpt.settings import Settings
 from tlsrpt.store.users import get_user, start_session
 from tlsrpt.web.dashboard import domain_pages, quarantine_pages, report_pages
 from tlsrpt.web.dashboard.auth import SESSION_COOKIE
@@ -22,6 +24,7 @@ from .conftest import ADMIN, CUSTOMER, Site
 def alone(site: Site, path: str, handler: Callable[..., Any]) -> TestClient:
     app = FastAPI()
     app.state.store = site.store
+    app.state.settings = Settings(reverse_dns=False)
     install_errors(app)
     app.add_api_route(path, handler, response_model=None)
     return TestClient(app)

@@ -17,6 +17,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from tlsrpt.analysis.period import Period
+from tlsrpt.shape import explained_failure_rows, failure_group_dict
 from tlsrpt.store import reads
 from tlsrpt.store.engine import Store
 from tlsrpt.store.users import User
@@ -113,16 +115,31 @@ def domain_failures(
     cursor: Cursor = None,
     format: Format = "json",
 ) -> Response:
+    """A page of the domain's failure details; `groups`: the failures per
+    (day, result type, receiving MX) of the whole period, newest day first,
+    each with an `explanation`, which every row of the page carries too.
+    CSV: the rows without explanations."""
     store = _store(request)
     _visible(store, user, domain)
-    first, last = _period(days, since, until)
+    period = Period(*_period(days, since, until))
     found = _read(
         store,
-        lambda conn: reads.failure_page(conn, domain, first, last, limit, cursor, result_type),
+        lambda conn: reads.failure_page(
+            conn, domain, period.start, period.end, limit, cursor, result_type
+        ),
     )
     if format == "csv":
         return _csv(found.rows, reads.FAILURE_COLUMNS, f"{domain}-failures")
-    return _json({"domain": domain, "failures": found.rows, "next_cursor": found.next_cursor})
+    with store.read() as conn:
+        groups = reads.explained_failures(conn, domain, period)
+    return _json(
+        {
+            "domain": domain,
+            "failures": explained_failure_rows(found.rows, groups),
+            "groups": [failure_group_dict(g, e) for g, e in groups],
+            "next_cursor": found.next_cursor,
+        }
+    )
 
 
 def quarantine(
@@ -146,7 +163,8 @@ def build_router() -> APIRouter:
     router.add_api_route(
         "/domains/{domain}/failures",
         domain_failures,
-        summary="Failure details, newest day first, a page at a time",
+        summary="Failure details, newest day first, a page at a time, each group explained "
+        "with what was published that day",
         responses={**_CSV, **_BAD_CURSOR},
     )
     router.add_api_route(

@@ -341,8 +341,8 @@ def build_router() -> APIRouter:
             {
                 "since": since.isoformat(),
                 "per_client_per_day": {
-                    "inputs": settings.quarantine_budget_inputs,
-                    "bytes": settings.quarantine_budget_bytes,
+                    "inputs": settings.http.quarantine_budget_inputs,
+                    "bytes": settings.http.quarantine_budget_bytes,
                 },
                 "totals": totals,
                 "clients": clients,

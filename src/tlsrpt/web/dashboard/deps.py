@@ -77,8 +77,8 @@ async def reverse_names_of(request: Request) -> ReverseNames:
     """The app's reverse DNS cache, its lookups on the app's event loop
     (an async dependency: it runs on the loop)."""
     state = request.app.state
-    if not hasattr(state, "reverse_names"):
-        state.reverse_names = ReverseNames()
+    if not hasattr(state, "reverse_names"):  # not installed (a handler alone): no lookups
+        state.reverse_names = ReverseNames(enabled=False)
     names: ReverseNames = state.reverse_names
     names.bind(asyncio.get_running_loop())
     return names

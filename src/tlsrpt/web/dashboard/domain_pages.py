@@ -39,6 +39,7 @@ from tlsrpt.web.dashboard.deps import (
     StoreDep,
     VerdictCountsDep,
 )
+from tlsrpt.web.dashboard.domain_extras import domain_extras
 from tlsrpt.web.dashboard.render import NotFound, attachment, page
 from tlsrpt.web.dashboard.watch_view import (
     HISTORY_CHANGES,
@@ -173,6 +174,7 @@ def domain_page(
         except reads.CursorError:
             raise NotFound(session, "page") from None
         watched = _watch_context(conn, domain)
+        extras = domain_extras(conn, domain, period, detail.readiness, request.app.state)
     top_ips = [ip for ip, _ in detail.analysis.failures_by_sending_ip[:10]]
     ptr = rdns.names([*top_ips, *(f["sending_mta_ip"] for f in failures.rows)])
     return page(
@@ -185,6 +187,7 @@ def domain_page(
         failures=failures,
         first_failures=fcursor is None,
         ptr=ptr,
+        **extras,
         period=period,
         days=days,
         day_choices=DAY_CHOICES,

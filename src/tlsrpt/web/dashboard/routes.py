@@ -31,6 +31,7 @@ from tlsrpt.web.dashboard import (
     domain_pages,
     quarantine_pages,
     report_pages,
+    rollout_pages,
     session_pages,
 )
 from tlsrpt.web.dashboard.domain_pages import PAGE_SIZE
@@ -67,6 +68,8 @@ ROUTES: tuple[tuple[str, str, Callable[..., Any]], ...] = (
     ("GET", "/alerts", alert_pages.alert_list),
     ("POST", "/alerts/{alert_id}/ack", alert_pages.ack_alert),
     ("POST", "/alerts/{alert_id}/mute", alert_pages.mute_alert),
+    ("POST", "/rollout/promote", rollout_pages.promote_domain),
+    ("POST", "/rollout/rollback", rollout_pages.rollback_domain),
 )
 
 

@@ -10,6 +10,10 @@ Retry-After: the next UTC midnight), 503 the bodies held in memory are at
 retries, RFC 8460 §5.4). Every error body is RFC 9457 problem+json. A 2xx
 is sent only once `ingest` has committed the raw bytes (RFC 8460 §5.4);
 reports arriving together share one commit (`GroupCommitter`).
+
+The web app (`tlsrpt.web.app`) mounts `receiver_route(...)` and adds its
+rate limit, access log and metrics around it; the receiver itself needs
+nothing of `tlsrpt.web` (problem answers and client keys: `tlsrpt.asgi`).
 """
 
 from __future__ import annotations
@@ -28,14 +32,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from tlsrpt.asgi import client_key, problem
 from tlsrpt.ingest.group_commit import GroupCommitter
 from tlsrpt.ingest.model import IngestResult, QuarantineBudget, RawInput, SourceInfo
 from tlsrpt.metrics import observe_ingest
-from tlsrpt.settings import Settings
+from tlsrpt.receive.inflight import Holding, InflightBytes
+from tlsrpt.receive.settings import HttpSettings
 from tlsrpt.store.url import StoreError
-from tlsrpt.web.inflight import Holding, InflightBytes
-from tlsrpt.web.problems import problem
-from tlsrpt.web.ratelimit import client_key
 
 log = logging.getLogger("tlsrpt.receiver")
 
@@ -156,10 +159,11 @@ class ReportReceiver:
 
     A plain ASGI app rather than a FastAPI endpoint: it needs none of the
     framework's request parsing, and the path is the one every sender
-    calls. Every answer is logged here, once (see `tlsrpt.web.access_log`).
+    calls. Every answer is logged here, once (the web app's access log
+    leaves this path to it).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: HttpSettings) -> None:
         self.max_body_bytes = settings.max_body_bytes
         self.body_timeout_s = settings.body_timeout_s
         self.inflight = InflightBytes(settings.max_inflight_body_bytes)
@@ -297,7 +301,7 @@ def document(app: FastAPI, path: str) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def receiver_route(settings: Settings) -> Route:
+def receiver_route(settings: HttpSettings) -> Route:
     """`POST settings.reports_path` (RFC 8460 §5.4); other methods get 405."""
     return Route(
         settings.reports_path,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tlsrpt.ingest.files import MAX_FILE_BYTES, Entry, discover, read_entry
+from tlsrpt.receive.files import MAX_FILE_BYTES, Entry, discover, read_entry
 
 REPORT = b'{"organization-name": "x"}'
 

@@ -108,7 +108,7 @@ def test_gzip_bomb_is_400_and_kept(server: Any, report_json: Callable[..., bytes
     comp = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     chunk = b"\0" * (1024 * 1024)
     bomb = b"".join(comp.compress(chunk) for _ in range(50)) + comp.flush()
-    assert len(bomb) < server.settings.max_body_bytes
+    assert len(bomb) < server.settings.http.max_body_bytes
     r = post(server, bomb, "application/tlsrpt+gzip")
     assert r.status_code == 400
     assert r.json()["reason_code"] == "decompressed-too-large"
@@ -117,7 +117,7 @@ def test_gzip_bomb_is_400_and_kept(server: Any, report_json: Callable[..., bytes
 
 
 def test_oversized_body_413(server: Any, report_json: Callable[..., bytes]) -> None:
-    body = b"{" + b" " * server.settings.max_body_bytes
+    body = b"{" + b" " * server.settings.http.max_body_bytes
     r = post(server, body, "application/tlsrpt+json")
     assert r.status_code == 413
     assert r.headers["content-type"] == "application/problem+json"
