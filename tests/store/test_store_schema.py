@@ -201,5 +201,6 @@ def test_migrations_ship_inside_the_package() -> None:
         "0010_hosted_policies.py",
         "0011_retention.py",
         "0012_rate_limits.py",
+        "0013_domain_days.py",
     ]
     assert (migrate.MIGRATIONS / "script.py.mako").is_file()
