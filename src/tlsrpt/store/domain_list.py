@@ -137,20 +137,27 @@ def _keys(
     return keyed
 
 
+def matching_names(conn: Connection, user: User, q: str) -> list[str]:
+    """The user's visible domains whose name holds `q` (any case), sorted."""
+    names = visible_domains(conn, user)
+    needle = q.strip().lower()
+    return [n for n in names if needle in n.lower()] if needle else names
+
+
 def domain_page(
     conn: Connection,
     user: User,
     period: Period,
     query: DomainQuery,
+    names: list[str] | None = None,
     verdicts: Verdicts | None = None,
 ) -> DomainPage:
-    """One page of the user's domains matching `query`, with their totals
-    and readiness verdict over the period. Raises BadCursor."""
+    """One page of the user's domains matching `query` (`names`: those the
+    caller took from `matching_names`), with their totals and readiness
+    verdict over the period. Raises BadCursor."""
     after = decode_cursor(query.cursor, query.sort) if query.cursor else None
-    names = visible_domains(conn, user)  # sorted by name
-    needle = query.q.strip().lower()
-    if needle:
-        names = [n for n in names if needle in n.lower()]
+    if names is None:
+        names = matching_names(conn, user, query.q)
     keyed = _keys(conn, names, query.sort, period, verdicts)
     start = 0 if after is None else bisect.bisect_right(keyed, after, key=lambda kn: kn[0])
     shown = keyed[start : start + query.limit]

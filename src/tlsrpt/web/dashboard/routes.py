@@ -33,9 +33,10 @@ from tlsrpt.ingest.pipeline import reprocess
 from tlsrpt.shape import DAILY_COLUMNS, daily_rows
 from tlsrpt.store import reads
 from tlsrpt.store import watch as watch_store
+from tlsrpt.store.domain_list import SORTS, BadCursor, DomainQuery, Sort
 from tlsrpt.store.engine import Store
 from tlsrpt.store.reads import ReportView
-from tlsrpt.store.users import authenticate, end_session, start_session, visible_domains
+from tlsrpt.store.users import authenticate, end_session, start_session
 from tlsrpt.watch.history import timeline
 from tlsrpt.web.dashboard import auth
 from tlsrpt.web.dashboard.alert_pages import add_alert_routes
@@ -47,7 +48,6 @@ from tlsrpt.web.dashboard.charts import (
     sparkline,
 )
 from tlsrpt.web.dashboard.raw import report_json
-from tlsrpt.web.dashboard.verdicts import VerdictCounts
 from tlsrpt.web.dashboard.watch_view import (
     HISTORY_CHANGES,
     current_state,
@@ -57,10 +57,17 @@ from tlsrpt.web.dashboard.watch_view import (
     history_entries,
 )
 from tlsrpt.web.segments import decoded, segment
+from tlsrpt.web.verdicts import domain_list
 
 HERE = FsPath(__file__).parent
 DAY_CHOICES = (7, 30, 60, 90)
 PAGE_SIZE = 50  # domains per overview page (a hosting provider has thousands)
+SORT_LABELS = {
+    "name": "name",
+    "failure_rate": "failure rate",
+    "verdict": "MTA-STS verdict",
+    "alerts": "firing alerts",
+}
 # A standalone chart: pygal's own stylesheet, never a script; the same
 # URL always draws the same chart. (The other security headers are added
 # by `tlsrpt.web.headers`.)
@@ -122,7 +129,6 @@ def _templates() -> Jinja2Templates:
 
 def build_router() -> APIRouter:
     templates = _templates()
-    verdict_counts = VerdictCounts()
     router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
     def store_of(request: Request) -> Store:
@@ -217,25 +223,26 @@ def build_router() -> APIRouter:
     def overview(
         request: Request,
         days: int = reads.DEFAULT_DAYS,
-        page_number: Annotated[int, Query(alias="page", ge=1, le=10**6)] = 1,
+        cursor: Annotated[str | None, Query(max_length=2048)] = None,
         q: Annotated[str, Query(max_length=253)] = "",
+        sort: str = "name",
     ) -> HTMLResponse:
         store = store_of(request)
         session = auth.require_session(request, store)
         days = days_of(days)
         period = reads.period_of(days)
+        order: Sort = next((s for s in SORTS if s == sort), "name")
+        query = DomainQuery(PAGE_SIZE, cursor, q.strip(), order)
+        cache = request.app.state.verdicts
+        try:
+            found, tally = domain_list(store, cache, session.user, period, query, counts=True)
+        except BadCursor:  # a link from an older page: its first page
+            query = DomainQuery(PAGE_SIZE, None, q.strip(), order)
+            found, tally = domain_list(store, cache, session.user, period, query, counts=True)
+        shown = [o.analysis.domain for o in found.items]
         with store.read() as conn:
-            names = visible_domains(conn, session.user)
-            if q.strip():
-                names = [n for n in names if q.strip().lower() in n]
-            pages = max(1, -(-len(names) // PAGE_SIZE))
-            page_number = min(page_number, pages)
-            first = (page_number - 1) * PAGE_SIZE
-            shown = names[first : first + PAGE_SIZE]
-            rows = reads.overview(conn, session.user, period, shown) if shown else []
             firing = reads.firing_counts(conn, shown)
             expiries = reads.earliest_expiries(conn, shown)
-            tally = verdict_counts(store, conn, session.user, period, names)  # all domains
         now = datetime.now(UTC)
         items = [
             (
@@ -246,7 +253,7 @@ def build_router() -> APIRouter:
                 o.analysis.domain in expiries,  # checked by the watcher
                 days_left(expiries.get(o.analysis.domain), now),
             )
-            for o in rows
+            for o in found.items
         ]
         return page(
             request,
@@ -257,11 +264,12 @@ def build_router() -> APIRouter:
             days=days,
             day_choices=DAY_CHOICES,
             tally=tally,
-            total=len(names),
-            first=first,
-            page_number=page_number,
-            pages=pages,
+            total=found.total,
+            next_cursor=found.next_cursor,
+            paged=cursor is not None,
             q=q.strip(),
+            sort=order,
+            sorts=SORT_LABELS,
         )
 
     @router.get("/export/{kind}.csv", response_class=Response)
