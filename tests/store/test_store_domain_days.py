@@ -18,7 +18,7 @@ from tlsrpt.ingest.pipeline import ingest
 from tlsrpt.report import DEFAULT_LIMITS
 from tlsrpt.store.domain_days import BIGINT_MAX, rebuild, split
 from tlsrpt.store.engine import Store
-from tlsrpt.store.schema import ALL, daily_rollups, domain_days
+from tlsrpt.store.schema import ALL, daily_rollups, domain_days, reported_domains
 
 FILE = SourceInfo("file", "/reports/in.json")
 
@@ -56,6 +56,9 @@ def test_ingest_and_rebuild_agree_with_the_rollups(store: Store, make: Any) -> N
     expected = _from_rollups(store)
     assert len(expected) > 50
     assert _stored(store) == expected
+    with store.read() as conn:
+        names = set(conn.execute(sa.select(reported_domains.c.domain)).scalars())
+    assert names == {domain for _, domain, _ in expected}
     assert expected[ALL, "example.com", date(2024, 3, 1)] == (2, 14, 4)
     assert expected["sts", "example.com", date(2024, 3, 1)] == (2, 14, 4)
     with store.write() as conn:

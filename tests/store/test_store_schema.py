@@ -93,6 +93,8 @@ def test_upgrade_from_first_revision_backfills_rollups(
     with reference.read() as ref, old.read() as upgraded:
         kept = [tuple(r) for r in ref.execute(days)]
         assert kept and [tuple(r) for r in upgraded.execute(days)] == kept
+        names = sa.select(metadata.tables["reported_domains"]).order_by("domain")
+        assert [tuple(r) for r in upgraded.execute(names)] == [tuple(r) for r in ref.execute(names)]
     old.close()
     reference.close()
 

@@ -32,6 +32,8 @@ Tables:
   list and its sparklines read (tlsrpt.store.domain_days), one short key
   range per domain. Kept current by the ingest transaction beside
   `daily_rollups` and kept by retention like it.
+- `reported_domains`: every policy domain with roll-ups (the names the
+  domain list starts from), kept by the same transaction.
 - `watch_schedule`, `watch_snapshots`: scheduled checks of registered
   domains and the history of what they found (tlsrpt.watch).
 - `alerts`, `alert_mutes`, `alert_events`, `alert_marks`: alerts with their
@@ -236,6 +238,16 @@ domain_days = sa.Table(
     sa.Column("successful_sessions", Count, nullable=False),
     sa.Column("failed_sessions", Count, nullable=False),
     sa.PrimaryKeyConstraint("policy_type", "domain", "day", "part"),
+    sqlite_with_rowid=False,
+)
+
+# Every policy domain with roll-ups, kept by the same transaction: the
+# domain list reads the names from here (a few pages), not from a seek per
+# domain in the roll-ups.
+reported_domains = sa.Table(
+    "reported_domains",
+    metadata,
+    sa.Column("domain", sa.Text, primary_key=True),
     sqlite_with_rowid=False,
 )
 

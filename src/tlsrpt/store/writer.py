@@ -361,7 +361,8 @@ def insert_duplicates(conn: Connection, rows: Sequence[DuplicateRow]) -> None:
 def add_rollups(conn: Connection, deltas: Mapping[RollupKey, Sequence[int]]) -> None:
     """Add the counts (`RollupCounts`: reports, successful, failed) to the
     daily roll-ups and, summed over organizations, to `domain_days`
-    (`tlsrpt.store.domain_days`); applied in key order. Raises
+    (`tlsrpt.store.domain_days`); applied in key order. New domains are
+    added to `reported_domains`. Raises
     CountOverflow, and writes nothing, if a count would pass 2^63-1 (each
     increment is below 2^63: the parser bounds the sessions of a report,
     `Limits.max_sessions`)."""
@@ -373,6 +374,9 @@ def add_rollups(conn: Connection, deltas: Mapping[RollupKey, Sequence[int]]) -> 
     _add_counts(
         conn, domain_days, DOMAIN_DAY_KEY, per_day, "staged_domain_days", "a domain and day"
     )
+    names = sorted({(key.domain,) for key in deltas})
+    if names:
+        _insert_rows(conn, "reported_domains", ("domain",), names, "ON CONFLICT DO NOTHING")
 
 
 def _add_counts(

@@ -9,7 +9,8 @@ summed over organizations, per (policy type, domain, day): what the overview
 and the domain list read. From this revision on the ingest transaction
 keeps it current; this migration computes it from the roll-ups stored
 before, exactly (tlsrpt.store.domain_days.rebuild, which reads only
-`daily_rollups` and the columns created here).
+`daily_rollups` and the columns created here). `reported_domains` lists
+every policy domain with roll-ups.
 """
 
 from __future__ import annotations
@@ -40,7 +41,18 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
     rebuild(op.get_bind())
+    op.create_table(
+        "reported_domains",
+        sa.Column("domain", sa.Text, nullable=False),
+        sa.PrimaryKeyConstraint("domain", name="pk_reported_domains"),
+        sqlite_with_rowid=False,
+    )
+    op.execute(
+        "INSERT INTO reported_domains (domain) "
+        "SELECT DISTINCT domain FROM domain_days ORDER BY domain"
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("reported_domains")
     op.drop_table("domain_days")
