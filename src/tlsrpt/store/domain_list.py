@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 
 from tlsrpt.analysis.alert_model import FIRING
 from tlsrpt.analysis.period import Period, rate
+from tlsrpt.analysis.readiness import Readiness
 from tlsrpt.analysis.reasons import Verdict
 from tlsrpt.store.domain_reads import DomainOverview, overview
 from tlsrpt.store.schema import ALL, alerts, domain_days
@@ -151,10 +152,13 @@ def domain_page(
     query: DomainQuery,
     names: list[str] | None = None,
     verdicts: Verdicts | None = None,
+    known: Mapping[str, Readiness] | None = None,
 ) -> DomainPage:
     """One page of the user's domains matching `query` (`names`: those the
     caller took from `matching_names`), with their totals and readiness
-    verdict over the period. Raises BadCursor."""
+    verdict over the period (judged for the page's domains, but for those
+    in `known`: their current readiness as of the period's end, kept by
+    the caller). Raises BadCursor."""
     after = decode_cursor(query.cursor, query.sort) if query.cursor else None
     if names is None:
         names = matching_names(conn, user, query.q)
@@ -162,7 +166,8 @@ def domain_page(
     start = 0 if after is None else bisect.bisect_right(keyed, after, key=lambda kn: kn[0])
     shown = keyed[start : start + query.limit]
     more = start + query.limit < len(keyed)
-    rows = {o.analysis.domain: o for o in overview(conn, user, period, [n for _, n in shown])}
+    page = [n for _, n in shown]
+    rows = {o.analysis.domain: o for o in overview(conn, user, period, page, known)}
     return DomainPage(
         [rows[name] for _, name in shown],
         encode_cursor(query.sort, shown[-1][0]) if more and shown else None,

@@ -13,7 +13,7 @@ exist, so another customer's domain names do not leak.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -86,13 +86,18 @@ def day_totals(conn: Connection, names: Sequence[str], period: Period) -> list[D
 
 
 def overview(
-    conn: Connection, user: User, period: Period, names: Sequence[str] | None = None
+    conn: Connection,
+    user: User,
+    period: Period,
+    names: Sequence[str] | None = None,
+    known: Mapping[str, Readiness] | None = None,
 ) -> list[DomainOverview]:
     """Domains with their totals, daily series and readiness verdict over
     the period, sorted by name: every domain the user may see, or those of
     `names` (which the caller took from `visible_domains`). The analyses
     hold no breakdowns (by organization, result type, MX host): the domain
-    detail has them."""
+    detail has them. `known`: readiness the caller kept, current as of
+    the period's end (judged again only for the other names)."""
     if names is None:
         names = visible_domains(conn, user)
     if not names:
@@ -100,7 +105,9 @@ def overview(
     analyses = analyze_totals(period, day_totals(conn, names, period), (), (), domains=names)
     # The same readiness as `domain_detail` gives, as of the period's last
     # day whatever its length.
-    verdicts = readiness(conn, names, period.end)
+    known = known or {}
+    verdicts = readiness(conn, [n for n in names if n not in known], period.end)
+    verdicts.update({n: known[n] for n in names if n in known})
     return [DomainOverview(a, verdicts[a.domain]) for a in analyses.values()]
 
 

@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy.engine import Connection
 
 from tlsrpt.analysis.period import Period
-from tlsrpt.analysis.readiness import Verdict
+from tlsrpt.analysis.readiness import Readiness, Verdict
 from tlsrpt.store import reads
 from tlsrpt.store.domain_list import DomainPage, DomainQuery, domain_page, matching_names
 from tlsrpt.store.engine import Store
@@ -48,20 +48,22 @@ def data_version(conn: Connection, names: Sequence[str]) -> Version:
 
 @dataclass(frozen=True, slots=True)
 class Tally:
-    verdicts: dict[str, str]  # domain -> verdict
+    readiness: dict[str, Readiness]  # domain -> its readiness
     version: Version
     counted_at: datetime
     current: bool = True  # False: reports were added since; a recount is under way
+    verdicts: dict[str, str] = field(init=False)
     counts: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
-        found = Counter(self.verdicts.values())
+        verdicts = {d: str(r.verdict) for d, r in self.readiness.items()}
+        found = Counter(verdicts.values())
+        object.__setattr__(self, "verdicts", verdicts)
         object.__setattr__(self, "counts", {str(v): found[str(v)] for v in Verdict})
 
 
 def judge(conn: Connection, names: Sequence[str], day: date, version: Version) -> Tally:
-    found = reads.readiness(conn, names, day)
-    return Tally({d: str(r.verdict) for d, r in found.items()}, version, datetime.now(UTC))
+    return Tally(reads.readiness(conn, names, day), version, datetime.now(UTC))
 
 
 class VerdictCache:
@@ -141,7 +143,9 @@ def domain_list(
 ) -> tuple[DomainPage, Tally | None]:
     """A page of the domain list; with `counts` (or sorted by verdict) also
     the verdicts of every matching domain, when kept (sorted by verdict: at
-    once). Raises `tlsrpt.store.domain_list.BadCursor`."""
+    once). The page's readiness is taken from them while they are current
+    (the same verdicts, judged from the same rows), else judged for the
+    page's domains. Raises `tlsrpt.store.domain_list.BadCursor`."""
     with store.read() as conn:
         names = matching_names(conn, user, query.q)
         tally = None
@@ -150,5 +154,6 @@ def domain_list(
             search = query.q.strip().lower()
             tally = cache.get(store, conn, user, period.end, names, search=search, wait=wait)
         verdicts = tally.verdicts if tally is not None else {}
-        page = domain_page(conn, user, period, query, names, lambda _names: verdicts)
+        known = tally.readiness if tally is not None and tally.current else None
+        page = domain_page(conn, user, period, query, names, lambda _names: verdicts, known)
     return page, tally

@@ -266,7 +266,8 @@ def domains(
     period = reads.period_of(days, until)
     query = DomainQuery(limit, cursor, q, sort)
     try:
-        found, _ = domain_list(store, request.app.state.verdicts, user, period, query, counts=False)
+        cache = request.app.state.verdicts
+        found, _ = domain_list(store, cache, user, period, query, counts=until is None)
     except BadCursor as exc:
         raise ApiProblem(400, str(exc)) from None
     if format == "csv":
