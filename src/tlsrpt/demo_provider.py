@@ -30,7 +30,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from tlsrpt.demo import GOOGLE, MAILRU, MICROSOFT, SMALL, YAHOO, Sender, _policy
+from tlsrpt.demo import (
+    GOOGLE,
+    MAILRU,
+    MICROSOFT,
+    SMALL,
+    YAHOO,
+    Sender,
+    demo_policy,
+    outside_policy,
+)
 from tlsrpt.ingest.rows import build_rows
 from tlsrpt.report import ParsedReport
 from tlsrpt.report.model import DateRange, FailureDetail, PolicyResult, Report, Summary
@@ -108,18 +117,7 @@ def _failures(p: Profile, sender: Sender, i: int, rng: random.Random) -> list[Fa
             )
         ]
     if p.story == "mx-fixed" and i < p.turn and sender is not YAHOO:
-        return [
-            FailureDetail(
-                "validation-failure",
-                rng.randint(2, 12),
-                rng.choice(sender.ips),
-                "mx-backup.hosting.example",
-                "mx-backup.hosting.example",
-                "198.51.100.7",
-                None,
-                "mx not covered by policy",
-            )
-        ]
+        return [outside_policy(rng.randint(2, 12), rng.choice(sender.ips))]
     return []
 
 
@@ -135,7 +133,7 @@ def provider_reports(
     for p in people:
         if p.story == "new" and day_index < p.turn:
             continue
-        policy = _policy(p.name, "tlsa" if p.story == "dane" else "sts")
+        policy = demo_policy(p.name, "tlsa" if p.story == "dane" else "sts")
         for sender in p.senders:
             failures = _failures(p, sender, day_index, rng)
             failed = sum(f.failed_session_count for f in failures)
@@ -149,8 +147,9 @@ def provider_reports(
             )
 
 
-def _stand_in(store: Store, day: date) -> int:
-    """The raw input the reports of `day` point at."""
+def stand_in(store: Store, day: date) -> int:
+    """A raw input for the generated reports of `day` to point at (its
+    bytes a note: the generated reports' own are not kept)."""
     when = _received(day)
     with store.write() as conn:
         (raw_id,) = writer.next_ids(conn, raw_inputs, 1)
@@ -199,7 +198,7 @@ def load_provider(
     total = 0
     for i in range(days):
         day = end - timedelta(days=days - 1 - i)
-        origin = ReportOrigin(raw_id=_stand_in(store, day), received_at=_received(day))
+        origin = ReportOrigin(raw_id=stand_in(store, day), received_at=_received(day))
         reports = provider_reports(people, days, end, seed, i)
         built = [build_rows(ParsedReport(r, [])) for r in reports]
         rollups: dict[RollupKey, list[int]] = {}
