@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -71,8 +72,9 @@ class VerdictCache:
     again in the background once reports were added. Thread-safe (pages
     run in a pool)."""
 
-    def __init__(self, size: int = 64) -> None:
+    def __init__(self, size: int = 64, delay: float = 1.0) -> None:
         self._size = size
+        self._delay = delay  # before a first judging: the view that asked is answered first
         self._lock = threading.Lock()
         self._kept: OrderedDict[Key, Tally] = OrderedDict()
         self._pending: set[Key] = set()
@@ -100,20 +102,21 @@ class VerdictCache:
                 if kept.version == version:
                     return kept
             if kept is not None or not wait:
-                self._later(key, store, day, names)
+                self._later(key, store, day, names, 0.0 if kept else self._delay)
                 return None if kept is None else replace(kept, current=False)
         return self._keep(key, judge(conn, names, day, version))
 
-    def _later(self, key: Key, store: Store, day: date, names: Sequence[str]) -> None:
+    def _later(self, key: Key, store: Store, day: date, names: Sequence[str], delay: float) -> None:
         """Judge in the background (the caller holds the lock)."""
         if key in self._pending:
             return
         self._pending.add(key)
         if self._worker is None:
             self._worker = ThreadPoolExecutor(1, "verdicts")
-        self._worker.submit(self._judge, key, store, day, list(names))
+        self._worker.submit(self._judge, key, store, day, list(names), delay)
 
-    def _judge(self, key: Key, store: Store, day: date, names: Sequence[str]) -> None:
+    def _judge(self, key: Key, store: Store, day: date, names: Sequence[str], delay: float) -> None:
+        time.sleep(delay)
         try:
             with store.read() as conn:
                 self._keep(key, judge(conn, names, day, data_version(conn, names)))

@@ -445,3 +445,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(auth.LoginRequired, on_login_required)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(build_router())
+    # Compiled now, at startup, not by the first view after a restart.
+    for template in (HERE / "templates").glob("*.html"):
+        _templates().env.get_template(template.name)
