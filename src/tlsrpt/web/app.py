@@ -97,6 +97,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                 yield
         finally:
             await app.state.committer.close()
+            await run_in_threadpool(app.state.verdicts.close)
             if store is None:
                 opened.close()
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -79,6 +78,15 @@ class VerdictCache:
         self._kept: OrderedDict[Key, Tally] = OrderedDict()
         self._pending: set[Key] = set()
         self._worker: ThreadPoolExecutor | None = None
+        self._closed = threading.Event()
+
+    def close(self) -> None:
+        """Stop judging (the app stops; its store may be closed next)."""
+        self._closed.set()
+        with self._lock:
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.shutdown(wait=True, cancel_futures=True)
 
     def get(
         self,
@@ -108,7 +116,7 @@ class VerdictCache:
 
     def _later(self, key: Key, store: Store, day: date, names: Sequence[str], delay: float) -> None:
         """Judge in the background (the caller holds the lock)."""
-        if key in self._pending:
+        if key in self._pending or self._closed.is_set():
             return
         self._pending.add(key)
         if self._worker is None:
@@ -116,7 +124,8 @@ class VerdictCache:
         self._worker.submit(self._judge, key, store, day, list(names), delay)
 
     def _judge(self, key: Key, store: Store, day: date, names: Sequence[str], delay: float) -> None:
-        time.sleep(delay)
+        if self._closed.wait(delay):
+            return
         try:
             with store.read() as conn:
                 self._keep(key, judge(conn, names, day, data_version(conn, names)))

@@ -1,6 +1,6 @@
 """`GET /api/v1/domains` a page at a time (SQLite and PostgreSQL): walking
 `next_cursor` in every order gives every domain once, in the order the full
-list implies; search narrows by name; a forged cursor is a 400 problem; and
+list implies; search narrows by name; a forged cursor is a 404 problem (no such page); and
 the handlers are plain functions a test calls directly."""
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def test_a_cursor_not_given_out_is_refused(world: Any) -> None:
     name_cursor = _body(world, limit=1)["next_cursor"]
     for cursor in ("not-base64!", "W10", name_cursor):  # W10: "[]"
         answer = world.get("/api/v1/domains", world.admin_token, cursor=cursor, sort="failure_rate")
-        assert answer.status_code == 400, cursor
+        assert answer.status_code == 404, cursor
         assert answer.headers["content-type"] == "application/problem+json"
     assert world.get("/api/v1/domains", world.admin_token, limit=0).status_code == 422
     assert world.get("/api/v1/domains", world.admin_token, sort="size").status_code == 422

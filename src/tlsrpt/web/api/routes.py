@@ -269,7 +269,7 @@ def domains(
         cache = request.app.state.verdicts
         found, _ = domain_list(store, cache, user, period, query, counts=until is None)
     except BadCursor as exc:
-        raise ApiProblem(400, str(exc)) from None
+        raise ApiProblem(404, f"no page of this list at that cursor: {exc}") from None
     if format == "csv":
         answer = _csv([domain_row(o) for o in found.items], DOMAIN_COLUMNS, "domains")
         if found.next_cursor:
@@ -431,7 +431,10 @@ ROUTES: tuple[tuple[str, Callable[..., Any], str, str, dict[str, Any]], ...] = (
         domains,
         "GET",
         "Visible domains with totals and readiness, a page at a time",
-        {"response_model": DomainList, "responses": _CSV},
+        {
+            "response_model": DomainList,
+            "responses": {**_CSV, 404: {"description": "a cursor this list did not give out"}},
+        },
     ),
     (
         "/domains/{domain}",
