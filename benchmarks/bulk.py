@@ -11,6 +11,7 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from tlsrpt.demo_provider import stand_in
 from tlsrpt.ingest.rows import build_rows
 from tlsrpt.report import (
     DateRange,
@@ -24,8 +25,7 @@ from tlsrpt.report import (
 from tlsrpt.store import writer
 from tlsrpt.store.engine import Store
 from tlsrpt.store.pgschema import temporary_schema
-from tlsrpt.store.rows import RawInputRow, ReportOrigin
-from tlsrpt.store.schema import raw_inputs
+from tlsrpt.store.rows import ReportOrigin
 
 ORGS = ["Google Inc.", "Microsoft Corporation", "Mail.ru", "Yahoo", "Comcast"] + [
     f"Provider {i}" for i in range(7)
@@ -76,28 +76,7 @@ def bulk_load(store: Store, count: int, place: Placement, chunk: int = 20_000) -
     stand-in raw input row) — neither is read by what is timed."""
     rng = random.Random(7)
     start = time.perf_counter()
-    with store.write() as conn:
-        raw_id = writer.next_ids(conn, raw_inputs, 1)[0]
-        when = writer.db_time(datetime(2024, 1, 1))
-        raw = RawInputRow(
-            id=raw_id,
-            sha256="0" * 64,
-            size=0,
-            codec="none",
-            data=b"",
-            source_kind="bench",
-            source_detail="bulk load",
-            content_type=None,
-            source_meta=None,
-            received_at=when,
-            outcome="accepted",
-            kind="json",
-            reason_code=None,
-            reason=None,
-            notes=None,
-            processed_at=when,
-        )
-        writer.insert_raw(conn, [raw])
+    raw_id = stand_in(store, date(2023, 12, 31))
     origin = ReportOrigin(raw_id=raw_id, received_at=writer.db_time(datetime(2024, 6, 1)))
     for first in range(0, count, chunk):
         rollups: dict[Any, list[int]] = {}

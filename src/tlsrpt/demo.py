@@ -70,7 +70,7 @@ MAILRU = Sender("Mail.Ru", "tlsrpt@mail.ru", ("94.100.180.200",), 60)
 SMALL = Sender("mx.example-isp.net", "postmaster@example-isp.net", ("192.0.2.25",), 15)
 
 
-def _policy(domain: str, policy_type: str = "sts") -> Policy:
+def demo_policy(domain: str, policy_type: str = "sts") -> Policy:
     if policy_type == "tlsa":
         return Policy(
             "tlsa",
@@ -131,19 +131,22 @@ def _failures(
                 )
             )
     elif domain == "mail.example.org" and from_end >= 25 and sender is not YAHOO:
-        out.append(
-            FailureDetail(
-                "validation-failure",
-                rng.randint(3, 12),
-                rng.choice(sender.ips),
-                "mx-backup.hosting.example",
-                "mx-backup.hosting.example",
-                "198.51.100.7",
-                None,
-                "mx not covered by policy",
-            )
-        )
+        out.append(outside_policy(rng.randint(3, 12), rng.choice(sender.ips)))
     return out
+
+
+def outside_policy(count: int, ip: str) -> FailureDetail:
+    """Failures to an MX the policy's `mx:` patterns do not cover."""
+    return FailureDetail(
+        "validation-failure",
+        count,
+        ip,
+        "mx-backup.hosting.example",
+        "mx-backup.hosting.example",
+        "198.51.100.7",
+        None,
+        "mx not covered by policy",
+    )
 
 
 def _senders(domain: str, day_index: int, days: int) -> list[Sender]:
@@ -184,7 +187,7 @@ def demo_reports(end: date, days: int = 60, seed: int = 8460) -> list[Report]:
                         report_id=f"{day.isoformat()}T00:00:00Z_{domain}_{sender.organization}",
                         policies=[
                             PolicyResult(
-                                _policy(domain, policy_type),
+                                demo_policy(domain, policy_type),
                                 Summary(successful, failed),
                                 failures,
                             )

@@ -24,6 +24,7 @@ from tlsrpt.ingest.pipeline import ingest, ingest_batch
 from tlsrpt.report import DEFAULT_LIMITS
 from tlsrpt.settings import Settings
 from tlsrpt.store.alert_reads import report_data
+from tlsrpt.store.domain_days import rebuild
 from tlsrpt.store.engine import Store
 from tlsrpt.store.gauges import domain_sessions
 from tlsrpt.store.users import add_user, create_token
@@ -69,6 +70,7 @@ def _fill(store: Store) -> None:
         conn.exec_driver_sql(
             f"UPDATE failure_details SET failed_session_count = {PER_ROW} WHERE domain = '{HUGE}'"
         )
+        rebuild(conn, [HUGE])  # the per-domain roll-up of such a store, as its migration makes it
 
 
 @pytest.fixture

@@ -69,7 +69,8 @@ def test_upgrade_from_first_revision_backfills_rollups(
     db_url: str, tmp_path: Path, make: Any
 ) -> None:
     """A database created by revision 0001 (reports, no roll-ups) upgrades to
-    head, and the roll-ups it back-fills equal those kept by ingest."""
+    head, and the roll-ups it back-fills (`daily_rollups`, then
+    `domain_days` from them) equal those kept by ingest."""
     reference = open_store(f"sqlite:///{tmp_path / 'reference.sqlite3'}")
     results = ingest_batch(reference, _varied_inputs(make))
     assert [r.outcome for r in results][-2:] == ["duplicate", "duplicate"]
@@ -88,6 +89,12 @@ def test_upgrade_from_first_revision_backfills_rollups(
                 dst.execute(metadata.tables[name].insert(), rows)
     assert migrate.upgrade(old) == ("0001", migrate.head_revision())
     assert _rollups(old) == expected
+    days = sa.select(metadata.tables["domain_days"]).order_by(*metadata.tables["domain_days"].c)
+    with reference.read() as ref, old.read() as upgraded:
+        kept = [tuple(r) for r in ref.execute(days)]
+        assert kept and [tuple(r) for r in upgraded.execute(days)] == kept
+        names = sa.select(metadata.tables["reported_domains"]).order_by("domain")
+        assert [tuple(r) for r in upgraded.execute(names)] == [tuple(r) for r in ref.execute(names)]
     old.close()
     reference.close()
 
@@ -201,5 +208,6 @@ def test_migrations_ship_inside_the_package() -> None:
         "0010_hosted_policies.py",
         "0011_retention.py",
         "0012_rate_limits.py",
+        "0013_domain_days.py",
     ]
     assert (migrate.MIGRATIONS / "script.py.mako").is_file()

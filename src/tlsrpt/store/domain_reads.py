@@ -13,7 +13,7 @@ exist, so another customer's domain names do not leak.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -26,9 +26,6 @@ from tlsrpt.analysis.period import (
     DomainPeriod,
     FailureRow,
     Period,
-    Reporter,
-    ReporterTotal,
-    ResultTotal,
     RollupRow,
     StoppedReporter,
     analyze,
@@ -38,7 +35,7 @@ from tlsrpt.analysis.period import (
 )
 from tlsrpt.analysis.readiness import Readiness
 from tlsrpt.store.readiness_reads import readiness
-from tlsrpt.store.schema import ALL, EMPTY, daily_rollups, failure_details
+from tlsrpt.store.schema import ALL, EMPTY, daily_rollups, domain_days, failure_details
 from tlsrpt.store.sums import SumOf, summed
 from tlsrpt.store.users import User, can_see, visible_domains
 from tlsrpt.store.window import Window
@@ -61,89 +58,56 @@ class DomainOverview:
     readiness: Readiness
 
 
-def _totals(
-    conn: Connection, names: Sequence[str], period: Period
-) -> tuple[list[DayTotal], list[ReporterTotal], list[ResultTotal]]:
-    """The roll-ups of `names` in the period, summed by the database per day,
-    per organization and per result type. Every query is one primary-key (or
-    covering index) range per domain: domain, level, then days."""
-    r = daily_rollups
-    top = [
-        r.c.domain.in_(names),
-        r.c.policy_type == ALL,
-        r.c.result_type == ALL,
-        r.c.day >= period.start,
-        r.c.day <= period.end,
-    ]
+def day_totals(conn: Connection, names: Sequence[str], period: Period) -> list[DayTotal]:
+    """The all-types counts of `names` per day of the period, summed over
+    organizations when stored (`domain_days`): one primary-key range per
+    domain."""
+    d = domain_days.c
 
-    def sums(total: SumOf) -> tuple[Any, ...]:
-        return (
-            sa.func.sum(r.c.reports),
-            *total(r.c.successful_sessions),
-            *total(r.c.failed_sessions),
-        )
-
-    def days(total: SumOf) -> sa.Select[Any]:
-        return (
-            sa.select(r.c.domain, r.c.day, *sums(total)).where(*top).group_by(r.c.domain, r.c.day)
-        )
-
-    def orgs(total: SumOf) -> sa.Select[Any]:
+    def query(total: SumOf) -> sa.Select[Any]:
         return (
             sa.select(
-                r.c.domain,
-                r.c.organization,
-                *sums(total),
-                sa.func.min(r.c.day),
-                sa.func.max(r.c.day),
+                d.domain,
+                d.day,
+                sa.func.sum(d.reports),
+                *total(d.successful_sessions),
+                *total(d.failed_sessions),
             )
-            .where(*top)
-            .group_by(r.c.domain, r.c.organization)
-        )
-
-    # Failed sessions per result type from the result-type roll-ups, which
-    # retention keeps (the verdict counts them).
-    def types(total: SumOf) -> sa.Select[Any]:
-        return (
-            sa.select(r.c.domain, r.c.result_type, *total(r.c.failed_sessions))
             .where(
-                r.c.domain.in_(names),
-                r.c.policy_type != ALL,
-                r.c.result_type != ALL,
-                r.c.day >= period.start,
-                r.c.day <= period.end,
+                d.policy_type == ALL,
+                d.domain.in_(names),
+                d.day >= period.start,
+                d.day <= period.end,
             )
-            .group_by(r.c.domain, r.c.result_type)
+            .group_by(d.domain, d.day)
         )
 
-    per_type: dict[tuple[str, str], int] = {}
-    for d, t, n in summed(conn, types):
-        per_type[d, t or EMPTY] = per_type.get((d, t or EMPTY), 0) + int(n)
-    return (
-        [DayTotal._make(row) for row in summed(conn, days)],
-        [
-            ReporterTotal(d, Reporter(org, int(n), int(ok), int(failed), first, last))
-            for d, org, n, ok, failed, first, last in summed(conn, orgs)
-        ],
-        [ResultTotal(d, t, n) for (d, t), n in per_type.items()],
-    )
+    return [DayTotal._make(row) for row in summed(conn, query)]
 
 
 def overview(
-    conn: Connection, user: User, period: Period, names: Sequence[str] | None = None
+    conn: Connection,
+    user: User,
+    period: Period,
+    names: Sequence[str] | None = None,
+    known: Mapping[str, Readiness] | None = None,
 ) -> list[DomainOverview]:
-    """Domains with their analysis and readiness verdict over the period,
-    sorted by name: every domain the user may see, or those of `names`
-    (which the caller took from `visible_domains`)."""
+    """Domains with their totals, daily series and readiness verdict over
+    the period, sorted by name: every domain the user may see, or those of
+    `names` (which the caller took from `visible_domains`). The analyses
+    hold no breakdowns (by organization, result type, MX host): the domain
+    detail has them. `known`: readiness the caller kept, current as of
+    the period's end (judged again only for the other names)."""
     if names is None:
         names = visible_domains(conn, user)
     if not names:
         return []
-    days, reporters, results = _totals(conn, names, period)
-    analyses = analyze_totals(period, days, reporters, results, domains=names)
+    analyses = analyze_totals(period, day_totals(conn, names, period), (), (), domains=names)
     # The same readiness as `domain_detail` gives, as of the period's last
     # day whatever its length.
-    verdicts = readiness(conn, names, period.end)
+    known = known or {}
+    verdicts = readiness(conn, [n for n in names if n not in known], period.end)
+    verdicts.update({n: known[n] for n in names if n in known})
     return [DomainOverview(a, verdicts[a.domain]) for a in analyses.values()]
 
 

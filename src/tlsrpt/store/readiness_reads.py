@@ -7,8 +7,8 @@ domain or many at once, as of a UTC day:
   details' covering index;
 - the first and last day of sts reports (the same key, level `sts`/ALL);
 - the sts sessions of the clean stretch, whose start differs per domain:
-  one key range per domain, joined from a VALUES table of (domain, start)
-  and summed by the database;
+  one key range per domain, the domains sharing a start in one statement
+  of bound parameters (compiled once), summed by the database;
 - the DANE and no-policy lines over the last `side_days`;
 - the latest watcher snapshots (`watch_snapshots`, newest `SNAPSHOTS` per
   domain): the live check and the last policy or MX change;
@@ -99,17 +99,16 @@ def last_blocking_failures(
 def _failure_hosts(conn: Connection, days: list[tuple[str, dt.date]]) -> dict[str, set[str]]:
     f, p = failure_details.c, policy_results.c
     out: dict[str, set[str]] = {}
-    for chunk in _chunks(days, _CHUNK):
-        w = _windows(chunk)
+    for day, chunk in _by_day(days):
         query = (
             sa.select(f.domain, f.receiving_mx_hostname)
-            .select_from(w)
-            .join(failure_details, sa.and_(f.domain == w.c.domain, f.day == w.c.day))
             .join(
                 policy_results,
                 sa.and_(p.report_pk == f.report_pk, p.ordinal == f.policy_ordinal),
             )
             .where(
+                f.domain.in_(chunk),
+                f.day == day,
                 f.result_type.not_in(NON_BLOCKING_TYPES),
                 f.receiving_mx_hostname.is_not(None),
                 p.policy_type == STS,
@@ -141,12 +140,16 @@ def sts_report_days(
     return out
 
 
-def _windows(rows: Sequence[tuple[str, dt.date]]) -> Any:
-    """A `WITH w(domain, day) AS (VALUES ...)` table of (domain, day) pairs:
-    one statement joins each domain to its own key range (the database
-    seeks the index once per row), without an expression per domain."""
-    table = sa.values(sa.column("domain", sa.Text), sa.column("day", sa.Date), name="w")
-    return table.data(list(rows)).cte("w")
+def _by_day(rows: Sequence[tuple[str, dt.date]]) -> Iterator[tuple[dt.date, Sequence[str]]]:
+    """(domain, day) pairs grouped by day, in chunks of domains: each group
+    is one statement of bound parameters (compiled once, whatever the
+    names), a key range per domain; the domains of a page share few days."""
+    days: dict[dt.date, list[str]] = {}
+    for domain, day in rows:
+        days.setdefault(day, []).append(domain)
+    for day, names in sorted(days.items()):
+        for chunk in _chunks(names, _CHUNK):
+            yield day, chunk
 
 
 def sts_evidence(conn: Connection, windows: dict[str, Period]) -> dict[str, StsEvidence]:
@@ -157,26 +160,24 @@ def sts_evidence(conn: Connection, windows: dict[str, Period]) -> dict[str, StsE
     totals: dict[str, tuple[int, int, int]] = {}
     ends = {w.end for w in windows.values()}
     assert len(ends) <= 1, "windows end on the same day"
-    for chunk in _chunks(sorted(windows.items()), _CHUNK):
-        w = _windows([(domain, window.start) for domain, window in chunk])
+    starts = [(domain, window.start) for domain, window in sorted(windows.items())]
+    for start, chunk in _by_day(starts):
         level = [
-            _R.domain == w.c.domain,
+            _R.domain.in_(chunk),
             _R.policy_type == STS,
             _R.result_type == ALL,
-            _R.day >= w.c.day,
-            _R.day <= chunk[0][1].end,
+            _R.day >= start,
+            _R.day <= windows[chunk[0]].end,
         ]
         sums = (sa.func.sum(_R.successful_sessions), sa.func.sum(_R.failed_sessions))
         per_org = (
             sa.select(_R.domain, _R.organization, *sums, sa.func.max(_R.day))
-            .select_from(w)
-            .join(daily_rollups, sa.and_(*level))
+            .where(*level)
             .group_by(_R.domain, _R.organization)
         )
         per_domain = (
             sa.select(_R.domain, sa.func.count(sa.distinct(_R.day)))
-            .select_from(w)
-            .join(daily_rollups, sa.and_(*level))
+            .where(*level)
             .group_by(_R.domain)
         )
         for domain, org, ok, failed, last in conn.execute(per_org):
@@ -272,16 +273,12 @@ def reported_policies(
     """Per domain, the sts policy most reports of its last sts day name."""
     p = policy_results.c
     counts: dict[str, Counter[tuple[dt.date, str]]] = {}
-    for chunk in _chunks(list(last_days), _CHUNK):
-        w = _windows(chunk)
-        query = (
-            sa.select(p.domain, p.day, p.policy_strings)
-            .select_from(w)
-            .join(policy_results, sa.and_(p.domain == w.c.domain, p.day == w.c.day))
-            .where(p.policy_type == STS)
+    for day, chunk in _by_day(list(last_days)):
+        query = sa.select(p.domain, p.day, p.policy_strings).where(
+            p.domain.in_(chunk), p.day == day, p.policy_type == STS
         )
-        for domain, day, strings in conn.execute(query):
-            counts.setdefault(domain, Counter())[(day, strings)] += 1
+        for domain, found_day, strings in conn.execute(query):
+            counts.setdefault(domain, Counter())[(found_day, strings)] += 1
     out: dict[str, ReportedPolicy] = {}
     for domain, seen in counts.items():
         (day, strings), _ = max(seen.items(), key=lambda kv: (kv[1], kv[0][1]))

@@ -27,6 +27,13 @@ Tables:
   - (domain, day, org, type, result): failed-session-count summed per
     RFC 8460 §4.3 result type (successful_sessions is 0).
   An empty policy or result type in a report is rolled up as `EMPTY`.
+- `domain_days`: the same counts without the organization split, per
+  (policy type, policy domain, UTC day): what the overview, the domain
+  list and its sparklines read (tlsrpt.store.domain_days), one short key
+  range per domain. Kept current by the ingest transaction beside
+  `daily_rollups` and kept by retention like it.
+- `reported_domains`: every policy domain with roll-ups (the names the
+  domain list starts from), kept by the same transaction.
 - `watch_schedule`, `watch_snapshots`: scheduled checks of registered
   domains and the history of what they found (tlsrpt.watch).
 - `alerts`, `alert_mutes`, `alert_events`, `alert_marks`: alerts with their
@@ -212,6 +219,35 @@ daily_rollups = sa.Table(
     # The per-domain gauges of /metrics read today's and yesterday's rows
     # of every domain: a range of this index, not a scan of every day.
     sa.Index("ix_daily_rollups_day", "day", "policy_type", "result_type", "domain"),
+    sqlite_with_rowid=False,
+)
+
+# Key order: policy type first, so the all-types level of every domain is one
+# range (the list sorted by failure rate reads it), and a domain's days are
+# contiguous within it. A day's counts past 2^63-1 (only from a store written
+# before ingest refused them) continue in the next `part`; ingest adds to
+# part 0 and refuses a report that would carry it past 2^63-1.
+domain_days = sa.Table(
+    "domain_days",
+    metadata,
+    sa.Column("policy_type", sa.Text, nullable=False),
+    sa.Column("domain", sa.Text, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("part", sa.Integer, nullable=False),
+    sa.Column("reports", Count, nullable=False),
+    sa.Column("successful_sessions", Count, nullable=False),
+    sa.Column("failed_sessions", Count, nullable=False),
+    sa.PrimaryKeyConstraint("policy_type", "domain", "day", "part"),
+    sqlite_with_rowid=False,
+)
+
+# Every policy domain with roll-ups, kept by the same transaction: the
+# domain list reads the names from here (a few pages), not from a seek per
+# domain in the roll-ups.
+reported_domains = sa.Table(
+    "reported_domains",
+    metadata,
+    sa.Column("domain", sa.Text, primary_key=True),
     sqlite_with_rowid=False,
 )
 

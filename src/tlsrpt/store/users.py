@@ -27,6 +27,7 @@ from tlsrpt.domains import DomainError
 from tlsrpt.domains import normalize_domain as domain_name
 from tlsrpt.store.accounts import api_tokens, domain_owners, domains, users, web_sessions
 from tlsrpt.store.schema import daily_rollups
+from tlsrpt.store.schema import reported_domains as reported
 from tlsrpt.store.sums import AnyRow
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -237,24 +238,9 @@ def visible_domains(conn: Connection, user: User) -> list[str]:
     return sorted(names)
 
 
-# The distinct domains of the roll-ups by a loose index scan: one seek on the
-# primary key (domain first) per domain, not a scan of every row.
-_DISTINCT_DOMAINS = sa.text(
-    """
-    WITH RECURSIVE d(domain) AS (
-        SELECT MIN(domain) FROM daily_rollups
-        UNION ALL
-        SELECT (SELECT MIN(r.domain) FROM daily_rollups r WHERE r.domain > d.domain)
-        FROM d WHERE d.domain IS NOT NULL
-    )
-    SELECT domain FROM d WHERE domain IS NOT NULL
-    """
-)
-
-
 def reported_domains(conn: Connection) -> list[str]:
     """Every policy domain with reports, sorted."""
-    return list(conn.scalars(_DISTINCT_DOMAINS))
+    return list(conn.scalars(sa.select(reported.c.domain).order_by(reported.c.domain)))
 
 
 def domain_exists(conn: Connection, domain: str) -> bool:

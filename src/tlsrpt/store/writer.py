@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.engine.interfaces import DBAPICursor
 
+from tlsrpt.store import domain_days as days
 from tlsrpt.store.rows import (
     FAILURE_KEYS,
     POLICY_KEYS,
@@ -45,6 +46,7 @@ from tlsrpt.store.rows import (
 )
 from tlsrpt.store.schema import (
     daily_rollups,
+    domain_days,
     failure_details,
     policy_results,
     raw_inputs,
@@ -66,6 +68,7 @@ FAILURE_COLUMNS = (*FAILURE_KEYS, *FailureDetailRow._fields)
 DUPLICATE_COLUMNS: tuple[str, ...] = DuplicateRow._fields
 COUNT_COLUMNS: tuple[str, ...] = RollupCounts._fields
 ROLLUP_KEY: tuple[str, ...] = RollupKey._fields
+DOMAIN_DAY_KEY = ("policy_type", "domain", "day", "part")
 
 
 class StoredRaw(NamedTuple):
@@ -175,6 +178,7 @@ def _copy(
 # Session-local staging tables for set-based UPDATE / upsert after a COPY.
 _STAGING = {
     "staged_rollups": "(LIKE daily_rollups)",
+    "staged_domain_days": "(LIKE domain_days)",
     "staged_outcomes": (
         "(id BIGINT, outcome VARCHAR(16), kind VARCHAR(8), reason_code VARCHAR(40), "
         "reason TEXT, notes TEXT, processed_at TIMESTAMP)"
@@ -356,27 +360,51 @@ def insert_duplicates(conn: Connection, rows: Sequence[DuplicateRow]) -> None:
 
 def add_rollups(conn: Connection, deltas: Mapping[RollupKey, Sequence[int]]) -> None:
     """Add the counts (`RollupCounts`: reports, successful, failed) to the
-    daily roll-ups; applied in key order. Raises CountOverflow, and writes
-    nothing, if a count would pass 2^63-1 (each increment is below 2^63:
-    the parser bounds the sessions of a report, `Limits.max_sessions`)."""
-    columns = (*ROLLUP_KEY, *COUNT_COLUMNS)
+    daily roll-ups and, summed over organizations, to `domain_days`
+    (`tlsrpt.store.domain_days`); applied in key order. New domains are
+    added to `reported_domains`. Raises
+    CountOverflow, and writes nothing, if a count would pass 2^63-1 (each
+    increment is below 2^63: the parser bounds the sessions of a report,
+    `Limits.max_sessions`)."""
     rows = [(*k, *c) for k, c in sorted(deltas.items())]
-    conflict = f"ON CONFLICT ({', '.join(ROLLUP_KEY)}) DO UPDATE SET {_upsert_set(daily_rollups)}"
+    _add_counts(
+        conn, daily_rollups, ROLLUP_KEY, rows, "staged_rollups", "a domain, day and organization"
+    )
+    per_day = [(*k, 0, *c) for k, c in sorted(days.deltas(deltas).items())]
+    _add_counts(
+        conn, domain_days, DOMAIN_DAY_KEY, per_day, "staged_domain_days", "a domain and day"
+    )
+    names = sorted({(key.domain,) for key in deltas})
+    if names:
+        _insert_rows(conn, "reported_domains", ("domain",), names, "ON CONFLICT DO NOTHING")
+
+
+def _add_counts(
+    conn: Connection,
+    table: sa.Table,
+    key: tuple[str, ...],
+    rows: Sequence[tuple[Any, ...]],
+    staging: str,
+    scope: str,
+) -> None:
+    """Upsert rows (key, then `COUNT_COLUMNS`) adding to the stored counts."""
+    columns = (*key, *COUNT_COLUMNS)
+    conflict = f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {_upsert_set(table)}"
     try:
         if _copy_worthy(conn, rows):
-            _staged(conn, "staged_rollups", columns, rows)
+            _staged(conn, staging, columns, rows)
             names = ", ".join(columns)
             _execute(
                 conn,
-                f"INSERT INTO daily_rollups ({names}) SELECT {names} FROM staged_rollups "
-                f"ORDER BY {', '.join(ROLLUP_KEY)} {conflict}",
+                f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {staging} "
+                f"ORDER BY {', '.join(key)} {conflict}",
             )
         elif rows:
-            _insert_rows(conn, daily_rollups.name, columns, rows, conflict)
+            _insert_rows(conn, table.name, columns, rows, conflict)
     except sa.exc.IntegrityError as exc:  # the NULL of `_upsert_set`: nothing else is refused
         refused = str(exc.orig)
         column = next((c for c in COUNT_COLUMNS if c in refused), "count")
         raise CountOverflow(
-            f"the stored daily {column.replace('_', ' ')} of a domain, day and organization "
+            f"the stored daily {column.replace('_', ' ')} of {scope} "
             "of this report would pass 2^63-1"
         ) from exc

@@ -36,6 +36,7 @@ from tlsrpt.web.headers import SecurityHeaders
 from tlsrpt.web.problems import problem
 from tlsrpt.web.ratelimit import RateLimit, default_rules
 from tlsrpt.web.segments import EncodedSegments
+from tlsrpt.web.verdicts import VerdictCache
 
 log = logging.getLogger("tlsrpt.web")
 READY_TIMEOUT_S = 5.0  # /readyz answers 503 rather than wait longer for the database
@@ -98,6 +99,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                 yield
         finally:
             await app.state.committer.close()
+            await run_in_threadpool(app.state.verdicts.close)
             if store is None:
                 opened.close()
 
@@ -107,6 +109,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         title="tlsrpt", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
     )
     app.state.settings = settings
+    app.state.verdicts = VerdictCache()
     _add_probes(app)
     app.router.routes.append(receiver_route(settings.http))
     api.install(app)

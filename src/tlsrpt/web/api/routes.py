@@ -13,6 +13,7 @@ answer `?format=csv` (`tlsrpt.export`); timestamps are UTC with a `Z`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -35,10 +36,12 @@ from tlsrpt.shape import (
 )
 from tlsrpt.store import budget, reads
 from tlsrpt.store.alerts import AlertFilter, alerts_for_user
+from tlsrpt.store.domain_list import BadCursor, DomainQuery, Sort
 from tlsrpt.store.engine import Store
 from tlsrpt.store.users import User, user_for_token
 from tlsrpt.web.problems import problem
 from tlsrpt.web.segments import decoded
+from tlsrpt.web.verdicts import domain_list
 
 PREFIX = "/api/v1"
 _bearer = HTTPBearer(auto_error=False, description="a token from `tlsrpt token create EMAIL`")
@@ -176,6 +179,8 @@ class DomainList(BaseModel):
     start: date
     end: date
     domains: list[DomainOut]
+    total: int
+    next_cursor: str | None
 
 
 class DailyOut(BaseModel):
@@ -201,173 +206,248 @@ _CSV: dict[int | str, dict[str, Any]] = {
 }
 
 
+StoreDep = Annotated[Store, Depends(_store)]
+AdminUser = Annotated[User, Depends(_admin)]
+DomainLimit = Annotated[int, Query(ge=1, le=1000, description="domains per page")]
+Cursor = Annotated[
+    str | None, Query(max_length=2048, description="`next_cursor` of the previous page")
+]
+Search = Annotated[str, Query(max_length=253, description="a substring of the domain name")]
+SortBy = Annotated[
+    Sort,
+    Query(
+        description="name; failure_rate (worst first); verdict (ready, not ready, "
+        "insufficient data); alerts (most firing first)"
+    ),
+]
+
+
+def _visible(store: Store, user: User, domain: str) -> None:
+    with store.read() as conn:
+        if not reads.is_visible(conn, user, domain):
+            raise ApiProblem(404, f"no domain {domain!r} among yours")
+
+
+def _detail(store: Store, user: User, domain: str, days: int, until: date | None) -> Any:
+    with store.read() as conn:
+        found = reads.domain_detail(conn, user, domain, reads.period_of(days, until))
+    if found is None:
+        raise ApiProblem(404, f"no domain {domain!r} among yours")
+    return found
+
+
+def _stored(store: Store, user: User, pk: int, *, raw: bool = False) -> Any:
+    """The report as the user sees it; with `raw`, also its input's bytes,
+    which a user gets only when every policy in them is theirs (otherwise
+    the same 404 as a report that does not exist)."""
+    with store.read() as conn:
+        found = reads.visible_report(conn, user, pk)
+        if found is None or (raw and not found.raw_allowed):
+            raise ApiProblem(404, f"no report {pk} among yours")
+        return found, reads.raw_bytes(conn, found.stored.raw["id"]) if raw else b""
+
+
+def me(user: ApiUser) -> dict[str, Any]:
+    return {"email": user.email, "admin": user.is_admin}
+
+
+def domains(
+    request: Request,
+    store: StoreDep,
+    user: ApiUser,
+    days: Days = reads.DEFAULT_DAYS,
+    until: Until = None,
+    limit: DomainLimit = 100,
+    cursor: Cursor = None,
+    q: Search = "",
+    sort: SortBy = "name",
+    format: Format = "json",
+) -> Response:
+    period = reads.period_of(days, until)
+    query = DomainQuery(limit, cursor, q, sort)
+    try:
+        cache = request.app.state.verdicts
+        found, _ = domain_list(store, cache, user, period, query, counts=until is None)
+    except BadCursor as exc:
+        raise ApiProblem(404, f"no page of this list at that cursor: {exc}") from None
+    if format == "csv":
+        answer = _csv([domain_row(o) for o in found.items], DOMAIN_COLUMNS, "domains")
+        if found.next_cursor:
+            answer.headers["X-Next-Cursor"] = found.next_cursor
+        return answer
+    items = [domain_item(o) for o in found.items]
+    return _json(
+        {
+            "start": period.start,
+            "end": period.end,
+            "domains": items,
+            "total": found.total,
+            "next_cursor": found.next_cursor,
+        }
+    )
+
+
+def domain_summary(
+    store: StoreDep,
+    user: ApiUser,
+    domain: DomainName,
+    days: Days = reads.DEFAULT_DAYS,
+    until: Until = None,
+) -> Response:
+    return _json(domain_detail_dict(_detail(store, user, domain, days, until)))
+
+
+def domain_daily(
+    store: StoreDep,
+    user: ApiUser,
+    domain: DomainName,
+    days: Days = reads.DEFAULT_DAYS,
+    until: Until = None,
+    format: Format = "json",
+) -> Response:
+    rows = daily_rows(_detail(store, user, domain, days, until).analysis)
+    if format == "csv":
+        return _csv(rows, DAILY_COLUMNS, f"{domain}-daily")
+    return _json({"domain": domain, "daily": rows})
+
+
+def report(store: StoreDep, user: ApiUser, pk: RowId) -> Response:
+    found, _ = _stored(store, user, pk)
+    return _json(report_dict(found))
+
+
+def report_raw(store: StoreDep, user: ApiUser, pk: RowId) -> Response:
+    found, data = _stored(store, user, pk, raw=True)
+    extension = {"json": "json", "gzip": "json.gz", "email": "eml"}.get(
+        found.stored.raw["kind"] or "", "bin"
+    )
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="report-{pk}.{extension}"'},
+    )
+
+
+def alert_list(
+    store: StoreDep,
+    user: ApiUser,
+    domain: Annotated[str | None, Query(max_length=253)] = None,
+    include_resolved: Annotated[bool, Query(alias="all", description="resolved too")] = False,
+    limit: Limit = 1000,
+) -> Response:
+    if domain is not None:
+        _visible(store, user, domain)
+    selection = AlertFilter(include_resolved, domain, limit)
+    with store.read() as conn:
+        return _json({"alerts": alerts_for_user(conn, user, selection)})
+
+
+def quarantine_budget(
+    request: Request,
+    store: StoreDep,
+    _user: AdminUser,
+    days: Annotated[int, Query(ge=1, le=366, description="UTC days, ending today")] = 1,
+    limit: Limit = 1000,
+) -> Response:
+    since = datetime.now(UTC).date() - timedelta(days=days - 1)
+    settings = request.app.state.settings
+    with store.read() as conn:
+        totals, clients = budget.totals(conn, since), budget.usage(conn, since, limit)
+    limits = {
+        "inputs": settings.http.quarantine_budget_inputs,
+        "bytes": settings.http.quarantine_budget_bytes,
+    }
+    return _json(
+        {
+            "since": since.isoformat(),
+            "per_client_per_day": limits,
+            "totals": totals,
+            "clients": clients,
+        }
+    )
+
+
+def retry(store: StoreDep, _user: AdminUser, raw_id: RowId) -> Response:
+    try:
+        (result,) = reprocess(store, [raw_id])
+    except KeyError:
+        raise ApiProblem(404, f"no raw input {raw_id}") from None
+    return _json(
+        {
+            "raw_id": result.raw_id,
+            "outcome": result.outcome,
+            "reason": result.reason,
+            "report_ids": list(result.report_ids),
+        }
+    )
+
+
+# (path, handler, method, summary, extra route options): the API's routes.
+ROUTES: tuple[tuple[str, Callable[..., Any], str, str, dict[str, Any]], ...] = (
+    ("/me", me, "GET", "The user the token belongs to", {}),
+    (
+        "/domains",
+        domains,
+        "GET",
+        "Visible domains with totals and readiness, a page at a time",
+        {
+            "response_model": DomainList,
+            "responses": {**_CSV, 404: {"description": "a cursor this list did not give out"}},
+        },
+    ),
+    (
+        "/domains/{domain}",
+        domain_summary,
+        "GET",
+        "One domain: totals, breakdowns, readiness",
+        {"responses": _NOT_FOUND},
+    ),
+    (
+        "/domains/{domain}/daily",
+        domain_daily,
+        "GET",
+        "Daily time series",
+        {"responses": {**_NOT_FOUND, **_CSV}, "response_model": DailyList},
+    ),
+    ("/reports/{pk}", report, "GET", "One stored report, every field", {"responses": _NOT_FOUND}),
+    (
+        "/reports/{pk}/raw",
+        report_raw,
+        "GET",
+        "The report's input exactly as received",
+        {
+            "description": "Only when every policy in the input is of the user's domains.",
+            "responses": {**_NOT_FOUND, 200: {"content": {"application/octet-stream": {}}}},
+        },
+    ),
+    (
+        "/alerts",
+        alert_list,
+        "GET",
+        "Alerts of visible domains, firing first",
+        {"responses": _NOT_FOUND},
+    ),
+    (
+        "/quarantine/budget",
+        quarantine_budget,
+        "GET",
+        "Quarantine budget of the HTTP receiver, per client and UTC day (admin)",
+        {"responses": _ADMIN},
+    ),
+    (
+        "/quarantine/{raw_id}/retry",
+        retry,
+        "POST",
+        "Run the pipeline again (admin)",
+        {"responses": {**_ADMIN, 404: {"description": "no such raw input"}}},
+    ),
+)
+
+
 def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["api"], responses=_UNAUTHORIZED)
-
-    def visible(store: Store, user: User, domain: str) -> None:
-        with store.read() as conn:
-            if not reads.is_visible(conn, user, domain):
-                raise ApiProblem(404, f"no domain {domain!r} among yours")
-
-    def detail(store: Store, user: User, domain: str, days: int, until: date | None) -> Any:
-        with store.read() as conn:
-            found = reads.domain_detail(conn, user, domain, reads.period_of(days, until))
-        if found is None:
-            raise ApiProblem(404, f"no domain {domain!r} among yours")
-        return found
-
-    @router.get("/me", summary="The user the token belongs to")
-    def me(user: ApiUser) -> dict[str, Any]:
-        return {"email": user.email, "admin": user.is_admin}
-
-    @router.get(
-        "/domains",
-        summary="Visible domains with totals and readiness",
-        response_model=DomainList,
-        responses=_CSV,
-    )
-    def domains(
-        request: Request,
-        user: ApiUser,
-        days: Days = reads.DEFAULT_DAYS,
-        until: Until = None,
-        format: Format = "json",
-    ) -> Response:
-        period = reads.period_of(days, until)
-        with _store(request).read() as conn:
-            found = reads.overview(conn, user, period)
-        if format == "csv":
-            return _csv([domain_row(o) for o in found], DOMAIN_COLUMNS, "domains")
-        items = [domain_item(o) for o in found]
-        return _json({"start": period.start, "end": period.end, "domains": items})
-
-    @router.get(
-        "/domains/{domain}",
-        summary="One domain: totals, breakdowns, readiness",
-        responses=_NOT_FOUND,
-    )
-    def domain_summary(
-        request: Request,
-        user: ApiUser,
-        domain: DomainName,
-        days: Days = reads.DEFAULT_DAYS,
-        until: Until = None,
-    ) -> Response:
-        return _json(domain_detail_dict(detail(_store(request), user, domain, days, until)))
-
-    @router.get(
-        "/domains/{domain}/daily",
-        summary="Daily time series",
-        responses={**_NOT_FOUND, **_CSV},
-        response_model=DailyList,
-    )
-    def domain_daily(
-        request: Request,
-        user: ApiUser,
-        domain: DomainName,
-        days: Days = reads.DEFAULT_DAYS,
-        until: Until = None,
-        format: Format = "json",
-    ) -> Response:
-        found = detail(_store(request), user, domain, days, until)
-        rows = daily_rows(found.analysis)
-        if format == "csv":
-            return _csv(rows, DAILY_COLUMNS, f"{domain}-daily")
-        return _json({"domain": domain, "daily": rows})
-
-    def stored(request: Request, user: User, pk: int, *, raw: bool = False) -> Any:
-        """The report as the user sees it; with `raw`, also its input's
-        bytes, which a user gets only when every policy in them is theirs
-        (otherwise the same 404 as a report that does not exist)."""
-        with _store(request).read() as conn:
-            found = reads.visible_report(conn, user, pk)
-            if found is None or (raw and not found.raw_allowed):
-                raise ApiProblem(404, f"no report {pk} among yours")
-            return found, reads.raw_bytes(conn, found.stored.raw["id"]) if raw else b""
-
-    @router.get("/reports/{pk}", summary="One stored report, every field", responses=_NOT_FOUND)
-    def report(request: Request, user: ApiUser, pk: RowId) -> Response:
-        found, _ = stored(request, user, pk)
-        return _json(report_dict(found))
-
-    @router.get(
-        "/reports/{pk}/raw",
-        summary="The report's input exactly as received",
-        description="Only when every policy in the input is of the user's domains.",
-        responses={**_NOT_FOUND, 200: {"content": {"application/octet-stream": {}}}},
-    )
-    def report_raw(request: Request, user: ApiUser, pk: RowId) -> Response:
-        found, data = stored(request, user, pk, raw=True)
-        extension = {"json": "json", "gzip": "json.gz", "email": "eml"}.get(
-            found.stored.raw["kind"] or "", "bin"
-        )
-        return Response(
-            data,
-            media_type="application/octet-stream",
-            headers={"Content-Disposition": f'attachment; filename="report-{pk}.{extension}"'},
-        )
-
-    @router.get("/alerts", summary="Alerts of visible domains, firing first", responses=_NOT_FOUND)
-    def alert_list(
-        request: Request,
-        user: ApiUser,
-        domain: Annotated[str | None, Query(max_length=253)] = None,
-        include_resolved: Annotated[bool, Query(alias="all", description="resolved too")] = False,
-        limit: Limit = 1000,
-    ) -> Response:
-        store = _store(request)
-        if domain is not None:
-            visible(store, user, domain)
-        selection = AlertFilter(include_resolved, domain, limit)
-        with store.read() as conn:
-            return _json({"alerts": alerts_for_user(conn, user, selection)})
-
-    @router.get(
-        "/quarantine/budget",
-        summary="Quarantine budget of the HTTP receiver, per client and UTC day (admin)",
-        responses=_ADMIN,
-    )
-    def quarantine_budget(
-        request: Request,
-        _user: Annotated[User, Depends(_admin)],
-        days: Annotated[int, Query(ge=1, le=366, description="UTC days, ending today")] = 1,
-        limit: Limit = 1000,
-    ) -> Response:
-        since = datetime.now(UTC).date() - timedelta(days=days - 1)
-        settings = request.app.state.settings
-        with _store(request).read() as conn:
-            totals, clients = budget.totals(conn, since), budget.usage(conn, since, limit)
-        return _json(
-            {
-                "since": since.isoformat(),
-                "per_client_per_day": {
-                    "inputs": settings.http.quarantine_budget_inputs,
-                    "bytes": settings.http.quarantine_budget_bytes,
-                },
-                "totals": totals,
-                "clients": clients,
-            }
-        )
-
-    @router.post(
-        "/quarantine/{raw_id}/retry",
-        summary="Run the pipeline again (admin)",
-        responses={**_ADMIN, 404: {"description": "no such raw input"}},
-    )
-    def retry(request: Request, _user: Annotated[User, Depends(_admin)], raw_id: RowId) -> Response:
-        try:
-            (result,) = reprocess(_store(request), [raw_id])
-        except KeyError:
-            raise ApiProblem(404, f"no raw input {raw_id}") from None
-        return _json(
-            {
-                "raw_id": result.raw_id,
-                "outcome": result.outcome,
-                "reason": result.reason,
-                "report_ids": list(result.report_ids),
-            }
-        )
-
+    for path, handler, method, summary, options in ROUTES:
+        router.add_api_route(path, handler, methods=[method], summary=summary, **options)
     return router
 
 

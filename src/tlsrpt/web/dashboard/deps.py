@@ -17,7 +17,6 @@ from tlsrpt.store.users import Session
 from tlsrpt.web.dashboard import auth
 from tlsrpt.web.dashboard.rdns import ReverseNames
 from tlsrpt.web.dashboard.render import Forbidden
-from tlsrpt.web.dashboard.verdicts import VerdictCounts
 from tlsrpt.web.segments import decoded
 
 DAY_CHOICES = (7, 30, 60, 90)
@@ -59,18 +58,6 @@ def days_of(days: int = reads.DEFAULT_DAYS) -> int:
 
 
 Days = Annotated[int, Depends(days_of)]
-
-
-def verdict_counts_of(request: Request) -> VerdictCounts:
-    """The app's one `VerdictCounts` (kept across requests), made on first use."""
-    state = request.app.state
-    if not hasattr(state, "verdict_counts"):
-        state.verdict_counts = VerdictCounts()
-    counts: VerdictCounts = state.verdict_counts
-    return counts
-
-
-VerdictCountsDep = Annotated[VerdictCounts, Depends(verdict_counts_of)]
 
 
 async def reverse_names_of(request: Request) -> ReverseNames:

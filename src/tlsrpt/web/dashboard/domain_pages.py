@@ -18,7 +18,7 @@ from tlsrpt.export import to_csv
 from tlsrpt.shape import DAILY_COLUMNS, daily_rows
 from tlsrpt.store import reads
 from tlsrpt.store import watch as watch_store
-from tlsrpt.store.users import visible_domains
+from tlsrpt.store.domain_list import SORTS, BadCursor, DomainQuery, Sort
 from tlsrpt.watch.history import timeline
 from tlsrpt.web.dashboard.charts import (
     daily_chart,
@@ -37,7 +37,6 @@ from tlsrpt.web.dashboard.deps import (
     ReverseNamesDep,
     SessionDep,
     StoreDep,
-    VerdictCountsDep,
 )
 from tlsrpt.web.dashboard.domain_extras import domain_extras
 from tlsrpt.web.dashboard.render import NotFound, attachment, page
@@ -47,8 +46,15 @@ from tlsrpt.web.dashboard.watch_view import (
     days_left,
     history_entries,
 )
+from tlsrpt.web.verdicts import domain_list
 
 PAGE_SIZE = 50  # domains per overview page (a hosting provider has thousands)
+SORT_LABELS = {
+    "name": "name",
+    "failure_rate": "failure rate",
+    "verdict": "MTA-STS verdict",
+    "alerts": "firing alerts",
+}
 FAILURES_SHOWN = 50  # failure details per page of the domain page
 # A standalone chart: pygal's own stylesheet, never a script; the same
 # URL always draws the same chart. (The other security headers are added
@@ -86,24 +92,23 @@ def overview(
     request: Request,
     store: StoreDep,
     session: SessionDep,
-    verdict_counts: VerdictCountsDep,
     days: Days,
-    page_number: Annotated[int, Query(alias="page", ge=1, le=10**6)] = 1,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
     q: Annotated[str, Query(max_length=253)] = "",
+    sort: str = "name",
 ) -> HTMLResponse:
     period = reads.period_of(days)
-    q = q.strip()
+    order: Sort = next((s for s in SORTS if s == sort), "name")
+    query = DomainQuery(PAGE_SIZE, cursor, q.strip(), order)
+    cache = request.app.state.verdicts
+    try:
+        found, tally = domain_list(store, cache, session.user, period, query, counts=True)
+    except BadCursor:  # a link from an older page: its first page
+        query = DomainQuery(PAGE_SIZE, None, query.q, order)
+        found, tally = domain_list(store, cache, session.user, period, query, counts=True)
+    rows = list(found.items)
     with store.read() as conn:
-        names = visible_domains(conn, session.user)
-        if q:
-            names = [n for n in names if q.lower() in n]
-        pages = max(1, -(-len(names) // PAGE_SIZE))
-        page_number = min(page_number, pages)
-        first = (page_number - 1) * PAGE_SIZE
-        shown = names[first : first + PAGE_SIZE]
-        rows = reads.overview(conn, session.user, period, shown) if shown else []
-        items = _overview_items(conn, rows, shown)
-        tally = verdict_counts(store, conn, session.user, period, names)  # all domains
+        items = _overview_items(conn, rows, [o.analysis.domain for o in rows])
     every_rate = [p.failure_rate for o in rows for p in o.analysis.daily]
     return page(
         request,
@@ -115,11 +120,12 @@ def overview(
         days=days,
         day_choices=DAY_CHOICES,
         tally=tally,
-        total=len(names),
-        first=first,
-        page_number=page_number,
-        pages=pages,
-        q=q,
+        total=found.total,
+        next_cursor=found.next_cursor,
+        paged=cursor is not None,
+        q=query.q,
+        sort=order,
+        sorts=SORT_LABELS,
     )
 
 

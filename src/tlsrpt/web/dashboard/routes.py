@@ -44,7 +44,6 @@ from tlsrpt.web.dashboard.render import (
     not_found_page,
     templates,
 )
-from tlsrpt.web.dashboard.verdicts import VerdictCounts
 
 __all__ = ["PAGE_SIZE", "build_router", "error_page", "install"]
 
@@ -105,7 +104,6 @@ def install_errors(app: FastAPI) -> None:
 
 def install(app: FastAPI) -> None:
     """Add the dashboard and its static files to `app`."""
-    app.state.verdict_counts = VerdictCounts()  # kept across requests
     settings = app.state.settings
     app.state.reverse_names = ReverseNames(
         settings.dns_nameservers, settings.dns_port, enabled=settings.reverse_dns
@@ -113,3 +111,6 @@ def install(app: FastAPI) -> None:
     install_errors(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(build_router())
+    # Compiled now, at startup, not by the first view after a restart.
+    for template in (HERE / "templates").glob("*.html"):
+        templates().env.get_template(template.name)
