@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import resource
 import subprocess
 import sys
@@ -102,6 +103,12 @@ class LabProcess:
         if self._process.is_alive():
             self._conn.send("stop")
         self._process.join(30)
+
+    def renice(self, niceness: int) -> None:
+        """Set the lab process's niceness (raising it back needs privileges)."""
+        pid = self._process.pid
+        assert pid is not None
+        os.setpriority(os.PRIO_PROCESS, pid, niceness)
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) the lab process used so far."""
