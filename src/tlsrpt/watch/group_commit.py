@@ -24,11 +24,17 @@ Write = Callable[[Connection], Any]
 # At most this many checks in one transaction: a long transaction would keep
 # other writers (report ingestion on SQLite) waiting for as long.
 GROUP_LIMIT = 50
+# A write waits this long for others to share its transaction: checks that
+# take seconds are stored a moment later, and report ingestion on SQLite
+# meets the watcher's write lock a few times a second, not at every check
+# (SQLite's busy handler sleeps up to 100 ms whenever it meets it).
+GROUP_LINGER_S = 0.25
 
 
 class GroupWriter:
     """`await writer.submit(write)` runs `write(conn)` in a worker thread,
-    in a transaction shared with the other writes submitted meanwhile, and
+    in a transaction shared with the other writes submitted meanwhile (and
+    within `linger` seconds after it, up to `limit` writes), and
     returns its result (or raises its exception) once that is committed.
 
     When a shared transaction fails, each of its writes is run again in a
@@ -39,9 +45,11 @@ class GroupWriter:
         self,
         transaction: Callable[[], contextlib.AbstractContextManager[Connection]],
         limit: int = GROUP_LIMIT,
+        linger: float = 0.0,
     ) -> None:
         self._transaction = transaction
         self._limit = max(1, limit)
+        self._linger = linger
         self._pending: list[tuple[Write, asyncio.Future[Any]]] = []
         self._writing: asyncio.Task[None] | None = None
 
@@ -54,6 +62,8 @@ class GroupWriter:
 
     async def _drain(self) -> None:
         while self._pending:
+            if self._linger and len(self._pending) < self._limit:
+                await asyncio.sleep(self._linger)
             # not those whose submitter was cancelled (a watcher stopping at once)
             batch = [(w, f) for w, f in self._pending[: self._limit] if not f.done()]
             del self._pending[: self._limit]

@@ -44,7 +44,7 @@ from tlsrpt.check import Checker, CheckOptions, DomainReport, Trust, evaluate
 from tlsrpt.store import watch as db
 from tlsrpt.store.engine import Store
 from tlsrpt.watch.changes import Change, diff
-from tlsrpt.watch.group_commit import GroupWriter
+from tlsrpt.watch.group_commit import GROUP_LINGER_S, GroupWriter
 from tlsrpt.watch.schedule import WatchConfig
 from tlsrpt.watch.snapshot import (
     Snapshot,
@@ -293,7 +293,9 @@ class Watcher:
         or the pass is old enough for a fresh checker)."""
         await asyncio.to_thread(self._sync)
         checker = Checker(self.options, self.trust)
-        writer = GroupWriter(self.store.lease_write)
+        writer = GroupWriter(self.store.lease_write, linger=GROUP_LINGER_S)
+        # claims in batches too: a claim is a write transaction
+        batch = max(1, self.options.concurrency // 10)
         probed = False
         started = self.clock()
         outcomes: list[CheckOutcome] = []
@@ -304,7 +306,8 @@ class Watcher:
             while True:
                 room = max(1, self.options.concurrency) - len(running)
                 stopping = stop is not None and stop.is_set()
-                if room > 0 and not exhausted and not stopping:
+                wanted = room >= batch or (room > 0 and not running)
+                if wanted and not exhausted and not stopping:
                     if self.clock() - started > PASS_LIMIT and checked_before is None:
                         exhausted = True
                     else:
