@@ -185,7 +185,9 @@ def _rules(events: list[Any]) -> dict[str, int]:
     return dict(Counter(e.alert["rule"] for e in events))
 
 
-def run(name: str, url: str, args: argparse.Namespace) -> None:
+def run(name: str, url: str, args: argparse.Namespace) -> float:
+    """Load, evaluate, print; the seconds of the evaluation after `args.new`
+    new reports."""
     store = open_store(url)
     settings = AlertSettings()
     try:
@@ -222,6 +224,7 @@ def run(name: str, url: str, args: argparse.Namespace) -> None:
             f"{name}: evaluation with nothing new: "
             f"{time.perf_counter() - start:.3f} s ({len(idle.domains)} domains)"
         )
+        return elapsed
     finally:
         store.close()
 

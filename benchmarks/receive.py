@@ -40,8 +40,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,6 +109,7 @@ class Phase:
     # CPU time of the server process, and of its child processes, during the phase
     server_cpu_s: tuple[float, float] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=threading.Event)  # ends it before its time
 
     def error(self, what: str) -> None:
         with self.lock:
@@ -199,7 +200,7 @@ def http_worker(
 
         conn = connect()
         n = 0
-        while time.perf_counter() < deadline:
+        while time.perf_counter() < deadline and not phase.stop.is_set():
             method, path, body, headers = request(index, n)
             n += 1
             t0 = time.perf_counter()
@@ -266,6 +267,66 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
     sys.exit("tlsrpt serve did not start listening")
 
 
+def report_poster(
+    run_id: str, prefix: str, clients: int, ready: int = 0
+) -> Callable[[int, int], tuple[str, str, bytes, dict[str, str]]]:
+    """Requests of `http_worker` that POST distinct gzip reports; the first
+    `ready` of each client built now, before the phase starts, as a sender
+    compresses on its own machine, so that the client process spends the
+    timed seconds on HTTP alone."""
+
+    def body(i: int, n: int) -> bytes:
+        return gzip.compress(report(f"{run_id}-{prefix}-{i}-{n}"), compresslevel=6)
+
+    built = [[body(i, n) for n in range(ready)] for i in range(clients)]
+
+    def request(i: int, n: int) -> tuple[str, str, bytes, dict[str, str]]:
+        data = built[i][n] if n < ready else body(i, n)
+        return "POST", "/v1/reports", data, {"Content-Type": "application/tlsrpt+gzip"}
+
+    return request
+
+
+@dataclass
+class ServeProcess:
+    proc: subprocess.Popen[bytes]
+    port: int
+    log: Path
+    returncode: int | None = None
+
+
+@contextmanager
+def serve_process(db_url: str, workdir: Path, settings: str = "") -> Iterator[ServeProcess]:
+    """`tlsrpt serve` as a separate process on HOST, a fresh port, the
+    database `db_url` and the extra TOML `settings`, listening; SIGTERM at
+    the end (`returncode` then holds its exit status)."""
+    http_port = free_port()
+    config = workdir / "tlsrpt.toml"
+    config.write_text(
+        f"database_url = {orjson.dumps(db_url).decode()}\nport = {http_port}\n{settings}"
+    )
+    log = workdir / "serve.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TLSRPT_")}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tlsrpt", "serve", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    served = ServeProcess(proc, http_port, log)
+    try:
+        wait_listening(http_port, proc, log)
+        yield served
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        served.returncode = proc.wait()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=50)
@@ -285,26 +346,15 @@ def main() -> int:
     else:
         db_url = f"sqlite:///{workdir / 'receive.sqlite3'}"
         backend = "SQLite"
-    http_port, smtp_port = free_port(), free_port()
-    config = workdir / "tlsrpt.toml"
-    config.write_text(
-        f"database_url = {orjson.dumps(db_url).decode()}\nport = {http_port}\n"
+    smtp_port = free_port()
+    settings = (
         f'smtp_port = {smtp_port}\nsmtp_recipients = ["tlsrpt@example.org"]\n'
         "smtp_accept_unsigned = true\nsmtp_max_message_bytes = 1048576\n"
     )
-    log = workdir / "serve.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TLSRPT_")}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tlsrpt", "serve", "--config", str(config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
     run_id = uuid.uuid4().hex[:8]
-    try:
-        wait_listening(http_port, proc, log)
-        wait_listening(smtp_port, proc, log)
+    with cleanup, serve_process(db_url, workdir, settings) as served:
+        http_port, proc = served.port, served.proc
+        wait_listening(smtp_port, proc, served.log)
         print(
             f"tlsrpt serve ({backend}) pid {proc.pid} on {HOST}:{http_port}, SMTP {smtp_port}; "
             f"client process pid {os.getpid()}; {os.cpu_count()} CPUs"
@@ -313,26 +363,9 @@ def main() -> int:
         def healthz(_i: int, _n: int) -> tuple[str, str, bytes, dict[str, str]]:
             return "GET", "/healthz", b"", {}
 
-        def post(
-            prefix: str, ready: int = 0
-        ) -> Callable[[int, int], tuple[str, str, bytes, dict[str, str]]]:
-            """Distinct gzip reports; the first `ready` of each client built
-            before the phase starts, as a sender compresses on its own machine,
-            so that the client process spends the timed seconds on HTTP alone."""
-
-            def body(i: int, n: int) -> bytes:
-                return gzip.compress(report(f"{run_id}-{prefix}-{i}-{n}"), compresslevel=6)
-
-            built = [[body(i, n) for n in range(ready)] for i in range(args.clients)]
-
-            def request(i: int, n: int) -> tuple[str, str, bytes, dict[str, str]]:
-                data = built[i][n] if n < ready else body(i, n)
-                return "POST", "/v1/reports", data, {"Content-Type": "application/tlsrpt+gzip"}
-
-            return request
-
         # Warm-up (imports, connection pools), not counted.
-        run_phase(Phase("warm-up"), 4, 1.0, http_worker(http_port, post("warm"), 201))
+        warm = report_poster(run_id, "warm", 4)
+        run_phase(Phase("warm-up"), 4, 1.0, http_worker(http_port, warm, 201))
         ref = run_phase(
             Phase(f"GET /healthz ({args.clients} clients)"),
             args.clients,
@@ -347,7 +380,7 @@ def main() -> int:
             Phase(f"POST /v1/reports gzip ({args.clients})"),
             args.clients,
             args.seconds,
-            http_worker(http_port, post("http", ready), 201),
+            http_worker(http_port, report_poster(run_id, "http", args.clients, ready), 201),
             proc.pid,
         )
         print(posts.line())
@@ -361,16 +394,9 @@ def main() -> int:
             proc.pid,
         )
         print(smtp.line())
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        cleanup.close()
     errors = sum(sum(p.errors.values()) for p in (ref, posts, smtp))
-    if proc.returncode != 0:
-        print(f"tlsrpt serve exited {proc.returncode}; log: {log}")
+    if served.returncode != 0:
+        print(f"tlsrpt serve exited {served.returncode}; log: {served.log}")
         return 1
     print(f"errors: {errors}")
     return 1 if errors else 0

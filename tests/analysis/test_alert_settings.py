@@ -72,7 +72,11 @@ def test_domain_over_global_over_default() -> None:
     [
         ({"colldown": "1h"}, "alerts: unknown key 'colldown'"),
         ({"cooldown": "soon"}, "alerts.cooldown: 'soon' is not a duration"),
-        ({"cooldown": "0"}, "alerts.cooldown: must be longer than 0"),
+        ({"cooldown": -60}, "alerts.cooldown: -60 is not a duration"),
+        (
+            {"rules": {"reporter-silent": {"silence": "0"}}},
+            "alerts.rules.reporter-silent.silence: must be longer than 0",
+        ),
         ({"enabled": "yes"}, "alerts.enabled: must be true or false"),
         (
             {"rules": {"no-such-rule": {}}},
@@ -130,6 +134,18 @@ def test_errors_name_the_place_and_the_reason(raw: dict[str, Any], message: str)
     with pytest.raises(AlertSettingsError) as caught:
         parse_alert_settings(raw, FINDINGS)
     assert message in str(caught.value)
+
+
+def test_a_zero_cooldown_is_no_cooldown() -> None:
+    settings = parse_alert_settings(
+        {"cooldown": "0", "domains": {"a.example": {"cooldown": 0}, "b.example": {}}}, FINDINGS
+    )
+    assert settings.cooldown == timedelta(0)
+    assert settings.for_domain("a.example").cooldown == timedelta(0)
+    assert settings.for_domain("b.example").cooldown == timedelta(0)  # the global one
+    kept = parse_alert_settings({"domains": {"a.example": {"cooldown": "0"}}}, FINDINGS)
+    assert kept.for_domain("a.example").cooldown == timedelta(0)
+    assert kept.for_domain("b.example").cooldown == timedelta(hours=2)
 
 
 def test_the_serve_settings_read_the_alerts_table(tmp_path: Path) -> None:

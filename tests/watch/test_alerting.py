@@ -91,6 +91,28 @@ def test_after_check_opens_dedupes_and_resolves(store: Store) -> None:
     assert (resolved.kind, resolved.alert["rule"]) == ("resolved", "sts-policy-fetch-failed")
 
 
+def test_with_a_zero_cooldown_every_resolve_and_recurrence_is_notified(store: Store) -> None:
+    no_cooldown = parse_alert_settings({"cooldown": "0"})
+
+    def check(findings: list[Finding], at: datetime) -> list[tuple[str, int]]:
+        with store.write() as conn:
+            events = after_check(conn, "example.com", check_report(findings), [], at, no_cooldown)
+        return [(e.kind, e.alert["id"]) for e in events]
+
+    ((kind, first),) = check([FETCH_FAILED], NOW)
+    assert kind == "firing"
+    # Fixed: the resolve is notified by the check that finds it, not hours later.
+    assert check([], NOW + timedelta(minutes=5)) == [("resolved", first)]
+    # Broken again a minute later: a new alert, announced again (no silent re-open).
+    ((kind, second),) = check([FETCH_FAILED], NOW + timedelta(minutes=6))
+    assert kind == "firing" and second != first
+    with store.read() as conn:
+        states = {
+            a["id"]: a["state"] for a in list_alerts(conn, AlertFilter(include_resolved=True))
+        }
+    assert states == {first: "resolved", second: "firing"}
+
+
 def test_a_partial_check_resolves_no_check_alert(store: Store) -> None:
     _check(store, check_report([FETCH_FAILED, NOT_COVERED]), NOW)
     timeout = Finding("check-timeout", Severity.WARNING, "partial", {"budget": 10})

@@ -46,6 +46,46 @@ def test_nothing_to_watch(run_cli: Any, tmp_path: Path) -> None:
     assert "no domain to watch: register domains with `tlsrpt domain add`" in run.stderr
 
 
+def test_nothing_to_watch_still_ends_with_a_json_summary(run_cli: Any, tmp_path: Path) -> None:
+    run = run_cli("watch", "--once", "--json", "--db", _db(tmp_path), "--nameserver", "127.0.0.1")
+    assert run.status == 0
+    (line,) = [json.loads(text) for text in run.stdout.splitlines()]
+    assert line["summary"]["domains"] == 0
+    assert line["summary"]["alerts"] == {"firing": 0, "new": 0, "resolved": 0}
+
+
+def test_help_shows_the_defaults_the_watcher_uses() -> None:
+    from tlsrpt.cli.watch import check_options
+    from tlsrpt.settings import Settings
+
+    used = check_options(Settings())
+    shown = subprocess.run(
+        [sys.executable, "-m", "tlsrpt", "watch", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": "400"},
+    ).stdout
+    flat = " ".join(shown.split("\noptions:", 1)[1].split())
+
+    def help_of(option: str) -> str:
+        start = flat.index(f" {option} ")
+        return flat[start : flat.find(" --", start + 2)]
+
+    expected = {
+        "--concurrency": f"watch_concurrency, {used.concurrency} if not set",
+        "--smtp-port": f"watch_smtp_port, {used.smtp_port} if not set",
+        "--https-port": f"watch_https_port, {used.https_port} if not set",
+        "--expiry-warning-days": f"[alerts], {used.expiry_warning_days} if not set",
+        "--ca-file": "watch_ca_file, none if not set",
+        "--allow-private-addresses": "watch_allow_private_addresses, off if not set",
+        "--nameserver": "dns_nameservers and dns_port, the system's if not set",
+    }
+    for option, text in expected.items():
+        assert text in help_of(option), help_of(option)
+    assert used.expiry_warning_days == 31 and "(default: 14)" not in shown
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

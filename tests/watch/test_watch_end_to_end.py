@@ -227,7 +227,7 @@ def test_a_postmaster_hears_of_each_change_once(postmaster: Postmaster, live_lab
     lab.https.serve(policy_host, HttpAnswer(status=404, reason="Not Found"), CertKind.VALID)
     p.clock.advance(hours=6)
     broken = p.watch_once()
-    assert broken.status == 1 and "2 alert(s) firing" in broken.stdout
+    assert broken.status == 1 and "2 alert(s) firing (1 new, 0 resolved)" in broken.stdout
     (hook,) = p.hooks()[2:]
     assert (hook["event"], hook["alert"]["rule"], hook["alert"]["subject"]) == (
         "alert.firing",
@@ -247,6 +247,7 @@ def test_a_postmaster_hears_of_each_change_once(postmaster: Postmaster, live_lab
     p.clock.advance(hours=1)
     fixed = p.watch_once()
     assert fixed.status == 1 and "1 alert(s) firing" in fixed.stdout  # the certificate's
+    assert "(0 new, 1 resolved)" in fixed.stdout
     assert len(p.hooks()) == 3
     # ... and goes out once the cooldown has passed, exactly once.
     p.clock.advance(hours=2, minutes=1)
@@ -266,7 +267,7 @@ def test_a_postmaster_hears_of_each_change_once(postmaster: Postmaster, live_lab
     p.clock.advance(hours=1)
     calm = p.watch_once()
     assert calm.status == 0, calm.stdout + calm.stderr
-    assert "0 alert(s) firing" in calm.stdout
+    assert "0 alert(s) firing (0 new, 1 resolved)" in calm.stdout
     p.clock.advance(hours=3)
     assert p.watch_once().status == 0
     events = [(h["event"], h["alert"]["rule"]) for h in p.hooks()]

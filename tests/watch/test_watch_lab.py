@@ -66,7 +66,18 @@ def test_history_shows_what_changed_in_the_lab(
 
     first = run_cli(*watch, "--json")
     assert first.status == 0, first.stderr
-    (line,) = _json_lines(first.stdout)
+    line, summary = _json_lines(first.stdout)  # one line per check, then the summary
+    assert summary["summary"]["seconds"] > 0
+    assert summary == {
+        "summary": {
+            "domains": 1,
+            "changed": 0,
+            "errors": 0,
+            "lease_lost": 0,
+            "alerts": {"firing": 0, "new": 0, "resolved": 0},
+            "seconds": summary["summary"]["seconds"],
+        }
+    }
     assert (line["domain"], line["first"], line["changes"], line["error"]) == (
         domain,
         True,
@@ -76,7 +87,7 @@ def test_history_shows_what_changed_in_the_lab(
     assert line["findings"] == {"error": 0, "warning": 0, "info": 0}
 
     again = run_cli(*watch, "--json")
-    (line,) = _json_lines(again.stdout)
+    line, _ = _json_lines(again.stdout)
     assert (line["first"], line["new_state"], line["changes"]) == (False, False, [])
     (row,) = _snapshot_rows(db, domain)  # the same state: one row, seen twice
     assert row.checks == 2 and row.first_seen_at < row.last_seen_at
@@ -102,7 +113,8 @@ def test_history_shows_what_changed_in_the_lab(
     assert f"certificate of {mx1} renewed, expires {expires}" in changed.stdout
     assert f"{mx2} added (preference 20)" in changed.stdout
     assert "MTA-STS policy changed, id unchanged (mx added " + mx2 in changed.stdout
-    assert "1 domain(s) checked: 1 with changes, 0 failed" in changed.stdout
+    assert "1 domain(s) checked in " in changed.stdout
+    assert "s: 1 with changes, 0 failed; 2 alert(s) firing (2 new, 0 resolved)" in changed.stdout
 
     history = _history(run_cli, db, domain)
     latest, oldest = history["timeline"]

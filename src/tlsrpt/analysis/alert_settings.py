@@ -4,7 +4,7 @@ names the place and the reason of every error.
 
 ```toml
 [alerts]
-cooldown = "2h"                     # a re-open within this re-uses the alert
+cooldown = "2h"                     # a re-open within this re-uses the alert; "0": none
 [alerts.rules.report-failure-rate]
 threshold = 0.1
 [alerts.rules.sts-mode-none]        # a checker finding code
@@ -131,16 +131,23 @@ def _bool(value: Any, path: str) -> bool:
     return value
 
 
-def _duration(value: Any, path: str) -> timedelta:
+def _duration(value: Any, path: str, zero: bool = False) -> timedelta:
+    """A duration longer than 0 (`zero`: or 0)."""
     try:
         delta = parse_duration(value)
     except (ValueError, TypeError, AttributeError):
         raise AlertSettingsError(
             f"{path}: {value!r} is not a duration (write e.g. 90s, 30m, 48h, 7d or 2w)"
         ) from None
-    if delta <= timedelta(0):
+    if delta <= timedelta(0) and not (zero and delta == timedelta(0)):
         raise AlertSettingsError(f"{path}: must be longer than 0")
     return delta
+
+
+def _cooldown(value: Any, path: str) -> timedelta:
+    """0 is no cooldown: a resolve is notified at the evaluation that finds
+    it, and a new occurrence is a new alert, notified again."""
+    return _duration(value, path, zero=True)
 
 
 def _number(value: Any, path: str) -> float:
@@ -217,7 +224,7 @@ def _domain(raw: Any, path: str, finding_codes: Collection[str]) -> DomainOverri
         if key == "enabled":
             enabled = _bool(value, f"{path}.enabled")
         elif key == "cooldown":
-            cooldown = _duration(value, f"{path}.cooldown")
+            cooldown = _cooldown(value, f"{path}.cooldown")
         elif key == "rules":
             rules = _rules(value, f"{path}.rules", finding_codes)
         else:
@@ -251,7 +258,7 @@ def parse_alert_settings(
         if key == "enabled":
             values["enabled"] = _bool(value, "alerts.enabled")
         elif key == "cooldown":
-            values["cooldown"] = _duration(value, "alerts.cooldown")
+            values["cooldown"] = _cooldown(value, "alerts.cooldown")
         elif key == "rules":
             values["rules"] = _rules(value, "alerts.rules", finding_codes)
         elif key == "domains":

@@ -23,7 +23,7 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -73,15 +73,23 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def add_checker_arguments(parser: argparse.ArgumentParser) -> None:
+def add_checker_arguments(
+    parser: argparse.ArgumentParser, defaults: Mapping[str, str] | None = None
+) -> None:
     """The checker's options (`options_from` reads them), shared by `tlsrpt
-    check` and `tlsrpt watch`."""
+    check` and `tlsrpt watch`. `defaults`: per option (its dest), what its
+    help says about its default, for a command that takes the defaults from
+    elsewhere (`tlsrpt watch`: from the settings)."""
+
+    def default(name: str, value: str) -> str:
+        return (defaults or {}).get(name, f"default: {value}")
+
     parser.add_argument(
         "--concurrency",
         type=_positive_int,
         default=20,
         metavar="N",
-        help="domains checked at the same time (default 20)",
+        help=f"domains checked at the same time ({default('concurrency', '20')})",
     )
     parser.add_argument(
         "--nameserver",
@@ -89,30 +97,34 @@ def add_checker_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="HOST[:PORT]",
         help="resolver to use: an IP address, with a port as 127.0.0.1:5353 or "
-        "[::1]:5353 (a bare ::1 is port 53); repeatable; default: the system's. DANE "
-        "needs a validating resolver",
+        "[::1]:5353 (a bare ::1 is port 53); repeatable; "
+        + default("nameserver", "the system's")
+        + ". DANE needs a validating resolver",
     )
     parser.add_argument(
-        "--ca-file", metavar="PEM", help="extra trust anchors, added to the system store"
+        "--ca-file",
+        metavar="PEM",
+        help=f"extra trust anchors, added to the system store ({default('ca_file', 'none')})",
     )
     parser.add_argument(
         "--allow-private-addresses",
         action="store_true",
-        help="connect to private, loopback and other non-public addresses (test labs)",
+        help="connect to private, loopback and other non-public addresses (test labs; "
+        f"{default('allow_private_addresses', 'off')})",
     )
     parser.add_argument(
         "--timeout",
         type=_positive_float,
         default=10.0,
         metavar="S",
-        help="timeout of one lookup, connection or exchange (default 10)",
+        help="timeout of one lookup, connection or exchange (default: 10)",
     )
     parser.add_argument(
         "--budget",
         type=_positive_float,
         default=60.0,
         metavar="S",
-        help="time budget of one domain, everything included (default 60)",
+        help="time budget of one domain, everything included (default: 60)",
     )
     parser.add_argument(
         "--no-mx-probe",
@@ -124,21 +136,22 @@ def add_checker_arguments(parser: argparse.ArgumentParser) -> None:
         type=_port,
         default=25,
         metavar="N",
-        help="SMTP port of the MX probe (default 25; for test labs)",
+        help=f"SMTP port of the MX probe ({default('smtp_port', '25')}; for test labs)",
     )
     parser.add_argument(
         "--https-port",
         type=_port,
         default=443,
         metavar="N",
-        help="HTTPS port of the policy and rua hosts (default 443; test labs)",
+        help=f"HTTPS port of the policy and rua hosts ({default('https_port', '443')}; test labs)",
     )
     parser.add_argument(
         "--expiry-warning-days",
         type=_positive_int,
         default=14,
         metavar="N",
-        help="report MX certificates expiring within N days (default 14)",
+        help="report MX certificates expiring within N days "
+        f"({default('expiry_warning_days', '14')})",
     )
     parser.add_argument(
         "--helo", metavar="NAME", help="EHLO name of the probe (default: this host's name)"

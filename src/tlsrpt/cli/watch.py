@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,17 +52,47 @@ if TYPE_CHECKING:
     from tlsrpt.settings import Settings
     from tlsrpt.watch.deliver import Deliverer
     from tlsrpt.watch.watcher import CheckOutcome, Clock, Watcher
+    from tlsrpt.watch.wiring import AlertCounts
 
-# Checker options that fall back to a setting when not given on the command line.
-_FROM_SETTINGS = (
-    "nameserver",
-    "ca_file",
-    "allow_private_addresses",
-    "smtp_port",
-    "https_port",
-    "concurrency",
-    "expiry_warning_days",
-)
+# Checker options that fall back to a setting when not given on the command
+# line, and where their default comes from.
+_FROM_SETTINGS = {
+    "nameserver": "dns_nameservers and dns_port",
+    "ca_file": "watch_ca_file",
+    "allow_private_addresses": "watch_allow_private_addresses",
+    "smtp_port": "watch_smtp_port",
+    "https_port": "watch_https_port",
+    "concurrency": "watch_concurrency",
+    "expiry_warning_days": "one more than the largest mx-certificate-expiring threshold of "
+    "[alerts]",
+}
+_UNSET = "\0unset\0"  # in a help text: the option's value when nothing is set
+
+
+class _SettingDefaults(argparse.RawDescriptionHelpFormatter):
+    """Help that shows the real default of an option taken from the
+    settings: the value `check_options` uses when nothing is set, computed
+    when the help is printed (parsing a command line does not import the
+    settings)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = super()._get_help_string(action)
+        if text is None or _UNSET not in text:
+            return text
+        value = _fallback(_default_settings())[action.dest]
+        if isinstance(value, bool):
+            shown = "on" if value else "off"
+        elif value is None or value == []:
+            shown = "none" if action.dest != "nameserver" else "the system's"
+        else:
+            shown = ", ".join(value) if isinstance(value, list) else str(value)
+        return text.replace(_UNSET, shown.replace("%", "%%"))
+
+
+def _default_settings() -> Settings:
+    from tlsrpt.settings import Settings
+
+    return Settings()
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -69,7 +100,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "watch",
         help="check registered domains on a schedule and keep their history",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_SettingDefaults,
     )
     p.add_argument(
         "--once",
@@ -79,17 +110,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--config", type=Path, metavar="FILE", help="TOML settings file")
     add_db_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object per check per line")
-    add_checker_arguments(p)
+    add_checker_arguments(
+        p,
+        {name: f"default: {where}, {_UNSET} if not set" for name, where in _FROM_SETTINGS.items()},
+    )
     # Not given: the setting (watch_*, dns_nameservers) or its default.
     p.set_defaults(func=run, **dict.fromkeys(_FROM_SETTINGS))
 
 
 def check_options(settings: Settings, args: argparse.Namespace) -> CheckOptions:
     """The checker options of a watcher: the command line's, else the settings'."""
+    for name, value in _fallback(settings).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    return options_from(args)
+
+
+def _fallback(settings: Settings) -> dict[str, Any]:
+    """The checker options `settings` give (those in `_FROM_SETTINGS`)."""
     from tlsrpt.watch.wiring import checker_options
 
     base = checker_options(settings)
-    fallback: dict[str, Any] = {
+    return {
         "nameserver": list(base.nameservers),
         "ca_file": base.ca_file,
         "allow_private_addresses": base.allow_private,
@@ -98,10 +140,6 @@ def check_options(settings: Settings, args: argparse.Namespace) -> CheckOptions:
         "concurrency": base.concurrency,
         "expiry_warning_days": base.expiry_warning_days,
     }
-    for name, value in fallback.items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
-    return options_from(args)
 
 
 def load_watch_settings(config: Path | None, db: str | None) -> Settings:
@@ -157,32 +195,47 @@ def run(args: argparse.Namespace, clock: Clock | None = None) -> int:
             raise UsageError(str(exc)) from None
         deliverer = wiring.deliverer_for(store, settings.notify, settings.public_url, now)
         if args.once:
+            since, started = now(), time.monotonic()
             try:
                 outcomes = event_loop_runner()(wiring.run_cycle(watcher, deliverer))
             except ResolverUnavailable as exc:
                 raise UsageError(str(exc)) from None
-            return _summary(outcomes, wiring.firing(store, now()), args.json)
+            alerts = wiring.alert_counts(store, since, now())
+            return _summary(outcomes, alerts, time.monotonic() - started, args.json)
         event_loop_runner()(_forever(watcher, deliverer))
     return 0
 
 
-def _summary(outcomes: list[CheckOutcome], firing: int, as_json: bool) -> int:
-    """The exit status of --once (and its last line, without --json)."""
+def _summary(
+    outcomes: list[CheckOutcome], alerts: AlertCounts, seconds: float, as_json: bool
+) -> int:
+    """The last line of --once (a JSON object with --json) and its exit status."""
     failed = sum(1 for o in outcomes if o.error is not None)
+    changed = sum(1 for o in outcomes if o.changes)
     if not outcomes:
         err_console.print(
             "no domain to watch: register domains with `tlsrpt domain add`", markup=False
         )
-    elif not as_json:
-        changed = sum(1 for o in outcomes if o.changes)
+    if as_json:
+        summary = {
+            "domains": len(outcomes),
+            "changed": changed,
+            "errors": failed,
+            "lease_lost": sum(1 for o in outcomes if o.lease_lost),
+            "alerts": alerts.to_json(),
+            "seconds": round(seconds, 3),
+        }
+        print_json_line({"summary": summary})
+    elif outcomes:
         console.print(
-            f"{len(outcomes)} domain(s) checked: {changed} with changes, {failed} failed; "
-            f"{firing} alert(s) firing",
+            f"{len(outcomes)} domain(s) checked in {seconds:.1f} s: {changed} with changes, "
+            f"{failed} failed; {alerts.firing} alert(s) firing ({alerts.new} new, "
+            f"{alerts.resolved} resolved)",
             markup=False,
         )
     if failed:
         return 2
-    return 1 if firing else 0
+    return 1 if alerts.firing else 0
 
 
 async def _forever(watcher: Watcher, deliverer: Deliverer | None) -> None:

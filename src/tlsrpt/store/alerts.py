@@ -432,6 +432,20 @@ def firing_count(conn: Connection, now: datetime) -> int:
     return int(conn.execute(query).scalar_one())
 
 
+def changed_since(conn: Connection, since: datetime) -> tuple[int, int]:
+    """Alerts opened at or after `since` (new ones, not re-opened within
+    their cooldown), and alerts resolved at or after it that have not
+    fired again since."""
+    moment = _naive(since)
+    opened = sa.select(sa.func.count()).select_from(alerts).where(alerts.c.first_seen >= moment)
+    resolved = (
+        sa.select(sa.func.count())
+        .select_from(alerts)
+        .where(alerts.c.phase != FIRING, alerts.c.resolved_at >= moment)
+    )
+    return int(conn.execute(opened).scalar_one()), int(conn.execute(resolved).scalar_one())
+
+
 # --- evaluation marks -----------------------------------------------------------
 
 

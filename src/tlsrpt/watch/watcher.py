@@ -5,7 +5,9 @@ One pass claims due domains (leases, see `tlsrpt.store.watch`), checks
 them with the checker, at most `concurrency` at a time, and stores each
 result as soon as it is complete: the snapshot (only when it changed),
 the changes against the previous state, the next due time. Database work
-runs in threads, so the event loop keeps probing meanwhile.
+runs in threads, so the event loop keeps probing meanwhile; the checks
+that complete while one transaction is written share the next one
+(`tlsrpt.watch.group_commit`).
 
 Each pass gets a fresh `Checker` (its DNS answers and MX observations are
 shared within a pass, never kept beyond it); the trust store is loaded
@@ -42,6 +44,7 @@ from tlsrpt.check import Checker, CheckOptions, DomainReport, Trust, evaluate
 from tlsrpt.store import watch as db
 from tlsrpt.store.engine import Store
 from tlsrpt.watch.changes import Change, diff
+from tlsrpt.watch.group_commit import GROUP_LINGER_S, GroupWriter
 from tlsrpt.watch.schedule import WatchConfig
 from tlsrpt.watch.snapshot import (
     Snapshot,
@@ -188,7 +191,7 @@ class Watcher:
 
     # --- one check --------------------------------------------------------
 
-    async def _check(self, checker: Checker, domain: str) -> CheckOutcome:
+    async def _check(self, checker: Checker, writer: GroupWriter, domain: str) -> CheckOutcome:
         started = time.monotonic()
         try:
             facts = await checker.gatherer.gather(domain)
@@ -199,26 +202,37 @@ class Watcher:
             metrics.observe_check(time.monotonic() - started, "failed")
             log.debug("check of %s failed", domain, exc_info=True)
             error = f"the check failed: {type(exc).__name__}: {exc}"
-            return await self._stored(domain, self._store_failure, domain, self.clock(), error)
+            failed = (domain, self.clock(), error)
+            return await self._stored(writer, domain, self._store_failure, *failed)
         metrics.observe_check(time.monotonic() - started, check_result(severity_counts(snapshot)))
-        return await self._stored(domain, self._store, domain, now, snapshot, report)
+        return await self._stored(writer, domain, self._store, domain, now, snapshot, report)
 
     async def _stored(
-        self, domain: str, store: Callable[..., CheckOutcome], *args: Any
+        self,
+        writer: GroupWriter,
+        domain: str,
+        store: Callable[..., CheckOutcome],
+        *args: Any,
     ) -> CheckOutcome:
-        """`store(*args)` in a thread. When it fails (the database refused the
-        transaction: nothing of the check is stored), the domain's lease is
-        given back before the error goes on, so that the next pass, of this
-        process or another, checks it again at once."""
+        """`store(conn, *args)` in a transaction of `writer` (shared with
+        other checks). When it fails (the database refused the transaction:
+        nothing of the check is stored), the domain's lease is given back
+        before the error goes on, so that the next pass, of this process or
+        another, checks it again at once."""
         try:
-            return await asyncio.to_thread(store, *args)
+            return await writer.submit(lambda conn: store(conn, *args))
         except Exception:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self._release, [domain])
             raise
 
     def _store(
-        self, domain: str, now: dt.datetime, snapshot: Snapshot, report: DomainReport
+        self,
+        conn: Connection,
+        domain: str,
+        now: dt.datetime,
+        snapshot: Snapshot,
+        report: DomainReport,
     ) -> CheckOutcome:
         counts = severity_counts(snapshot)
         summary = db.SnapshotSummary(
@@ -226,35 +240,35 @@ class Watcher:
         )
         text = canonical(snapshot).decode()
         next_due = self.config.next_due(domain, now, self.rng)
-        with self.store.lease_write() as conn:
-            if not db.finish(conn, domain, self.owner, now, next_due):
-                return self._lost(domain, now)
-            recorded = db.record_snapshot(
-                conn, domain, text, digest(snapshot), summary, now, self.config.keepalive
-            )
-            changes: tuple[Change, ...] = ()
-            if recorded.previous is not None:
-                changes = tuple(diff(orjson.loads(recorded.previous), snapshot))
-            outcome = CheckOutcome(
-                domain,
-                now,
-                snapshot,
-                recorded.snapshot_id,
-                recorded.new_state,
-                recorded.new_state and recorded.previous is None,
-                changes,
-                report,
-                counts=counts,
-            )
-            for hook in self.after_check:
-                hook(conn, outcome)
+        if not db.finish(conn, domain, self.owner, now, next_due):
+            return self._lost(domain, now)
+        recorded = db.record_snapshot(
+            conn, domain, text, digest(snapshot), summary, now, self.config.keepalive
+        )
+        changes: tuple[Change, ...] = ()
+        if recorded.previous is not None:
+            changes = tuple(diff(orjson.loads(recorded.previous), snapshot))
+        outcome = CheckOutcome(
+            domain,
+            now,
+            snapshot,
+            recorded.snapshot_id,
+            recorded.new_state,
+            recorded.new_state and recorded.previous is None,
+            changes,
+            report,
+            counts=counts,
+        )
+        for hook in self.after_check:
+            hook(conn, outcome)
         return outcome
 
-    def _store_failure(self, domain: str, now: dt.datetime, error: str) -> CheckOutcome:
+    def _store_failure(
+        self, conn: Connection, domain: str, now: dt.datetime, error: str
+    ) -> CheckOutcome:
         next_due = self.config.next_due(domain, now, self.rng)
-        with self.store.lease_write() as conn:
-            if not db.finish(conn, domain, self.owner, now, next_due, error):
-                return self._lost(domain, now)
+        if not db.finish(conn, domain, self.owner, now, next_due, error):
+            return self._lost(domain, now)
         return CheckOutcome(domain, now, error=error)
 
     def _lost(self, domain: str, now: dt.datetime) -> CheckOutcome:
@@ -279,6 +293,9 @@ class Watcher:
         or the pass is old enough for a fresh checker)."""
         await asyncio.to_thread(self._sync)
         checker = Checker(self.options, self.trust)
+        writer = GroupWriter(self.store.lease_write, linger=GROUP_LINGER_S)
+        # claims in batches too: a claim is a write transaction
+        batch = max(1, self.options.concurrency // 10)
         probed = False
         started = self.clock()
         outcomes: list[CheckOutcome] = []
@@ -289,7 +306,8 @@ class Watcher:
             while True:
                 room = max(1, self.options.concurrency) - len(running)
                 stopping = stop is not None and stop.is_set()
-                if room > 0 and not exhausted and not stopping:
+                wanted = room >= batch or (room > 0 and not running)
+                if wanted and not exhausted and not stopping:
                     if self.clock() - started > PASS_LIMIT and checked_before is None:
                         exhausted = True
                     else:
@@ -299,7 +317,7 @@ class Watcher:
                             await self._probe_resolver(checker, names)
                             probed = True
                         for name in names:
-                            task = asyncio.create_task(self._check(checker, name))
+                            task = asyncio.create_task(self._check(checker, writer, name))
                             names_of[task] = name
                             running.add(task)
                 if not running:
@@ -315,6 +333,7 @@ class Watcher:
             for task in running:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            await writer.aclose()
             await checker.aclose()
             if running:  # interrupted: give the unfinished domains back at once
                 with contextlib.suppress(Exception):

@@ -26,6 +26,7 @@ import asyncio
 import datetime as dt
 import ipaddress
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection
@@ -35,7 +36,7 @@ from tlsrpt.analysis.alert_settings import AlertSettings, checker_expiry_days
 from tlsrpt.channels import Channel
 from tlsrpt.check import CheckOptions, Trust
 from tlsrpt.store import outbox
-from tlsrpt.store.alerts import firing_count
+from tlsrpt.store.alerts import changed_since, firing_count
 from tlsrpt.store.engine import Store
 from tlsrpt.store.watch import has_tlsrpt_records
 from tlsrpt.watch.alerting import check_hook, evaluate_report_rules
@@ -178,7 +179,17 @@ async def run_schedule(watcher: Watcher, deliverer: Deliverer | None, stop: asyn
         await watcher.run_forever(stop)
 
 
-def firing(store: Store, now: dt.datetime) -> int:
-    """Alerts firing and not muted (what `tlsrpt watch --once` exits 1 on)."""
+@dataclass(frozen=True, slots=True)
+class AlertCounts:
+    firing: int  # firing and not muted (what `tlsrpt watch --once` exits 1 on)
+    new: int  # opened since the start of the cycle
+    resolved: int  # resolved since the start of the cycle, still resolved
+
+    def to_json(self) -> dict[str, int]:
+        return {"firing": self.firing, "new": self.new, "resolved": self.resolved}
+
+
+def alert_counts(store: Store, since: dt.datetime, now: dt.datetime) -> AlertCounts:
+    """The alerts after a cycle that started at `since`."""
     with store.read() as conn:
-        return firing_count(conn, now)
+        return AlertCounts(firing_count(conn, now), *changed_since(conn, since))
