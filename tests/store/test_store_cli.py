@@ -150,7 +150,7 @@ def test_reports_show_gives_back_the_normalized_report(
         "shown",
         policies=[
             make.policy(ok=3, failed=2, failures=[make.failure(count=2)]),
-            make.policy("other.example", "tlsa", ok=1),
+            make.policy("other.example", "sts", ok=1),
         ],
     )
     path = tmp_path / "r.json"
@@ -162,7 +162,7 @@ def test_reports_show_gives_back_the_normalized_report(
     assert shown["raw_input"]["source_detail"] == str(path)
     code, out, _ = _run(capsys, "reports", "show", "1", "--db", db)
     assert code == 0
-    assert "policy tlsa other.example: 1 successful, 0 failed" in out
+    assert "policy sts other.example: 1 successful, 0 failed" in out
     assert "certificate-expired" in out
     code, _, err = _run(capsys, "reports", "show", "99", "--db", db)
     assert (code, err.strip()) == (1, "no report 99")

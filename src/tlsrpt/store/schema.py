@@ -128,6 +128,8 @@ policy_results = sa.Table(
     sa.Column("policy_type", sa.Text, nullable=False),
     sa.Column("policy_domain", sa.Text),  # as written in the report
     sa.Column("domain", sa.Text, nullable=False),  # attributed ("" when unknown)
+    # How `domain` was found (tlsrpt.report.attribution.Attribution).
+    sa.Column("attribution", sa.String(32), nullable=False, server_default="reported"),
     sa.Column("day", sa.Date, nullable=False),
     sa.Column("policy_strings", sa.Text, nullable=False),  # JSON list
     sa.Column("mx_hosts", sa.Text, nullable=False),  # JSON list
