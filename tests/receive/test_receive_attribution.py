@@ -1,0 +1,85 @@
+"""A Postfix/sys4 tlsrpt-reporter report, mailed to the recipient domain's
+rua (RFC 8460 §5.3), arrives over SMTP (DKIM-signed, loopback DNS) and
+through the MTA pipe (`tlsrpt ingest-mail`): its DANE and no-policy-found
+sessions are filed under the TLS-Report-Domain, not under the MX host or
+under no domain."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import subprocess
+import sys
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from tlsrpt.store.engine import Store, open_store
+from tlsrpt.store.schema import policy_results
+
+from .test_receive_smtp import run_smtp, send
+
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "reports" / "postfix-dane-mx-host.json"
+RECIPIENT = "example.org"  # a recipient domain the SMTP test receiver accepts reports for
+
+
+def postfix_message(report_id: str) -> bytes:
+    doc = copy.deepcopy(orjson.loads(FIXTURE.read_bytes()))
+    doc["report-id"] = report_id
+    msg = EmailMessage()
+    msg["From"] = "noreply-smtp-tls-reporting@mail.sender.example"
+    msg["To"] = f"tlsrpt@{RECIPIENT}"
+    msg["Subject"] = f"Report Domain: {RECIPIENT} Submitter: mail.sender.example"
+    msg["TLS-Report-Domain"] = RECIPIENT
+    msg["TLS-Report-Submitter"] = "mail.sender.example"
+    msg["TLS-Required"] = "No"  # RFC 8689, as newer tlsrpt-reporter writes
+    msg.set_content("This is an aggregate TLS report from mail.sender.example\n")
+    msg.add_attachment(
+        gzip.compress(orjson.dumps(doc)),
+        maintype="application",
+        subtype="tlsrpt+gzip",
+        filename=f"mail.sender.example!{RECIPIENT}!1795132800!1795219199.json.gz",
+    )
+    msg.replace_header("Content-Type", 'multipart/report; report-type="tlsrpt"')
+    return msg.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def attributed(store: Store) -> list[tuple[Any, ...]]:
+    p = policy_results
+    with store.read() as conn:
+        query = sa.select(p.c.policy_type, p.c.policy_domain, p.c.domain, p.c.attribution)
+        return [tuple(r) for r in conn.execute(query.order_by(p.c.report_pk, p.c.ordinal))]
+
+
+EXPECTED = [
+    ("tlsa", "mx1.provider.example", RECIPIENT, "report-domain-header"),
+    ("no-policy-found", None, RECIPIENT, "report-domain-header"),
+]
+
+
+def test_smtp(store: Store, kit: Any, dns_server: Any, key: tuple[bytes, str]) -> None:
+    kit.publish(dns_server, "mail.sender.example", key[1])
+    smtp = run_smtp(store, kit.lookup(dns_server))
+    try:
+        message = kit.signed(postfix_message("smtp-1"), key[0], "mail.sender.example")
+        assert send(smtp, message) == (250, b"")
+    finally:
+        smtp.stop()
+    assert attributed(store) == EXPECTED
+
+
+def test_mta_pipe(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'pipe.sqlite3'}"
+    done = subprocess.run(
+        [sys.executable, "-m", "tlsrpt", "ingest-mail", "--db", db, "--accept-unsigned"],
+        input=postfix_message("pipe-1"),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    with open_store(db) as store:
+        assert attributed(store) == EXPECTED
