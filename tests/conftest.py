@@ -236,3 +236,79 @@ def fill_tenant_store(store: Store, day: date) -> Tenants:
 def tenant_store_builder() -> Callable[[Store, date], Tenants]:
     """`fill_tenant_store` for test modules (they cannot import conftest)."""
     return fill_tenant_store
+
+
+# A Postfix / sys4 tlsrpt-reporter report (tests/fixtures/reports/
+# postfix-dane-mx-host.json): its tlsa policy names the MX host, its
+# no-policy-found one names nothing; mailed with TLS-Report-Domain naming
+# the recipient domain (what the attribution tests file it under).
+POSTFIX_FIXTURE = Path(__file__).parent / "fixtures" / "reports" / "postfix-dane-mx-host.json"
+
+
+def postfix_report(report_id: str, dane_host: str = "mx1.provider.example") -> bytes:
+    import orjson
+
+    doc = orjson.loads(POSTFIX_FIXTURE.read_bytes())
+    doc["report-id"] = report_id
+    doc["policies"][0]["policy"]["policy-domain"] = dane_host
+    return orjson.dumps(doc)
+
+
+def postfix_mail(header_domain: str, *reports: bytes) -> bytes:
+    """What tlsrpt-reporter mails to the recipient domain's rua (RFC 8460
+    §5.3), each report gzipped as an attachment."""
+    import gzip
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = "noreply@mail.sender.example"
+    msg["To"] = f"tlsrpt@{header_domain}"
+    msg["Subject"] = f"Report Domain: {header_domain} Submitter: mail.sender.example"
+    msg["TLS-Report-Domain"] = header_domain
+    msg["TLS-Report-Submitter"] = "mail.sender.example"
+    msg.set_content("This is an aggregate TLS report from mail.sender.example\n")
+    for n, report in enumerate(reports):
+        name = f"mail.sender.example!{header_domain}!1795132800!1795219199!{n}.json.gz"
+        msg.add_attachment(
+            gzip.compress(report), maintype="application", subtype="tlsrpt+gzip", filename=name
+        )
+    msg.replace_header("Content-Type", "multipart/report")
+    msg.set_param("report-type", "tlsrpt")
+    return msg.as_bytes()
+
+
+def register_with_mx(
+    store: Store, domain: str, mx_hosts: list[str], owner: str | None = None
+) -> None:
+    """A registered domain whose latest check saw `mx_hosts` (a snapshot
+    as the watcher stores it: tlsrpt.watch.snapshot)."""
+    from datetime import UTC, datetime, timedelta
+
+    from tlsrpt.store.users import add_domain
+    from tlsrpt.store.watch import SnapshotSummary, record_snapshot
+    from tlsrpt.watch.snapshot import canonical, digest
+
+    mx = [
+        {"host": h, "preference": 10, "addresses": [], "tls": None, "tlsa": [], "tlsa_status": "ok"}
+        for h in mx_hosts
+    ]
+    snapshot: dict[str, Any] = {"mx": mx, "findings": []}
+    with store.write() as conn:
+        add_domain(conn, domain, owner)
+        record_snapshot(
+            conn,
+            domain,
+            canonical(snapshot).decode(),
+            digest(snapshot),
+            SnapshotSummary(0, 0, None),
+            datetime.now(UTC),
+            timedelta(days=1),
+        )
+
+
+@pytest.fixture(scope="session")
+def postfix() -> Any:
+    """The Postfix report builders above, for test modules."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(report=postfix_report, mail=postfix_mail, register=register_with_mx)

@@ -5,11 +5,7 @@ registered domains as the watcher last saw them."""
 
 from __future__ import annotations
 
-import copy
-import gzip
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -19,71 +15,13 @@ from tlsrpt.ingest.model import RECEIVER_DOMAIN, SourceInfo, UnsignedRelease
 from tlsrpt.ingest.pipeline import ingest, reprocess
 from tlsrpt.store.engine import Store
 from tlsrpt.store.schema import daily_rollups, failure_details, policy_results
-from tlsrpt.store.users import add_domain
 from tlsrpt.store.watch import SnapshotSummary, record_snapshot
-from tlsrpt.watch.snapshot import canonical, digest
+from tlsrpt.watch.snapshot import canonical
 
-FIXTURE = Path(__file__).parent.parent / "fixtures" / "reports" / "postfix-dane-mx-host.json"
-POSTFIX = orjson.loads(FIXTURE.read_bytes())
 CUSTOMER = "customer.example"
 MX = "mx1.provider.example"
 SMTP = SourceInfo("smtp", "127.0.0.1 from <tlsrpt@mail.sender.example> to <tlsrpt@rua.example>")
 FILE = SourceInfo("file", "/spool/report.json")
-
-
-def _report(report_id: str = "r1", dane_host: str = MX) -> bytes:
-    doc = copy.deepcopy(POSTFIX)
-    doc["report-id"] = report_id
-    doc["policies"][0]["policy"]["policy-domain"] = dane_host
-    return orjson.dumps(doc)
-
-
-def postfix_mail(header_domain: str, report: bytes) -> bytes:
-    """What sys4 tlsrpt-reporter mails to the recipient domain's rua
-    (RFC 8460 §5.3): TLS-Report-Domain names the recipient domain."""
-    msg = EmailMessage()
-    msg["From"] = "noreply@mail.sender.example"
-    msg["To"] = f"tlsrpt@{header_domain}"
-    msg["Subject"] = f"Report Domain: {header_domain} Submitter: mail.sender.example"
-    msg["TLS-Report-Domain"] = header_domain
-    msg["TLS-Report-Submitter"] = "mail.sender.example"
-    msg.set_content("This is an aggregate TLS report from mail.sender.example\n")
-    name = f"mail.sender.example!{header_domain}!1795132800!1795219199.json.gz"
-    msg.add_attachment(
-        gzip.compress(report), maintype="application", subtype="tlsrpt+gzip", filename=name
-    )
-    msg.replace_header("Content-Type", "multipart/report")
-    msg.set_param("report-type", "tlsrpt")
-    return msg.as_bytes()
-
-
-def register(store: Store, domain: str, mx_hosts: list[str], owner: str | None = None) -> None:
-    """A registered domain whose latest check saw `mx_hosts`."""
-    snapshot = {
-        "mx": [
-            {
-                "host": h,
-                "preference": 10,
-                "addresses": [],
-                "tls": None,
-                "tlsa": [],
-                "tlsa_status": "ok",
-            }
-            for h in mx_hosts
-        ],
-        "findings": [],
-    }
-    with store.write() as conn:
-        add_domain(conn, domain, owner)
-        record_snapshot(
-            conn,
-            domain,
-            canonical(snapshot).decode(),
-            digest(snapshot),
-            SnapshotSummary(0, 0, None),
-            datetime.now(UTC),
-            keepalive=timedelta(days=1),
-        )
 
 
 def _policies(store: Store) -> list[tuple[Any, ...]]:
@@ -98,8 +36,8 @@ def _domains(store: Store, table: sa.Table) -> set[str]:
         return set(conn.scalars(sa.select(table.c.domain).distinct()))
 
 
-def test_mailed_postfix_report_is_filed_under_the_header_domain(store: Store) -> None:
-    result = ingest(store, postfix_mail(CUSTOMER, _report()), SMTP)
+def test_mailed_postfix_report_is_filed_under_the_header_domain(store: Store, postfix: Any) -> None:
+    result = ingest(store, postfix.mail(CUSTOMER, postfix.report("r1")), SMTP)
     assert result.outcome == "accepted", result.reason
     assert _policies(store) == [
         ("tlsa", MX, CUSTOMER, "report-domain-header"),
@@ -130,42 +68,42 @@ def test_mailed_postfix_report_is_filed_under_the_header_domain(store: Store) ->
     } in deviations
 
 
-def test_receiver_path_names_the_recipient(store: Store) -> None:
+def test_receiver_path_names_the_recipient(store: Store, postfix: Any) -> None:
     source = SourceInfo("http", "127.0.0.1:5000", meta={RECEIVER_DOMAIN: CUSTOMER})
-    assert ingest(store, _report(), source).outcome == "accepted"
+    assert ingest(store, postfix.report("r1"), source).outcome == "accepted"
     assert _policies(store) == [
         ("tlsa", MX, CUSTOMER, "receiver-path"),
         ("no-policy-found", None, CUSTOMER, "receiver-path"),
     ]
 
 
-def test_dane_host_of_one_registered_domain(store: Store) -> None:
-    register(store, CUSTOMER, ["mx2.provider.example", MX])
-    register(store, "other.example", ["mx.other.example"])
-    assert ingest(store, _report(), FILE).outcome == "accepted"
+def test_dane_host_of_one_registered_domain(store: Store, postfix: Any) -> None:
+    postfix.register(store, CUSTOMER, ["mx2.provider.example", MX])
+    postfix.register(store, "other.example", ["mx.other.example"])
+    assert ingest(store, postfix.report("r1"), FILE).outcome == "accepted"
     assert _policies(store) == [
         ("tlsa", MX, CUSTOMER, "mx-host-of-registered-domain"),
         ("no-policy-found", None, "", "unknown"),
     ]
 
 
-def test_dane_host_shared_by_registered_domains_is_not_guessed(store: Store) -> None:
-    register(store, CUSTOMER, [MX])
-    register(store, "other.example", ["mx.other.example", MX])
-    ingest(store, _report(), FILE)
+def test_dane_host_shared_by_registered_domains_is_not_guessed(store: Store, postfix: Any) -> None:
+    postfix.register(store, CUSTOMER, [MX])
+    postfix.register(store, "other.example", ["mx.other.example", MX])
+    ingest(store, postfix.report("r1"), FILE)
     assert _policies(store)[0] == ("tlsa", MX, MX, "reported")
 
 
-def test_dane_host_registered_itself_stays(store: Store) -> None:
-    register(store, CUSTOMER, [MX])
-    register(store, MX, [])
-    ingest(store, postfix_mail(CUSTOMER, _report()), SMTP)
+def test_dane_host_registered_itself_stays(store: Store, postfix: Any) -> None:
+    postfix.register(store, CUSTOMER, [MX])
+    postfix.register(store, MX, [])
+    ingest(store, postfix.mail(CUSTOMER, postfix.report("r1")), SMTP)
     assert _policies(store)[0] == ("tlsa", MX, MX, "reported")
 
 
-def test_only_the_latest_mx_set_of_a_registered_domain_counts(store: Store) -> None:
-    register(store, CUSTOMER, [MX])
-    register(store, CUSTOMER, ["mx.customer.example"])  # the MX moved
+def test_only_the_latest_mx_set_of_a_registered_domain_counts(store: Store, postfix: Any) -> None:
+    postfix.register(store, CUSTOMER, [MX])
+    postfix.register(store, CUSTOMER, ["mx.customer.example"])  # the MX moved
     with store.write() as conn:  # a snapshot of a domain no longer registered
         record_snapshot(
             conn,
@@ -176,15 +114,15 @@ def test_only_the_latest_mx_set_of_a_registered_domain_counts(store: Store) -> N
             datetime.now(UTC),
             keepalive=timedelta(days=1),
         )
-    ingest(store, _report(), FILE)
+    ingest(store, postfix.report("r1"), FILE)
     assert _policies(store)[0] == ("tlsa", MX, MX, "reported")
 
 
-def test_hostile_host_names_match_nothing_by_wildcard(store: Store) -> None:
+def test_hostile_host_names_match_nothing_by_wildcard(store: Store, postfix: Any) -> None:
     """A policy-domain is report text: `_` and `%` are not LIKE wildcards."""
-    register(store, CUSTOMER, [MX])
+    postfix.register(store, CUSTOMER, [MX])
     for n, host in enumerate(["mx_.provider.example", "mx%provider.example", "%"]):
-        ingest(store, _report(f"r{n}", host), FILE)
+        ingest(store, postfix.report(f"r{n}", host), FILE)
     assert [row[2] for row in _policies(store) if row[0] == "tlsa"] == [
         "mx_.provider.example",
         "mx%provider.example",
@@ -192,11 +130,11 @@ def test_hostile_host_names_match_nothing_by_wildcard(store: Store) -> None:
     ]
 
 
-def test_reprocessed_input_is_attributed_with_its_receiver_path(store: Store) -> None:
+def test_reprocessed_input_is_attributed_with_its_receiver_path(store: Store, postfix: Any) -> None:
     """A held input released later keeps the path it was POSTed to (stored
     with it) and meets the registry of the moment."""
     source = SourceInfo("http", "127.0.0.1:5000", meta={RECEIVER_DOMAIN: CUSTOMER})
-    held = ingest(store, _report(), source, hold="held for the test")
+    held = ingest(store, postfix.report("r1"), source, hold="held for the test")
     assert held.outcome == "quarantined"
     release = UnsignedRelease("tester", datetime.now(UTC), "test")
     (again,) = reprocess(store, [held.raw_id], release=release)
@@ -204,9 +142,9 @@ def test_reprocessed_input_is_attributed_with_its_receiver_path(store: Store) ->
     assert [row[3] for row in _policies(store)] == ["receiver-path", "receiver-path"]
 
 
-def test_reprocess_asks_the_registry_in_its_transaction(store: Store) -> None:
-    register(store, CUSTOMER, [MX])
-    held = ingest(store, _report(), FILE, hold="held for the test")
+def test_reprocess_asks_the_registry_in_its_transaction(store: Store, postfix: Any) -> None:
+    postfix.register(store, CUSTOMER, [MX])
+    held = ingest(store, postfix.report("r1"), FILE, hold="held for the test")
     release = UnsignedRelease("tester", datetime.now(UTC), "test")
     (again,) = reprocess(store, [held.raw_id], release=release)
     assert again.outcome == "accepted", again.reason

@@ -6,15 +6,11 @@ under no domain."""
 
 from __future__ import annotations
 
-import copy
-import gzip
 import subprocess
 import sys
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 
 from tlsrpt.store.engine import Store, open_store
@@ -22,29 +18,12 @@ from tlsrpt.store.schema import policy_results
 
 from .test_receive_smtp import run_smtp, send
 
-FIXTURE = Path(__file__).parent.parent / "fixtures" / "reports" / "postfix-dane-mx-host.json"
 RECIPIENT = "example.org"  # a recipient domain the SMTP test receiver accepts reports for
 
 
-def postfix_message(report_id: str) -> bytes:
-    doc = copy.deepcopy(orjson.loads(FIXTURE.read_bytes()))
-    doc["report-id"] = report_id
-    msg = EmailMessage()
-    msg["From"] = "noreply-smtp-tls-reporting@mail.sender.example"
-    msg["To"] = f"tlsrpt@{RECIPIENT}"
-    msg["Subject"] = f"Report Domain: {RECIPIENT} Submitter: mail.sender.example"
-    msg["TLS-Report-Domain"] = RECIPIENT
-    msg["TLS-Report-Submitter"] = "mail.sender.example"
-    msg["TLS-Required"] = "No"  # RFC 8689, as newer tlsrpt-reporter writes
-    msg.set_content("This is an aggregate TLS report from mail.sender.example\n")
-    msg.add_attachment(
-        gzip.compress(orjson.dumps(doc)),
-        maintype="application",
-        subtype="tlsrpt+gzip",
-        filename=f"mail.sender.example!{RECIPIENT}!1795132800!1795219199.json.gz",
-    )
-    msg.replace_header("Content-Type", 'multipart/report; report-type="tlsrpt"')
-    return msg.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+def postfix_message(postfix: Any, report_id: str) -> bytes:
+    message: bytes = postfix.mail(RECIPIENT, postfix.report(report_id))
+    return message.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
 def attributed(store: Store) -> list[tuple[Any, ...]]:
@@ -60,22 +39,24 @@ EXPECTED = [
 ]
 
 
-def test_smtp(store: Store, kit: Any, dns_server: Any, key: tuple[bytes, str]) -> None:
+def test_smtp(
+    store: Store, kit: Any, dns_server: Any, key: tuple[bytes, str], postfix: Any
+) -> None:
     kit.publish(dns_server, "mail.sender.example", key[1])
     smtp = run_smtp(store, kit.lookup(dns_server))
     try:
-        message = kit.signed(postfix_message("smtp-1"), key[0], "mail.sender.example")
+        message = kit.signed(postfix_message(postfix, "smtp-1"), key[0], "mail.sender.example")
         assert send(smtp, message) == (250, b"")
     finally:
         smtp.stop()
     assert attributed(store) == EXPECTED
 
 
-def test_mta_pipe(tmp_path: Path) -> None:
+def test_mta_pipe(tmp_path: Path, postfix: Any) -> None:
     db = f"sqlite:///{tmp_path / 'pipe.sqlite3'}"
     done = subprocess.run(
         [sys.executable, "-m", "tlsrpt", "ingest-mail", "--db", db, "--accept-unsigned"],
-        input=postfix_message("pipe-1"),
+        input=postfix_message(postfix, "pipe-1"),
         capture_output=True,
         timeout=60,
         check=False,
