@@ -245,12 +245,20 @@ def tenant_store_builder() -> Callable[[Store, date], Tenants]:
 POSTFIX_FIXTURE = Path(__file__).parent / "fixtures" / "reports" / "postfix-dane-mx-host.json"
 
 
-def postfix_report(report_id: str, dane_host: str = "mx1.provider.example") -> bytes:
+def postfix_report(
+    report_id: str, dane_host: str = "mx1.provider.example", day: date | None = None
+) -> bytes:
+    """The fixture with its id, its DANE host and (when given) its day."""
     import orjson
 
     doc = orjson.loads(POSTFIX_FIXTURE.read_bytes())
     doc["report-id"] = report_id
     doc["policies"][0]["policy"]["policy-domain"] = dane_host
+    if day is not None:
+        doc["date-range"] = {
+            "start-datetime": f"{day}T00:00:00Z",
+            "end-datetime": f"{day}T23:59:59Z",
+        }
     return orjson.dumps(doc)
 
 
