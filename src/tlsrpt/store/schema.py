@@ -6,7 +6,9 @@ Tables:
   (tlsrpt.store.retention), once no stored report comes from it.
 - `reports`, `policy_results`, `failure_details`: the parsed RFC 8460 §4
   report, every field kept. Policy and failure rows carry the attributed
-  policy domain and UTC day so per-domain time ranges are index scans.
+  policy domain and UTC day so per-domain time ranges are index scans;
+  policy rows also how that domain was found (`attribution`,
+  tlsrpt.report.attribution).
 - `report_duplicates`: later arrivals of an already stored report, with
   `conflict` set when the content differs (RFC 8460 §5.3; docs/conformance.md#de-duplication).
 - `imap_watermarks`: how far a read-only IMAP poller has read each mailbox.
