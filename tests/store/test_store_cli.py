@@ -234,3 +234,23 @@ def test_environment_variable_names_the_database(
     assert main(["import", str(path)]) == 0
     assert (tmp_path / "env.sqlite3").is_file()
     assert len(_json(capsys, "reports", "list")["reports"]) == 1
+
+
+def test_reports_show_says_how_a_policy_was_attributed(
+    tmp_path: Path, postfix: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An imported .eml from Postfix with libtlsrpt: counted for its
+    TLS-Report-Domain (docs/conformance.md#attribution)."""
+    db = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    path = tmp_path / "postfix.eml"
+    path.write_bytes(postfix.mail("customer.example", postfix.report("eml")))
+    assert _json(capsys, "import", str(path), "--db", db)["accepted"] == 1
+    shown = _json(capsys, "reports", "show", "1", "--db", db)
+    assert shown["domains"] == ["customer.example"]
+    code, out, _ = _run(capsys, "reports", "show", "1", "--db", db)
+    assert code == 0
+    assert (
+        "policy tlsa mx1.provider.example (counted for customer.example, from the "
+        "report-domain-header): 40 successful, 1 failed" in out
+    )
+    assert "policy no-policy-found (no policy-domain; counted for customer.example)" in out
