@@ -109,18 +109,30 @@ def tenant_report(day: date, report_id: str, *policies: tuple[Any, ...]) -> byte
 def tenant_mail(header_domain: str, *attachments: bytes) -> bytes:
     """A multipart/report message with each report as an attachment (an
     attachment that is not JSON is a part that cannot be stored)."""
+    parts = [
+        (data, "tlsrpt+json", f"reporter.example!{header_domain}!0!1!{index}.json")
+        for index, data in enumerate(attachments)
+    ]
+    return report_mail(header_domain, "reporter.example", "tlsrpt@reporter.example", parts)
+
+
+def report_mail(
+    header_domain: str, submitter: str, sender: str, parts: list[tuple[bytes, str, str]]
+) -> bytes:
+    """A multipart/report message (RFC 8460 §5.3) with TLS-Report-Domain and
+    TLS-Report-Submitter, and each (bytes, media subtype, file name) part
+    as an attachment."""
     from email.message import EmailMessage
 
     msg = EmailMessage()
-    msg["From"] = "tlsrpt@reporter.example"
+    msg["From"] = sender
     msg["To"] = f"tlsrpt@{header_domain}"
-    msg["Subject"] = f"Report Domain: {header_domain} Submitter: reporter.example"
+    msg["Subject"] = f"Report Domain: {header_domain} Submitter: {submitter}"
     msg["TLS-Report-Domain"] = header_domain
-    msg["TLS-Report-Submitter"] = "reporter.example"
-    msg.set_content("TLS reports\n")
-    for index, data in enumerate(attachments):
-        name = f"reporter.example!{header_domain}!0!1!{index}.json"
-        msg.add_attachment(data, maintype="application", subtype="tlsrpt+json", filename=name)
+    msg["TLS-Report-Submitter"] = submitter
+    msg.set_content(f"TLS reports from {submitter}\n")
+    for data, subtype, name in parts:
+        msg.add_attachment(data, maintype="application", subtype=subtype, filename=name)
     msg.replace_header("Content-Type", "multipart/report")
     msg.set_param("report-type", "tlsrpt")
     return msg.as_bytes()
@@ -266,23 +278,13 @@ def postfix_mail(header_domain: str, *reports: bytes) -> bytes:
     """What tlsrpt-reporter mails to the recipient domain's rua (RFC 8460
     §5.3), each report gzipped as an attachment."""
     import gzip
-    from email.message import EmailMessage
 
-    msg = EmailMessage()
-    msg["From"] = "noreply@mail.sender.example"
-    msg["To"] = f"tlsrpt@{header_domain}"
-    msg["Subject"] = f"Report Domain: {header_domain} Submitter: mail.sender.example"
-    msg["TLS-Report-Domain"] = header_domain
-    msg["TLS-Report-Submitter"] = "mail.sender.example"
-    msg.set_content("This is an aggregate TLS report from mail.sender.example\n")
-    for n, report in enumerate(reports):
-        name = f"mail.sender.example!{header_domain}!1795132800!1795219199!{n}.json.gz"
-        msg.add_attachment(
-            gzip.compress(report), maintype="application", subtype="tlsrpt+gzip", filename=name
-        )
-    msg.replace_header("Content-Type", "multipart/report")
-    msg.set_param("report-type", "tlsrpt")
-    return msg.as_bytes()
+    sender = "mail.sender.example"
+    parts = [
+        (gzip.compress(report), "tlsrpt+gzip", f"{sender}!{header_domain}!0!1!{n}.json.gz")
+        for n, report in enumerate(reports)
+    ]
+    return report_mail(header_domain, sender, f"noreply@{sender}", parts)
 
 
 def register_with_mx(
