@@ -109,18 +109,30 @@ def tenant_report(day: date, report_id: str, *policies: tuple[Any, ...]) -> byte
 def tenant_mail(header_domain: str, *attachments: bytes) -> bytes:
     """A multipart/report message with each report as an attachment (an
     attachment that is not JSON is a part that cannot be stored)."""
+    parts = [
+        (data, "tlsrpt+json", f"reporter.example!{header_domain}!0!1!{index}.json")
+        for index, data in enumerate(attachments)
+    ]
+    return report_mail(header_domain, "reporter.example", "tlsrpt@reporter.example", parts)
+
+
+def report_mail(
+    header_domain: str, submitter: str, sender: str, parts: list[tuple[bytes, str, str]]
+) -> bytes:
+    """A multipart/report message (RFC 8460 §5.3) with TLS-Report-Domain and
+    TLS-Report-Submitter, and each (bytes, media subtype, file name) part
+    as an attachment."""
     from email.message import EmailMessage
 
     msg = EmailMessage()
-    msg["From"] = "tlsrpt@reporter.example"
+    msg["From"] = sender
     msg["To"] = f"tlsrpt@{header_domain}"
-    msg["Subject"] = f"Report Domain: {header_domain} Submitter: reporter.example"
+    msg["Subject"] = f"Report Domain: {header_domain} Submitter: {submitter}"
     msg["TLS-Report-Domain"] = header_domain
-    msg["TLS-Report-Submitter"] = "reporter.example"
-    msg.set_content("TLS reports\n")
-    for index, data in enumerate(attachments):
-        name = f"reporter.example!{header_domain}!0!1!{index}.json"
-        msg.add_attachment(data, maintype="application", subtype="tlsrpt+json", filename=name)
+    msg["TLS-Report-Submitter"] = submitter
+    msg.set_content(f"TLS reports from {submitter}\n")
+    for data, subtype, name in parts:
+        msg.add_attachment(data, maintype="application", subtype=subtype, filename=name)
     msg.replace_header("Content-Type", "multipart/report")
     msg.set_param("report-type", "tlsrpt")
     return msg.as_bytes()
@@ -236,3 +248,77 @@ def fill_tenant_store(store: Store, day: date) -> Tenants:
 def tenant_store_builder() -> Callable[[Store, date], Tenants]:
     """`fill_tenant_store` for test modules (they cannot import conftest)."""
     return fill_tenant_store
+
+
+# A Postfix / sys4 tlsrpt-reporter report (tests/fixtures/reports/
+# postfix-dane-mx-host.json): its tlsa policy names the MX host, its
+# no-policy-found one names nothing; mailed with TLS-Report-Domain naming
+# the recipient domain (what the attribution tests file it under).
+POSTFIX_FIXTURE = Path(__file__).parent / "fixtures" / "reports" / "postfix-dane-mx-host.json"
+
+
+def postfix_report(
+    report_id: str, dane_host: str = "mx1.provider.example", day: date | None = None
+) -> bytes:
+    """The fixture with its id, its DANE host and (when given) its day."""
+    import orjson
+
+    doc = orjson.loads(POSTFIX_FIXTURE.read_bytes())
+    doc["report-id"] = report_id
+    doc["policies"][0]["policy"]["policy-domain"] = dane_host
+    if day is not None:
+        doc["date-range"] = {
+            "start-datetime": f"{day}T00:00:00Z",
+            "end-datetime": f"{day}T23:59:59Z",
+        }
+    return orjson.dumps(doc)
+
+
+def postfix_mail(header_domain: str, *reports: bytes) -> bytes:
+    """What tlsrpt-reporter mails to the recipient domain's rua (RFC 8460
+    §5.3), each report gzipped as an attachment."""
+    import gzip
+
+    sender = "mail.sender.example"
+    parts = [
+        (gzip.compress(report), "tlsrpt+gzip", f"{sender}!{header_domain}!0!1!{n}.json.gz")
+        for n, report in enumerate(reports)
+    ]
+    return report_mail(header_domain, sender, f"noreply@{sender}", parts)
+
+
+def register_with_mx(
+    store: Store, domain: str, mx_hosts: list[str], owner: str | None = None
+) -> None:
+    """A registered domain whose latest check saw `mx_hosts` (a snapshot
+    as the watcher stores it: tlsrpt.watch.snapshot)."""
+    from datetime import UTC, datetime, timedelta
+
+    from tlsrpt.store.users import add_domain
+    from tlsrpt.store.watch import SnapshotSummary, record_snapshot
+    from tlsrpt.watch.snapshot import canonical, digest
+
+    mx = [
+        {"host": h, "preference": 10, "addresses": [], "tls": None, "tlsa": [], "tlsa_status": "ok"}
+        for h in mx_hosts
+    ]
+    snapshot: dict[str, Any] = {"mx": mx, "findings": []}
+    with store.write() as conn:
+        add_domain(conn, domain, owner)
+        record_snapshot(
+            conn,
+            domain,
+            canonical(snapshot).decode(),
+            digest(snapshot),
+            SnapshotSummary(0, 0, None),
+            datetime.now(UTC),
+            timedelta(days=1),
+        )
+
+
+@pytest.fixture(scope="session")
+def postfix() -> Any:
+    """The Postfix report builders above, for test modules."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(report=postfix_report, mail=postfix_mail, register=register_with_mx)

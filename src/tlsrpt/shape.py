@@ -98,6 +98,9 @@ def domain_detail_dict(detail: DomainDetail) -> dict[str, Any]:
             }
             for r in a.reporters
         ],
+        # how each group of sessions came to be filed under the domain
+        # (`tlsrpt.report.attribution.Attribution`)
+        "attribution": [row.as_dict() for row in detail.attribution],
         "new_failure_types": detail.new_failure_types,
         "stopped_reporters": [
             {

@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tlsrpt.ingest.rows import (
-    DomainHints,
     attribution_day,
     build_rows,
     clean_text,
@@ -29,6 +28,7 @@ from tlsrpt.report import (
     Summary,
     parse_report,
 )
+from tlsrpt.report.attribution import Context, attribute
 from tlsrpt.store.schema import ALL, EMPTY
 
 
@@ -120,16 +120,21 @@ def test_missing_policy_domain_falls_back_in_order() -> None:
     del nameless["policies"][0]["policy"]["policy-domain"]
     parsed = parse_report(orjson.dumps(nameless))
     hints = [
-        (DomainHints("hdr.example", "subj.example", "file.example"), "hdr.example"),
-        (DomainHints(None, "subj.example", "file.example"), "subj.example"),
-        (DomainHints(None, None, "FILE.example."), "file.example"),
-        (DomainHints(), ""),
+        (
+            Context("hdr.example", None, "subj.example", "file.example"),
+            "hdr.example",
+            "report-domain-header",
+        ),
+        (Context(None, None, "subj.example", "file.example"), "subj.example", "subject"),
+        (Context(None, None, None, "FILE.example."), "file.example", "file-name"),
+        (Context(), "", "unknown"),
     ]
-    for hint, expected in hints:
-        _, policies, _ = _named(build_rows(parsed, hints=hint))
+    for hint, expected, how in hints:
+        _, policies, _ = _named(build_rows(parsed, context=hint))
         assert (policies[0]["policy_domain"], policies[0]["domain"]) == (None, expected)
-    _, policies, _ = _named(build_rows(_parsed(), hints=DomainHints("hdr.example")))
-    assert policies[0]["domain"] == "example.com"
+        assert policies[0]["attribution"] == how
+    _, policies, _ = _named(build_rows(_parsed(), context=Context("hdr.example")))
+    assert (policies[0]["domain"], policies[0]["attribution"]) == ("example.com", "reported")
 
 
 def test_rollups_count_a_report_once_per_domain_and_level() -> None:
@@ -240,7 +245,8 @@ def test_rows_give_the_report_back_and_rollups_add_up(report: Report) -> None:
     domain_level = [c for k, c in rows.rollups.items() if k[3] == ALL]
     assert sum(c[1] for c in domain_level) == report.successful_sessions
     assert sum(c[2] for c in domain_level) == report.failed_sessions
-    assert sum(c[0] for c in domain_level) == len(report.policy_domains)
+    # a report counts once per domain it is attributed to
+    assert sum(c[0] for c in domain_level) == len({a.domain for a in attribute(report)})
     failed_by_type = sum(c[2] for k, c in rows.rollups.items() if k[4] != ALL)
     assert failed_by_type == sum(
         d.failed_session_count for p in report.policies for d in p.failure_details

@@ -150,7 +150,7 @@ def test_reports_show_gives_back_the_normalized_report(
         "shown",
         policies=[
             make.policy(ok=3, failed=2, failures=[make.failure(count=2)]),
-            make.policy("other.example", "tlsa", ok=1),
+            make.policy("other.example", "sts", ok=1),
         ],
     )
     path = tmp_path / "r.json"
@@ -162,7 +162,7 @@ def test_reports_show_gives_back_the_normalized_report(
     assert shown["raw_input"]["source_detail"] == str(path)
     code, out, _ = _run(capsys, "reports", "show", "1", "--db", db)
     assert code == 0
-    assert "policy tlsa other.example: 1 successful, 0 failed" in out
+    assert "policy sts other.example: 1 successful, 0 failed" in out
     assert "certificate-expired" in out
     code, _, err = _run(capsys, "reports", "show", "99", "--db", db)
     assert (code, err.strip()) == (1, "no report 99")
@@ -234,3 +234,23 @@ def test_environment_variable_names_the_database(
     assert main(["import", str(path)]) == 0
     assert (tmp_path / "env.sqlite3").is_file()
     assert len(_json(capsys, "reports", "list")["reports"]) == 1
+
+
+def test_reports_show_says_how_a_policy_was_attributed(
+    tmp_path: Path, postfix: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An imported .eml from Postfix with libtlsrpt: counted for its
+    TLS-Report-Domain (docs/conformance.md#attribution)."""
+    db = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    path = tmp_path / "postfix.eml"
+    path.write_bytes(postfix.mail("customer.example", postfix.report("eml")))
+    assert _json(capsys, "import", str(path), "--db", db)["accepted"] == 1
+    shown = _json(capsys, "reports", "show", "1", "--db", db)
+    assert shown["domains"] == ["customer.example"]
+    code, out, _ = _run(capsys, "reports", "show", "1", "--db", db)
+    assert code == 0
+    assert (
+        "policy tlsa mx1.provider.example (counted for customer.example, from the "
+        "report-domain-header): 40 successful, 1 failed" in out
+    )
+    assert "policy no-policy-found (no policy-domain; counted for customer.example)" in out

@@ -87,6 +87,7 @@ def test_row_from_reads_by_name() -> None:
         "policy_type": "sts",
         "policy_domain": None,
         "domain": "example.com",
+        "attribution": "report-domain-header",
         "day": "2024-03-01",
         "policy_strings": "[]",
         "mx_hosts": '["mx.example.com"]',

@@ -17,7 +17,7 @@ from tlsrpt.ingest.pipeline import ingest_batch
 from tlsrpt.store import migrate
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.location import default_database_path
-from tlsrpt.store.schema import daily_rollups, metadata
+from tlsrpt.store.schema import daily_rollups, metadata, policy_results
 from tlsrpt.store.url import StoreError, normalize_url, resolve_url
 
 
@@ -31,6 +31,15 @@ def test_migrations_build_exactly_the_schema(store: Store) -> None:
 def _rollups(store: Store) -> list[tuple[Any, ...]]:
     with store.read() as conn:
         query = sa.select(daily_rollups).order_by(*daily_rollups.primary_key.columns)
+        return [tuple(row) for row in conn.execute(query)]
+
+
+def _attributions(store: Store) -> list[tuple[Any, ...]]:
+    p = policy_results
+    with store.read() as conn:
+        query = sa.select(p.c.report_pk, p.c.ordinal, p.c.attribution).order_by(
+            "report_pk", "ordinal"
+        )
         return [tuple(row) for row in conn.execute(query)]
 
 
@@ -69,8 +78,8 @@ def test_upgrade_from_first_revision_backfills_rollups(
     db_url: str, tmp_path: Path, make: Any
 ) -> None:
     """A database created by revision 0001 (reports, no roll-ups) upgrades to
-    head, and the roll-ups it back-fills (`daily_rollups`, then
-    `domain_days` from them) equal those kept by ingest."""
+    head, the roll-ups it back-fills (`daily_rollups`, then `domain_days`
+    from them) and the attributions equal those kept by ingest."""
     reference = open_store(f"sqlite:///{tmp_path / 'reference.sqlite3'}")
     results = ingest_batch(reference, _varied_inputs(make))
     assert [r.outcome for r in results][-2:] == ["duplicate", "duplicate"]
@@ -84,9 +93,12 @@ def test_upgrade_from_first_revision_backfills_rollups(
     with reference.read() as src, old.write() as dst:
         assert not sa.inspect(dst).has_table("daily_rollups")
         for name in tables:
-            rows = [dict(r._mapping) for r in src.execute(sa.select(metadata.tables[name]))]
+            table = metadata.tables[name]
+            known = {c["name"] for c in sa.inspect(dst).get_columns(name)}
+            columns = [c for c in table.columns if c.name in known]
+            rows = [dict(r._mapping) for r in src.execute(sa.select(*columns))]
             if rows:
-                dst.execute(metadata.tables[name].insert(), rows)
+                dst.execute(table.insert(), rows)
     assert migrate.upgrade(old) == ("0001", migrate.head_revision())
     assert _rollups(old) == expected
     days = sa.select(metadata.tables["domain_days"]).order_by(*metadata.tables["domain_days"].c)
@@ -95,6 +107,8 @@ def test_upgrade_from_first_revision_backfills_rollups(
         assert kept and [tuple(r) for r in upgraded.execute(days)] == kept
         names = sa.select(metadata.tables["reported_domains"]).order_by("domain")
         assert [tuple(r) for r in upgraded.execute(names)] == [tuple(r) for r in ref.execute(names)]
+    assert _attributions(old) == _attributions(reference)
+    assert {how for _, _, how in _attributions(old)} == {"reported", "sts-policy-of-report"}
     old.close()
     reference.close()
 
@@ -209,5 +223,6 @@ def test_migrations_ship_inside_the_package() -> None:
         "0011_retention.py",
         "0012_rate_limits.py",
         "0013_domain_days.py",
+        "0013_attribution.py",
     ]
     assert (migrate.MIGRATIONS / "script.py.mako").is_file()

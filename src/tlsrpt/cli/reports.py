@@ -143,7 +143,7 @@ def run_show(args: argparse.Namespace) -> int:
     for line in lines:
         say(line)
     for policy, row in zip(r["policies"], stored.policies, strict=True):
-        _print_policy(policy, row["domain"])
+        _print_policy(policy, row["domain"], row["attribution"])
     if data["deviations"]:
         say("deviations:")
         for dev in data["deviations"]:
@@ -151,9 +151,11 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_policy(policy: dict[str, Any], attributed: str) -> None:
+def _print_policy(policy: dict[str, Any], attributed: str, how: str) -> None:
     p, s = policy["policy"], policy["summary"]
     domain = p.get("policy-domain") or f"(no policy-domain; counted for {attributed or '-'})"
+    if p.get("policy-domain") and how != "reported":  # docs/conformance.md#attribution
+        domain += f" (counted for {attributed}, from the {how})"
     say(
         f"policy {p['policy-type']} {domain}: "
         f"{s['total-successful-session-count']:,} successful, "

@@ -39,6 +39,10 @@ class SourceInfo:
 HELD = "held"
 # The key of `SourceInfo.meta` that records who let an unsigned input in.
 ACCEPTED_UNSIGNED = "accepted_unsigned"
+# The key of `SourceInfo.meta` naming the domain of the receiver path an
+# input was POSTed to (`/v1/reports/DOMAIN`): the recipient domain its
+# sender meant (`tlsrpt.report.attribution`).
+RECEIVER_DOMAIN = "receiver_domain"
 
 
 @dataclass(frozen=True, slots=True)

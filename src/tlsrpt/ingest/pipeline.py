@@ -53,6 +53,7 @@ from sqlalchemy.engine import Connection
 from tlsrpt.ingest.model import (
     ACCEPTED_UNSIGNED,
     HELD,
+    RECEIVER_DOMAIN,
     IngestResult,
     Outcome,
     QuarantineBudget,
@@ -60,8 +61,8 @@ from tlsrpt.ingest.model import (
     SourceInfo,
     UnsignedRelease,
 )
+from tlsrpt.ingest.registry import StoreRegistry
 from tlsrpt.ingest.rows import (
-    DomainHints,
     ReportRows,
     build_rows,
     clean_text,
@@ -69,6 +70,7 @@ from tlsrpt.ingest.rows import (
 )
 from tlsrpt.metrics import observe_ingest
 from tlsrpt.report import DEFAULT_LIMITS, Deviation, Limits, ParsedInput, ReportError, parse_input
+from tlsrpt.report.attribution import NO_REGISTRY, Context, Registry
 from tlsrpt.report.names import parse_filename
 from tlsrpt.store import blobs, budget, writer
 from tlsrpt.store.engine import Store, db_reason
@@ -102,10 +104,17 @@ class Prepared:
         return cls(raw.source, sha256, raw.data, codec="", blob=b"", budget=raw.budget)
 
 
-def prepare(raw: RawInput, limits: Limits = DEFAULT_LIMITS, sha256: str | None = None) -> Prepared:
+def prepare(
+    raw: RawInput,
+    limits: Limits = DEFAULT_LIMITS,
+    sha256: str | None = None,
+    registry: Registry = NO_REGISTRY,
+) -> Prepared:
     """Digest, parse and build the rows of one input: a pure function of
-    the input, safe in any thread or process. Never raises for bad input:
-    what cannot be used is marked for quarantine with the reason."""
+    the input and what `registry` answers (the registered domains and
+    their MX hosts, which attribution asks about DANE results), safe in
+    any thread or process. Never raises for bad input: what cannot be
+    used is marked for quarantine with the reason."""
     codec, blob = blobs.pack(raw.data)
     sha256 = sha256 or hashlib.sha256(raw.data).hexdigest()
     prep = Prepared(raw.source, sha256, raw.data, codec, blob, budget=raw.budget)
@@ -124,11 +133,11 @@ def prepare(raw: RawInput, limits: Limits = DEFAULT_LIMITS, sha256: str | None =
     notes = prep.notes
     notes.extend(error.as_dict() for error in parsed.errors)
     for index, report in enumerate(parsed.reports):
-        hints, submitter = _hints(parsed, index, raw.source)
+        context, submitter = _context(parsed, index, raw.source, registry)
         prep.rows.append(
             build_rows(
                 report,
-                hints=hints,
+                context=context,
                 extra_deviations=_message_deviations(parsed, index),
                 submitter=submitter,
             )
@@ -216,16 +225,21 @@ def ingest_batch(
         with store.read() as conn:  # a re-import parses nothing again
             stored = writer.find_raw(conn, digests)
         pairs = list(zip(inputs, digests, strict=True))
+        registry = StoreRegistry(store.read)
         try:
             return ingest_prepared(
                 store,
                 [
-                    Prepared.stored(raw, sha) if sha in stored else prepare(raw, limits, sha)
+                    Prepared.stored(raw, sha)
+                    if sha in stored
+                    else prepare(raw, limits, sha, registry)
                     for raw, sha in pairs
                 ],
             )
         except StoredInputRemoved:
-            return ingest_prepared(store, [prepare(raw, limits, sha) for raw, sha in pairs])
+            return ingest_prepared(
+                store, [prepare(raw, limits, sha, registry) for raw, sha in pairs]
+            )
 
 
 class StoredInputRemoved(Exception):
@@ -341,6 +355,7 @@ def _reprocess(
         if missing:
             raise KeyError(f"no raw input {min(missing)}")
         items: list[_Item] = []
+        registry = StoreRegistry(lambda: contextlib.nullcontext(conn))
         released: list[tuple[str, int]] = []  # (new metadata JSON, raw id)
         done: dict[int, Any] = {}  # raw id -> row of an input not quarantined: unchanged
         for row in rows:
@@ -357,7 +372,7 @@ def _reprocess(
                     released.append((orjson.dumps(meta).decode(), row.id))
             source = SourceInfo(row.source_kind, row.source_detail, row.content_type, meta)
             raw = RawInput(blobs.unpack(row.codec, row.data), source, hold)
-            items.append(_Item.of(prepare(raw, limits), row.id))
+            items.append(_Item.of(prepare(raw, limits, registry=registry), row.id))
         _Batch(conn).process(items)
         writer.set_source_meta(conn, released)
         report_ids = writer.report_ids_of_raw(conn, list(done))
@@ -413,21 +428,28 @@ def _now() -> str:
     return writer.db_time(datetime.now(UTC).replace(tzinfo=None))
 
 
-def _hints(parsed: ParsedInput, index: int, source: SourceInfo) -> tuple[DomainHints, str | None]:
-    """Fallbacks for a missing policy-domain, and the submitter header."""
+def _context(
+    parsed: ParsedInput, index: int, source: SourceInfo, registry: Registry
+) -> tuple[Context, str | None]:
+    """What attribution knows of report `index` besides its body, and the
+    submitter header."""
+    path = source.meta.get(RECEIVER_DOMAIN) if source.meta else None
+    path = path if isinstance(path, str) else None
     mail = parsed.mail
     if mail is None:
         if source.kind != "file" or all(
             p.policy.policy_domain for p in parsed.reports[index].report.policies
         ):
-            return DomainHints(), None
+            return Context(path=path, registry=registry), None
         name = parse_filename(PurePath(source.detail.split("#", 1)[0]).name)
-        return DomainHints(filename=name.policy_domain if name else None), None
+        filename = name.policy_domain if name else None
+        return Context(path=path, filename=filename, registry=registry), None
     part = mail.reports[index].part
     filename = part.filename_parts.policy_domain if part.filename_parts else None
     meta = mail.meta
     subject = meta.subject_parts.policy_domain if meta.subject_parts else None
-    return DomainHints(meta.tls_report_domain, subject, filename), meta.tls_report_submitter
+    context = Context(meta.tls_report_domain, path, subject, filename, registry)
+    return context, meta.tls_report_submitter
 
 
 def _message_deviations(parsed: ParsedInput, index: int) -> list[Deviation]:

@@ -10,11 +10,12 @@ Decisions taken here (and tested in tests/ingest):
 - Attribution day: the UTC day holding the midpoint of the date range, which
   is the day meant whether a sender writes 23:59:59Z, the next 00:00:00Z or
   a local offset (RFC 8460 §4.1; docs/conformance.md#date-range).
-- Attribution domain: the report's policy-domain (the body is authoritative,
-  RFC 8460 §5.6; docs/conformance.md#body-wins); when a policy lacks one (Postfix/libtlsrpt for
-  no-policy-found) the TLS-Report-Domain header, else the Subject, else the
-  RFC 8460 §5.1 file name; else "" (unknown). The choice is recorded as a
-  deviation.
+- Attribution domain: `tlsrpt.report.attribution` (docs/conformance.md#attribution):
+  the report's policy-domain (the body is authoritative, RFC 8460 §5.6),
+  except for a policy without one (Postfix/libtlsrpt on no-policy-found)
+  and a DANE policy naming an MX host, which go to the recipient domain the
+  delivery or the report names. Stored with how it was found
+  (`policy_results.attribution`); every inference is a deviation.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from typing import Any
 import msgspec
 import orjson
 
-from tlsrpt.domains import normalize_domain
 from tlsrpt.report import (
     DateRange,
     Deviation,
@@ -40,18 +40,10 @@ from tlsrpt.report import (
     Report,
     Summary,
 )
+from tlsrpt.report.attribution import NO_CONTEXT, Context, attribute
 from tlsrpt.store.rows import FailureDetailRow, PolicyRow, ReportRow, RollupKey, row_from
 from tlsrpt.store.schema import ALL, EMPTY
 from tlsrpt.store.writer import db_date, db_time
-
-
-@dataclass(frozen=True, slots=True)
-class DomainHints:
-    """Where else a policy domain can be read when the report omits it."""
-
-    header: str | None = None  # TLS-Report-Domain (RFC 8460 §5.3)
-    subject: str | None = None  # the Subject's "Report Domain:"
-    filename: str | None = None  # RFC 8460 §5.1 file name
 
 
 @dataclass(slots=True)
@@ -164,21 +156,6 @@ def _storable(report: Report, devs: list[Deviation]) -> tuple[Report, bytes]:
     return report, encoded
 
 
-def _domain(hints: DomainHints, ordinal: int) -> tuple[str, Deviation]:
-    path = f"$.policies[{ordinal}].policy.policy-domain"
-    for source, value in (
-        ("TLS-Report-Domain header", hints.header),
-        ("Subject", hints.subject),
-        ("file name", hints.filename),
-    ):
-        if value:
-            domain = clean_text(normalize_domain(value))
-            return domain, Deviation(
-                "policy-domain-inferred", path, f"policy-domain taken from the {source}", False
-            )
-    return "", Deviation("policy-domain-unknown", path, "no policy-domain anywhere", False)
-
-
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -190,7 +167,7 @@ def deviations_json(devs: list[Deviation]) -> str:
 def build_rows(
     parsed: ParsedReport,
     *,
-    hints: DomainHints = DomainHints(),
+    context: Context = NO_CONTEXT,
     extra_deviations: list[Deviation] | None = None,
     submitter: str | None = None,
 ) -> ReportRows:
@@ -208,13 +185,13 @@ def build_rows(
     failures: list[FailureDetailRow] = []
     rollups: dict[RollupKey, list[int]] = {}
     total_ok = total_failed = 0
-    for i, result in enumerate(report.policies):
+    attributed = attribute(report, context)
+    for i, (result, found) in enumerate(zip(report.policies, attributed, strict=True)):
         pol = result.policy
         ptype = pol.policy_type
-        domain = pol.policy_domain
-        if not domain:
-            domain, dev = _domain(hints, i)
-            devs.append(dev)
+        domain = clean_text(found.domain)
+        if found.deviation is not None:
+            devs.append(found.deviation)
         ok = result.summary.total_successful_session_count
         failed = result.summary.total_failure_session_count
         total_ok += ok
@@ -225,6 +202,7 @@ def build_rows(
                 policy_type=ptype,
                 policy_domain=pol.policy_domain,
                 domain=domain,
+                attribution=found.attribution,
                 day=day,
                 policy_strings=_json(pol.policy_string),
                 mx_hosts=_json(pol.mx_host),
@@ -281,7 +259,7 @@ def build_rows(
         end_at=end_at,
         day=day,
         submitter=clean_text(submitter) if submitter else None,
-        header_domain=clean_text(hints.header) if hints.header else None,
+        header_domain=clean_text(context.header) if context.header else None,
         deviations=deviations_json(devs),
         successful_sessions=total_ok,
         failed_sessions=total_failed,

@@ -1,4 +1,8 @@
-"""The HTTP report receiver (RFC 8460 §5.4): `POST /v1/reports`.
+"""The HTTP report receiver (RFC 8460 §5.4): `POST /v1/reports`, and
+`POST /v1/reports/DOMAIN` to name the recipient domain the report is for
+(a domain owner publishes `rua=https://HOST/v1/reports/DOMAIN`): sessions
+a report files under an MX host or under no domain are then attributed to
+it (`tlsrpt.report.attribution`; docs/conformance.md#attribution).
 
 Answers: 201 a new report was stored, 200 a duplicate, 400 nothing usable
 (the raw input is still kept in quarantine), 408 body not received in
@@ -30,11 +34,18 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tlsrpt.asgi import client_key, problem
+from tlsrpt.domains import DomainError, normalize_domain
 from tlsrpt.ingest.group_commit import GroupCommitter
-from tlsrpt.ingest.model import IngestResult, QuarantineBudget, RawInput, SourceInfo
+from tlsrpt.ingest.model import (
+    RECEIVER_DOMAIN,
+    IngestResult,
+    QuarantineBudget,
+    RawInput,
+    SourceInfo,
+)
 from tlsrpt.metrics import observe_ingest
 from tlsrpt.receive.inflight import Holding, InflightBytes
 from tlsrpt.receive.settings import HttpSettings
@@ -181,6 +192,14 @@ class ReportReceiver:
     async def _handle(self, scope: Scope, receive: Receive, holding: Holding) -> Response | None:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         peer = _peer(scope)
+        named = scope.get(PATH_DOMAIN)
+        recipient = None
+        if named is not None:
+            try:  # RFC 8460 §3: a policy domain, queried (and reported) in A-labels
+                recipient = normalize_domain(named, "idna")
+            except DomainError:
+                log.info("refused %s: path names no domain", peer)
+                return problem(404, "no report receiver here: the path names no domain")
         ctype = media_type(headers.get("content-type"))
         if ctype not in ACCEPTED_TYPES:
             log.info("refused %s: media type %r", peer, ctype)
@@ -224,6 +243,7 @@ class ReportReceiver:
                 "authenticated": False,
                 "content_encoding": coding or None,
                 "user_agent": headers.get("user-agent"),
+                **({RECEIVER_DOMAIN: recipient} if recipient else {}),
             },
         )
         budget = QuarantineBudget(client_key(scope), self.budget_inputs, self.budget_bytes)
@@ -248,6 +268,30 @@ class ReportReceiver:
             f": {result.reason}" if result.reason else "",
         )
         return _answer(result)
+
+
+# The scope key of the domain a `POST {reports_path}/DOMAIN` named.
+PATH_DOMAIN = "tlsrpt.receiver_domain"
+
+
+class DomainPath:
+    """ASGI middleware, outermost: `POST {reports_path}/DOMAIN` goes on as
+    `POST {reports_path}` with DOMAIN in the scope (`PATH_DOMAIN`), so the
+    receiver's rate limit, metrics and logging apply to both paths alike;
+    the receiver checks the name."""
+
+    def __init__(self, app: ASGIApp, reports_path: str) -> None:
+        self.app, self.path = app, reports_path
+        self.prefix = reports_path.rstrip("/") + "/"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and scope["method"] == "POST" and path.startswith(self.prefix):
+            named = path[len(self.prefix) :]
+            if named:
+                raw = self.path.encode()
+                scope = {**scope, "path": self.path, "raw_path": raw, PATH_DOMAIN: named}
+        await self.app(scope, receive, send)
 
 
 def _problem_answer(description: str) -> dict[str, Any]:
@@ -288,13 +332,26 @@ OPENAPI_OPERATION: dict[str, Any] = {
 
 
 def document(app: FastAPI, path: str) -> None:
-    """Add the receiver to the app's OpenAPI schema."""
+    """Add the receiver (both paths) to the app's OpenAPI schema."""
     generate = app.openapi
+    named = {
+        **OPENAPI_OPERATION,
+        "summary": "Receive a TLS-RPT report for the recipient domain DOMAIN (RFC 8460 §5.4)",
+        "operationId": "receive_report_for_domain",
+        "parameters": [
+            {"name": "domain", "in": "path", "required": True, "schema": {"type": "string"}}
+        ],
+    }
+    named["responses"] = {
+        **OPENAPI_OPERATION["responses"],
+        "404": _problem_answer("the path names no domain"),
+    }
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = generate()
             schema["paths"][path] = {"post": OPENAPI_OPERATION}
+            schema["paths"][path.rstrip("/") + "/{domain}"] = {"post": named}
             app.openapi_schema = schema
         return app.openapi_schema
 

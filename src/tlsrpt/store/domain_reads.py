@@ -14,7 +14,7 @@ exist, so another customer's domain names do not leak.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from tlsrpt.analysis.period import (
     stopped_reporters,
 )
 from tlsrpt.analysis.readiness import Readiness
+from tlsrpt.store.attribution_reads import AttributionRow, attribution_rows
 from tlsrpt.store.readiness_reads import readiness
 from tlsrpt.store.schema import ALL, EMPTY, daily_rollups, domain_days, failure_details
 from tlsrpt.store.sums import SumOf, summed
@@ -117,6 +118,9 @@ class DomainDetail:
     previous: DomainPeriod
     readiness: Readiness
     failures: list[FailureRow]
+    # How the sessions of the period were attributed to the domain
+    # (`tlsrpt.report.attribution`), from the stored policy results.
+    attribution: list[AttributionRow] = field(default_factory=list)
 
     @property
     def new_failure_types(self) -> list[str]:
@@ -142,7 +146,8 @@ def domain_detail(conn: Connection, user: User, domain: str, period: Period) -> 
     current = analyze(period, rollups, failures, domains=[domain])[domain]
     before = analyze(previous, rollups, domains=[domain])[domain]
     verdict = readiness(conn, [domain], period.end)[domain]
-    return DomainDetail(current, before, verdict, failures)
+    attributed = attribution_rows(conn, domain, period)
+    return DomainDetail(current, before, verdict, failures, attributed)
 
 
 FAILURE_COLUMNS = (

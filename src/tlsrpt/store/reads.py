@@ -22,7 +22,9 @@ small modules named for what they read:
 - `tlsrpt.store.alert_reads`: what the report alert rules read (the watcher);
 - `tlsrpt.store.watch_reads`: the dashboard's view of watching (firing
   alerts and the earliest certificate expiry per domain, one visible alert);
-- `tlsrpt.store.gauges`: the database-derived Prometheus gauges.
+- `tlsrpt.store.gauges`: the database-derived Prometheus gauges;
+- `tlsrpt.store.attribution_reads`: how a domain's sessions were
+  attributed (part of `domain_detail`), and the registry ingest asks.
 
 SQL lives there and only there (and in the store's writers); the
 arithmetic over the rows lives in `tlsrpt.analysis`, the JSON shapes of

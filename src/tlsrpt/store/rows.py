@@ -95,6 +95,7 @@ class PolicyRow(NamedTuple):
     policy_type: str
     policy_domain: str | None  # as written in the report
     domain: str  # attributed ("" when unknown)
+    attribution: str  # how (`tlsrpt.report.attribution.Attribution`)
     day: Any
     policy_strings: str  # JSON list
     mx_hosts: str  # JSON list

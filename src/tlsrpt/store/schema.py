@@ -6,7 +6,9 @@ Tables:
   (tlsrpt.store.retention), once no stored report comes from it.
 - `reports`, `policy_results`, `failure_details`: the parsed RFC 8460 §4
   report, every field kept. Policy and failure rows carry the attributed
-  policy domain and UTC day so per-domain time ranges are index scans.
+  policy domain and UTC day so per-domain time ranges are index scans;
+  policy rows also how that domain was found (`attribution`,
+  tlsrpt.report.attribution).
 - `report_duplicates`: later arrivals of an already stored report, with
   `conflict` set when the content differs (RFC 8460 §5.3; docs/conformance.md#de-duplication).
 - `imap_watermarks`: how far a read-only IMAP poller has read each mailbox.
@@ -135,6 +137,8 @@ policy_results = sa.Table(
     sa.Column("policy_type", sa.Text, nullable=False),
     sa.Column("policy_domain", sa.Text),  # as written in the report
     sa.Column("domain", sa.Text, nullable=False),  # attributed ("" when unknown)
+    # How `domain` was found (tlsrpt.report.attribution.Attribution).
+    sa.Column("attribution", sa.String(32), nullable=False, server_default="reported"),
     sa.Column("day", sa.Date, nullable=False),
     sa.Column("policy_strings", sa.Text, nullable=False),  # JSON list
     sa.Column("mx_hosts", sa.Text, nullable=False),  # JSON list

@@ -23,7 +23,7 @@ from starlette.types import ASGIApp
 
 from tlsrpt import __version__
 from tlsrpt.ingest.group_commit import GroupCommitter
-from tlsrpt.receive.http import document, receiver_route
+from tlsrpt.receive.http import DomainPath, document, receiver_route
 from tlsrpt.settings import Settings
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.migrate import current_revision, head_revision
@@ -131,4 +131,5 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.add_middleware(RateLimit, rules=rules)
     app.add_middleware(AccessLog, reports_path=reports_path)
     app.add_middleware(metrics.ReceiverMetrics, reports_path=reports_path)
+    app.add_middleware(DomainPath, reports_path=reports_path)  # outermost
     return app
