@@ -223,6 +223,6 @@ def test_migrations_ship_inside_the_package() -> None:
         "0011_retention.py",
         "0012_rate_limits.py",
         "0013_domain_days.py",
-        "0013_attribution.py",
+        "0014_attribution.py",
     ]
     assert (migrate.MIGRATIONS / "script.py.mako").is_file()

@@ -55,10 +55,10 @@ def test_nothing_to_watch_still_ends_with_a_json_summary(run_cli: Any, tmp_path:
 
 
 def test_help_shows_the_defaults_the_watcher_uses() -> None:
-    from tlsrpt.cli.watch import check_options
     from tlsrpt.settings import Settings
+    from tlsrpt.watch.wiring import checker_options
 
-    used = check_options(Settings())
+    used = checker_options(Settings())
     shown = subprocess.run(
         [sys.executable, "-m", "tlsrpt", "watch", "--help"],
         capture_output=True,

@@ -4,6 +4,7 @@ tests/store."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -85,8 +86,14 @@ def people(served: Served) -> Store:
     return served.store
 
 
+# Each browser its own client address: the module's one app limits logins
+# per address (10, then one every 6 s), and its tests log in more often.
+_ADDRESSES = (f"127.0.{n // 250}.{n % 250 + 1}" for n in itertools.count())
+
+
 def _browser(served: Served, email: str) -> Browser:
-    client = TestClient(served.app)  # the app is running already: no start-up
+    # the app is running already: no start-up
+    client = TestClient(served.app, client=(next(_ADDRESSES), 50000))
     return Browser(client, login(client, email))
 
 
