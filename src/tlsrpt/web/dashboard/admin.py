@@ -8,11 +8,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from tlsrpt.web.dashboard import admin_domains, admin_import, admin_tokens, admin_users
-from tlsrpt.web.dashboard.admin_common import Refused, refused_page
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(Refused, refused_page)
     # The import's path is under /admin/domains: it goes first.
     for module in (admin_import, admin_users, admin_tokens, admin_domains):
         app.include_router(module.router)
