@@ -210,45 +210,8 @@ def build_rows(
                 failed_sessions=failed,
             )
         )
-        rolled_type = ptype or EMPTY
-        for key in (
-            RollupKey(domain=domain, day=day, organization=org, policy_type=ALL, result_type=ALL),
-            RollupKey(
-                domain=domain,
-                day=day,
-                organization=org,
-                policy_type=rolled_type,
-                result_type=ALL,
-            ),
-        ):
-            counts = rollups.setdefault(key, [1, 0, 0])
-            counts[1] += ok
-            counts[2] += failed
-        for j, d in enumerate(result.failure_details):
-            failures.append(
-                FailureDetailRow(
-                    policy_ordinal=i,
-                    ordinal=j,
-                    domain=domain,
-                    day=day,
-                    result_type=d.result_type,
-                    failed_session_count=d.failed_session_count,
-                    sending_mta_ip=d.sending_mta_ip,
-                    receiving_mx_hostname=d.receiving_mx_hostname,
-                    receiving_mx_helo=d.receiving_mx_helo,
-                    receiving_ip=d.receiving_ip,
-                    additional_information=d.additional_information,
-                    failure_reason_code=d.failure_reason_code,
-                )
-            )
-            key = RollupKey(
-                domain=domain,
-                day=day,
-                organization=org,
-                policy_type=rolled_type,
-                result_type=d.result_type or EMPTY,
-            )
-            rollups.setdefault(key, [1, 0, 0])[2] += d.failed_session_count
+        failures += _failure_rows(i, domain, day, result.failure_details)
+        _add_rollups(rollups, RollupKey(domain, day, org, ptype or EMPTY, ALL), result)
     row = ReportRow(
         dedup_key=dedup_key(report, org, facts),
         content_sha256=hashlib.sha256(encoded).hexdigest(),
@@ -270,6 +233,47 @@ def build_rows(
         failures=failures,
         rollups=rollups,
     )
+
+
+def _failure_rows(
+    ordinal: int, domain: str, day: date, details: Sequence[FailureDetail]
+) -> list[FailureDetailRow]:
+    """The failure-detail rows of the policy at `ordinal`."""
+    return [
+        FailureDetailRow(
+            policy_ordinal=ordinal,
+            ordinal=j,
+            domain=domain,
+            day=day,
+            result_type=d.result_type,
+            failed_session_count=d.failed_session_count,
+            sending_mta_ip=d.sending_mta_ip,
+            receiving_mx_hostname=d.receiving_mx_hostname,
+            receiving_mx_helo=d.receiving_mx_helo,
+            receiving_ip=d.receiving_ip,
+            additional_information=d.additional_information,
+            failure_reason_code=d.failure_reason_code,
+        )
+        for j, d in enumerate(details)
+    ]
+
+
+def _add_rollups(
+    rollups: dict[RollupKey, list[int]], typed: RollupKey, result: PolicyResult
+) -> None:
+    """Add one policy's sessions to the report's roll-up increments
+    ([reports, successful, failed] per key): its totals under every policy
+    type and under its own (`typed`, result type ALL), its failure details
+    per result type."""
+    ok = result.summary.total_successful_session_count
+    failed = result.summary.total_failure_session_count
+    for key in (typed._replace(policy_type=ALL), typed):
+        counts = rollups.setdefault(key, [1, 0, 0])
+        counts[1] += ok
+        counts[2] += failed
+    for d in result.failure_details:
+        key = typed._replace(result_type=d.result_type or EMPTY)
+        rollups.setdefault(key, [1, 0, 0])[2] += d.failed_session_count
 
 
 def report_from_rows(
