@@ -14,6 +14,14 @@ import pytest
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.pgschema import temporary_schema
 
+# Tests contact loopback only. The dashboard looks up the PTR names of
+# sending IPs, by default through the system's resolver, which is not on
+# loopback: `tlsrpt serve` processes the tests start read this variable,
+# and an app built in process gets no lookups through the system resolver
+# (`_no_system_resolver`); a test that wants lookups names a loopback
+# nameserver.
+os.environ["TLSRPT_REVERSE_DNS"] = "false"
+
 POSTGRES_ENV = "TLSRPT_TEST_POSTGRES_URL"
 POSTGRES_SKIP = (
     f"PostgreSQL tests need {POSTGRES_ENV}, e.g. "
@@ -322,3 +330,17 @@ def postfix() -> Any:
     from types import SimpleNamespace
 
     return SimpleNamespace(report=postfix_report, mail=postfix_mail, register=register_with_mx)
+
+
+@pytest.fixture(autouse=True)
+def _no_system_resolver(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tlsrpt.web.dashboard import rdns
+
+    original = rdns.ReverseNames.__init__
+
+    def loopback_only(self: Any, nameservers: Any = (), *args: Any, **kwargs: Any) -> None:
+        if not nameservers:
+            kwargs["enabled"] = False
+        original(self, nameservers, *args, **kwargs)
+
+    monkeypatch.setattr(rdns.ReverseNames, "__init__", loopback_only)
