@@ -22,8 +22,7 @@
   `decide` with the same evidence summed by the database), `verdict` in
   `Verdict` (`ready`, `not-ready`, `insufficient-data`), `reasons` with
   value and threshold, `clean_since`, `enforce_policy`; thresholds in the
-  frozen `ReadinessConfig`. `assess(analysis)` is the older verdict over
-  one period.
+  frozen `ReadinessConfig`.
   - `evidence`: sts sessions since the clean start, DANE and no-policy lines;
   - `live`: the watcher's latest check (MX coverage, certificates, policy
     host) and the last policy or MX change among snapshots;

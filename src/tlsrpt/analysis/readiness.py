@@ -30,9 +30,6 @@ otherwise. Every check yields a `Reason` with its value and threshold, and
 the verdict carries the `enforce` policy to publish
 (`tlsrpt.analysis.enforce_policy`). `Readiness.as_dict()` is its one JSON
 shape, wherever it is shown.
-
-`assess(analysis)` is the earlier verdict over one period of reports only
-(kept for callers that have nothing else; it changes with the period).
 """
 
 from __future__ import annotations
@@ -44,9 +41,8 @@ from typing import Any
 
 from tlsrpt.analysis.enforce_policy import EnforcePolicy, ReportedPolicy, enforce_policy
 from tlsrpt.analysis.evidence import LastFailure, ReportEvidence, SideLine, from_rollups
-from tlsrpt.analysis.explain import explain
 from tlsrpt.analysis.live import LiveCheck, SetupChange, is_recent, live_reasons, policy_max_age
-from tlsrpt.analysis.period import DomainPeriod, FailureRow, RollupRow
+from tlsrpt.analysis.period import RollupRow
 from tlsrpt.analysis.reasons import (
     DAY_SECONDS,
     LARGE_SENDERS,
@@ -69,7 +65,6 @@ __all__ = [
     "ReportedPolicy",
     "SetupChange",
     "Verdict",
-    "assess",
     "decide",
     "domain_verdict",
     "large_senders_in",
@@ -109,103 +104,6 @@ class Readiness:
             "large_senders": list(self.large_senders),
             "enforce_policy": self.enforce_policy.as_dict() if self.enforce_policy else None,
         }
-
-
-def _top_mx(analysis: DomainPeriod, failures: list[FailureRow], result_type: str) -> str:
-    counts: dict[str, int] = {}
-    for f in failures:
-        if (
-            f.result_type == result_type
-            and f.receiving_mx
-            and f.domain == analysis.domain
-            and f.day in analysis.period
-        ):
-            counts[f.receiving_mx] = counts.get(f.receiving_mx, 0) + f.failed_sessions
-    if not counts:
-        return ""
-    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
-    return " (MX: " + ", ".join(host for host, _ in top) + ")"
-
-
-def assess(
-    analysis: DomainPeriod,
-    config: ReadinessConfig | None = None,
-    failures: list[FailureRow] | None = None,
-) -> Readiness:
-    """The period verdict for one domain over `analysis.period` (all policy
-    types; see `domain_verdict` for the verdict that does not depend on it). `failures` (the
-    domain's failure-detail rows of that period), when given, lets the reasons
-    name the MX hosts behind each blocking failure type (other domains' and
-    days' rows are ignored)."""
-    config = config or ReadinessConfig()
-    failures = failures or []
-    reasons: list[Reason] = []
-
-    days = analysis.days_with_data
-    reasons.append(
-        Reason(
-            "days",
-            days >= config.min_days,
-            f"{plural(days, 'day')} with reports out of {analysis.period.days}"
-            f" (minimum {config.min_days})",
-        )
-    )
-    reasons.append(
-        Reason(
-            "sessions",
-            analysis.sessions >= config.min_sessions,
-            f"{plural(analysis.sessions, 'session')} reported (minimum {config.min_sessions})",
-        )
-    )
-    seen = large_senders_in([r.organization for r in analysis.reporters], config)
-    reasons.append(
-        Reason(
-            "large-senders",
-            len(seen) >= config.min_large_senders,
-            f"large senders reporting: {', '.join(seen)}"
-            if seen
-            else "no large sender (e.g. Google, Microsoft) has reported yet",
-        )
-    )
-
-    rate = analysis.failure_rate
-    reasons.append(
-        Reason(
-            "failure-rate",
-            rate is None or rate <= config.max_failure_rate,
-            "no sessions to compute a failure rate"
-            if rate is None
-            else f"failure rate {rate:.2%} (threshold {config.max_failure_rate:.2%})",
-        )
-    )
-
-    blocking: list[tuple[str, int]] = []
-    dane: list[tuple[str, int]] = []
-    for result_type, count in analysis.failures_by_result_type:
-        (blocking if explain(result_type).lost_under_enforce else dane).append((result_type, count))
-    blocked = sum(n for _, n in blocking)
-    if blocking:
-        detail = "; ".join(
-            f"{plural(n, 'failed session')} with {t}{_top_mx(analysis, failures, t)}"
-            for t, n in blocking
-        )
-        text = f"failures that enforce would turn into lost mail: {detail}"
-    else:
-        text = "no failures that enforce would turn into lost mail"
-    reasons.append(Reason("blocking-failures", blocked <= config.max_blocking_failures, text))
-    if dane:
-        detail = "; ".join(f"{plural(n, 'failed session')} with {t}" for t, n in dane)
-        # Informational: DANE failures do not depend on the MTA-STS mode.
-        reasons.append(Reason("dane-failures", True, f"DANE failures to fix anyway: {detail}"))
-
-    failed_checks = {r.check for r in reasons if not r.passed}
-    if failed_checks & {"failure-rate", "blocking-failures"}:
-        verdict = Verdict.NOT_READY
-    elif failed_checks:
-        verdict = Verdict.INSUFFICIENT_DATA
-    else:
-        verdict = Verdict.READY
-    return Readiness(analysis.domain, verdict, tuple(reasons), seen)
 
 
 # --- the verdict over all stored history -----------------------------------

@@ -49,7 +49,6 @@ class ReadinessConfig:
     min_sessions: int = 100
     min_large_senders: int = 1
     max_failure_rate: float = 0.01  # failed / all sts sessions since the clean start
-    max_blocking_failures: int = 0  # (the period verdict `assess` only)
     max_report_gap_days: int = 3  # the latest sts report at most this many days before today
     max_check_age_days: int = 2
     side_days: int = 30
