@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -344,3 +345,21 @@ def _no_system_resolver(monkeypatch: pytest.MonkeyPatch) -> None:
         original(self, nameservers, *args, **kwargs)
 
     monkeypatch.setattr(rdns.ReverseNames, "__init__", loopback_only)
+
+
+@contextlib.contextmanager
+def module_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, name: str
+) -> Iterator[Store]:
+    """A store of its own for a module-scoped fixture parametrised with
+    "sqlite" and "postgresql": a SQLite file, or a PostgreSQL schema dropped
+    afterwards."""
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp(name) / f'{name}.sqlite3'}"
+        else:
+            base = request.getfixturevalue("postgres_base")
+            url = stack.enter_context(temporary_schema(base, f"tlsrpt_{name}"))
+        store = open_store(url)
+        stack.callback(store.close)
+        yield store

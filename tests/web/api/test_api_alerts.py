@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from tests.conftest import module_store
 
 from tlsrpt.analysis.alert_model import Condition
 from tlsrpt.settings import Settings
 from tlsrpt.store.alerts import apply_transitions, current_alerts
-from tlsrpt.store.engine import Store, open_store
-from tlsrpt.store.pgschema import temporary_schema
+from tlsrpt.store.engine import Store
 from tlsrpt.watch.lifecycle import plan
 from tlsrpt.web.app import create_app
 
@@ -56,15 +54,7 @@ def world(
     tmp_path_factory: pytest.TempPathFactory,
     tenant_store_builder: Callable[..., Any],
 ) -> Iterator[World]:
-    with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            path: Path = tmp_path_factory.mktemp("alerts") / "alerts.sqlite3"
-            url = f"sqlite:///{path}"
-        else:
-            base = request.getfixturevalue("postgres_base")
-            url = stack.enter_context(temporary_schema(base, "tlsrpt_alerts"))
-        store = open_store(url)
-        stack.callback(store.close)
+    with module_store(request, tmp_path_factory, "alerts") as store:
         tenants = tenant_store_builder(store, DAY)
         alpha = Condition(
             "reporter-silent", "Alpha Reporter", "warning", "alpha-only-summary", "e", None

@@ -6,22 +6,19 @@ policy of every report in it."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from tests.conftest import module_store
 
 from tlsrpt.ingest.model import RECEIVER_DOMAIN, SourceInfo
 from tlsrpt.ingest.pipeline import ingest
 from tlsrpt.settings import Settings
-from tlsrpt.store.engine import open_store
-from tlsrpt.store.pgschema import temporary_schema
 from tlsrpt.store.users import add_user, create_token
 from tlsrpt.web.app import create_app
 
@@ -81,15 +78,7 @@ class World:
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, postfix: Any
 ) -> Iterator[World]:
-    with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            path: Path = tmp_path_factory.mktemp("attribution") / "a.sqlite3"
-            url = f"sqlite:///{path}"
-        else:
-            base = request.getfixturevalue("postgres_base")
-            url = stack.enter_context(temporary_schema(base, "tlsrpt_attribution"))
-        store = open_store(url)
-        stack.callback(store.close)
+    with module_store(request, tmp_path_factory, "attribution") as store:
         tokens = {}
         with store.write() as conn:
             for email in (ADMIN, A, B, H):

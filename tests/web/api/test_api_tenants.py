@@ -5,22 +5,19 @@ otherwise the same 404 as a report that does not exist."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from tests.conftest import module_store
 
 from tlsrpt.settings import Settings
-from tlsrpt.store.engine import open_store
-from tlsrpt.store.pgschema import temporary_schema
 from tlsrpt.web.app import create_app
 
 DAY = datetime.now(UTC).date() - timedelta(days=1)
@@ -51,15 +48,7 @@ def world(
     tmp_path_factory: pytest.TempPathFactory,
     tenant_store_builder: Callable[..., Any],
 ) -> Iterator[World]:
-    with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            path: Path = tmp_path_factory.mktemp("tenants") / "tenants.sqlite3"
-            url = f"sqlite:///{path}"
-        else:
-            base = request.getfixturevalue("postgres_base")
-            url = stack.enter_context(temporary_schema(base, "tlsrpt_tenants"))
-        store = open_store(url)
-        stack.callback(store.close)
+    with module_store(request, tmp_path_factory, "tenants") as store:
         tenants = tenant_store_builder(store, DAY)
         with TestClient(create_app(Settings(), store)) as client:
             yield World(client, tenants)
