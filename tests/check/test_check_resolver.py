@@ -67,9 +67,14 @@ def lookup(
     async def go() -> tuple[DnsAnswer, list[dns.message.Message]]:
         loop = asyncio.get_running_loop()
         protocol = _Udp(udp)
-        transport, _ = await loop.create_datagram_endpoint(lambda: protocol, local_addr=(host, 0))
+        # TCP first, on a port the kernel picks: a TCP port taken by one of the
+        # many client connections of other tests is the likelier clash.
+        server = await _tcp_server(tcp, host, 0) if tcp else None
+        port = server.sockets[0].getsockname()[1] if server else 0
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: protocol, local_addr=(host, port)
+        )
         port = transport.get_extra_info("sockname")[1]
-        server = await _tcp_server(tcp, host, port) if tcp else None
         try:
             spec = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
             result = await Resolver([spec], timeout=timeout).query("mx.example.test", "A")
