@@ -124,7 +124,7 @@ HOSTILE = [
 ]
 
 
-@pytest.mark.parametrize(("data", "code"), HOSTILE)
+@pytest.mark.parametrize(("data", "code"), HOSTILE, ids=[code for _, code in HOSTILE])
 def test_hostile_input_is_quarantined_with_its_bytes(
     store: Store, data: bytes, code: str | None
 ) -> None:

@@ -12,7 +12,9 @@ allows no script), reports no serious or critical violation. Every rule
 that fired at all is written to test-artifacts/accessibility/axe.json.
 Each page is loaded once, at the desktop width, and audited again after
 the viewport narrows to the phone's (the layout follows the width; loading
-and logging in twice would double the run's time).
+and logging in twice would double the run's time). The main pages are also
+loaded in an emulated phone (mobile viewport, touch, device pixel ratio
+2.75), which lays a page out at the phone's width only if the page asks for it.
 
 Which pages: every GET route of the app that answers a page; a new page
 without a visit here fails `test_every_page_is_visited`. axe-core comes
@@ -213,8 +215,8 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
-def _context(browser: Any, base: str, who: str) -> Any:
-    context = browser.new_context(viewport=WIDTHS["desktop"])
+def _context(browser: Any, base: str, who: str, **options: Any) -> Any:
+    context = browser.new_context(**(options or {"viewport": WIDTHS["desktop"]}))
     if who != "anonymous":
         page = context.new_page()
         page.goto(f"{base}/login")
@@ -304,3 +306,42 @@ def test_every_page_at_both_widths_is_accessible_and_runs_nothing(
     assert not findings.blocking, "axe found serious or critical violations:\n" + "\n".join(
         findings.blocking
     )
+
+
+# A phone as Chromium emulates one (the Pixel 5 of Playwright's device list):
+# a mobile viewport that honours the page's <meta name="viewport">, touch
+# and a device pixel ratio above 1. The audit above narrows a desktop window.
+PHONE = {
+    "viewport": {"width": 393, "height": 727},
+    "device_scale_factor": 2.75,
+    "is_mobile": True,
+    "has_touch": True,
+    "user_agent": "Mozilla/5.0 (Linux; Android 11; Pixel 5) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
+}
+PHONE_PAGES = ("/?days=90", "/domains/example.com", "/reports", "/alerts", "/quarantine")
+
+
+def test_the_main_pages_fit_an_emulated_phone(browser: Any, world: Site, live_url: str) -> None:
+    """Laid out at the phone's own width (a page without a working viewport
+    meta is laid out 980 px wide on a mobile browser), with no sideways
+    scrolling of the page; the overview shows each domain's verdict on screen."""
+    (ARTIFACTS / "emulated-phone").mkdir(parents=True, exist_ok=True)
+    context = _context(browser, live_url, "admin", **PHONE)
+    try:
+        page = context.new_page()
+        for path in PHONE_PAGES:
+            answer = page.goto(f"{live_url}{path}")
+            assert answer is not None and answer.status == 200, path
+            name = path.strip("/").split("?")[0].replace("/", "-") or "overview"
+            page.screenshot(path=str(ARTIFACTS / "emulated-phone" / f"{name}.jpeg"), quality=80)
+            layout = page.evaluate(
+                "() => [window.innerWidth, document.documentElement.scrollWidth]"
+            )
+            assert layout[0] == 393 and layout[1] <= 393, (path, layout)
+        page.goto(f"{live_url}/?days=90")
+        verdict = page.locator("[data-field=readiness]").first
+        box = verdict.bounding_box()
+        assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= 393
+    finally:
+        context.close()

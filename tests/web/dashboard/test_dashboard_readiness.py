@@ -104,7 +104,7 @@ def test_a_healthy_domain_that_is_not_ready_shows_why(client: TestClient, days: 
     clean = _row(page, CLEAN)
     assert "health-healthy" in clean and "verdict-ready" in clean
     assert f"clean since {TODAY - timedelta(days=30)}" in _text(clean)
-    legend = re.search(r'<aside class="legend" id="legend".*?</aside>', page, re.S)
+    legend = re.search(r'<section class="legend" id="legend".*?</section>', page, re.S)
     assert legend is not None
     text = _text(legend.group(0))
     assert "Health" in text and "MTA-STS enforce" in text
@@ -119,7 +119,7 @@ def test_the_domain_page_explains_the_verdict_the_same_under_every_period(
     for days in (7, 30, 60, 90):
         page = client.get(f"/domains/{BLOCKED}", params={"days": days}).text
         assert 'id="legend"' in page
-        section = re.search(r'<section id="readiness".*?<aside', page, re.S)
+        section = re.search(r'<section id="readiness".*?<section class="legend"', page, re.S)
         assert section is not None
         sections.append(section.group(0))
         assert 'class="badge verdict-not-ready"' in section.group(0)
