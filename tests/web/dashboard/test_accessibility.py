@@ -342,6 +342,6 @@ def test_the_main_pages_fit_an_emulated_phone(browser: Any, world: Site, live_ur
         page.goto(f"{live_url}/?days=90")
         verdict = page.locator("[data-field=readiness]").first
         box = verdict.bounding_box()
-        assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= 393
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 393
     finally:
         context.close()
