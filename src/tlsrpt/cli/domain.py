@@ -1,14 +1,24 @@
-"""`tlsrpt domain add|list|remove|assign`: registered policy domains and the
-(non-admin) users who see them in the dashboard and API. Admins see every
-domain anyway."""
+"""`tlsrpt domain add|import|list|remove|assign`: registered policy domains
+and the (non-admin) users who see them in the dashboard and API. Admins see
+every domain anyway."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from tlsrpt.cli.accounts import account_transaction, add_json_argument, when
 from tlsrpt.cli.db import add_db_argument, opened_store
-from tlsrpt.cli.output import Column, UsageError, console, print_json_line, print_table
+from tlsrpt.cli.output import (
+    Column,
+    UsageError,
+    console,
+    print_json_line,
+    print_table,
+    say,
+)
+
+MAX_LIST_BYTES = 64 * 1024 * 1024  # a list of over a million names
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,6 +34,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_db_argument(add)
     add_json_argument(add, '{"domain", "owner", "changed"}')
     add.set_defaults(func=run_add)
+
+    imp = verbs.add_parser(
+        "import",
+        help="register a list of domains at once (one a line)",
+        description="Register every domain of a list, one a line (blank lines and # comments "
+        "skipped), read by the same rules as `domain add`; with --owner, give all of them to "
+        "that user. The valid names are written in one transaction; each refused line is "
+        "named with the reason. Exit status 1 when a line was refused.",
+    )
+    imp.add_argument("file", metavar="FILE", help="the list, UTF-8 text (- for stdin)")
+    imp.add_argument("--owner", metavar="EMAIL", help="a user who may see every domain")
+    add_db_argument(imp)
+    add_json_argument(
+        imp, '{"added", "registered", "repeated", "refused": [{"line", "text", "error"}]}'
+    )
+    imp.set_defaults(func=run_import)
 
     ls = verbs.add_parser("list", help="registered domains and who they are assigned to")
     add_db_argument(ls)
@@ -69,6 +95,54 @@ def run_add(args: argparse.Namespace) -> int:
     else:
         console.print(f"{name}: already registered", markup=False)
     return 0
+
+
+def _read_list(path: str) -> str:
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_LIST_BYTES + 1)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(MAX_LIST_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_LIST_BYTES:
+        raise UsageError(f"{path} is larger than {MAX_LIST_BYTES // (1024 * 1024)} MiB")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text") from None
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from tlsrpt.domains import read_domain_list
+    from tlsrpt.store.domain_import import import_domains
+
+    entries = read_domain_list(_read_list(args.file))
+    names = [e.name for e in entries if e.name is not None and e.repeat_of is None]
+    refused = [e for e in entries if e.name is None]
+    repeated = sum(1 for e in entries if e.repeat_of is not None)
+    with account_transaction(args) as conn:
+        done = import_domains(conn, names, args.owner)
+    if args.json:
+        print_json_line(
+            {
+                "added": len(done.added),
+                "registered": len(done.existing),
+                "repeated": repeated,
+                "assigned": len(done.assigned),
+                "refused": [{"line": e.line, "text": e.text, "error": e.error} for e in refused],
+            }
+        )
+    else:
+        for e in refused:
+            say(f"line {e.line}: ", e.text, f": {e.error or 'not a domain name'}", err=True)
+        owner = f", {len(done.assigned)} newly given to {args.owner}" if args.owner else ""
+        say(
+            f"{len(done.added)} added, {len(done.existing)} registered already, "
+            f"{repeated} repeated, {len(refused)} refused{owner}"
+        )
+    return 1 if refused else 0
 
 
 def run_list(args: argparse.Namespace) -> int:
