@@ -34,6 +34,7 @@ from tlsrpt.web.access_log import AccessLog
 from tlsrpt.web.dashboard import admin
 from tlsrpt.web.headers import SecurityHeaders
 from tlsrpt.web.problems import problem
+from tlsrpt.web.rate_order import RateOrders
 from tlsrpt.web.ratelimit import RateLimit, default_rules
 from tlsrpt.web.segments import EncodedSegments
 from tlsrpt.web.verdicts import VerdictCache
@@ -110,6 +111,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.verdicts = VerdictCache()
+    app.state.rate_orders = RateOrders()  # the domain list by failure rate
     _add_probes(app)
     app.router.routes.append(receiver_route(settings.http))
     api.install(app)
