@@ -8,8 +8,9 @@ For each size of `--domains`, a fresh database is filled with the data set
 of `tlsrpt demo --domains N --days D` (`tlsrpt.demo_provider`: about 3.3
 reports per domain and day from five senders, with failures; about
 3,000,000 reports for 10,000 domains over 90 days), written in bulk with the
-ingest code. Then, through the real app in process (ASGI, no network), with
-an admin's token or session:
+ingest code; with `--workdir`, the SQLite files stay there and a later run
+of the same size, days and day reuses them. Then, through the real app in
+process (ASGI, no network), with an admin's token or session:
 
 - warm: `GET /?days=30`, the overview's first page (50 domains by name:
   totals, sparkline, readiness, alerts, certificate expiry of each, and the
