@@ -111,12 +111,12 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             opened = await run_in_threadpool(open_store, settings.database_url)
         app.state.store = opened
         build_routes(app.router.routes)
-        # What startup made (modules, the app, its routes and templates:
-        # hundreds of thousands of objects) lives as long as the app: out of
-        # the cyclic collector's sight, its first full collection is not a
-        # 100 ms pause of the first page view after a restart (nor are later
-        # ones). Given back to it at shutdown (tests start many apps).
-        gc.freeze()
+        # The imports and the app leave hundreds of thousands of objects
+        # that no collection has seen yet: the first full collection of the
+        # cyclic collector, due after so many, walks them all, about 100 ms
+        # that the first page view after a restart would pay. Done here;
+        # the next one is due after as many objects again (as before).
+        gc.collect()
         # reports that arrive together are committed together (receive/http.py)
         app.state.committer = GroupCommitter(opened)
         await app.state.committer.start()
@@ -129,7 +129,6 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             await run_in_threadpool(app.state.verdicts.close)
             if store is None:
                 opened.close()
-            gc.unfreeze()
 
     # No /docs or /redoc: FastAPI's pages load their scripts from a CDN, and
     # tlsrpt must work offline; the schema itself is at /openapi.json.
