@@ -8,8 +8,9 @@ For each size of `--domains`, a fresh database is filled with the data set
 of `tlsrpt demo --domains N --days D` (`tlsrpt.demo_provider`: about 3.3
 reports per domain and day from five senders, with failures; about
 3,000,000 reports for 10,000 domains over 90 days), written in bulk with the
-ingest code. Then, through the real app in process (ASGI, no network), with
-an admin's token or session:
+ingest code; with `--workdir`, the SQLite files stay there and a later run
+of the same size, days and day reuses them. Then, through the real app in
+process (ASGI, no network), with an admin's token or session:
 
 - warm: `GET /?days=30`, the overview's first page (50 domains by name:
   totals, sparkline, readiness, alerts, certificate expiry of each, and the
@@ -101,7 +102,8 @@ def timed(runs: int, call: Callable[[], int]) -> tuple[float, float]:
 def credentials(store: Store) -> tuple[str, str]:
     """An admin's (session cookie, API token)."""
     with store.write() as conn:
-        add_user(conn, USER, PASSWORD, admin=True)
+        if get_user(conn, USER) is None:  # a database filled by an earlier run has one
+            add_user(conn, USER, PASSWORD, admin=True)
         token = create_token(conn, USER)
         user = get_user(conn, USER)
         assert user is not None
@@ -185,8 +187,15 @@ def cold(url: str, cookie: str, token: str, times: int) -> dict[str, float]:
     return {name: max(values) for name, values in seen.items()}
 
 
-def run_size(url: str, domains: int, args: argparse.Namespace) -> dict[str, float]:
+def fill(url: str, domains: int, args: argparse.Namespace) -> Store:
+    """The store at `url` with the data set, loaded unless `url` is a
+    SQLite file of `--workdir` that an earlier run filled (its name holds
+    the size, the days and the last day; a marker file says it is whole)."""
+    done = Path(url.removeprefix("sqlite:///") + ".filled") if url.startswith("sqlite") else None
     store = open_store(url)
+    if done is not None and done.exists():
+        print(f"  {domains:,} domains x {args.days} days: reused {done.with_suffix('')}")
+        return store
     start = time.perf_counter()
     reports = load_provider(store, domains, args.days, TODAY)
     if not store.is_sqlite:  # what autovacuum does to a live database: planner statistics
@@ -196,6 +205,13 @@ def run_size(url: str, domains: int, args: argparse.Namespace) -> dict[str, floa
         f"  {domains:,} domains x {args.days} days: {reports:,} reports loaded in "
         f"{time.perf_counter() - start:.0f} s"
     )
+    if done is not None:
+        done.touch()
+    return store
+
+
+def run_size(url: str, domains: int, args: argparse.Namespace) -> dict[str, float]:
+    store = fill(url, domains, args)
     cookie, token = credentials(store)
     figures = warm(store, domains, cookie, token, args.runs)
     store.close()
@@ -222,12 +238,21 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--cold", type=int, default=5, help="new processes timed per size")
     ap.add_argument("--postgres", default=os.environ.get("TLSRPT_TEST_POSTGRES_URL"))
-    ap.add_argument("--workdir", type=Path, help="where the SQLite files go (default: a temp dir)")
+    ap.add_argument(
+        "--workdir",
+        type=Path,
+        help="where the SQLite files go and stay, reused by later runs of the same "
+        "size, days and day (default: a temporary directory, removed)",
+    )
     ap.add_argument("--no-sqlite", action="store_true")
     args = ap.parse_args()
     print(f"domains {args.domains}, {args.days} days up to {TODAY}")
-    if not args.no_sqlite:
-        with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+    if not args.no_sqlite and args.workdir is not None:  # the files stay, for the next run
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        name = f"dashboard-{{}}-{args.days}d-{TODAY}.sqlite3"
+        run_backend("SQLite", lambda n: f"sqlite:///{args.workdir / name.format(n)}", args)
+    elif not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
             run_backend("SQLite", lambda n: f"sqlite:///{tmp}/dashboard-{n}.sqlite3", args)
     if args.postgres:
         with postgres_schemas(args.postgres) as fresh:

@@ -43,6 +43,7 @@ IN_FLIGHT = 2
 # this (far below a socket buffer: the send cannot block).
 INLINE_SEND_BYTES = 64 * 1024
 STOP_TIMEOUT_S = 60.0  # batches already sent are written before the child exits
+START_TIMEOUT_S = 60.0  # for the child's imports
 
 _Reply = tuple[str, Any]  # ("ok", [IngestResult]) or ("error", reason)
 
@@ -55,6 +56,7 @@ def _serve(conn: Connection, url: str) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     store = Store(url)  # the parent has brought the schema up to date
     try:
+        conn.send(("ready", None))  # its imports are done
         while True:
             try:
                 batch = conn.recv()
@@ -77,6 +79,14 @@ def _serve(conn: Connection, url: str) -> None:
                 return
     finally:
         store.close()
+
+
+def _ready(conn: Connection) -> bool:
+    """Whether the child said it is ready within `START_TIMEOUT_S`."""
+    try:
+        return conn.poll(START_TIMEOUT_S) and conn.recv() == ("ready", None)
+    except (EOFError, OSError):  # it died
+        return False
 
 
 class IngestChild:
@@ -136,6 +146,14 @@ class IngestChild:
             )
             await asyncio.to_thread(process.start)
             child.close()
+            # Its imports take a second of CPU: waited for here, they do not
+            # compete with the first requests after a restart (a page view,
+            # a lone report), nor hold up the first batch's reply.
+            if not await asyncio.to_thread(_ready, parent):
+                parent.close()
+                process.kill()
+                await asyncio.to_thread(process.join)
+                raise StoreError("the ingest process did not start")
             self._process, self._conn = process, parent
             asyncio.get_running_loop().add_reader(parent.fileno(), self._readable)
             # uvloop makes a watched descriptor non-blocking; multiprocessing's

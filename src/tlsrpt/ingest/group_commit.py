@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 from tlsrpt.ingest.child import IN_FLIGHT, IngestChild
 from tlsrpt.ingest.model import IngestResult, RawInput
 from tlsrpt.store.engine import Store
+from tlsrpt.store.url import StoreError
 
 _Waiting = tuple[RawInput, "asyncio.Future[IngestResult]"]
+log = logging.getLogger(__name__)
 
 
 class GroupCommitter:
@@ -35,8 +38,12 @@ class GroupCommitter:
         self._commits: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        """Start the child process now rather than at the first input."""
-        await self._child.start()
+        """Start the child process now rather than at the first input (if
+        it cannot start, the first input tries again and fails alone)."""
+        try:
+            await self._child.start()
+        except StoreError as exc:
+            log.warning("%s; the first input starts it again", exc)
 
     async def submit(self, raw: RawInput) -> IngestResult:
         if self._worker is None:

@@ -2,10 +2,11 @@
 dashboard's overview read. A page costs the same whatever the number of
 domains for the default order (by name): the names are listed, and only the
 page's domains are read (`domain_days` and the readiness verdict, each a
-key range per domain). Ordering by failure rate sums the period's
-all-types `domain_days` rows of every domain (one key range), by firing
-alerts counts the firing alerts; ordering by verdict takes the verdicts
-from the caller (they are kept per process, `tlsrpt.web.verdicts`).
+key range per domain). Ordering by failure rate takes the order from the
+caller (kept per process and period, `tlsrpt.web.rate_order`), else sums
+the period's all-types `domain_days` rows of every domain (one key range);
+by firing alerts counts the firing alerts; ordering by verdict takes the
+verdicts from the caller (they are kept per process, `tlsrpt.web.verdicts`).
 
 A cursor is opaque to the caller (URL-safe base64 of the order and the sort
 key of the last domain shown): the next page starts after that key, so it
@@ -40,6 +41,9 @@ VERDICT_ORDER = [str(v) for v in Verdict]  # ready, not-ready, insufficient-data
 Key = tuple[Any, ...]
 _FEW = 500  # names read by key range each; more: one range of every domain
 Verdicts = Callable[[Sequence[str]], Mapping[str, str]]
+Totals = Mapping[str, tuple[int, int]]  # domain -> (successful, failed) sessions
+Ordered = list[tuple[Key, str]]  # (sort key, name), in list order
+RateOrder = Callable[[Connection, list[str], Period], Ordered]
 
 
 class BadCursor(ValueError):
@@ -84,24 +88,27 @@ def decode_cursor(cursor: str, sort: Sort) -> Key:
 
 
 def period_totals(
-    conn: Connection, names: Sequence[str], period: Period
+    conn: Connection, names: Sequence[str] | None, period: Period
 ) -> dict[str, tuple[int, int]]:
-    """(successful, failed) sessions per domain of `names` in the period:
-    a key range per domain for a few names, else one range of the
-    all-types level filtered to the names given."""
+    """(successful, failed) sessions per domain of `names` (None: every
+    domain with sessions) in the period: a key range per domain for a few
+    names, else one range of the all-types level (filtered to the names)."""
     d = domain_days.c
-    few = len(names) <= _FEW
+    few = names if names is not None and len(names) <= _FEW else None
 
     def query(total: SumOf) -> sa.Select[Any]:
         return (
             sa.select(d.domain, *total(d.successful_sessions), *total(d.failed_sessions))
             .where(d.policy_type == ALL, d.day >= period.start, d.day <= period.end)
-            .where(d.domain.in_(names) if few else sa.true())
+            .where(d.domain.in_(few) if few is not None else sa.true())
             .group_by(d.domain)
         )
 
+    rows = summed(conn, query)
+    if names is None:
+        return {dom: (int(ok), int(bad)) for dom, ok, bad in rows}
     wanted = set(names)
-    return {dom: (int(ok), int(bad)) for dom, ok, bad in summed(conn, query) if dom in wanted}
+    return {dom: (int(ok), int(bad)) for dom, ok, bad in rows if dom in wanted}
 
 
 def firing_all(conn: Connection) -> dict[str, int]:
@@ -114,18 +121,32 @@ def firing_all(conn: Connection) -> dict[str, int]:
     return {domain: int(n) for domain, n in conn.execute(query)}
 
 
+def rate_order(names: Sequence[str], totals: Totals) -> Ordered:
+    """(sort key, name) of every name by failure rate over `totals`: the
+    worst first, domains without sessions last, then by name."""
+    keyed: Ordered = []
+    for name in names:
+        ok, failed = totals.get(name, (0, 0))
+        r = rate(failed, ok)
+        keyed.append(((1, 0.0, name) if r is None else (0, -r, name), name))
+    keyed.sort()
+    return keyed
+
+
 def _keys(
-    conn: Connection, names: list[str], sort: Sort, period: Period, verdicts: Verdicts | None
-) -> list[tuple[Key, str]]:
+    conn: Connection,
+    names: list[str],
+    sort: Sort,
+    period: Period,
+    verdicts: Verdicts | None,
+    by_rate: RateOrder | None,
+) -> Ordered:
     """(sort key, name) of every name, in list order."""
-    if sort == "failure_rate":  # the worst first, domains without data last
-        totals = period_totals(conn, names, period)
-        keyed: list[tuple[Key, str]] = []
-        for name in names:
-            ok, failed = totals.get(name, (0, 0))
-            r = rate(failed, ok)
-            keyed.append(((1, 0.0, name) if r is None else (0, -r, name), name))
-    elif sort == "alerts":  # the most firing alerts first
+    if sort == "failure_rate":
+        if by_rate is not None:
+            return by_rate(conn, names, period)
+        return rate_order(names, period_totals(conn, names, period))
+    if sort == "alerts":  # the most firing alerts first
         firing = firing_all(conn)
         keyed = [((-firing.get(n, 0), n), n) for n in names]
     elif sort == "verdict":
@@ -153,16 +174,18 @@ def domain_page(
     names: list[str] | None = None,
     verdicts: Verdicts | None = None,
     known: Mapping[str, Readiness] | None = None,
+    by_rate: RateOrder | None = None,
 ) -> DomainPage:
     """One page of the user's domains matching `query` (`names`: those the
     caller took from `matching_names`), with their totals and readiness
     verdict over the period (judged for the page's domains, but for those
     in `known`: their current readiness as of the period's end, kept by
-    the caller). Raises BadCursor."""
+    the caller; `by_rate`: the caller's `rate_order` of the names, exact
+    as of `conn`). Raises BadCursor."""
     after = decode_cursor(query.cursor, query.sort) if query.cursor else None
     if names is None:
         names = matching_names(conn, user, query.q)
-    keyed = _keys(conn, names, query.sort, period, verdicts)
+    keyed = _keys(conn, names, query.sort, period, verdicts, by_rate)
     start = 0 if after is None else bisect.bisect_right(keyed, after, key=lambda kn: kn[0])
     shown = keyed[start : start + query.limit]
     more = start + query.limit < len(keyed)

@@ -31,7 +31,13 @@ from sqlalchemy.engine import Connection
 from tlsrpt.analysis.period import Period
 from tlsrpt.analysis.readiness import Readiness, Verdict
 from tlsrpt.store import reads
-from tlsrpt.store.domain_list import DomainPage, DomainQuery, domain_page, matching_names
+from tlsrpt.store.domain_list import (
+    DomainPage,
+    DomainQuery,
+    RateOrder,
+    domain_page,
+    matching_names,
+)
 from tlsrpt.store.engine import Store
 from tlsrpt.store.users import User
 
@@ -152,12 +158,14 @@ def domain_list(
     query: DomainQuery,
     *,
     counts: bool,
+    by_rate: RateOrder | None = None,
 ) -> tuple[DomainPage, Tally | None]:
     """A page of the domain list; with `counts` (or sorted by verdict) also
     the verdicts of every matching domain, when kept (sorted by verdict: at
     once). The page's readiness is taken from them while they are current
     (the same verdicts, judged from the same rows), else judged for the
-    page's domains. Raises `tlsrpt.store.domain_list.BadCursor`."""
+    page's domains; sorted by failure rate, the order is `by_rate`'s
+    (`tlsrpt.web.rate_order`). Raises `tlsrpt.store.domain_list.BadCursor`."""
     with store.read() as conn:
         names = matching_names(conn, user, query.q)
         tally = None
@@ -167,5 +175,7 @@ def domain_list(
             tally = cache.get(store, conn, user, period.end, names, search=search, wait=wait)
         verdicts = tally.verdicts if tally is not None else {}
         known = tally.readiness if tally is not None and tally.current else None
-        page = domain_page(conn, user, period, query, names, lambda _names: verdicts, known)
+        page = domain_page(
+            conn, user, period, query, names, lambda _names: verdicts, known, by_rate
+        )
     return page, tally

@@ -267,7 +267,10 @@ def domains(
     query = DomainQuery(limit, cursor, q, sort)
     try:
         cache = request.app.state.verdicts
-        found, _ = domain_list(store, cache, user, period, query, counts=until is None)
+        orders = request.app.state.rate_orders
+        found, _ = domain_list(
+            store, cache, user, period, query, counts=until is None, by_rate=orders
+        )
     except BadCursor as exc:
         raise ApiProblem(404, f"no page of this list at that cursor: {exc}") from None
     if format == "csv":

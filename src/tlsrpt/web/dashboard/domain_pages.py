@@ -100,12 +100,16 @@ def overview(
     period = reads.period_of(days)
     order: Sort = next((s for s in SORTS if s == sort), "name")
     query = DomainQuery(PAGE_SIZE, cursor, q.strip(), order)
-    cache = request.app.state.verdicts
+    cache, orders = request.app.state.verdicts, request.app.state.rate_orders
     try:
-        found, tally = domain_list(store, cache, session.user, period, query, counts=True)
+        found, tally = domain_list(
+            store, cache, session.user, period, query, counts=True, by_rate=orders
+        )
     except BadCursor:  # a link from an older page: its first page
         query = DomainQuery(PAGE_SIZE, None, query.q, order)
-        found, tally = domain_list(store, cache, session.user, period, query, counts=True)
+        found, tally = domain_list(
+            store, cache, session.user, period, query, counts=True, by_rate=orders
+        )
     rows = list(found.items)
     with store.read() as conn:
         items = _overview_items(conn, rows, [o.analysis.domain for o in rows])
