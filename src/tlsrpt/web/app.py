@@ -37,6 +37,7 @@ from tlsrpt.web.problems import problem
 from tlsrpt.web.ratelimit import RateLimit, default_rules
 from tlsrpt.web.segments import EncodedSegments
 from tlsrpt.web.verdicts import VerdictCache
+from tlsrpt.web.warmup import warm_up
 
 log = logging.getLogger("tlsrpt.web")
 READY_TIMEOUT_S = 5.0  # /readyz answers 503 rather than wait longer for the database
@@ -90,6 +91,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         else:
             opened = await run_in_threadpool(open_store, settings.database_url)
         app.state.store = opened
+        # before the first request: routes built, templates compiled, a connection
+        await run_in_threadpool(warm_up, app.router.routes, opened)
         # reports that arrive together are committed together (receive/http.py)
         app.state.committer = GroupCommitter(opened)
         await app.state.committer.start()
