@@ -34,6 +34,7 @@ from tlsrpt.store import reads
 from tlsrpt.store.domain_list import DomainPage, DomainQuery, domain_page, matching_names
 from tlsrpt.store.engine import Store
 from tlsrpt.store.users import User
+from tlsrpt.web.heap import settle
 
 Version = tuple[int, int, int]
 Key = tuple[object, ...]
@@ -141,6 +142,7 @@ class VerdictCache:
             self._kept.move_to_end(key)
             while len(self._kept) > self._size:
                 self._kept.popitem(last=False)
+        settle()  # kept until the next recount: out of the collector's way
         return tally
 
 

@@ -8,6 +8,8 @@ a start is not the one that pays for it:
 - Jinja compiles a template on its first render: every dashboard
   template is loaded (compiled and kept by the environment's cache).
 - The database pool opens its first connection.
+
+Then what lives is frozen (`tlsrpt.web.heap.settle`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from starlette.routing import BaseRoute
 from tlsrpt.store import reads
 from tlsrpt.store.engine import Store
 from tlsrpt.web.dashboard.render import templates
+from tlsrpt.web.heap import settle
 
 NOWHERE = "/\x00warm-up"  # no route serves it (a NUL never reaches a route)
 
@@ -56,3 +59,4 @@ def warm_up(routes: list[BaseRoute], store: Store) -> None:
     warm_routes(routes)
     warm_templates()
     warm_store(store)
+    settle()
