@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -28,3 +29,5 @@ def test_the_app_starts_warm_and_serves(store: Store) -> None:
         assert warm_routes(app.router.routes) == 0  # no route serves the path
         assert client.get("/healthz").status_code == 200
         assert client.get("/").status_code in (200, 303)  # the login page for a visitor
+        assert gc.get_freeze_count() > 0  # what lives after start-up (tlsrpt.web.heap)
+    assert gc.get_freeze_count() == 0  # given back at shutdown

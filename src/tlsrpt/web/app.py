@@ -33,6 +33,7 @@ from tlsrpt.web import api, dashboard, metrics, policy_host, problems
 from tlsrpt.web.access_log import AccessLog
 from tlsrpt.web.dashboard import admin
 from tlsrpt.web.headers import SecurityHeaders
+from tlsrpt.web.heap import release
 from tlsrpt.web.problems import problem
 from tlsrpt.web.ratelimit import RateLimit, default_rules
 from tlsrpt.web.segments import EncodedSegments
@@ -103,6 +104,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         finally:
             await app.state.committer.close()
             await run_in_threadpool(app.state.verdicts.close)
+            release()  # what settle() froze (tlsrpt.web.heap)
             if store is None:
                 opened.close()
 
