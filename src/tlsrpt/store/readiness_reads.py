@@ -8,8 +8,7 @@ domain or many at once, as of a UTC day:
 - the first and last day of sts reports (`domain_days`, level `sts`: a
   row per day, not per organization);
 - the sts sessions of the clean stretch, whose start differs per domain:
-  one key range per domain from its own start, summed by the database
-  (per organization from `daily_rollups`, the days from `domain_days`);
+  one key range per domain from its own start, summed by the database;
 - the DANE and no-policy lines over the last `side_days`;
 - the latest watcher snapshots (`watch_snapshots`, newest `SNAPSHOTS` per
   domain): the live check and the last policy or MX change;
@@ -166,12 +165,15 @@ def sts_evidence(conn: Connection, windows: dict[str, Period]) -> dict[str, StsE
             .where(_R.policy_type == STS, _R.result_type == ALL, _R.day <= end)
             .group_by(_R.domain, _R.organization)
         )
-        per_domain = (  # a row per day with reports (its first part)
-            sa.select(_D.domain, sa.func.count())
+        # daily_rollups, whose key starts with the domain: from domain_days
+        # (key: policy type, domain) SQLite scanned the level, probing the
+        # pairs for each of its rows
+        per_domain = (
+            sa.select(_R.domain, sa.func.count(sa.distinct(_R.day)))
             .select_from(k)
-            .join(domain_days, sa.and_(_D.domain == k.c.domain, _D.day >= k.c.day))
-            .where(_D.policy_type == STS, _D.part == 0, _D.day <= end)
-            .group_by(_D.domain)
+            .join(daily_rollups, sa.and_(_R.domain == k.c.domain, _R.day >= k.c.day))
+            .where(_R.policy_type == STS, _R.result_type == ALL, _R.day <= end)
+            .group_by(_R.domain)
         )
         for domain, org, ok, failed, last in conn.execute(per_org):
             orgs.setdefault(domain, []).append((org, int(ok) + int(failed), _day(last)))
