@@ -3,14 +3,14 @@ and PostgreSQL, and how their cost grows with the number of domains.
 
     .venv/bin/python benchmarks/dashboard.py [--domains 1000 10000] [--days 90]
         [--postgres URL] [--workdir DIR] [--runs 30] [--cold 5] [--no-sqlite]
+        [--keep NAME]
 
 For each size of `--domains`, a fresh database is filled with the data set
 of `tlsrpt demo --domains N --days D` (`tlsrpt.demo_provider`: about 3.3
 reports per domain and day from five senders, with failures; about
 3,000,000 reports for 10,000 domains over 90 days), written in bulk with the
-ingest code; with `--workdir`, the SQLite files stay there and a later run
-of the same size, days and day reuses them. Then, through the real app in
-process (ASGI, no network), with an admin's token or session:
+ingest code. Then, through the real app in process (ASGI, no network), with
+an admin's token or session:
 
 - warm: `GET /?days=30`, the overview's first page (50 domains by name:
   totals, sparkline, readiness, alerts, certificate expiry of each, and the
@@ -32,6 +32,13 @@ warm p95 < 150 ms, first view < 500 ms, growth <= 1.5x from 1,000 to
 PostgreSQL runs when `--postgres` or TLSRPT_TEST_POSTGRES_URL gives a URL;
 the benchmark works in schemas of its own and drops them at the end. Only
 loopback is contacted.
+
+`--keep NAME` keeps the filled databases (SQLite: NAME-N-D.sqlite3 in
+`--workdir` or the current directory; PostgreSQL: schema NAME_N_D) and a
+later run with the same NAME reuses each one that holds the N domains'
+D days up to today, rather than filling it again (a 10,000-domain fill
+takes 10-25 minutes). Drop them by hand when done
+(`DROP SCHEMA NAME_N_D CASCADE`).
 """
 
 from __future__ import annotations
@@ -44,15 +51,19 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from bulk import percentiles, postgres_schemas
 from tlsrpt.demo_provider import load_provider
 from tlsrpt.settings import Settings
 from tlsrpt.store.engine import Store, open_store
+from tlsrpt.store.pgschema import schema_url
+from tlsrpt.store.schema import domain_days, reported_domains
+from tlsrpt.store.url import normalize_url
 from tlsrpt.store.users import add_user, create_token, get_user, start_session
 from tlsrpt.web.app import create_app
 from tlsrpt.web.dashboard.auth import SESSION_COOKIE
@@ -68,6 +79,7 @@ API_PAGE = f"/api/v1/domains?days=30&limit={PAGE_SIZE}"
 # cookie and a token, prints the milliseconds of each.
 COLD = """
 import json, sys, time
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from tlsrpt.settings import Settings
 from tlsrpt.store.engine import open_store
@@ -102,7 +114,7 @@ def timed(runs: int, call: Callable[[], int]) -> tuple[float, float]:
 def credentials(store: Store) -> tuple[str, str]:
     """An admin's (session cookie, API token)."""
     with store.write() as conn:
-        if get_user(conn, USER) is None:  # a database filled by an earlier run has one
+        if get_user(conn, USER) is None:  # a kept database has it already
             add_user(conn, USER, PASSWORD, admin=True)
         token = create_token(conn, USER)
         user = get_user(conn, USER)
@@ -187,31 +199,31 @@ def cold(url: str, cookie: str, token: str, times: int) -> dict[str, float]:
     return {name: max(values) for name, values in seen.items()}
 
 
-def fill(url: str, domains: int, args: argparse.Namespace) -> Store:
-    """The store at `url` with the data set, loaded unless `url` is a
-    SQLite file of `--workdir` that an earlier run filled (its name holds
-    the size, the days and the last day; a marker file says it is whole)."""
-    done = Path(url.removeprefix("sqlite:///") + ".filled") if url.startswith("sqlite") else None
-    store = open_store(url)
-    if done is not None and done.exists():
-        print(f"  {domains:,} domains x {args.days} days: reused {done.with_suffix('')}")
-        return store
-    start = time.perf_counter()
-    reports = load_provider(store, domains, args.days, TODAY)
-    if not store.is_sqlite:  # what autovacuum does to a live database: planner statistics
-        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE")
-    print(
-        f"  {domains:,} domains x {args.days} days: {reports:,} reports loaded in "
-        f"{time.perf_counter() - start:.0f} s"
-    )
-    if done is not None:
-        done.touch()
-    return store
+def filled(store: Store, domains: int, days: int) -> bool:
+    """The store holds the data set of `domains` over `days` up to today
+    (False: it is empty; another data set is refused)."""
+    d = domain_days.c
+    with store.read() as conn:
+        names = conn.execute(sa.select(sa.func.count()).select_from(reported_domains)).scalar()
+        first, last = conn.execute(sa.select(sa.func.min(d.day), sa.func.max(d.day))).one()
+    if names == domains and (first, last) == (TODAY - timedelta(days=days - 1), TODAY):
+        return True
+    if names:
+        raise SystemExit(f"{store.display_url} holds another data set: drop it, or another --keep")
+    return False
 
 
 def run_size(url: str, domains: int, args: argparse.Namespace) -> dict[str, float]:
-    store = fill(url, domains, args)
+    store = open_store(url)
+    if args.keep and filled(store, domains, args.days):
+        print(f"  {domains:,} domains x {args.days} days: the kept database, filled before")
+    else:
+        start = time.perf_counter()
+        reports = load_provider(store, domains, args.days, TODAY)  # then VACUUM ANALYZE
+        print(
+            f"  {domains:,} domains x {args.days} days: {reports:,} reports loaded in "
+            f"{time.perf_counter() - start:.0f} s"
+        )
     cookie, token = credentials(store)
     figures = warm(store, domains, cookie, token, args.runs)
     store.close()
@@ -231,6 +243,17 @@ def run_backend(name: str, urls: Callable[[int], str], args: argparse.Namespace)
             print(f"    {key:<26} {large[key] / small[key]:5.2f}x")
 
 
+def kept_schema(base: str, schema: str) -> str:
+    """The URL of `schema` on the server of `base`, created if missing, kept."""
+    if not schema.replace("_", "").isalnum():
+        raise SystemExit(f"--keep: {schema!r} is not a plain schema name")
+    admin = sa.create_engine(normalize_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    admin.dispose()
+    return schema_url(base, schema)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--domains", type=int, nargs="+", default=[1_000, 10_000])
@@ -238,23 +261,25 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--cold", type=int, default=5, help="new processes timed per size")
     ap.add_argument("--postgres", default=os.environ.get("TLSRPT_TEST_POSTGRES_URL"))
-    ap.add_argument(
-        "--workdir",
-        type=Path,
-        help="where the SQLite files go and stay, reused by later runs of the same "
-        "size, days and day (default: a temporary directory, removed)",
-    )
+    ap.add_argument("--workdir", type=Path, help="where the SQLite files go (default: a temp dir)")
     ap.add_argument("--no-sqlite", action="store_true")
+    ap.add_argument("--keep", metavar="NAME", help="keep the filled databases; reuse kept ones")
     args = ap.parse_args()
     print(f"domains {args.domains}, {args.days} days up to {TODAY}")
-    if not args.no_sqlite and args.workdir is not None:  # the files stay, for the next run
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        name = f"dashboard-{{}}-{args.days}d-{TODAY}.sqlite3"
-        run_backend("SQLite", lambda n: f"sqlite:///{args.workdir / name.format(n)}", args)
-    elif not args.no_sqlite:
-        with tempfile.TemporaryDirectory() as tmp:
-            run_backend("SQLite", lambda n: f"sqlite:///{tmp}/dashboard-{n}.sqlite3", args)
-    if args.postgres:
+    if not args.no_sqlite:
+        if args.keep:
+            where = (args.workdir or Path.cwd()).resolve()
+            run_backend(
+                "SQLite", lambda n: f"sqlite:///{where}/{args.keep}-{n}-{args.days}.sqlite3", args
+            )
+        else:
+            with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+                run_backend("SQLite", lambda n: f"sqlite:///{tmp}/dashboard-{n}.sqlite3", args)
+    if args.postgres and args.keep:
+        run_backend(
+            "PostgreSQL", lambda n: kept_schema(args.postgres, f"{args.keep}_{n}_{args.days}"), args
+        )
+    elif args.postgres:
         with postgres_schemas(args.postgres) as fresh:
             run_backend("PostgreSQL", lambda _n: fresh(), args)
     else:

@@ -17,7 +17,8 @@ story:
 
 `load_provider` writes them in bulk, a day of reports per transaction, with
 the ingest code (`tlsrpt.ingest.rows.build_rows`, the store's writer): the
-same rows and roll-ups as ingest would store, without parsing. The raw
+same rows and roll-ups as ingest would store, without parsing, then has
+PostgreSQL's planner statistics refreshed (`Store.refresh_statistics`). The raw
 input bytes of generated reports are not kept: the reports of a day share
 one stand-in raw input (its bytes a note saying so).
 """
@@ -44,9 +45,18 @@ from tlsrpt.ingest.rows import build_rows
 from tlsrpt.report import ParsedReport
 from tlsrpt.report.model import DateRange, FailureDetail, PolicyResult, Report, Summary
 from tlsrpt.store import writer
+from tlsrpt.store.accounts import domains
 from tlsrpt.store.engine import Store
 from tlsrpt.store.rows import RawInputRow, ReportOrigin, RollupKey
-from tlsrpt.store.schema import raw_inputs
+from tlsrpt.store.schema import (
+    daily_rollups,
+    domain_days,
+    failure_details,
+    policy_results,
+    raw_inputs,
+    reported_domains,
+    reports,
+)
 from tlsrpt.store.users import add_domain
 
 # (sender, probability a domain is reported by it)
@@ -64,6 +74,9 @@ _WORDS = (
     "orchard", "pixel", "quarry", "river", "summit", "tandem", "urban", "velvet",
 )  # fmt: skip
 _TLDS = ("example", "example.com", "example.net", "example.org", "example.de")
+# the tables a fill writes: their statistics are refreshed after it
+FILLED = [raw_inputs, reports, policy_results, failure_details, daily_rollups, domain_days]
+FILLED += [reported_domains, domains]
 NOTE = b'{"note": "tlsrpt demo --domains: a generated report; its raw input is not kept"}'
 
 
@@ -219,6 +232,7 @@ def load_provider(
             writer.add_rollups(conn, rollups)
         total += len(built)
         progress(len(built))
+    store.refresh_statistics(FILLED)
     return total
 
 

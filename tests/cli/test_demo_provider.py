@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from tlsrpt.cli import main
-from tlsrpt.demo_provider import profiles, provider_domains, provider_reports
+from tlsrpt.demo_provider import load_provider, profiles, provider_domains, provider_reports
 from tlsrpt.report import parse_input
 from tlsrpt.report.serialize import to_json
 from tlsrpt.store import reads
@@ -73,3 +73,26 @@ def test_demo_domains_fills_in_bulk(
     assert tuple(per_domain) == tuple(from_rollups)
     verdicts = Counter(str(o.readiness.verdict) for o in listed)
     assert verdicts["not-ready"] >= 1 and verdicts["insufficient-data"] >= 1, verdicts
+
+
+def test_the_fill_leaves_planner_statistics(db_url: str) -> None:
+    """PostgreSQL plans the dashboard's reads from statistics of the filled
+    tables, not of the empty ones (VACUUM ANALYZE after the bulk fill)."""
+    store = open_store(db_url)
+    try:
+        load_provider(store, 3, 2, END)
+        if store.is_sqlite:
+            return
+        with store.read() as conn:
+            analyzed = conn.execute(
+                sa.text(
+                    "SELECT relname, last_analyze IS NOT NULL, last_vacuum IS NOT NULL "
+                    "FROM pg_stat_user_tables WHERE schemaname = current_schema() "
+                    "AND relname IN ('daily_rollups', 'domain_days', 'reports')"
+                )
+            ).all()
+    finally:
+        store.close()
+    assert sorted(analyzed) == [
+        (t, True, True) for t in ("daily_rollups", "domain_days", "reports")
+    ]

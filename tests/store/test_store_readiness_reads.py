@@ -198,3 +198,25 @@ def test_only_index_ranges_on_sqlite(demo: Store) -> None:
             details = " | ".join(str(row[-1]) for row in plan)
             for table in ("daily_rollups", "failure_details", "policy_results", "watch_snapshots"):
                 assert f"SCAN {table}" not in details, (statement, details)
+            # a search by the policy type alone reads every domain of a level
+            assert "(policy_type=?)" not in details, (statement, details)
+
+
+def test_a_few_statements_whatever_the_days(demo: Store) -> None:
+    """Domains whose clean stretches start, and whose last failures fall, on
+    different days are judged in one statement per read, not one per day."""
+    statements: list[str] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(demo.engine, "before_cursor_execute", keep)
+    try:
+        with demo.read() as conn:
+            found = readiness(conn, list(DEMO_DOMAINS), END)
+    finally:
+        sa.event.remove(demo.engine, "before_cursor_execute", keep)
+    assert len({r.clean_since for r in found.values()}) >= 3
+    # blocking failures, their MX hosts, report days, snapshots, evidence
+    # (per organization, days), DANE and no-policy lines, reported policies
+    assert len(statements) <= 8, statements

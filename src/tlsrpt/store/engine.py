@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +146,18 @@ class Store:
             raise StoreError(f"cannot open database {self.display_url}: {db_reason(exc)}") from exc
         with conn:
             yield conn
+
+    def refresh_statistics(self, tables: Sequence[sa.Table]) -> None:
+        """After a bulk fill, on PostgreSQL: VACUUM ANALYZE of `tables`, what
+        autovacuum does to a live database some time later. Until then the
+        planner estimates the filled tables from what they held before
+        (empty: every read plans as for a few rows) and index-only scans
+        visit the heap for each row. SQLite: nothing (no statistics kept)."""
+        if self.is_sqlite or not tables:
+            return
+        names = ", ".join(self.engine.dialect.identifier_preparer.quote(t.name) for t in tables)
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"VACUUM (ANALYZE) {names}")
 
     def close(self) -> None:
         self.engine.dispose()

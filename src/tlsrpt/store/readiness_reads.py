@@ -5,14 +5,19 @@ domain or many at once, as of a UTC day:
   range of the `daily_rollups` key per domain (domain, `sts`, result
   types), then the receiving MX hosts of that day from the failure
   details' covering index;
-- the first and last day of sts reports (the same key, level `sts`/ALL);
+- the first and last day of sts reports (`domain_days`, level `sts`: a
+  row per day, not per organization);
 - the sts sessions of the clean stretch, whose start differs per domain:
-  one key range per domain, the domains sharing a start in one statement
-  of bound parameters (compiled once), summed by the database;
+  one key range per domain from its own start, summed by the database;
 - the DANE and no-policy lines over the last `side_days`;
 - the latest watcher snapshots (`watch_snapshots`, newest `SNAPSHOTS` per
   domain): the live check and the last policy or MX change;
 - the sts policy senders reported last (`policy_results.policy_strings`).
+
+Each read is one statement per chunk of domains (`tlsrpt.store.keyed.chunks`), of one
+bound parameter (the names, or the (domain, day) pairs a read starts from,
+`tlsrpt.store.keyed`): a page of 50 domains costs a handful of statements,
+every domain's verdict a few per 400 domains.
 
 `readiness(conn, names, today)` gives every verdict; `domain_readiness`
 one. Both run the same queries, so a list and a detail agree.
@@ -24,7 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,17 +55,20 @@ from tlsrpt.analysis.evidence import (
 from tlsrpt.analysis.live import LiveCheck, SetupChange, last_change
 from tlsrpt.analysis.period import Period, RollupRow
 from tlsrpt.analysis.readiness import Readiness, ReadinessConfig, decide, domain_verdict
-from tlsrpt.store.schema import ALL, daily_rollups, failure_details, policy_results, watch_snapshots
+from tlsrpt.store.keyed import any_domain, chunks, keyed_days
+from tlsrpt.store.schema import (
+    ALL,
+    daily_rollups,
+    domain_days,
+    failure_details,
+    policy_results,
+    watch_snapshots,
+)
 
 SNAPSHOTS = 24  # latest snapshot rows per domain read for the last change
-_CHUNK = 400  # domains per IN list or VALUES table
 
 _R = daily_rollups.c
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+_D = domain_days.c
 
 
 def last_blocking_failures(
@@ -71,11 +79,11 @@ def last_blocking_failures(
     the receiving MX hosts the failure details of that day name."""
     last: dict[str, dt.date] = {}
     types: dict[str, set[str]] = {}
-    for chunk in _chunks(names, _CHUNK):
+    for chunk in chunks(conn, names):
         query = (
             sa.select(_R.domain, _R.result_type, sa.func.max(_R.day))
             .where(
-                _R.domain.in_(chunk),
+                any_domain(conn, _R.domain, chunk),
                 _R.policy_type == STS,
                 _R.result_type > ALL,  # a key range: ALL ('') sorts first
                 _R.result_type.not_in(NON_BLOCKING_TYPES),
@@ -99,16 +107,17 @@ def last_blocking_failures(
 def _failure_hosts(conn: Connection, days: list[tuple[str, dt.date]]) -> dict[str, set[str]]:
     f, p = failure_details.c, policy_results.c
     out: dict[str, set[str]] = {}
-    for day, chunk in _by_day(days):
+    for chunk in chunks(conn, days):
+        k = keyed_days(conn, chunk)
         query = (
             sa.select(f.domain, f.receiving_mx_hostname)
+            .select_from(k)
+            .join(failure_details, sa.and_(f.domain == k.c.domain, f.day == k.c.day))
             .join(
                 policy_results,
                 sa.and_(p.report_pk == f.report_pk, p.ordinal == f.policy_ordinal),
             )
             .where(
-                f.domain.in_(chunk),
-                f.day == day,
                 f.result_type.not_in(NON_BLOCKING_TYPES),
                 f.receiving_mx_hostname.is_not(None),
                 p.policy_type == STS,
@@ -123,33 +132,17 @@ def _failure_hosts(conn: Connection, days: list[tuple[str, dt.date]]) -> dict[st
 def sts_report_days(
     conn: Connection, names: Sequence[str], today: dt.date
 ) -> dict[str, tuple[dt.date, dt.date]]:
-    """Per domain, the first and the last day (up to today) of sts reports."""
+    """Per domain, the first and the last day (up to today) of sts reports
+    (`domain_days` has a row for each day a domain has rows of the level)."""
     out: dict[str, tuple[dt.date, dt.date]] = {}
-    for chunk in _chunks(names, _CHUNK):
+    for chunk in chunks(conn, names):
         query = (
-            sa.select(_R.domain, sa.func.min(_R.day), sa.func.max(_R.day))
-            .where(
-                _R.domain.in_(chunk),
-                _R.policy_type == STS,
-                _R.result_type == ALL,
-                _R.day <= today,
-            )
-            .group_by(_R.domain)
+            sa.select(_D.domain, sa.func.min(_D.day), sa.func.max(_D.day))
+            .where(_D.policy_type == STS, any_domain(conn, _D.domain, chunk), _D.day <= today)
+            .group_by(_D.domain)
         )
-        out.update({d: (first, last) for d, first, last in conn.execute(query)})
+        out.update({d: (_day(first), _day(last)) for d, first, last in conn.execute(query)})
     return out
-
-
-def _by_day(rows: Sequence[tuple[str, dt.date]]) -> Iterator[tuple[dt.date, Sequence[str]]]:
-    """(domain, day) pairs grouped by day, in chunks of domains: each group
-    is one statement of bound parameters (compiled once, whatever the
-    names), a key range per domain; the domains of a page share few days."""
-    days: dict[dt.date, list[str]] = {}
-    for domain, day in rows:
-        days.setdefault(day, []).append(domain)
-    for day, names in sorted(days.items()):
-        for chunk in _chunks(names, _CHUNK):
-            yield day, chunk
 
 
 def sts_evidence(conn: Connection, windows: dict[str, Period]) -> dict[str, StsEvidence]:
@@ -161,23 +154,25 @@ def sts_evidence(conn: Connection, windows: dict[str, Period]) -> dict[str, StsE
     ends = {w.end for w in windows.values()}
     assert len(ends) <= 1, "windows end on the same day"
     starts = [(domain, window.start) for domain, window in sorted(windows.items())]
-    for start, chunk in _by_day(starts):
-        level = [
-            _R.domain.in_(chunk),
-            _R.policy_type == STS,
-            _R.result_type == ALL,
-            _R.day >= start,
-            _R.day <= windows[chunk[0]].end,
-        ]
+    for chunk in chunks(conn, starts):
+        k = keyed_days(conn, chunk)
+        end = windows[chunk[0][0]].end
         sums = (sa.func.sum(_R.successful_sessions), sa.func.sum(_R.failed_sessions))
         per_org = (
             sa.select(_R.domain, _R.organization, *sums, sa.func.max(_R.day))
-            .where(*level)
+            .select_from(k)
+            .join(daily_rollups, sa.and_(_R.domain == k.c.domain, _R.day >= k.c.day))
+            .where(_R.policy_type == STS, _R.result_type == ALL, _R.day <= end)
             .group_by(_R.domain, _R.organization)
         )
+        # daily_rollups, whose key starts with the domain: from domain_days
+        # (key: policy type, domain) SQLite scanned the level, probing the
+        # pairs for each of its rows
         per_domain = (
             sa.select(_R.domain, sa.func.count(sa.distinct(_R.day)))
-            .where(*level)
+            .select_from(k)
+            .join(daily_rollups, sa.and_(_R.domain == k.c.domain, _R.day >= k.c.day))
+            .where(_R.policy_type == STS, _R.result_type == ALL, _R.day <= end)
             .group_by(_R.domain)
         )
         for domain, org, ok, failed, last in conn.execute(per_org):
@@ -208,7 +203,7 @@ def side_sums(
     """Per domain, (policy type, result type, successful, failed) of the DANE
     and no-policy levels over the period."""
     out: dict[str, list[tuple[str, str, int, int]]] = {}
-    for chunk in _chunks(names, _CHUNK):
+    for chunk in chunks(conn, names):
         query = (
             sa.select(
                 _R.domain,
@@ -218,7 +213,7 @@ def side_sums(
                 sa.func.sum(_R.failed_sessions),
             )
             .where(
-                _R.domain.in_(chunk),
+                any_domain(conn, _R.domain, chunk),
                 _R.policy_type.in_((TLSA, NO_POLICY)),
                 _R.day >= period.start,
                 _R.day <= period.end,
@@ -244,11 +239,11 @@ def watch_states(
     n = watch_snapshots.c
     end = dt.datetime.combine(today + dt.timedelta(days=1), dt.time())
     rows: dict[str, list[Any]] = {}
-    for chunk in _chunks(names, _CHUNK):
+    for chunk in chunks(conn, names):
         rank = sa.func.row_number().over(partition_by=n.domain, order_by=n.id.desc())
         ranked = (
             sa.select(n.domain, n.id, n.snapshot, n.first_seen_at, n.last_seen_at, rank.label("r"))
-            .where(n.domain.in_(chunk), n.first_seen_at < end)
+            .where(any_domain(conn, n.domain, chunk), n.first_seen_at < end)
             .subquery()
         )
         query = sa.select(ranked).where(ranked.c.r <= limit).order_by(ranked.c.domain, ranked.c.id)
@@ -273,12 +268,16 @@ def reported_policies(
     """Per domain, the sts policy most reports of its last sts day name."""
     p = policy_results.c
     counts: dict[str, Counter[tuple[dt.date, str]]] = {}
-    for day, chunk in _by_day(list(last_days)):
-        query = sa.select(p.domain, p.day, p.policy_strings).where(
-            p.domain.in_(chunk), p.day == day, p.policy_type == STS
+    for chunk in chunks(conn, list(last_days)):
+        k = keyed_days(conn, chunk)
+        query = (
+            sa.select(p.domain, p.day, p.policy_strings)
+            .select_from(k)
+            .join(policy_results, sa.and_(p.domain == k.c.domain, p.day == k.c.day))
+            .where(p.policy_type == STS)
         )
         for domain, found_day, strings in conn.execute(query):
-            counts.setdefault(domain, Counter())[(found_day, strings)] += 1
+            counts.setdefault(domain, Counter())[(_day(found_day), strings)] += 1
     out: dict[str, ReportedPolicy] = {}
     for domain, seen in counts.items():
         (day, strings), _ = max(seen.items(), key=lambda kv: (kv[1], kv[0][1]))

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,11 +33,13 @@ from tlsrpt.web import api, dashboard, metrics, policy_host, problems
 from tlsrpt.web.access_log import AccessLog
 from tlsrpt.web.dashboard import admin
 from tlsrpt.web.headers import SecurityHeaders
+from tlsrpt.web.heap import release
 from tlsrpt.web.problems import problem
 from tlsrpt.web.rate_order import RateOrders
 from tlsrpt.web.ratelimit import RateLimit, default_rules
 from tlsrpt.web.segments import EncodedSegments
 from tlsrpt.web.verdicts import VerdictCache
+from tlsrpt.web.warmup import warm_up
 
 log = logging.getLogger("tlsrpt.web")
 READY_TIMEOUT_S = 5.0  # /readyz answers 503 rather than wait longer for the database
@@ -80,24 +81,6 @@ def _add_probes(app: FastAPI) -> None:
         return {"status": "ok", "database": "ok"}
 
 
-def build_routes(routes: Iterable[object]) -> int:
-    """Builds what FastAPI builds for the routes of an included router
-    (each route's dependencies and parameter models) when the first request
-    reaches it: about 100 ms of the first page after a restart, done at
-    startup instead. Returns the number of routes."""
-    count = 0
-    for route in routes:
-        included = getattr(route, "effective_candidates", None)
-        if callable(included):  # an included router, built lazily (FastAPI 0.165)
-            count += build_routes(included())
-            low_priority = getattr(route, "effective_low_priority_routes", None)
-            if callable(low_priority):
-                low_priority()
-        else:
-            count += 1
-    return count
-
-
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """The app for `settings`. With `store`, the caller owns that store;
     without, the app opens the configured database at startup and closes
@@ -110,13 +93,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         else:
             opened = await run_in_threadpool(open_store, settings.database_url)
         app.state.store = opened
-        build_routes(app.router.routes)
-        # The imports and the app leave hundreds of thousands of objects
-        # that no collection has seen yet: the first full collection of the
-        # cyclic collector, due after so many, walks them all, about 100 ms
-        # that the first page view after a restart would pay. Done here;
-        # the next one is due after as many objects again (as before).
-        gc.collect()
+        # before the first request: routes built, templates compiled, a connection
+        await run_in_threadpool(warm_up, app.router.routes, opened)
         # reports that arrive together are committed together (receive/http.py)
         app.state.committer = GroupCommitter(opened)
         await app.state.committer.start()
@@ -127,6 +105,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         finally:
             await app.state.committer.close()
             await run_in_threadpool(app.state.verdicts.close)
+            release()  # what settle() froze (tlsrpt.web.heap)
             if store is None:
                 opened.close()
 

@@ -40,6 +40,7 @@ from tlsrpt.store.domain_list import (
 )
 from tlsrpt.store.engine import Store
 from tlsrpt.store.users import User
+from tlsrpt.web.heap import settle
 
 Version = tuple[int, int, int]
 Key = tuple[object, ...]
@@ -147,6 +148,7 @@ class VerdictCache:
             self._kept.move_to_end(key)
             while len(self._kept) > self._size:
                 self._kept.popitem(last=False)
+        settle()  # kept until the next recount: out of the collector's way
         return tally
 
 
