@@ -117,7 +117,7 @@ def scenario_specs() -> list[DomainSpec]:
         # --- MTA-STS policy fetch (RFC 8461 §3.3) --------------------------
         spec("policy-unreachable", policy=PolicySpec(address=Addr.HTTPS_CLOSED)),
         spec("policy-404", policy=PolicySpec(answer=HttpAnswer(404, "Not Found", body=b"no"))),
-        spec("policy-slow", policy=PolicySpec(answer=policy_answer("policy-slow", delay=4.0))),
+        spec("policy-slow", policy=PolicySpec(answer=policy_answer("policy-slow", delay=8.0))),
         spec(
             "policy-oversized",
             policy=PolicySpec(
