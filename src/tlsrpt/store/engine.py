@@ -6,9 +6,10 @@ and deadlock-free with any number of concurrent importers and receivers:
 SQLite takes its write lock at `BEGIN IMMEDIATE`; PostgreSQL takes a
 transaction-scoped advisory lock, one per schema (the database of a
 deployment hosted in a schema of a shared PostgreSQL database, see
-`tlsrpt.store.pgschema`): writers of other schemas never wait for it. Readers are never blocked (WAL on SQLite,
-MVCC on PostgreSQL). SQLite runs with `synchronous=FULL` so that a commit is
-on disk when it returns: receivers may answer 2xx right after it.
+`tlsrpt.store.pgschema`): writers of other schemas never wait for it.
+Readers are never blocked (WAL on SQLite, MVCC on PostgreSQL). SQLite runs
+with `synchronous=FULL` so that a commit is on disk when it returns:
+receivers may answer 2xx right after it.
 
 A read-only store (`open_store(..., read_only=True)`, for the commands that
 only show data) never creates or migrates a database: a missing SQLite file,
