@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,3 +85,39 @@ def test_a_failing_write_is_rolled_back_alone(sqlite_store: Store) -> None:
     assert _registered(sqlite_store) == ["a.example", "c.example"]
     # the three together, rolled back; then each in a transaction of its own
     assert counted.transactions == 4
+
+
+@pytest.mark.parametrize("hold_loop", [True, False])
+def test_the_loop_waits_while_a_transaction_holds_the_lock(
+    sqlite_store: Store, hold_loop: bool
+) -> None:
+    """With `hold_loop`, the event loop runs nothing while a transaction is
+    begun (on SQLite: while it holds the write lock); without, it goes on."""
+    ticks: list[int] = []  # the loop's ticks seen from inside each transaction
+
+    async def main() -> None:
+        counter = [0]
+
+        async def tick() -> None:
+            while True:
+                counter[0] += 1
+                await asyncio.sleep(0.001)
+
+        def write(conn: Connection) -> None:
+            time.sleep(0.05)  # the loop stops at its next callback
+            before = counter[0]
+            time.sleep(0.2)
+            add_domain(conn, "held.example")
+            ticks.append(counter[0] - before)
+
+        ticker = asyncio.create_task(tick())
+        writer = GroupWriter(sqlite_store.lease_write, hold_loop=hold_loop)
+        await writer.submit(write)
+        ticker.cancel()
+
+    asyncio.run(main())
+    assert _registered(sqlite_store) == ["held.example"]
+    if hold_loop:
+        assert ticks == [0]
+    else:
+        assert ticks[0] > 5  # 1 ms sleeps for 200 ms, even on a busy machine

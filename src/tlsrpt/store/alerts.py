@@ -9,6 +9,7 @@ the alert's notifications: stable for one transition, unique across them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -80,12 +81,30 @@ def _state(row: Any) -> AlertState:
     )
 
 
+@functools.lru_cache(maxsize=8)
+def _current_of_one(sources: tuple[str, ...] | None) -> sa.Select[Any]:
+    """The firing and resolving alerts of one domain (`b_domain`), built
+    once: the watcher reads them after every check, in its write
+    transaction (see `tlsrpt.store.watch`)."""
+    query = sa.select(alerts).where(
+        alerts.c.domain == sa.bindparam("b_domain"), alerts.c.phase.in_((FIRING, RESOLVING))
+    )
+    if sources is not None:
+        query = query.where(alerts.c.source.in_(sources))
+    return query.order_by(alerts.c.id)
+
+
 def current_alerts(
     conn: Connection, domains: Sequence[str], sources: Collection[str] | None = None
 ) -> dict[str, list[AlertState]]:
     """The firing and resolving alerts of `domains` (of `sources` only, if
     given), per domain."""
     out: dict[str, list[AlertState]] = {d: [] for d in domains}
+    if len(out) == 1:
+        (domain,) = out
+        query = _current_of_one(None if sources is None else tuple(sorted(sources)))
+        out[domain] = [_state(row) for row in conn.execute(query, {"b_domain": domain})]
+        return out
     for chunk in _chunks(list(dict.fromkeys(domains))):
         query = sa.select(alerts).where(
             any_of(conn, alerts.c.domain, chunk), alerts.c.phase.in_((FIRING, RESOLVING))
@@ -110,16 +129,27 @@ def open_rules(conn: Connection, source: str) -> dict[str, set[str]]:
     return out
 
 
+_MUTES_OF_ONE = sa.select(alert_mutes.c.domain, alert_mutes.c.rule, alert_mutes.c.until).where(
+    alert_mutes.c.domain == sa.bindparam("b_domain"),
+    alert_mutes.c.until > sa.bindparam("b_now", type_=alert_mutes.c.until.type),
+)  # built once, as `_current_of_one`
+
+
 def active_mutes(
     conn: Connection, domains: Sequence[str], now: datetime
 ) -> dict[str, dict[str, datetime]]:
     """Mutes in force: domain -> rule -> until."""
     out: dict[str, dict[str, datetime]] = {}
-    for chunk in _chunks(list(dict.fromkeys(domains))):
-        query = sa.select(alert_mutes.c.domain, alert_mutes.c.rule, alert_mutes.c.until).where(
-            any_of(conn, alert_mutes.c.domain, chunk), alert_mutes.c.until > _naive(now)
-        )
-        for domain, rule, until in conn.execute(query):
+    unique = list(dict.fromkeys(domains))
+    for chunk in _chunks(unique):
+        if len(unique) == 1:
+            rows = conn.execute(_MUTES_OF_ONE, {"b_domain": chunk[0], "b_now": _naive(now)})
+        else:
+            query = sa.select(alert_mutes.c.domain, alert_mutes.c.rule, alert_mutes.c.until).where(
+                any_of(conn, alert_mutes.c.domain, chunk), alert_mutes.c.until > _naive(now)
+            )
+            rows = conn.execute(query)
+        for domain, rule, until in rows:
             out.setdefault(domain, {})[rule] = until.replace(tzinfo=UTC)
     return out
 

@@ -4,9 +4,12 @@ and PostgreSQL.
 Writers are serialized per database, which keeps duplicate detection exact
 and deadlock-free with any number of concurrent importers and receivers:
 SQLite takes its write lock at `BEGIN IMMEDIATE`; PostgreSQL takes a
-transaction-scoped advisory lock. Readers are never blocked (WAL on SQLite,
-MVCC on PostgreSQL). SQLite runs with `synchronous=FULL` so that a commit is
-on disk when it returns: receivers may answer 2xx right after it.
+transaction-scoped advisory lock, one per schema (the database of a
+deployment hosted in a schema of a shared PostgreSQL database, see
+`tlsrpt.store.pgschema`): writers of other schemas never wait for it.
+Readers are never blocked (WAL on SQLite, MVCC on PostgreSQL). SQLite runs
+with `synchronous=FULL` so that a commit is on disk when it returns:
+receivers may answer 2xx right after it.
 
 A read-only store (`open_store(..., read_only=True)`, for the commands that
 only show data) never creates or migrates a database: a missing SQLite file,
@@ -17,6 +20,7 @@ an empty schema or one at another revision is a `StoreMissing` /
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -33,8 +37,10 @@ from tlsrpt.store.url import StoreError, StoreMissing, display_url, normalize_ur
 SQLITE_BUSY_TIMEOUT_S = 60.0
 WAL_CHECKPOINT_PAGES = 10_000
 WAL_KEEP_BYTES = 64 * 1024 * 1024  # the WAL file is cut back to this after a checkpoint
-# pg_advisory_xact_lock key serializing writers ("tlsrpt" in ASCII).
-PG_WRITE_LOCK = 0x746C7372707400
+# The first of the two keys of the pg_advisory_xact_lock serializing the
+# writers of one schema ("tlsr" in ASCII); the second is derived from the
+# schema's name (`write_lock_key`).
+PG_WRITE_LOCK = 0x74736C72
 
 
 def _sqlite_engine(url: URL, read_only: bool = False) -> Engine:
@@ -96,6 +102,7 @@ class Store:
             _sqlite_engine(self.url, read_only) if self.is_sqlite else _postgres_engine(self.url)
         )
         self._write_lock = threading.Lock()
+        self._pg_lock_key: int | None = None  # the schema's, once known
 
     def __repr__(self) -> str:
         return f"Store({display_url(self.url)!r})"
@@ -114,8 +121,18 @@ class Store:
             conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
                 if not self.is_sqlite:
-                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(PG_WRITE_LOCK)))
+                    self._pg_write_lock(conn)
                 yield conn
+
+    def _pg_write_lock(self, conn: Connection) -> None:
+        """The writers' advisory lock of this store's schema, for the
+        transaction: tlsrpt databases in other schemas of the same
+        PostgreSQL database (which share its advisory lock space) are
+        written meanwhile."""
+        if self._pg_lock_key is None:
+            self._pg_lock_key = write_lock_key(conn.scalar(sa.select(sa.func.current_schema())))
+        keys = (sa.cast(key, sa.Integer) for key in (PG_WRITE_LOCK, self._pg_lock_key))
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(*keys)))
 
     @contextlib.contextmanager
     def lease_write(self) -> Iterator[Connection]:
@@ -167,6 +184,13 @@ class Store:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def write_lock_key(schema: str | None) -> int:
+    """The second key (a signed 32-bit integer) of the writers' advisory
+    lock of `schema`: the same in every process and PostgreSQL version."""
+    digest = hashlib.blake2b((schema or "").encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def db_reason(exc: sa.exc.DBAPIError) -> str:

@@ -62,6 +62,19 @@ _COLUMNS = (
     _V.c.created_by,
     _V.c.note,
 )
+# Built once: the watcher asks after every check, in its write transaction
+# (see `tlsrpt.store.watch`).
+_CURRENT_VERSION = (
+    sa.select(*_COLUMNS)
+    .join(
+        hosted_policies,
+        sa.and_(
+            hosted_policies.c.domain == _V.c.domain,
+            hosted_policies.c.current_version == _V.c.version,
+        ),
+    )
+    .where(hosted_policies.c.domain == sa.bindparam("b_domain"))
+)
 
 
 def _naive(moment: datetime) -> datetime:
@@ -103,13 +116,7 @@ def current_version(conn: Connection, domain: str) -> PolicyVersion | None:
     two primary-key lookups (one join)."""
     if not _searchable(domain):
         return None
-    h = hosted_policies
-    query = (
-        sa.select(*_COLUMNS)
-        .join(h, sa.and_(h.c.domain == _V.c.domain, h.c.current_version == _V.c.version))
-        .where(h.c.domain == domain)
-    )
-    row = conn.execute(query).first()
+    row = conn.execute(_CURRENT_VERSION, {"b_domain": domain}).first()
     return _version(row) if row is not None else None
 
 

@@ -11,6 +11,12 @@ or hangs) makes the domain claimable again; a process whose lease was
 taken over stores nothing for that domain.
 
 Times are naive UTC in the database and aware UTC in the API.
+
+The statements run once per check (`finish`, the reads and the update of
+`record_snapshot`) are built once, with bound parameters: the watcher runs
+them inside its write transaction, and building a statement costs SQLAlchemy
+several times what SQLite takes to run it (on SQLite that transaction holds
+the write lock report ingestion waits for).
 """
 
 from __future__ import annotations
@@ -128,6 +134,19 @@ def claim(
     return claimed
 
 
+_FINISH = (
+    watch_schedule.update()
+    .where(_S.domain == sa.bindparam("b_domain"), _S.lease_owner == sa.bindparam("b_owner"))
+    .values(
+        lease_owner=None,
+        lease_until=None,
+        last_checked_at=sa.bindparam("b_now", type_=_S.last_checked_at.type),
+        next_due=sa.bindparam("b_next_due", type_=_S.next_due.type),
+        last_error=sa.bindparam("b_error", type_=_S.last_error.type),
+    )
+)
+
+
 def finish(
     conn: Connection,
     domain: str,
@@ -138,17 +157,8 @@ def finish(
 ) -> bool:
     """Give the lease back after a check at `now`. False when `owner` no
     longer holds it (it ran out and another process took the domain)."""
-    result = conn.execute(
-        watch_schedule.update()
-        .where(_S.domain == domain, _S.lease_owner == owner)
-        .values(
-            lease_owner=None,
-            lease_until=None,
-            last_checked_at=_db(now),
-            next_due=_db(next_due),
-            last_error=error,
-        )
-    )
+    params = {"b_domain": domain, "b_owner": owner, "b_now": _db(now)}
+    result = conn.execute(_FINISH, {**params, "b_next_due": _db(next_due), "b_error": error})
     return result.rowcount == 1
 
 
@@ -225,6 +235,20 @@ class SnapshotSummary:
     earliest_not_after: dt.datetime | None
 
 
+_LATEST = (
+    sa.select(_N.id, _N.digest, _N.snapshot, _N.first_seen_at)
+    .where(_N.domain == sa.bindparam("b_domain"))
+    .order_by(_N.id.desc())
+    .limit(1)
+)
+_SEEN_AGAIN = (
+    watch_snapshots.update()
+    .where(_N.id == sa.bindparam("b_id"))
+    .values(last_seen_at=sa.bindparam("b_seen", type_=_N.last_seen_at.type), checks=_N.checks + 1)
+)
+_NEW_SNAPSHOT = watch_snapshots.insert()
+
+
 def record_snapshot(
     conn: Connection,
     domain: str,
@@ -238,36 +262,27 @@ def record_snapshot(
     updates that row (last seen, count), unless the row is older than
     `keepalive`, when a repeat row is written (so history before it can be
     pruned without losing the current state); another digest is a new row."""
-    latest = conn.execute(
-        sa.select(_N.id, _N.digest, _N.snapshot, _N.first_seen_at)
-        .where(_N.domain == domain)
-        .order_by(_N.id.desc())
-        .limit(1)
-    ).first()
+    latest = conn.execute(_LATEST, {"b_domain": domain}).first()
     stamp = _db(now)
     if latest is not None and latest.digest == digest and stamp - latest.first_seen_at < keepalive:
-        conn.execute(
-            watch_snapshots.update()
-            .where(_N.id == latest.id)
-            .values(last_seen_at=stamp, checks=_N.checks + 1)
-        )
+        conn.execute(_SEEN_AGAIN, {"b_id": latest.id, "b_seen": stamp})
         return Recorded(int(latest.id), False, None)
     same = latest is not None and latest.digest == digest
+    expiry = summary.earliest_not_after
     pk = conn.execute(
-        watch_snapshots.insert().values(
-            domain=domain,
-            digest=digest,
-            snapshot=snapshot,
-            first_seen_at=stamp,
-            last_seen_at=stamp,
-            checks=1,
-            keepalive=same,
-            errors=summary.errors,
-            warnings=summary.warnings,
-            earliest_not_after=_db(summary.earliest_not_after)
-            if summary.earliest_not_after
-            else None,
-        )
+        _NEW_SNAPSHOT,
+        {
+            "domain": domain,
+            "digest": digest,
+            "snapshot": snapshot,
+            "first_seen_at": stamp,
+            "last_seen_at": stamp,
+            "checks": 1,
+            "keepalive": same,
+            "errors": summary.errors,
+            "warnings": summary.warnings,
+            "earliest_not_after": _db(expiry) if expiry else None,
+        },
     ).inserted_primary_key
     assert pk is not None
     previous = latest.snapshot if latest is not None and not same else None

@@ -7,13 +7,23 @@ ingestion needs too, so a cycle over many domains spent most of its time
 queued for that lock (measured by benchmarks/watch.py). Each write still
 runs whole inside one transaction (a check, its alerts and their outbox
 rows are committed together or not at all); only several of them share it.
+
+On SQLite the event loop also waits while a transaction holds the write
+lock (`holding_loop`): in the watcher's process the loop (TLS handshakes,
+parsing, evaluation) competes for the GIL with the thread writing, which
+gives the GIL up at every statement and waits for it again each time, so
+the lock was held far longer than the writing took: a `tlsrpt watch
+--once` over 600 domains of benchmarks/benchlab.py's lab held it 27 s of
+its 34 s, 18.5 s with the loop waiting (9.6 s once the statements of a
+check were built once, see `tlsrpt.store.watch`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
@@ -29,6 +39,32 @@ GROUP_LIMIT = 50
 # meets the watcher's write lock a few times a second, not at every check
 # (SQLite's busy handler sleeps up to 100 ms whenever it meets it).
 GROUP_LINGER_S = 0.25
+# The longest the event loop waits for a transaction holding the write lock:
+# past it, the loop goes on (a transaction that slow is waiting for the disk).
+HOLD_LIMIT_S = 2.0
+
+Transaction = Callable[[], contextlib.AbstractContextManager[Connection]]
+
+
+@contextlib.contextmanager
+def holding_loop(
+    transaction: Transaction, loop: asyncio.AbstractEventLoop | None
+) -> Iterator[Connection]:
+    """`transaction()`, entered in a worker thread; once it is begun (on
+    SQLite: the write lock taken, which may wait for other writers while
+    the loop goes on), `loop` waits until it is committed or rolled back,
+    at most HOLD_LIMIT_S, so that the thread holding the lock has the
+    process's CPU to itself. The thread never waits for the loop (the loop
+    stops at its next callback), so they cannot deadlock. `loop` None:
+    just `transaction()`."""
+    done = threading.Event()
+    try:
+        with transaction() as conn:
+            if loop is not None:
+                loop.call_soon_threadsafe(done.wait, HOLD_LIMIT_S)
+            yield conn
+    finally:
+        done.set()
 
 
 class GroupWriter:
@@ -43,13 +79,15 @@ class GroupWriter:
 
     def __init__(
         self,
-        transaction: Callable[[], contextlib.AbstractContextManager[Connection]],
+        transaction: Transaction,
         limit: int = GROUP_LIMIT,
         linger: float = 0.0,
+        hold_loop: bool = False,
     ) -> None:
         self._transaction = transaction
         self._limit = max(1, limit)
         self._linger = linger
+        self._hold_loop = hold_loop  # the loop waits while a transaction is begun
         self._pending: list[tuple[Write, asyncio.Future[Any]]] = []
         self._writing: asyncio.Task[None] | None = None
 
@@ -70,7 +108,9 @@ class GroupWriter:
             if not batch:
                 continue
             try:
-                results = await asyncio.to_thread(self._write, [write for write, _ in batch])
+                loop = asyncio.get_running_loop() if self._hold_loop else None
+                writes = [write for write, _ in batch]
+                results = await asyncio.to_thread(self._write, writes, loop)
             except BaseException:  # cancelled: the writes' fate is unknown
                 for _, future in batch:
                     future.cancel()
@@ -83,15 +123,15 @@ class GroupWriter:
                 else:
                     future.set_result(result)
 
-    def _write(self, writes: list[Write]) -> list[Any]:
+    def _write(self, writes: list[Write], loop: asyncio.AbstractEventLoop | None) -> list[Any]:
         """The results of `writes`, or the exception of each that failed."""
         try:
-            with self._transaction() as conn:
+            with holding_loop(self._transaction, loop) as conn:
                 return [write(conn) for write in writes]
         except Exception as exc:
             if len(writes) == 1:
                 return [exc]
-        return [self._write([write])[0] for write in writes]
+        return [self._write([write], loop)[0] for write in writes]
 
     async def aclose(self) -> None:
         """Wait for the writes in progress (after a cancellation too)."""

@@ -44,7 +44,7 @@ from tlsrpt.check import Checker, CheckOptions, DomainReport, Trust, evaluate
 from tlsrpt.store import watch as db
 from tlsrpt.store.engine import Store
 from tlsrpt.watch.changes import Change, diff
-from tlsrpt.watch.group_commit import GROUP_LINGER_S, GroupWriter
+from tlsrpt.watch.group_commit import GROUP_LINGER_S, GroupWriter, holding_loop
 from tlsrpt.watch.schedule import WatchConfig
 from tlsrpt.watch.snapshot import (
     Snapshot,
@@ -179,8 +179,13 @@ class Watcher:
         if new:
             log.info("watching %d new domain(s)", len(new))
 
-    def _claim(self, limit: int, checked_before: dt.datetime | None) -> list[str]:
-        with self.store.lease_write() as conn:
+    def _claim(
+        self,
+        limit: int,
+        checked_before: dt.datetime | None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> list[str]:
+        with holding_loop(self.store.lease_write, loop) as conn:
             return db.claim(
                 conn, self.owner, self.clock(), self.config.lease, limit, checked_before
             )
@@ -293,7 +298,12 @@ class Watcher:
         or the pass is old enough for a fresh checker)."""
         await asyncio.to_thread(self._sync)
         checker = Checker(self.options, self.trust)
-        writer = GroupWriter(self.store.lease_write, linger=GROUP_LINGER_S)
+        # SQLite: the loop waits while the write lock, which report
+        # ingestion needs too, is held (`group_commit.holding_loop`)
+        hold = asyncio.get_running_loop() if self.store.is_sqlite else None
+        writer = GroupWriter(
+            self.store.lease_write, linger=GROUP_LINGER_S, hold_loop=hold is not None
+        )
         # claims in batches too: a claim is a write transaction
         batch = max(1, self.options.concurrency // 10)
         probed = False
@@ -311,7 +321,7 @@ class Watcher:
                     if self.clock() - started > PASS_LIMIT and checked_before is None:
                         exhausted = True
                     else:
-                        names = await asyncio.to_thread(self._claim, room, checked_before)
+                        names = await asyncio.to_thread(self._claim, room, checked_before, hold)
                         exhausted = len(names) < room  # nothing more to claim now
                         if names and not probed:
                             await self._probe_resolver(checker, names)
