@@ -179,8 +179,14 @@ def test_serve_prunes_daily_when_retention_days_is_set(
         while _state(url)[0] < date.fromisoformat(_cutoff(90)[:10]):
             assert proc.poll() is None and time.monotonic() < deadline, "no prune"
             time.sleep(0.2)
-        answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
-        assert answer.status_code == 200  # serving all along
+        while True:  # it serves (the prune may finish before the listener opens)
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+                break
+            except httpx.ConnectError:
+                assert proc.poll() is None and time.monotonic() < deadline, "not serving"
+                time.sleep(0.2)
+        assert answer.status_code == 200
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     finally:

@@ -14,15 +14,19 @@ Then what lives is frozen (`tlsrpt.web.heap.settle`).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.routing import BaseRoute
 
 from tlsrpt.store import reads
 from tlsrpt.store.engine import Store
+from tlsrpt.store.url import StoreError
 from tlsrpt.web.dashboard.render import templates
 from tlsrpt.web.heap import settle
 
+log = logging.getLogger(__name__)
 NOWHERE = "/\x00warm-up"  # no route serves it (a NUL never reaches a route)
 
 
@@ -49,10 +53,17 @@ def warm_templates() -> list[str]:
     return names
 
 
-def warm_store(store: Store) -> None:
-    """A first connection in the pool (and the overview's first read)."""
-    with store.read() as conn:
-        reads.last_report_pk(conn)
+def warm_store(store: Store) -> bool:
+    """A first connection in the pool (and the overview's first read).
+    A database that is down or not migrated yet is no reason not to start:
+    `/readyz` says so; returns whether the read worked."""
+    try:
+        with store.read() as conn:
+            reads.last_report_pk(conn)
+    except (SQLAlchemyError, StoreError) as exc:
+        log.info("warm-up: no first read of the database (%s)", type(exc).__name__)
+        return False
+    return True
 
 
 def warm_up(routes: list[BaseRoute], store: Store) -> None:
