@@ -44,6 +44,7 @@ Verdicts = Callable[[Sequence[str]], Mapping[str, str]]
 Totals = Mapping[str, tuple[int, int]]  # domain -> (successful, failed) sessions
 Ordered = list[tuple[Key, str]]  # (sort key, name), in list order
 RateOrder = Callable[[Connection, list[str], Period], Ordered]
+NamesOf = Callable[[Connection, User], list[str]]  # the names a user sees, sorted
 
 
 class BadCursor(ValueError):
@@ -159,9 +160,12 @@ def _keys(
     return keyed
 
 
-def matching_names(conn: Connection, user: User, q: str) -> list[str]:
-    """The user's visible domains whose name holds `q` (any case), sorted."""
-    names = visible_domains(conn, user)
+def matching_names(
+    conn: Connection, user: User, q: str, names_of: NamesOf = visible_domains
+) -> list[str]:
+    """The user's visible domains (`names_of`) whose name holds `q` (any
+    case), sorted."""
+    names = names_of(conn, user)
     needle = q.strip().lower()
     return [n for n in names if needle in n.lower()] if needle else names
 

@@ -28,6 +28,7 @@ from tlsrpt.settings import Settings
 from tlsrpt.store.engine import Store, open_store
 from tlsrpt.store.migrate import current_revision, head_revision
 from tlsrpt.store.url import StoreError
+from tlsrpt.store.visible_names import VisibleNames
 from tlsrpt.watch import deliver
 from tlsrpt.web import api, dashboard, metrics, policy_host, problems
 from tlsrpt.web.access_log import AccessLog
@@ -117,6 +118,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.verdicts = VerdictCache()
     app.state.rate_orders = RateOrders()  # the domain list by failure rate
+    app.state.visible_names = VisibleNames()  # the admins' list of names
     _add_probes(app)
     app.router.routes.append(receiver_route(settings.http))
     api.install(app)

@@ -34,12 +34,13 @@ from tlsrpt.store import reads
 from tlsrpt.store.domain_list import (
     DomainPage,
     DomainQuery,
+    NamesOf,
     RateOrder,
     domain_page,
     matching_names,
 )
 from tlsrpt.store.engine import Store
-from tlsrpt.store.users import User
+from tlsrpt.store.users import User, visible_domains
 from tlsrpt.web.heap import settle
 
 Version = tuple[int, int, int]
@@ -161,15 +162,17 @@ def domain_list(
     *,
     counts: bool,
     by_rate: RateOrder | None = None,
+    names_of: NamesOf = visible_domains,
 ) -> tuple[DomainPage, Tally | None]:
     """A page of the domain list; with `counts` (or sorted by verdict) also
     the verdicts of every matching domain, when kept (sorted by verdict: at
     once). The page's readiness is taken from them while they are current
     (the same verdicts, judged from the same rows), else judged for the
     page's domains; sorted by failure rate, the order is `by_rate`'s
-    (`tlsrpt.web.rate_order`). Raises `tlsrpt.store.domain_list.BadCursor`."""
+    (`tlsrpt.web.rate_order`); the names are `names_of`'s
+    (`tlsrpt.store.visible_names`). Raises `tlsrpt.store.domain_list.BadCursor`."""
     with store.read() as conn:
-        names = matching_names(conn, user, query.q)
+        names = matching_names(conn, user, query.q, names_of)
         tally = None
         if counts or query.sort == "verdict":
             wait = query.sort == "verdict"

@@ -269,7 +269,14 @@ def domains(
         cache = request.app.state.verdicts
         orders = request.app.state.rate_orders
         found, _ = domain_list(
-            store, cache, user, period, query, counts=until is None, by_rate=orders
+            store,
+            cache,
+            user,
+            period,
+            query,
+            counts=until is None,
+            by_rate=orders,
+            names_of=request.app.state.visible_names,
         )
     except BadCursor as exc:
         raise ApiProblem(404, f"no page of this list at that cursor: {exc}") from None

@@ -101,14 +101,15 @@ def overview(
     order: Sort = next((s for s in SORTS if s == sort), "name")
     query = DomainQuery(PAGE_SIZE, cursor, q.strip(), order)
     cache, orders = request.app.state.verdicts, request.app.state.rate_orders
+    names = request.app.state.visible_names
     try:
         found, tally = domain_list(
-            store, cache, session.user, period, query, counts=True, by_rate=orders
+            store, cache, session.user, period, query, counts=True, by_rate=orders, names_of=names
         )
     except BadCursor:  # a link from an older page: its first page
         query = DomainQuery(PAGE_SIZE, None, query.q, order)
         found, tally = domain_list(
-            store, cache, session.user, period, query, counts=True, by_rate=orders
+            store, cache, session.user, period, query, counts=True, by_rate=orders, names_of=names
         )
     rows = list(found.items)
     with store.read() as conn:
