@@ -7,8 +7,9 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from tlsrpt.store.alert_reads import any_of
 from tlsrpt.store.engine import Store
-from tlsrpt.store.keyed import any_domain, chunks, keyed_days
+from tlsrpt.store.keyed import chunks, keyed_days
 from tlsrpt.store.schema import ALL, domain_days
 
 
@@ -67,7 +68,7 @@ def test_pairs_join_stored_days(store: Store) -> None:
         assert (
             conn.execute(sa.select(sa.func.count()).select_from(keyed_days(conn, []))).scalar() == 0
         )
-        named = sa.select(d.domain).where(any_domain(conn, d.domain, ["c.example", "a.example"]))
+        named = sa.select(d.domain).where(any_of(conn, d.domain, ["c.example", "a.example"]))
         assert sorted(conn.execute(named.distinct()).scalars()) == ["a.example", "c.example"]
 
 

@@ -141,14 +141,21 @@ def active_mutes(
     """Mutes in force: domain -> rule -> until."""
     out: dict[str, dict[str, datetime]] = {}
     unique = list(dict.fromkeys(domains))
-    for chunk in _chunks(unique):
-        if len(unique) == 1:
-            rows = conn.execute(_MUTES_OF_ONE, {"b_domain": chunk[0], "b_now": _naive(now)})
-        else:
-            query = sa.select(alert_mutes.c.domain, alert_mutes.c.rule, alert_mutes.c.until).where(
-                any_of(conn, alert_mutes.c.domain, chunk), alert_mutes.c.until > _naive(now)
+    if len(unique) == 1:  # after every check: the statement built once
+        found: Iterable[Any] = [
+            conn.execute(_MUTES_OF_ONE, {"b_domain": unique[0], "b_now": _naive(now)})
+        ]
+    else:
+        columns = (alert_mutes.c.domain, alert_mutes.c.rule, alert_mutes.c.until)
+        found = (  # one statement at a time
+            conn.execute(
+                sa.select(*columns).where(
+                    any_of(conn, alert_mutes.c.domain, chunk), alert_mutes.c.until > _naive(now)
+                )
             )
-            rows = conn.execute(query)
+            for chunk in _chunks(unique)
+        )
+    for rows in found:
         for domain, rule, until in rows:
             out.setdefault(domain, {})[rule] = until.replace(tzinfo=UTC)
     return out

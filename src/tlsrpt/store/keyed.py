@@ -2,8 +2,8 @@
 parameter: what the readiness reads join against instead of sending one
 statement per day (a page of 50 domains has up to 50 different days).
 
-- `any_domain(conn, column, names)`: `column IN (names)`; on PostgreSQL
-  `= ANY(array)` (`tlsrpt.store.alert_reads.any_of`);
+- the names alone go in as `tlsrpt.store.alert_reads.any_of` (`column IN
+  (names)`; on PostgreSQL `= ANY(array)`);
 - `keyed_days(conn, rows)`: the pairs as a table `k(domain, day)` to join:
   on PostgreSQL `unnest(text[], date[])`, on SQLite `json_each` of a JSON
   array (days as 'YYYY-MM-DD', the form SQLAlchemy stores a date in there,
@@ -27,12 +27,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from tlsrpt.store.alert_reads import any_of
-
 SQLITE_CHUNK = 400  # domains or pairs per statement
 POSTGRES_CHUNK = 10_000
-
-any_domain = any_of
 
 
 def chunks(conn: Connection, items: Sequence[Any]) -> Iterator[Sequence[Any]]:

@@ -55,7 +55,8 @@ from tlsrpt.analysis.evidence import (
 from tlsrpt.analysis.live import LiveCheck, SetupChange, last_change
 from tlsrpt.analysis.period import Period, RollupRow
 from tlsrpt.analysis.readiness import Readiness, ReadinessConfig, decide, domain_verdict
-from tlsrpt.store.keyed import any_domain, chunks, keyed_days
+from tlsrpt.store.alert_reads import any_of
+from tlsrpt.store.keyed import chunks, keyed_days
 from tlsrpt.store.schema import (
     ALL,
     daily_rollups,
@@ -83,7 +84,7 @@ def last_blocking_failures(
         query = (
             sa.select(_R.domain, _R.result_type, sa.func.max(_R.day))
             .where(
-                any_domain(conn, _R.domain, chunk),
+                any_of(conn, _R.domain, chunk),
                 _R.policy_type == STS,
                 _R.result_type > ALL,  # a key range: ALL ('') sorts first
                 _R.result_type.not_in(NON_BLOCKING_TYPES),
@@ -138,7 +139,7 @@ def sts_report_days(
     for chunk in chunks(conn, names):
         query = (
             sa.select(_D.domain, sa.func.min(_D.day), sa.func.max(_D.day))
-            .where(_D.policy_type == STS, any_domain(conn, _D.domain, chunk), _D.day <= today)
+            .where(_D.policy_type == STS, any_of(conn, _D.domain, chunk), _D.day <= today)
             .group_by(_D.domain)
         )
         out.update({d: (_day(first), _day(last)) for d, first, last in conn.execute(query)})
@@ -213,7 +214,7 @@ def side_sums(
                 sa.func.sum(_R.failed_sessions),
             )
             .where(
-                any_domain(conn, _R.domain, chunk),
+                any_of(conn, _R.domain, chunk),
                 _R.policy_type.in_((TLSA, NO_POLICY)),
                 _R.day >= period.start,
                 _R.day <= period.end,
@@ -243,7 +244,7 @@ def watch_states(
         rank = sa.func.row_number().over(partition_by=n.domain, order_by=n.id.desc())
         ranked = (
             sa.select(n.domain, n.id, n.snapshot, n.first_seen_at, n.last_seen_at, rank.label("r"))
-            .where(any_domain(conn, n.domain, chunk), n.first_seen_at < end)
+            .where(any_of(conn, n.domain, chunk), n.first_seen_at < end)
             .subquery()
         )
         query = sa.select(ranked).where(ranked.c.r <= limit).order_by(ranked.c.domain, ranked.c.id)
